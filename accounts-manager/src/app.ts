@@ -1,0 +1,63 @@
+import { PROTO_FILES } from '@alfabet/proto/paths';
+import { AccountsServiceService } from '@alfabet/proto/accounts/v1';
+import { startGrpcServer, type RunningGrpcServer } from '@alfabet/proto/grpc-server';
+import type pg from 'pg';
+import type { AccountsConfig } from './config.js';
+import { createDatabaseIfMissing, migrate, openOrm, type LedgerOrm } from './db/orm.js';
+import { ensureTransactionPartitions } from './db/partitions.js';
+import { accountsService } from './grpc/accounts-service.js';
+import type { Logger } from './logger.js';
+
+export const ACCOUNTS_SERVICE_NAME = 'alfabet.accounts.v1.AccountsService';
+const PARTITION_MAINTENANCE_INTERVAL_MS = 60 * 60 * 1000;
+
+export interface AccountsApp {
+  grpc: RunningGrpcServer;
+  orm: LedgerOrm;
+  pool: pg.Pool;
+  /** Graceful stop: drain gRPC calls, then close the database. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Wires the service: database (created and migrated if needed), partitions,
+ * gRPC server with reflection and health. Used by main.ts and by the tests.
+ */
+export async function startAccountsApp(config: AccountsConfig, log: Logger): Promise<AccountsApp> {
+  await createDatabaseIfMissing(config.databaseUrl, log);
+  const orm = await openOrm({
+    databaseUrl: config.databaseUrl,
+    poolSize: config.databasePoolSize,
+    statementTimeoutMs: config.statementTimeoutMs,
+  });
+  await migrate(orm);
+  const pool = (await orm.em.getConnection().getNativeClient()) as pg.Pool;
+  const created = await ensureTransactionPartitions(pool);
+  if (created > 0) log.info({ created }, 'created transaction partitions');
+  const maintenance = setInterval(() => {
+    ensureTransactionPartitions(pool).catch((error: unknown) => log.error({ err: error }, 'partition maintenance failed'));
+  }, PARTITION_MAINTENANCE_INTERVAL_MS);
+  maintenance.unref();
+
+  const grpc = await startGrpcServer({
+    address: config.grpcAddress,
+    services: [{
+      name: ACCOUNTS_SERVICE_NAME,
+      definition: AccountsServiceService,
+      implementation: accountsService({ pool, maxAmountMinor: config.maxAmountMinor, log }),
+    }],
+    protoFiles: [PROTO_FILES.accounts],
+  });
+  log.info({ address: config.grpcAddress, port: grpc.port }, 'accounts-manager listening');
+
+  return {
+    grpc,
+    orm,
+    pool,
+    async stop() {
+      clearInterval(maintenance);
+      await grpc.shutdown(config.shutdownGraceMs);
+      await orm.close(true);
+    },
+  };
+}

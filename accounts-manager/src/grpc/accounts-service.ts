@@ -1,0 +1,108 @@
+import { status, type sendUnaryData, type ServerUnaryCall, type ServerWritableStream } from '@grpc/grpc-js';
+import type {
+  AccountsServiceServer,
+  ListTransactionsRequest,
+  ListTransactionsResponse,
+} from '@alfabet/proto/accounts/v1';
+import type pg from 'pg';
+import { createAccount, getAccount } from '../ledger/accounts.js';
+import { invalidArgument } from '../ledger/errors.js';
+import { bankTransaction, transfer } from '../ledger/post-transaction.js';
+import { getTransaction } from '../ledger/transactions.js';
+import type { LedgerTransaction } from '../ledger/types.js';
+import type { Logger } from '../logger.js';
+import { toServiceError } from './errors.js';
+import { accountToProto, DIRECTION_FROM_PROTO, DIRECTION_NAMES, transactionToProto } from './mapping.js';
+import { optionalUuid, requireEnum, requireUuid } from './validation.js';
+
+export interface AccountsServiceDeps {
+  pool: pg.Pool;
+  maxAmountMinor: bigint;
+  log: Logger;
+  /** Streams ListTransactions; see src/reports. */
+  listTransactions?: (call: ServerWritableStream<ListTransactionsRequest, ListTransactionsResponse>) => Promise<void>;
+}
+
+/**
+ * The gRPC transport: decode and validate each request, call the ledger, map
+ * the answer or the error. No SQL and no business rules live here.
+ */
+export function accountsService(deps: AccountsServiceDeps): AccountsServiceServer {
+  const ledger = { pool: deps.pool, maxAmountMinor: deps.maxAmountMinor };
+  const unary = <Req, Res>(method: string, handle: (request: Req) => Promise<Res>) =>
+    (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
+      handle(call.request).then(
+        (response) => callback(null, response),
+        (error: unknown) => callback(toServiceError(error, deps.log, method)),
+      );
+    };
+
+  return {
+    createAccount: unary('CreateAccount', async (request) => {
+      const requestId = optionalUuid('request_id', request.requestId);
+      const account = await createAccount(deps.pool, requestId, request.displayName);
+      deps.log.info({ method: 'CreateAccount', accountId: account.accountId, requestId }, 'account opened');
+      return { account: accountToProto(account) };
+    }),
+
+    getAccount: unary('GetAccount', async (request) => {
+      const account = await getAccount(deps.pool, requireUuid('account_id', request.accountId));
+      return { account: accountToProto(account) };
+    }),
+
+    transfer: unary('Transfer', async (request) => {
+      const transaction = await transfer(ledger, {
+        requestId: optionalUuid('request_id', request.requestId),
+        srcAccountId: requireUuid('src_account_id', request.srcAccountId),
+        dstAccountId: requireUuid('dst_account_id', request.dstAccountId),
+        amountMinor: request.amount,
+        direction: requireEnum('direction', request.direction, DIRECTION_FROM_PROTO, DIRECTION_NAMES),
+      });
+      logTransaction(deps.log, 'Transfer', transaction);
+      return { transaction: transactionToProto(transaction) };
+    }),
+
+    bankTransaction: unary('BankTransaction', async (request) => {
+      const transaction = await bankTransaction(ledger, {
+        requestId: optionalUuid('request_id', request.requestId),
+        dstAccountId: requireUuid('dst_account_id', request.dstAccountId),
+        amountMinor: request.amount,
+        direction: requireEnum('direction', request.direction, DIRECTION_FROM_PROTO, DIRECTION_NAMES),
+        description: request.description,
+      });
+      logTransaction(deps.log, 'BankTransaction', transaction);
+      return { transaction: transactionToProto(transaction) };
+    }),
+
+    getTransaction: unary('GetTransaction', async (request) => {
+      if (request.transactionId !== undefined && request.transactionId !== '') {
+        const transactionId = requireUuid('transaction_id', request.transactionId);
+        return { transaction: transactionToProto(await getTransaction(deps.pool, { transactionId })) };
+      }
+      if (request.requestId !== undefined && request.requestId !== '') {
+        const requestId = requireUuid('request_id', request.requestId);
+        return { transaction: transactionToProto(await getTransaction(deps.pool, { requestId })) };
+      }
+      throw invalidArgument('transaction_id', 'either transaction_id or request_id is required');
+    }),
+
+    listTransactions: (call) => {
+      if (!deps.listTransactions) {
+        call.emit('error', { code: status.UNIMPLEMENTED, details: 'ListTransactions is not available yet' });
+        return;
+      }
+      deps.listTransactions(call).catch((error: unknown) => call.emit('error', toServiceError(error, deps.log, 'ListTransactions')));
+    },
+  };
+}
+
+function logTransaction(log: Logger, method: string, transaction: LedgerTransaction): void {
+  log.info({
+    method,
+    transactionId: transaction.transactionId,
+    requestId: transaction.requestId,
+    status: transaction.status,
+    failureReason: transaction.failureReason ?? undefined,
+    amountMinor: transaction.amountMinor.toString(),
+  }, transaction.status === 'success' ? 'transaction posted' : 'transaction failed');
+}

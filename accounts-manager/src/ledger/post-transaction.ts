@@ -1,0 +1,161 @@
+/**
+ * The transfer: how money moves in this ledger.
+ *
+ * Transfer and BankTransaction both come down to one call of the SQL function
+ * ledger_post() (defined in src/db/migrations/Migration20261125000000_ledger.ts),
+ * run as a single statement on a pooled connection in autocommit mode. So a
+ * transfer is one round trip and one database transaction which:
+ *   - claims the request_id (a racing duplicate waits, then replays the result),
+ *   - locks both accounts in account_id order (no deadlocks),
+ *   - checks funds, moves the money and writes the transaction row — or writes
+ *     a FAILED row and moves nothing.
+ * If the connection dies at any point, PostgreSQL rolls the whole of it back:
+ * money can never be half-moved.
+ */
+import type pg from 'pg';
+import { v7 as uuidv7 } from 'uuid';
+import { alreadyExists, invalidArgument, notFound } from './errors.js';
+import { toLedgerTransaction, type TransactionRecord } from './rows.js';
+import { BANK_ACCOUNT_ID } from './system-accounts.js';
+import type { Direction, LedgerTransaction, TransactionKind } from './types.js';
+
+export interface LedgerDeps {
+  pool: pg.Pool;
+  maxAmountMinor: bigint;
+}
+
+export interface TransferCommand {
+  requestId: string | null;
+  srcAccountId: string;
+  dstAccountId: string;
+  amountMinor: bigint;
+  direction: Direction;
+}
+
+export interface BankTransactionCommand {
+  requestId: string | null;
+  dstAccountId: string;
+  amountMinor: bigint;
+  direction: Direction;
+  description: string;
+}
+
+export const DESCRIPTION_LENGTH_MAX = 500;
+
+/** Moves money between two customer accounts (DEBIT: src pays dst; CREDIT: dst pays src). */
+export async function transfer(deps: LedgerDeps, command: TransferCommand): Promise<LedgerTransaction> {
+  checkAmount(command.amountMinor, deps.maxAmountMinor);
+  if (command.srcAccountId === command.dstAccountId) {
+    throw invalidArgument('dst_account_id', 'must differ from src_account_id');
+  }
+  for (const field of ['srcAccountId', 'dstAccountId'] as const) {
+    if (command[field] === BANK_ACCOUNT_ID) {
+      throw invalidArgument(snakeCase(field), "is the bank's system account; the bank moves money with BankTransaction");
+    }
+  }
+  const payer = command.direction === 'debit' ? command.srcAccountId : command.dstAccountId;
+  const payee = command.direction === 'debit' ? command.dstAccountId : command.srcAccountId;
+  return post(deps, {
+    requestId: command.requestId,
+    kind: 'transfer',
+    srcAccountId: command.srcAccountId,
+    dstAccountId: command.dstAccountId,
+    amountMinor: command.amountMinor,
+    direction: command.direction,
+    description: '',
+    fromAccountId: payer,
+    toAccountId: payee,
+  });
+}
+
+/** The bank gives money to (CREDIT) or takes money from (DEBIT) one account. */
+export async function bankTransaction(deps: LedgerDeps, command: BankTransactionCommand): Promise<LedgerTransaction> {
+  checkAmount(command.amountMinor, deps.maxAmountMinor);
+  if (command.dstAccountId === BANK_ACCOUNT_ID) {
+    throw invalidArgument('dst_account_id', "is the bank's own system account; name a customer account");
+  }
+  if (command.description.length > DESCRIPTION_LENGTH_MAX) {
+    throw invalidArgument('description', `must be at most ${DESCRIPTION_LENGTH_MAX} characters`);
+  }
+  const toCustomer = command.direction === 'credit';
+  return post(deps, {
+    requestId: command.requestId,
+    kind: 'bank',
+    srcAccountId: null,
+    dstAccountId: command.dstAccountId,
+    amountMinor: command.amountMinor,
+    direction: command.direction,
+    description: command.description,
+    fromAccountId: toCustomer ? BANK_ACCOUNT_ID : command.dstAccountId,
+    toAccountId: toCustomer ? command.dstAccountId : BANK_ACCOUNT_ID,
+  });
+}
+
+interface Posting {
+  requestId: string | null;
+  kind: TransactionKind;
+  srcAccountId: string | null;
+  dstAccountId: string;
+  amountMinor: bigint;
+  direction: Direction;
+  description: string;
+  fromAccountId: string;
+  toAccountId: string;
+}
+
+type PostedRecord = TransactionRecord & { outcome: 'posted' | 'replayed' };
+
+// A named statement is parsed and planned once per connection, then reused.
+const LEDGER_POST = 'SELECT * FROM ledger_post($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)';
+
+async function post(deps: LedgerDeps, posting: Posting): Promise<LedgerTransaction> {
+  let result: pg.QueryResult<PostedRecord>;
+  try {
+    result = await deps.pool.query<PostedRecord>({
+      name: 'ledger_post',
+      text: LEDGER_POST,
+      values: [
+        uuidv7(), posting.requestId, posting.kind, posting.srcAccountId, posting.dstAccountId,
+        posting.amountMinor.toString(), posting.direction, posting.description,
+        posting.fromAccountId, posting.toAccountId,
+      ],
+    });
+  } catch (error) {
+    throw translateNotFound(error, posting);
+  }
+  const record = result.rows[0];
+  if (!record) throw new Error(`ledger_post returned no row for request ${posting.requestId ?? '(none)'}`);
+  const transaction = toLedgerTransaction(record);
+  if (record.outcome === 'replayed') assertSameRequest(transaction, posting);
+  return transaction;
+}
+
+/** A replayed request_id must carry the parameters it was first used with (AIP-155). */
+function assertSameRequest(stored: LedgerTransaction, posting: Posting): void {
+  const differs =
+    stored.kind !== posting.kind ||
+    stored.srcAccountId !== posting.srcAccountId ||
+    stored.dstAccountId !== posting.dstAccountId ||
+    stored.amountMinor !== posting.amountMinor ||
+    stored.direction !== posting.direction ||
+    stored.description !== posting.description;
+  if (differs) {
+    throw alreadyExists('request_id', `was already used for another request (transaction ${stored.transactionId}); use a new request_id`);
+  }
+}
+
+function translateNotFound(error: unknown, posting: Posting): unknown {
+  const pgError = error as { code?: string; detail?: string };
+  if (pgError.code !== 'AB404') return error;
+  const field = pgError.detail === posting.srcAccountId ? 'src_account_id' : 'dst_account_id';
+  return notFound(field, `no account ${pgError.detail}`);
+}
+
+function checkAmount(amountMinor: bigint, maxAmountMinor: bigint): void {
+  if (amountMinor <= 0n) throw invalidArgument('amount', 'must be greater than 0 minor units');
+  if (amountMinor > maxAmountMinor) throw invalidArgument('amount', `must be at most ${maxAmountMinor} minor units (MAX_AMOUNT)`);
+}
+
+function snakeCase(name: string): string {
+  return name.replace(/[A-Z]/g, (letter) => '_' + letter.toLowerCase());
+}

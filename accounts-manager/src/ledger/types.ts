@@ -1,0 +1,30 @@
+/** The ledger's own vocabulary; the gRPC layer maps it to and from the proto messages. */
+
+export type Direction = 'debit' | 'credit';
+export type TransactionKind = 'transfer' | 'bank';
+export type TransactionStatus = 'success' | 'failed';
+export type FailureReason = 'insufficient_funds' | 'balance_limit_exceeded';
+
+export interface LedgerAccount {
+  accountId: string;
+  displayName: string;
+  balanceMinor: bigint;
+  createTime: Date;
+  updateTime: Date;
+}
+
+export interface LedgerTransaction {
+  transactionId: string;
+  requestId: string | null;
+  createTime: Date;
+  kind: TransactionKind;
+  /** Null for bank transactions. */
+  srcAccountId: string | null;
+  dstAccountId: string;
+  amountMinor: bigint;
+  direction: Direction;
+  description: string;
+  status: TransactionStatus;
+  failureReason: FailureReason | null;
+  failureMessage: string;
+}

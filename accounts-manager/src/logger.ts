@@ -1,0 +1,14 @@
+import { pino, type Logger } from 'pino';
+
+export type { Logger };
+
+/** Structured JSON logs, one line per event, with the service's name on each. */
+export function createLogger(level: string, service = 'accounts-manager'): Logger {
+  return pino({
+    level,
+    base: { service },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    // Secrets must never reach the logs, even by accident.
+    redact: ['config.reportTokenSecret', 'config.databaseUrl', '*.password', 'snapshotToken', 'pageToken'],
+  });
+}

@@ -1,0 +1,23 @@
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * The folder that holds the `.proto` sources (`alfabet/...`), for servers that
+ * load them at run time to serve gRPC reflection. Found by walking up from this
+ * file so it works from `src/` (tests) and from `dist/src/` (built code).
+ */
+export function protoRootDir(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let depth = 0; depth < 5; depth++) {
+    if (existsSync(join(dir, 'alfabet', 'accounts', 'v1', 'accounts.proto'))) return dir;
+    dir = dirname(dir);
+  }
+  throw new Error('proto sources (alfabet/accounts/v1/accounts.proto) not found above ' + fileURLToPath(import.meta.url));
+}
+
+/** The proto files every service serves reflection for, relative to protoRootDir(). */
+export const PROTO_FILES = {
+  accounts: 'alfabet/accounts/v1/accounts.proto',
+  advances: 'alfabet/advances/v1/advances.proto',
+} as const;

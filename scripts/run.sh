@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The one entry point behind the npm scripts: makes the toolchain and the
+# dependencies ready (idempotent, quick when already done), then runs the task
+# with Node 24 — whatever Node the machine's npm itself runs on.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+. scripts/toolchain.sh
+
+# Dependencies: npm ci when the lockfile changed since the last install.
+stamp="node_modules/.alfabet-lock-stamp"
+if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
+  echo "[run] installing dependencies (npm ci)" >&2
+  npm ci --no-audit --no-fund --loglevel=error
+  cp package-lock.json "$stamp"
+fi
+
+build() { npx --no-install tsc -b proto accounts-manager $( [ -f advances/tsconfig.json ] && echo advances ); }
+
+task="${1:-}"; shift || true
+case "$task" in
+  test)
+    # jest runs TypeScript as ES modules; --json feeds .ci/run's count line.
+    export NODE_OPTIONS="--experimental-vm-modules ${NODE_OPTIONS:-}"
+    exec npx --no-install jest "$@"
+    ;;
+  build)
+    build
+    ;;
+  typecheck)
+    build
+    ;;
+  proto-generate)
+    npx --no-install buf generate
+    ;;
+  proto-lint)
+    npx --no-install buf lint
+    ;;
+  node-script)
+    # node-script <workspace> <src/file.ts> [args…]: runs the built JS of a source file.
+    workspace="$1" file="$2"; shift 2
+    build
+    exec node "$workspace/dist/${file%.ts}.js" "$@"
+    ;;
+  start)
+    build
+    exec node accounts-manager/dist/src/main.js
+    ;;
+  *)
+    echo "usage: scripts/run.sh test|build|typecheck|proto-generate|proto-lint|node-script|start" >&2
+    exit 2
+    ;;
+esac

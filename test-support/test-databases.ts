@@ -1,0 +1,13 @@
+/**
+ * Names of the databases tests run against. ALFABET_TEST_DB_SUFFIX lets two
+ * test runs share one PostgreSQL without dropping each other's databases.
+ */
+const suffix = process.env.ALFABET_TEST_DB_SUFFIX ?? '';
+if (!/^[a-z0-9_]*$/.test(suffix)) throw new Error('ALFABET_TEST_DB_SUFFIX must be lower-case letters, digits and _');
+
+export const TEST_DATABASES = {
+  accounts: `alfabet_accounts_test${suffix}`,
+  advances: `alfabet_advances_test${suffix}`,
+} as const;
+
+export const testDatabaseUrl = (name: string) => `postgres://postgres@127.0.0.1:5432/${name}`;
