@@ -20,6 +20,8 @@ build() { npx --no-install tsc -b proto accounts-manager $( [ -f advances/tsconf
 task="${1:-}"; shift || true
 case "$task" in
   test)
+    # Build first: it type-checks everything, and the CLI tests run the built code.
+    build
     # jest runs TypeScript as ES modules; --json feeds .ci/run's count line.
     export NODE_OPTIONS="--experimental-vm-modules ${NODE_OPTIONS:-}"
     exec npx --no-install jest "$@"

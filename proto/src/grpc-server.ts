@@ -1,7 +1,7 @@
 import { Server, ServerCredentials, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
-import { HealthImplementation } from 'grpc-health-check';
+import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 import { join } from 'node:path';
 import { protoRootDir } from './paths.js';
 
@@ -41,7 +41,9 @@ export async function startGrpcServer(options: StartGrpcServerOptions): Promise<
   });
   for (const service of options.services) server.addService(service.definition, service.implementation);
 
-  const packageDefinition = loadSync(options.protoFiles.map((file) => join(protoRootDir(), file)), {
+  // Reflection describes the health service too, so `grpcurl list` shows it and ops can call it.
+  const protoPaths = [...options.protoFiles.map((file) => join(protoRootDir(), file)), healthProtoPath];
+  const packageDefinition = loadSync(protoPaths, {
     includeDirs: [protoRootDir()],
     keepCase: true,
   });

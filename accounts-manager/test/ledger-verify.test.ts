@@ -1,0 +1,75 @@
+import { Direction } from '@alfabet/proto/accounts/v1';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { verifyLedger } from '../src/ledger/verify.js';
+import { TEST_DATABASES, testDatabaseUrl } from '../../test-support/test-databases.js';
+import { ledgerApi, startTestLedger, type TestLedger } from './support/ledger-harness.js';
+
+/**
+ * ledger:verify must pass on a healthy ledger and catch a corrupted one. The
+ * corruption happens in a database of this test's own, so the other tests'
+ * ledger checks are not disturbed.
+ */
+const DATABASE = `${TEST_DATABASES.accounts}_verify`;
+const DATABASE_URL = testDatabaseUrl(DATABASE);
+// The built CLI, exactly what `npm run ledger:verify` runs (npm test builds before testing).
+const CLI = fileURLToPath(new URL('../dist/src/cli/ledger-verify.js', import.meta.url));
+
+let ledger: TestLedger;
+let pool: pg.Pool;
+
+beforeAll(async () => {
+  const admin = new pg.Client({ connectionString: testDatabaseUrl('postgres') });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS "${DATABASE}" WITH (FORCE)`);
+  await admin.end();
+  ledger = await startTestLedger({ ACCOUNTS_DATABASE_URL: DATABASE_URL }); // creates and migrates it
+  pool = new pg.Pool({ connectionString: DATABASE_URL, max: 2 });
+});
+afterAll(async () => {
+  await pool.end();
+  await ledger.stop();
+});
+
+/** Runs the real CLI and returns its exit code and output. */
+function runCli(): Promise<{ code: number; output: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--no-warnings', CLI], { env: { ...process.env, NODE_OPTIONS: '', ACCOUNTS_DATABASE_URL: DATABASE_URL } },
+      (error, stdout, stderr) => resolve({ code: error ? Number(error.code) : 0, output: stdout + stderr }));
+  });
+}
+
+it('passes on a ledger that moved money every way, and says what it checked', async () => {
+  const api = ledgerApi(ledger.client);
+  const a = await api.fundedAccount(500n);
+  const b = await api.fundedAccount(0n);
+  await api.transfer({ srcAccountId: a, dstAccountId: b, amount: 200n });
+  await api.transfer({ srcAccountId: a, dstAccountId: b, amount: 10_000n }); // fails: nothing moves
+  await api.bankTransaction({ dstAccountId: b, amount: 50n, direction: Direction.DIRECTION_DEBIT });
+
+  const result = await verifyLedger(pool);
+  expect(result).toMatchObject({ ok: true, balanceSumMinor: 0n, mismatchedAccounts: [], negativeAccounts: [] });
+  expect(result.transactionsChecked).toBe(4); // funding, two transfers (one failed), one bank debit
+
+  const cli = await runCli();
+  expect(cli.output).toMatch(/sum of all balances .* = 0/);
+  expect(cli.output).toContain('ledger OK');
+  expect(cli.code).toBe(0);
+});
+
+it('fails, naming the account, when a balance no longer matches its transactions', async () => {
+  const api = ledgerApi(ledger.client);
+  const victim = await api.fundedAccount(100n);
+  await pool.query('UPDATE accounts SET balance = balance + 1 WHERE account_id = $1', [victim]);
+
+  const result = await verifyLedger(pool);
+  expect(result.ok).toBe(false);
+  expect(result.balanceSumMinor).toBe(1n);
+  expect(result.mismatchedAccounts).toEqual([{ accountId: victim, balanceMinor: 101n, legsSumMinor: 100n }]);
+
+  const cli = await runCli();
+  expect(cli.code).toBe(1);
+  expect(cli.output).toContain(victim);
+  expect(cli.output).toContain('ledger INVALID');
+});

@@ -1,0 +1,82 @@
+import { status } from '@grpc/grpc-js';
+import { TransactionStatus } from '@alfabet/proto/accounts/v1';
+import type pg from 'pg';
+import { ACCOUNTS_SERVICE_NAME } from '../src/app.js';
+import { ledgerApi, startTestLedger, type TestLedger } from './support/ledger-harness.js';
+import { testPool } from './support/db.js';
+import { healthCheck, healthWatch, reflect } from './support/ops-clients.js';
+
+let pool: pg.Pool;
+beforeAll(() => { pool = testPool(); });
+afterAll(async () => pool.end());
+
+describe('what ops see of a running accounts-manager', () => {
+  let ledger: TestLedger;
+  beforeAll(async () => { ledger = await startTestLedger(); });
+  afterAll(async () => ledger.stop());
+
+  it('lists its services through server reflection (grpcurl list)', async () => {
+    const answer = await reflect(ledger.address, { list_services: '' });
+    const names = answer.list_services_response.service.map((s: { name: string }) => s.name);
+    expect(names).toEqual(expect.arrayContaining([ACCOUNTS_SERVICE_NAME, 'grpc.health.v1.Health']));
+  });
+
+  it('describes every RPC and message through reflection (grpcurl describe)', async () => {
+    const answer = await reflect(ledger.address, { file_containing_symbol: ACCOUNTS_SERVICE_NAME });
+    const descriptors = Buffer.concat(answer.file_descriptor_response.file_descriptor_proto).toString('latin1');
+    for (const name of ['CreateAccount', 'GetAccount', 'Transfer', 'BankTransaction', 'GetTransaction', 'ListTransactions',
+      'TransferRequest', 'TRANSACTION_STATUS_FAILED', 'FAILURE_REASON_INSUFFICIENT_FUNDS']) {
+      expect(descriptors).toContain(name);
+    }
+  });
+
+  it('answers the standard health check as SERVING', async () => {
+    expect(await healthCheck(ledger.address)).toBe('SERVING');
+    expect(await healthCheck(ledger.address, ACCOUNTS_SERVICE_NAME)).toBe('SERVING');
+  });
+});
+
+describe('graceful shutdown', () => {
+  it('finishes the call in flight, then refuses new calls', async () => {
+    const ledger = await startTestLedger({ SHUTDOWN_GRACE: '10s' });
+    const api = ledgerApi(ledger.client);
+    const payer = await api.fundedAccount(100n);
+    const payee = await api.fundedAccount(0n);
+    // Slow the payee's update down so the transfer is still running when the stop begins.
+    const name = `slow_${payee.replace(/-/g, '')}`;
+    await pool.query(`CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(1); RETURN NEW; END $$`);
+    await pool.query(`CREATE TRIGGER ${name} BEFORE UPDATE ON accounts FOR EACH ROW WHEN (NEW.account_id = '${payee}'::uuid) EXECUTE FUNCTION ${name}()`);
+    try {
+      const inFlight = api.transfer({ srcAccountId: payer, dstAccountId: payee, amount: 60n });
+      for (let i = 0; i < 100; i++) {
+        const { rows } = await pool.query(`SELECT 1 FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND query LIKE '%ledger_post%'`);
+        if (rows.length > 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      const stopping = ledger.app.stop();
+      expect((await inFlight).status).toBe(TransactionStatus.TRANSACTION_STATUS_SUCCESS);
+      await stopping;
+    } finally {
+      await pool.query(`DROP TRIGGER IF EXISTS ${name} ON accounts`);
+      await pool.query(`DROP FUNCTION IF EXISTS ${name}()`);
+    }
+    await expect(api.getAccount(payer)).rejects.toMatchObject({ code: status.UNAVAILABLE });
+    ledger.client.close();
+
+    const balances = await pool.query<{ balance: string }>('SELECT balance FROM accounts WHERE account_id = ANY($1::uuid[]) ORDER BY balance', [[payer, payee]]);
+    expect(balances.rows.map((r) => r.balance)).toEqual(['40', '60']);
+  });
+
+  it('tells health watchers NOT_SERVING as soon as draining starts', async () => {
+    const ledger = await startTestLedger();
+    const seen: string[] = [];
+    const watching = healthWatch(ledger.address, ACCOUNTS_SERVICE_NAME, (health) => seen.push(health));
+    while (seen.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    // The watch is itself a call in flight, so the stop waits for it up to the grace period.
+    await ledger.app.grpc.shutdown(500);
+    await watching;
+    await ledger.app.orm.close(true);
+    ledger.client.close();
+    expect(seen).toEqual(['SERVING', 'NOT_SERVING']);
+  });
+});
