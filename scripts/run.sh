@@ -23,7 +23,7 @@ case "$task" in
     # Build first: it type-checks everything, and the CLI tests run the built code.
     build
     # jest runs TypeScript as ES modules; --json feeds .ci/run's count line.
-    export NODE_OPTIONS="--experimental-vm-modules ${NODE_OPTIONS:-}"
+    export NODE_OPTIONS="--experimental-vm-modules --disable-warning=ExperimentalWarning ${NODE_OPTIONS:-}"
     exec npx --no-install jest "$@"
     ;;
   build)

@@ -5,7 +5,7 @@ import pg from 'pg';
  * a run never depends on what an earlier run left behind. Each test file then
  * starts its service against it (migrations run there, idempotently).
  */
-import { TEST_DATABASES } from './test-databases';
+import { TEST_DATABASES } from './test-databases.ts';
 
 export default async function globalSetup(): Promise<void> {
   const admin = new pg.Client({ connectionString: process.env.TEST_POSTGRES_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres' });

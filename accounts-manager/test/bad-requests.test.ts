@@ -1,4 +1,4 @@
-import { status } from '@grpc/grpc-js';
+import { status, type ServiceError } from '@grpc/grpc-js';
 import { Direction } from '@alfabet/proto/accounts/v1';
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
@@ -82,7 +82,9 @@ describe('a bad request is an error that names the field and stores nothing', ()
     const before = await storedFootprint(pool, [rich, other]);
     const balancesBefore = [(await api.getAccount(rich)).balance, (await api.getAccount(other)).balance];
 
-    await expect(call(ledger.client, method, body)).rejects.toMatchObject({ code, details: expect.stringContaining(field) });
+    const error = await call(ledger.client, method, body).then(() => null, (e: ServiceError) => e);
+    expect(error).toMatchObject({ code, details: expect.stringMatching(new RegExp(`^${field}: `)) });
+    expect(error!.metadata.get('alfabet-error-field')).toEqual([field]);
 
     const requestId = typeof body.requestId === 'string' ? body.requestId : undefined;
     const after = await storedFootprint(pool, [rich, other], requestId);
