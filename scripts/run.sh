@@ -46,7 +46,7 @@ case "$task" in
     ;;
   start)
     build
-    exec node accounts-manager/dist/src/main.js
+    exec node scripts/stack.mjs
     ;;
   *)
     echo "usage: scripts/run.sh test|build|typecheck|proto-generate|proto-lint|node-script|start" >&2
