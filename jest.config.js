@@ -17,7 +17,7 @@ export default {
   },
   moduleNameMapper: {
     '^@alfabet/proto/(accounts|advances)/v1$': '<rootDir>/proto/gen/alfabet/$1/v1/$1.ts',
-    '^@alfabet/proto/(paths|grpc-server)$': '<rootDir>/proto/src/$1.ts',
+    '^@alfabet/proto/([a-z-]+)$': '<rootDir>/proto/src/$1.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   globalSetup: '<rootDir>/test-support/global-setup.ts',

@@ -1,12 +1,16 @@
 import { PROTO_FILES } from '@alfabet/proto/paths';
 import { AccountsServiceService } from '@alfabet/proto/accounts/v1';
 import { startGrpcServer, type RunningGrpcServer } from '@alfabet/proto/grpc-server';
+import { observeService } from '@alfabet/proto/grpc-observability';
+import { startMetricsServer } from '@alfabet/proto/metrics-server';
+import type { Server as HttpServer } from 'node:http';
 import type pg from 'pg';
 import type { AccountsConfig } from './config.js';
 import { createDatabaseIfMissing, migrate, openOrm, type LedgerOrm } from './db/orm.js';
 import { ensureTransactionPartitions } from './db/partitions.js';
 import { accountsService } from './grpc/accounts-service.js';
 import type { Logger } from './logger.js';
+import { createAccountsMetrics, type AccountsMetrics } from './metrics.js';
 
 export const ACCOUNTS_SERVICE_NAME = 'alfabet.accounts.v1.AccountsService';
 const PARTITION_MAINTENANCE_INTERVAL_MS = 60 * 60 * 1000;
@@ -15,6 +19,9 @@ export interface AccountsApp {
   grpc: RunningGrpcServer;
   orm: LedgerOrm;
   pool: pg.Pool;
+  metrics: AccountsMetrics;
+  /** The bound /metrics port, when the endpoint is on. */
+  metricsPort: number | null;
   /** Graceful stop: drain gRPC calls, then close the database. */
   stop(): Promise<void>;
 }
@@ -39,24 +46,34 @@ export async function startAccountsApp(config: AccountsConfig, log: Logger): Pro
   }, PARTITION_MAINTENANCE_INTERVAL_MS);
   maintenance.unref();
 
+  const metrics = createAccountsMetrics();
+  const implementation = accountsService({ pool, maxAmountMinor: config.maxAmountMinor, log, metrics });
   const grpc = await startGrpcServer({
     address: config.grpcAddress,
     services: [{
       name: ACCOUNTS_SERVICE_NAME,
       definition: AccountsServiceService,
-      implementation: accountsService({ pool, maxAmountMinor: config.maxAmountMinor, log }),
+      implementation: observeService(ACCOUNTS_SERVICE_NAME, AccountsServiceService, implementation, { metrics: metrics.rpc, log }),
     }],
     protoFiles: [PROTO_FILES.accounts],
   });
-  log.info({ address: config.grpcAddress, port: grpc.port }, 'accounts-manager listening');
+  let metricsServer: HttpServer | null = null;
+  let metricsPort: number | null = null;
+  if (config.metricsAddress) {
+    ({ server: metricsServer, port: metricsPort } = await startMetricsServer(config.metricsAddress, metrics.registry));
+  }
+  log.info({ address: config.grpcAddress, port: grpc.port, metricsPort }, 'accounts-manager listening');
 
   return {
     grpc,
     orm,
     pool,
+    metrics,
+    metricsPort,
     async stop() {
       clearInterval(maintenance);
       await grpc.shutdown(config.shutdownGraceMs);
+      await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
       await orm.close(true);
     },
   };

@@ -7,6 +7,8 @@ import { z } from 'zod';
  */
 export interface AccountsConfig {
   grpcAddress: string;
+  /** Where Prometheus scrapes /metrics; null turns the endpoint off. */
+  metricsAddress: string | null;
   databaseUrl: string;
   /** Largest amount one request may move, in minor units. */
   maxAmountMinor: bigint;
@@ -41,6 +43,7 @@ const positiveInt = (name: string, max: number) =>
 
 const schema = z.object({
   ACCOUNTS_GRPC_ADDR: z.string().regex(/^[^\s:]+:\d{1,5}$/, 'ACCOUNTS_GRPC_ADDR must be host:port').default('127.0.0.1:50051'),
+  ACCOUNTS_METRICS_ADDR: z.string().regex(/^([^\s:]+:\d{1,5}|off)$/, 'ACCOUNTS_METRICS_ADDR must be host:port or off').default('127.0.0.1:9464'),
   ACCOUNTS_DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'ACCOUNTS_DATABASE_URL must be a postgres:// URL')
     .default('postgres://postgres@127.0.0.1:5432/alfabet_accounts'),
   MAX_AMOUNT: z.string().regex(/^\d{1,18}$/, 'MAX_AMOUNT must be a whole number of minor units').default(String(MAX_AMOUNT_DEFAULT))
@@ -65,6 +68,7 @@ export function loadAccountsConfig(env: NodeJS.ProcessEnv = process.env): Accoun
   const c = parsed.data;
   return {
     grpcAddress: c.ACCOUNTS_GRPC_ADDR,
+    metricsAddress: c.ACCOUNTS_METRICS_ADDR === 'off' ? null : c.ACCOUNTS_METRICS_ADDR,
     databaseUrl: c.ACCOUNTS_DATABASE_URL,
     maxAmountMinor: c.MAX_AMOUNT,
     reportWindowMs: c.REPORT_WINDOW,

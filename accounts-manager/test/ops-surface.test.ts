@@ -1,4 +1,4 @@
-import { status } from '@grpc/grpc-js';
+import { Metadata, status } from '@grpc/grpc-js';
 import { TransactionStatus } from '@alfabet/proto/accounts/v1';
 import type pg from 'pg';
 import { ACCOUNTS_SERVICE_NAME } from '../src/app.js';
@@ -78,5 +78,51 @@ describe('graceful shutdown', () => {
     await ledger.app.orm.close(true);
     ledger.client.close();
     expect(seen).toEqual(['SERVING', 'NOT_SERVING']);
+  });
+});
+
+describe('metrics and correlation ids', () => {
+  it('serves Prometheus metrics: RPCs by method and code, transactions by outcome, process stats', async () => {
+    const ledger = await startTestLedger();
+    try {
+      const api = ledgerApi(ledger.client);
+      const payer = await api.fundedAccount(10n);
+      const payee = await api.fundedAccount(0n);
+      await api.transfer({ srcAccountId: payer, dstAccountId: payee, amount: 50n }); // fails: insufficient funds
+      await api.getAccount('not-a-uuid').catch(() => undefined);
+
+      const text = await (await fetch(`http://127.0.0.1:${ledger.app.metricsPort}/metrics`)).text();
+      expect(text).toMatch(/grpc_server_handled_total\{service="AccountsService",method="Transfer",code="OK"[^}]*\} 1/);
+      expect(text).toMatch(/grpc_server_handled_total\{service="AccountsService",method="GetAccount",code="INVALID_ARGUMENT"[^}]*\} 1/);
+      expect(text).toMatch(/grpc_server_handling_seconds_bucket\{[^}]*method="Transfer"/);
+      expect(text).toMatch(/ledger_transactions_total\{kind="transfer",status="failed",failure_reason="insufficient_funds"[^}]*\} 1/);
+      expect(text).toMatch(/process_resident_memory_bytes/);
+    } finally {
+      await ledger.stop();
+    }
+  });
+
+  it('echoes the caller\'s x-correlation-id and stamps it on the log lines of the call', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const { Writable } = await import('node:stream');
+    const { pino } = await import('pino');
+    const { currentRequestContext } = await import('@alfabet/proto/request-context');
+    const sink = new Writable({ write(chunk, _encoding, done) { lines.push(JSON.parse(String(chunk))); done(); } });
+    const ledger = await startTestLedger({ LOG_LEVEL: 'debug' }, pino({ level: 'debug', mixin: () => currentRequestContext() ?? {} }, sink));
+    try {
+      const metadata = new Metadata();
+      metadata.set('x-correlation-id', 'payment-42-attempt-1');
+      const echoed = await new Promise<string>((resolve, reject) => {
+        const call = ledger.client.createAccount({ displayName: 'Traced', requestId: '' }, metadata, (error) => error && reject(error));
+        call.on('metadata', (m) => resolve(String(m.get('x-correlation-id')[0])));
+      });
+      expect(echoed).toBe('payment-42-attempt-1');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const traced = lines.filter((line) => line.correlationId === 'payment-42-attempt-1');
+      expect(traced.map((line) => line.msg)).toEqual(expect.arrayContaining(['account opened', 'rpc ok']));
+      expect(traced.every((line) => line.method === 'CreateAccount')).toBe(true);
+    } finally {
+      await ledger.stop();
+    }
   });
 });

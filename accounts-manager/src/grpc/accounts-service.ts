@@ -11,6 +11,7 @@ import { bankTransaction, transfer } from '../ledger/post-transaction.js';
 import { getTransaction } from '../ledger/transactions.js';
 import type { LedgerTransaction } from '../ledger/types.js';
 import type { Logger } from '../logger.js';
+import type { AccountsMetrics } from '../metrics.js';
 import { toServiceError } from './errors.js';
 import { accountToProto, DIRECTION_FROM_PROTO, DIRECTION_NAMES, transactionToProto } from './mapping.js';
 import { optionalUuid, requireEnum, requireUuid } from './validation.js';
@@ -19,6 +20,7 @@ export interface AccountsServiceDeps {
   pool: pg.Pool;
   maxAmountMinor: bigint;
   log: Logger;
+  metrics: Pick<AccountsMetrics, 'transactions'>;
   /** Streams ListTransactions; see src/reports. */
   listTransactions?: (call: ServerWritableStream<ListTransactionsRequest, ListTransactionsResponse>) => Promise<void>;
 }
@@ -58,7 +60,7 @@ export function accountsService(deps: AccountsServiceDeps): AccountsServiceServe
         amountMinor: request.amount,
         direction: requireEnum('direction', request.direction, DIRECTION_FROM_PROTO, DIRECTION_NAMES),
       });
-      logTransaction(deps.log, 'Transfer', transaction);
+      recordTransaction(deps, transaction);
       return { transaction: transactionToProto(transaction) };
     }),
 
@@ -70,7 +72,7 @@ export function accountsService(deps: AccountsServiceDeps): AccountsServiceServe
         direction: requireEnum('direction', request.direction, DIRECTION_FROM_PROTO, DIRECTION_NAMES),
         description: request.description,
       });
-      logTransaction(deps.log, 'BankTransaction', transaction);
+      recordTransaction(deps, transaction);
       return { transaction: transactionToProto(transaction) };
     }),
 
@@ -96,9 +98,9 @@ export function accountsService(deps: AccountsServiceDeps): AccountsServiceServe
   };
 }
 
-function logTransaction(log: Logger, method: string, transaction: LedgerTransaction): void {
-  log.info({
-    method,
+function recordTransaction(deps: AccountsServiceDeps, transaction: LedgerTransaction): void {
+  deps.metrics.transactions.inc({ kind: transaction.kind, status: transaction.status, failure_reason: transaction.failureReason ?? '' });
+  deps.log.info({
     transactionId: transaction.transactionId,
     requestId: transaction.requestId,
     status: transaction.status,

@@ -8,7 +8,7 @@ import {
 import { randomUUID } from 'node:crypto';
 import { startAccountsApp, type AccountsApp } from '../../src/app.js';
 import { loadAccountsConfig, type AccountsConfig } from '../../src/config.js';
-import { createLogger } from '../../src/logger.js';
+import { createLogger, type Logger } from '../../src/logger.js';
 import { TEST_DATABASES, testDatabaseUrl } from '../../../test-support/test-databases.js';
 
 export const TEST_ACCOUNTS_DATABASE_URL = testDatabaseUrl(TEST_DATABASES.accounts);
@@ -22,15 +22,16 @@ export interface TestLedger {
 }
 
 /** Starts a real accounts-manager (real PostgreSQL, real gRPC on a free port) and a generated client. */
-export async function startTestLedger(env: Record<string, string> = {}): Promise<TestLedger> {
+export async function startTestLedger(env: Record<string, string> = {}, log?: Logger): Promise<TestLedger> {
   const config = loadAccountsConfig({
     ACCOUNTS_GRPC_ADDR: '127.0.0.1:0',
+    ACCOUNTS_METRICS_ADDR: '127.0.0.1:0',
     ACCOUNTS_DATABASE_URL: TEST_ACCOUNTS_DATABASE_URL,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     SHUTDOWN_GRACE: '2s',
     ...env,
   });
-  const app = await startAccountsApp(config, createLogger(config.logLevel));
+  const app = await startAccountsApp(config, log ?? createLogger(config.logLevel));
   const address = `127.0.0.1:${app.grpc.port}`;
   const client = new AccountsServiceClient(address, credentials.createInsecure());
   return {
