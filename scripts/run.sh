@@ -5,6 +5,8 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+# Every test runs on `npm test`, the Web UI browser test included.
+if [ "${1:-}" = test ]; then export ALFABET_NEED_BROWSER=1; fi
 . scripts/toolchain.sh
 
 # Dependencies: npm ci when the lockfile changed since the last install.

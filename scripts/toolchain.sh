@@ -97,6 +97,20 @@ ensure_postgres() {
   log "PostgreSQL did not come up on $host:$port"; exit 1
 }
 
+# Headless Chromium for the Temporal Web UI browser test (Debian's package;
+# playwright's own browser download cannot work without internet).
+ensure_chromium() {
+  if [ -n "${CHROMIUM_PATH:-}" ] && [ -x "$CHROMIUM_PATH" ]; then return; fi
+  if ! command -v chromium >/dev/null; then
+    log "installing chromium from Debian's packages (for the Web UI browser test)"
+    local sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  fi
+  CHROMIUM_PATH="$(command -v chromium)"
+  export CHROMIUM_PATH
+}
+
 ensure_node
 ensure_temporal
+if [ "${ALFABET_NEED_BROWSER:-0}" = 1 ]; then ensure_chromium; fi
 if [ "${SKIP_POSTGRES_CHECK:-0}" != 1 ]; then ensure_postgres; fi
