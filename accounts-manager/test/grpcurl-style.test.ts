@@ -1,0 +1,49 @@
+import { status } from '@grpc/grpc-js';
+import { randomUUID } from 'node:crypto';
+import { ACCOUNTS_SERVICE_NAME } from '../src/app.js';
+import { startTestLedger, type TestLedger } from './support/ledger-harness.js';
+import { reflectionJsonClient } from './support/reflection-json-client.js';
+
+/** What ops do with grpcurl: discover the API by reflection and call it with JSON. */
+let ledger: TestLedger;
+let client: Awaited<ReturnType<typeof reflectionJsonClient>>;
+
+beforeAll(async () => {
+  ledger = await startTestLedger();
+  client = await reflectionJsonClient(ledger.address, ACCOUNTS_SERVICE_NAME);
+});
+afterAll(async () => {
+  client.close();
+  await ledger.stop();
+});
+
+it('discovers every RPC of the contract', () => {
+  expect(client.methods.sort()).toEqual(
+    ['BankTransaction', 'CreateAccount', 'GetAccount', 'GetTransaction', 'ListTransactions', 'Transfer']);
+});
+
+it('opens, funds, reads and moves money with JSON requests only', async () => {
+  const alice = (await client.call('CreateAccount', { display_name: 'Alice' })).account;
+  const bob = (await client.call('CreateAccount', { display_name: 'Bob' })).account;
+  expect(alice).toMatchObject({ display_name: 'Alice', balance: '0' });
+
+  const deposit = await client.call('BankTransaction', {
+    request_id: randomUUID(), dst_account_id: alice.account_id, amount: '10000', direction: 'DIRECTION_CREDIT', description: 'opening deposit',
+  });
+  expect(deposit.transaction).toMatchObject({ status: 'TRANSACTION_STATUS_SUCCESS', kind: 'TRANSACTION_KIND_BANK', amount: '10000' });
+
+  const transfer = await client.call('Transfer', {
+    request_id: randomUUID(), src_account_id: alice.account_id, dst_account_id: bob.account_id, amount: '2500', direction: 'DIRECTION_DEBIT',
+  });
+  expect(transfer.transaction).toMatchObject({ status: 'TRANSACTION_STATUS_SUCCESS', failure_reason: 'FAILURE_REASON_UNSPECIFIED' });
+
+  const tooMuch = await client.call('Transfer', {
+    src_account_id: bob.account_id, dst_account_id: alice.account_id, amount: '999999', direction: 'DIRECTION_DEBIT',
+  });
+  expect(tooMuch.transaction).toMatchObject({ status: 'TRANSACTION_STATUS_FAILED', failure_reason: 'FAILURE_REASON_INSUFFICIENT_FUNDS' });
+
+  expect((await client.call('GetAccount', { account_id: alice.account_id })).account.balance).toBe('7500');
+  const fetched = await client.call('GetTransaction', { transaction_id: transfer.transaction.transaction_id });
+  expect(fetched.transaction.transaction_id).toBe(transfer.transaction.transaction_id);
+  await expect(client.call('GetAccount', { account_id: 'nope' })).rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
+});
