@@ -17,7 +17,7 @@ if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
   cp package-lock.json "$stamp"
 fi
 
-build() { npx --no-install tsc -b proto accounts-manager $( [ -f advances/tsconfig.json ] && echo advances ); }
+build() { npx --no-install tsc -b proto accounts-manager advances; }
 
 task="${1:-}"; shift || true
 case "$task" in

@@ -8,6 +8,8 @@ if (!/^[a-z0-9_]*$/.test(suffix)) throw new Error('ALFABET_TEST_DB_SUFFIX must b
 export const TEST_DATABASES = {
   accounts: `alfabet_accounts_test${suffix}`,
   advances: `alfabet_advances_test${suffix}`,
+  // The reconciliation tests corrupt rows on purpose: they get a database of their own.
+  advancesReconciliation: `alfabet_advances_recon_test${suffix}`,
 } as const;
 
 export const testDatabaseUrl = (name: string) => `postgres://postgres@127.0.0.1:5432/${name}`;

@@ -1,0 +1,85 @@
+import { AdvancesServiceService } from '@alfabet/proto/advances/v1';
+import { startGrpcServer, type RunningGrpcServer } from '@alfabet/proto/grpc-server';
+import { observeService } from '@alfabet/proto/grpc-observability';
+import type { Logger } from '@alfabet/proto/logger';
+import { startMetricsServer } from '@alfabet/proto/metrics-server';
+import { PROTO_FILES } from '@alfabet/proto/paths';
+import { createDatabaseIfMissing } from '@alfabet/proto/postgres';
+import { Client, Connection } from '@temporalio/client';
+import type { Server as HttpServer } from 'node:http';
+import type pg from 'pg';
+import { advancesService } from './api/advances-service.js';
+import type { AdvancesConfig } from './config.js';
+import { migrate, openOrm, poolOf, type AdvancesOrm } from './db/orm.js';
+import { createLedgerClient } from './ledger/ledger-client.js';
+import { createAdvancesMetrics, type AdvancesMetrics } from './metrics.js';
+
+export const ADVANCES_SERVICE_NAME = 'alfabet.advances.v1.AdvancesService';
+
+export interface AdvancesApi {
+  grpc: RunningGrpcServer;
+  orm: AdvancesOrm;
+  pool: pg.Pool;
+  temporal: Client;
+  metrics: AdvancesMetrics;
+  metricsPort: number | null;
+  /** Graceful stop: drain gRPC calls, then close the clients and the database. */
+  stop(): Promise<void>;
+}
+
+/** Opens (creates, migrates) the advances database: shared by the API and the worker. */
+export async function openAdvancesDatabase(config: AdvancesConfig, log: Logger): Promise<{ orm: AdvancesOrm; pool: pg.Pool }> {
+  await createDatabaseIfMissing(config.databaseUrl, log);
+  const orm = await openOrm({ databaseUrl: config.databaseUrl, poolSize: config.databasePoolSize, statementTimeoutMs: config.statementTimeoutMs });
+  await migrate(orm);
+  return { orm, pool: await poolOf(orm) };
+}
+
+/** Wires the advances gRPC API: database, ledger client, Temporal client, server with reflection and health. */
+export async function startAdvancesApi(
+  config: AdvancesConfig, log: Logger, overrides: { temporal?: Client } = {},
+): Promise<AdvancesApi> {
+  const { orm, pool } = await openAdvancesDatabase(config, log);
+  // Tests pass the time-skipping environment's client; otherwise connect to TEMPORAL_ADDRESS.
+  const connection = overrides.temporal ? null : await Connection.connect({ address: config.temporalAddress });
+  const temporal = overrides.temporal ?? new Client({ connection: connection!, namespace: config.temporalNamespace });
+  const ledger = createLedgerClient(config.accountsAddress, config.ledgerCallTimeoutMs);
+  const metrics = createAdvancesMetrics();
+
+  const implementation = advancesService({
+    pool, ledger, temporal, taskQueue: config.taskQueue, log, metrics,
+    policy: {
+      minAmountMinor: config.minAmountMinor,
+      maxAmountMinor: config.maxAmountMinor,
+      maxOpenPerAccount: config.maxOpenPerAccount,
+      installments: config.installments,
+      paymentIntervalMs: config.paymentIntervalMs,
+    },
+  });
+  const grpc = await startGrpcServer({
+    address: config.grpcAddress,
+    services: [{
+      name: ADVANCES_SERVICE_NAME,
+      definition: AdvancesServiceService,
+      implementation: observeService(ADVANCES_SERVICE_NAME, AdvancesServiceService, implementation, { metrics: metrics.rpc, log }),
+    }],
+    protoFiles: [PROTO_FILES.advances],
+  });
+  let metricsServer: HttpServer | null = null;
+  let metricsPort: number | null = null;
+  if (config.metricsAddress) {
+    ({ server: metricsServer, port: metricsPort } = await startMetricsServer(config.metricsAddress, metrics.registry));
+  }
+  log.info({ address: config.grpcAddress, port: grpc.port, metricsPort, temporal: config.temporalAddress }, 'advances API listening');
+
+  return {
+    grpc, orm, pool, temporal, metrics, metricsPort,
+    async stop() {
+      await grpc.shutdown(config.shutdownGraceMs);
+      await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
+      ledger.close();
+      await connection?.close();
+      await orm.close(true);
+    },
+  };
+}

@@ -1,0 +1,78 @@
+import type { handleUnaryCall } from '@grpc/grpc-js';
+import {
+  AdvanceStatus,
+  type AdvancesServiceServer,
+  type GetAdvanceRequest,
+  type GetAdvanceResponse,
+  type ListAdvancesRequest,
+  type ListAdvancesResponse,
+  type RequestAdvanceRequest,
+  type RequestAdvanceResponse,
+} from '@alfabet/proto/advances/v1';
+import { invalidArgument, notFound } from '@alfabet/proto/field-error';
+import { optionalUuid, requirePageSize, requireUuid } from '@alfabet/proto/field-validation';
+import { currentRequestContext } from '@alfabet/proto/request-context';
+import { toServiceError } from '@alfabet/proto/service-errors';
+import { findAdvance, listAdvances } from '../db/advance-store.js';
+import { ADVANCE_STATUS_NAME_BY_VALUE, toAdvance } from './mapping.js';
+import { decodePageToken, encodePageToken } from './page-token.js';
+import { requestAdvance, type RequestAdvanceDeps } from './request-advance.js';
+
+const PAGE_SIZE_DEFAULT = 50;
+const PAGE_SIZE_MAX = 500;
+const STATUS_NAMES = [...ADVANCE_STATUS_NAME_BY_VALUE.keys()].map((value) => AdvanceStatus[value]).join(', ');
+
+/** Runs a unary handler: its result is the answer, whatever it throws becomes a gRPC status. */
+function unary<Req, Res>(deps: RequestAdvanceDeps, method: string, handler: (request: Req) => Promise<Res>): handleUnaryCall<Req, Res> {
+  return (call, callback) => {
+    handler(call.request).then(
+      (response) => callback(null, response),
+      (error: unknown) => callback(toServiceError(error, deps.log, method, 'the advances'), null),
+    );
+  };
+}
+
+/** The AdvancesService handlers: validate, then read or act. Bad input stores nothing. */
+export function advancesService(deps: RequestAdvanceDeps): AdvancesServiceServer {
+  return {
+    requestAdvance: unary<RequestAdvanceRequest, RequestAdvanceResponse>(deps, 'RequestAdvance', async (request) => {
+      const requestId = optionalUuid('request_id', request.requestId);
+      const accountId = requireUuid('account_id', request.accountId);
+      if (request.amount <= 0n) throw invalidArgument('amount', `must be a positive number of minor units, got ${request.amount}`);
+      const advance = await requestAdvance(deps, {
+        requestId, accountId, amount: request.amount,
+        correlationId: currentRequestContext()?.correlationId ?? `request-advance/${requestId ?? 'anonymous'}`,
+      });
+      return { advance: toAdvance(advance) };
+    }),
+
+    getAdvance: unary<GetAdvanceRequest, GetAdvanceResponse>(deps, 'GetAdvance', async (request) => {
+      const advanceId = requireUuid('advance_id', request.advanceId);
+      const advance = await findAdvance(deps.pool, advanceId);
+      if (!advance) throw notFound('advance_id', `no advance ${advanceId}`);
+      return { advance: toAdvance(advance) };
+    }),
+
+    listAdvances: unary<ListAdvancesRequest, ListAdvancesResponse>(deps, 'ListAdvances', async (request) => {
+      const accountId = optionalUuid('account_id', request.accountId);
+      let status = null;
+      if (request.status !== AdvanceStatus.ADVANCE_STATUS_UNSPECIFIED) {
+        status = ADVANCE_STATUS_NAME_BY_VALUE.get(request.status) ?? null;
+        if (!status) throw invalidArgument('status', `must be one of ${STATUS_NAMES} (or unset for all), got ${request.status}`);
+      }
+      const pageSize = requirePageSize('page_size', request.pageSize, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX);
+      const filter = { accountId, status };
+      const after = request.pageToken ? decodePageToken(request.pageToken, filter, pageSize).after : null;
+      // One row more than the page tells whether another page follows.
+      const rows = await listAdvances(deps.pool, filter, after, pageSize + 1);
+      const page = rows.slice(0, pageSize);
+      const last = page.at(-1);
+      return {
+        advances: page.map(toAdvance),
+        nextPageToken: rows.length > pageSize && last
+          ? encodePageToken({ filter, pageSize, after: { createTime: last.createTimeExact, advanceId: last.advanceId } })
+          : '',
+      };
+    }),
+  };
+}

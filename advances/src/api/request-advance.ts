@@ -1,0 +1,116 @@
+import { status, type ServiceError } from '@grpc/grpc-js';
+import type { Client } from '@temporalio/client';
+import type pg from 'pg';
+import { v7 as uuidv7 } from 'uuid';
+import { failedPrecondition, notFound } from '@alfabet/proto/field-error';
+import { DependencyUnavailable } from '@alfabet/proto/service-errors';
+import type { Logger } from '@alfabet/proto/logger';
+import {
+  assertSameRequest, deleteUnstartedAdvance, findAdvance, findAdvanceByRequestId, insertAdvance, type StoredAdvance,
+} from '../db/advance-store.js';
+import type { LedgerClient } from '../ledger/ledger-client.js';
+import type { AdvancesMetrics } from '../metrics.js';
+import { startAdvanceWorkflow } from './start-advance-workflow.js';
+
+export interface AdvancePolicy {
+  minAmountMinor: bigint;
+  maxAmountMinor: bigint;
+  maxOpenPerAccount: number;
+  installments: number;
+  paymentIntervalMs: number;
+}
+
+export interface RequestAdvanceDeps {
+  pool: pg.Pool;
+  ledger: LedgerClient;
+  temporal: Client;
+  taskQueue: string;
+  policy: AdvancePolicy;
+  log: Logger;
+  metrics: AdvancesMetrics;
+}
+
+export interface ValidAdvanceRequest {
+  requestId: string | null;
+  accountId: string;
+  amount: bigint;
+  correlationId: string;
+}
+
+/**
+ * Records an advance and starts its workflow. A repeat of a request_id
+ * returns the first advance (and makes sure its workflow runs); the same id
+ * with other parameters is ALREADY_EXISTS. Policy refusals store nothing.
+ */
+export async function requestAdvance(deps: RequestAdvanceDeps, request: ValidAdvanceRequest): Promise<StoredAdvance> {
+  if (request.requestId) {
+    const existing = await findAdvanceByRequestId(deps.pool, request.requestId);
+    if (existing) return replay(deps, existing, request);
+  }
+  const { policy } = deps;
+  if (request.amount < policy.minAmountMinor || request.amount > policy.maxAmountMinor) {
+    throw failedPrecondition('amount', `must be between ${policy.minAmountMinor} and ${policy.maxAmountMinor} minor units by policy, got ${request.amount}`);
+  }
+  await assertAccountExists(deps.ledger, request.accountId, request.correlationId);
+
+  const advanceId = uuidv7();
+  const outcome = await insertAdvance(deps.pool, {
+    advanceId,
+    requestId: request.requestId,
+    accountId: request.accountId,
+    amount: request.amount,
+    installments: policy.installments,
+    paymentIntervalMs: policy.paymentIntervalMs,
+  }, policy.maxOpenPerAccount);
+  if (outcome === 'request_id_taken') {
+    // Another call with this request_id won the race: answer as its replay.
+    return replay(deps, (await findAdvanceByRequestId(deps.pool, request.requestId!))!, request);
+  }
+
+  try {
+    await startWorkflowOf(deps, advanceId, request.accountId, request.amount, policy);
+  } catch (error) {
+    // Nothing has happened to the advance yet: forget it, so the caller can retry cleanly.
+    await deleteUnstartedAdvance(deps.pool, advanceId).catch((cleanupError: unknown) =>
+      deps.log.error({ err: cleanupError, advanceId }, 'could not remove an advance whose workflow did not start'));
+    throw error;
+  }
+  deps.metrics.advancesRequested.inc({ outcome: 'created' });
+  deps.log.info({ advanceId, accountId: request.accountId, amount: request.amount.toString() }, 'advance requested; workflow started');
+  return (await findAdvance(deps.pool, advanceId))!;
+}
+
+async function replay(deps: RequestAdvanceDeps, existing: StoredAdvance, request: ValidAdvanceRequest): Promise<StoredAdvance> {
+  assertSameRequest(existing, request.accountId, request.amount);
+  // The first call may have crashed between recording and starting: start now (a no-op if it runs).
+  if (existing.status === 'DISBURSING') {
+    await startWorkflowOf(deps, existing.advanceId, existing.accountId, existing.amount, {
+      installments: existing.installments, paymentIntervalMs: existing.paymentIntervalMs,
+    });
+  }
+  deps.metrics.advancesRequested.inc({ outcome: 'replayed' });
+  return existing;
+}
+
+async function startWorkflowOf(
+  deps: RequestAdvanceDeps, advanceId: string, accountId: string, amount: bigint,
+  schedule: { installments: number; paymentIntervalMs: number },
+): Promise<void> {
+  try {
+    await startAdvanceWorkflow(deps.temporal, deps.taskQueue, {
+      advanceId, accountId, amount: amount.toString(), installments: schedule.installments, paymentIntervalMs: schedule.paymentIntervalMs,
+    });
+  } catch (error) {
+    deps.log.warn({ err: error, advanceId }, 'could not start the advance workflow');
+    throw new DependencyUnavailable('Temporal is unavailable; the advance was not started — retry with the same request_id');
+  }
+}
+
+async function assertAccountExists(ledger: LedgerClient, accountId: string, correlationId: string): Promise<void> {
+  try {
+    await ledger.getAccount(accountId, correlationId);
+  } catch (error) {
+    if ((error as ServiceError).code === status.NOT_FOUND) throw notFound('account_id', `no account ${accountId} in the ledger`);
+    throw new DependencyUnavailable('the ledger (accounts-manager) is unavailable; retry with the same request_id');
+  }
+}

@@ -1,0 +1,32 @@
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { WorkflowIdReusePolicy } from '@temporalio/common';
+import type { AdvanceWorkflowInput } from '../activities/types.js';
+import type { advanceWorkflow } from '../workflows/advance.workflow.js';
+import { formatMinorUnits } from '../workflows/schedule.js';
+import { ADVANCE_ACCOUNT_ID, ADVANCE_STATUS } from '../workflows/search-attributes.js';
+import { workflowIdOf } from './mapping.js';
+
+/**
+ * Starts `advance-<advance_id>`. Temporal refuses a second workflow with that
+ * id whatever its state (REJECT_DUPLICATE), so starting again — after a crash
+ * between recording the advance and starting it, or on a replayed request —
+ * is harmless: "already started" counts as started.
+ */
+export async function startAdvanceWorkflow(temporal: Client, taskQueue: string, input: AdvanceWorkflowInput): Promise<void> {
+  try {
+    await temporal.workflow.start<typeof advanceWorkflow>('advanceWorkflow', {
+      workflowId: workflowIdOf(input.advanceId),
+      taskQueue,
+      args: [input],
+      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+      typedSearchAttributes: [
+        { key: ADVANCE_ACCOUNT_ID, value: input.accountId },
+        { key: ADVANCE_STATUS, value: 'DISBURSING' },
+      ],
+      staticSummary: `Advance of ${formatMinorUnits(input.amount)} to account ${input.accountId}, ${input.installments} payments`,
+    });
+  } catch (error) {
+    if (error instanceof WorkflowExecutionAlreadyStartedError) return;
+    throw error;
+  }
+}

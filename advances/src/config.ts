@@ -1,0 +1,94 @@
+import { z } from 'zod';
+import { duration, hostPort, minorUnits, parseEnv, positiveInt } from '@alfabet/proto/config-parsing';
+
+export { ConfigError } from '@alfabet/proto/config-parsing';
+
+/** The task queue the advances worker polls (fixed by DESIGN.md §6). */
+export const TASK_QUEUE = 'advances';
+
+/**
+ * Configuration shared by the advances API and worker, parsed once at start
+ * from the environment. A bad value stops the process with a message naming
+ * the variable.
+ */
+export interface AdvancesConfig {
+  grpcAddress: string;
+  /** Where Prometheus scrapes the API's /metrics; null turns it off. */
+  metricsAddress: string | null;
+  /** Where Prometheus scrapes the worker's /metrics (ours + Temporal's); null turns it off. */
+  workerMetricsAddress: string | null;
+  databaseUrl: string;
+  /** accounts-manager, which the API asks whether an account exists and the activities ask to move money. */
+  accountsAddress: string;
+  /** Deadline of every call to accounts-manager. */
+  ledgerCallTimeoutMs: number;
+  temporalAddress: string;
+  temporalNamespace: string;
+  taskQueue: string;
+  /** Time between the disbursement and the first payment, and between payments. */
+  paymentIntervalMs: number;
+  installments: number;
+  /** How often the reconciliation Schedule runs; null: the worker creates no Schedule (e.g. the time-skipping test server has none). */
+  reconciliationIntervalMs: number | null;
+  /** Policy: the smallest and largest advance, in minor units. */
+  minAmountMinor: bigint;
+  maxAmountMinor: bigint;
+  /** Policy: advances an account may have open (not repaid) at once. */
+  maxOpenPerAccount: number;
+  databasePoolSize: number;
+  statementTimeoutMs: number;
+  shutdownGraceMs: number;
+  logLevel: string;
+}
+
+const optionalAddress = (name: string, fallback: string) =>
+  z.string().regex(/^([^\s:]+:\d{1,5}|off)$/, `${name} must be host:port or off`).default(fallback);
+
+const schema = z.object({
+  ADVANCES_GRPC_ADDR: hostPort('ADVANCES_GRPC_ADDR').default('127.0.0.1:50052'),
+  ADVANCES_METRICS_ADDR: optionalAddress('ADVANCES_METRICS_ADDR', '127.0.0.1:9465'),
+  ADVANCES_WORKER_METRICS_ADDR: optionalAddress('ADVANCES_WORKER_METRICS_ADDR', '127.0.0.1:9466'),
+  ADVANCES_DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'ADVANCES_DATABASE_URL must be a postgres:// URL')
+    .default('postgres://postgres@127.0.0.1:5432/alfabet_advances'),
+  ACCOUNTS_GRPC_ADDR: hostPort('ACCOUNTS_GRPC_ADDR').default('127.0.0.1:50051'),
+  LEDGER_CALL_TIMEOUT: duration('LEDGER_CALL_TIMEOUT').prefault('10s'),
+  TEMPORAL_ADDRESS: hostPort('TEMPORAL_ADDRESS').default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().regex(/^[\w.-]{1,255}$/, 'TEMPORAL_NAMESPACE must be a namespace name').default('default'),
+  ADVANCE_PAYMENT_INTERVAL: duration('ADVANCE_PAYMENT_INTERVAL').prefault('7d'),
+  ADVANCE_INSTALLMENTS: positiveInt('ADVANCE_INSTALLMENTS', 520).prefault('12'),
+  RECONCILIATION_INTERVAL: z.union([z.literal('off'), duration('RECONCILIATION_INTERVAL')]).prefault('1h'),
+  ADVANCE_MIN_AMOUNT: minorUnits('ADVANCE_MIN_AMOUNT', 1_000_000_000_000n).prefault('100'),
+  ADVANCE_MAX_AMOUNT: minorUnits('ADVANCE_MAX_AMOUNT', 1_000_000_000_000n).prefault('10000000'),
+  ADVANCE_MAX_OPEN_PER_ACCOUNT: positiveInt('ADVANCE_MAX_OPEN_PER_ACCOUNT', 1000).prefault('1'),
+  ADVANCES_DB_POOL_SIZE: positiveInt('ADVANCES_DB_POOL_SIZE', 200).prefault('10'),
+  ADVANCES_STATEMENT_TIMEOUT: duration('ADVANCES_STATEMENT_TIMEOUT').prefault('10s'),
+  SHUTDOWN_GRACE: duration('SHUTDOWN_GRACE').prefault('10s'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+}).refine((c) => c.ADVANCE_MIN_AMOUNT <= c.ADVANCE_MAX_AMOUNT, {
+  path: ['ADVANCE_MIN_AMOUNT'], message: 'ADVANCE_MIN_AMOUNT must not exceed ADVANCE_MAX_AMOUNT',
+});
+
+export function loadAdvancesConfig(env: NodeJS.ProcessEnv = process.env): AdvancesConfig {
+  const c = parseEnv(schema, env);
+  return {
+    grpcAddress: c.ADVANCES_GRPC_ADDR,
+    metricsAddress: c.ADVANCES_METRICS_ADDR === 'off' ? null : c.ADVANCES_METRICS_ADDR,
+    workerMetricsAddress: c.ADVANCES_WORKER_METRICS_ADDR === 'off' ? null : c.ADVANCES_WORKER_METRICS_ADDR,
+    databaseUrl: c.ADVANCES_DATABASE_URL,
+    accountsAddress: c.ACCOUNTS_GRPC_ADDR,
+    ledgerCallTimeoutMs: c.LEDGER_CALL_TIMEOUT,
+    temporalAddress: c.TEMPORAL_ADDRESS,
+    temporalNamespace: c.TEMPORAL_NAMESPACE,
+    taskQueue: TASK_QUEUE,
+    paymentIntervalMs: c.ADVANCE_PAYMENT_INTERVAL,
+    installments: c.ADVANCE_INSTALLMENTS,
+    reconciliationIntervalMs: c.RECONCILIATION_INTERVAL === 'off' ? null : c.RECONCILIATION_INTERVAL,
+    minAmountMinor: c.ADVANCE_MIN_AMOUNT,
+    maxAmountMinor: c.ADVANCE_MAX_AMOUNT,
+    maxOpenPerAccount: c.ADVANCE_MAX_OPEN_PER_ACCOUNT,
+    databasePoolSize: c.ADVANCES_DB_POOL_SIZE,
+    statementTimeoutMs: c.ADVANCES_STATEMENT_TIMEOUT,
+    shutdownGraceMs: c.SHUTDOWN_GRACE,
+    logLevel: c.LOG_LEVEL,
+  };
+}

@@ -1,0 +1,74 @@
+import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
+import {
+  AccountsServiceClient,
+  type Account,
+  type BankTransactionRequest,
+  type Transaction,
+} from '@alfabet/proto/accounts/v1';
+import { CORRELATION_ID_METADATA_KEY } from '@alfabet/proto/request-context';
+
+/**
+ * What advances needs from accounts-manager, over its generated gRPC client.
+ * Every call carries a deadline (a hung ledger must not hang an activity or
+ * an API call forever) and a correlation id, so one payment can be followed
+ * through both services' logs.
+ */
+export interface LedgerClient {
+  getAccount(accountId: string, correlationId: string): Promise<Account>;
+  bankTransaction(request: BankTransactionRequest, correlationId: string): Promise<Transaction>;
+  /** The transaction created with `requestId`, or null if the ledger has none. */
+  findTransactionByRequestId(requestId: string, correlationId: string): Promise<Transaction | null>;
+  getTransaction(transactionId: string, correlationId: string): Promise<Transaction | null>;
+  close(): void;
+}
+
+export function createLedgerClient(address: string, callTimeoutMs: number): LedgerClient {
+  const client = new AccountsServiceClient(address, credentials.createInsecure());
+
+  function unary<Req, Res>(
+    method: (request: Req, metadata: Metadata, options: { deadline: Date }, callback: (error: ServiceError | null, response: Res) => void) => unknown,
+    request: Req,
+    correlationId: string,
+  ): Promise<Res> {
+    const metadata = new Metadata();
+    metadata.set(CORRELATION_ID_METADATA_KEY, correlationId);
+    return new Promise((resolve, reject) => {
+      method.call(client, request, metadata, { deadline: new Date(Date.now() + callTimeoutMs) }, (error, response) => {
+        if (error) reject(error);
+        else resolve(response);
+      });
+    });
+  }
+
+  const orNullWhenNotFound = <T>(call: Promise<T>) =>
+    call.catch((error: ServiceError) => {
+      if (error.code === status.NOT_FOUND) return null;
+      throw error;
+    });
+
+  return {
+    async getAccount(accountId, correlationId) {
+      const response = await unary(client.getAccount, { accountId }, correlationId);
+      return response.account!;
+    },
+    async bankTransaction(request, correlationId) {
+      const response = await unary(client.bankTransaction, request, correlationId);
+      return response.transaction!;
+    },
+    async findTransactionByRequestId(requestId, correlationId) {
+      const response = await orNullWhenNotFound(unary(client.getTransaction, { requestId }, correlationId));
+      return response?.transaction ?? null;
+    },
+    async getTransaction(transactionId, correlationId) {
+      const response = await orNullWhenNotFound(unary(client.getTransaction, { transactionId }, correlationId));
+      return response?.transaction ?? null;
+    },
+    close: () => client.close(),
+  };
+}
+
+/** True for a gRPC error the ledger answered because of the request itself (retrying cannot help). */
+export function isLedgerRejection(error: unknown): error is ServiceError {
+  const code = (error as ServiceError)?.code;
+  return code === status.INVALID_ARGUMENT || code === status.ALREADY_EXISTS || code === status.NOT_FOUND;
+}

@@ -1,0 +1,14 @@
+import { createLogger } from '@alfabet/proto/logger';
+import { exitOnStartFailure, loadConfigOrExit, runUntilSignalled } from '@alfabet/proto/process-lifecycle';
+import { startAdvancesApi } from './api-app.js';
+import { loadAdvancesConfig } from './config.js';
+
+/** Entry point of the advances gRPC API. */
+async function main(): Promise<void> {
+  const config = loadConfigOrExit('advances-api', () => loadAdvancesConfig());
+  const log = createLogger(config.logLevel, 'advances-api');
+  const api = await startAdvancesApi(config, log);
+  runUntilSignalled(log, () => api.stop());
+}
+
+main().catch(exitOnStartFailure('advances-api'));

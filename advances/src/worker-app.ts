@@ -1,0 +1,99 @@
+import type { Logger } from '@alfabet/proto/logger';
+import { startMetricsServer } from '@alfabet/proto/metrics-server';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Server as HttpServer } from 'node:http';
+import type pg from 'pg';
+import { createActivities } from './activities/index.js';
+import { openAdvancesDatabase } from './api-app.js';
+import type { AdvancesConfig } from './config.js';
+import type { AdvancesOrm } from './db/orm.js';
+import { createLedgerClient, type LedgerClient } from './ledger/ledger-client.js';
+import { createAdvancesMetrics, type AdvancesMetrics } from './metrics.js';
+import { ensureReconciliationSchedule } from './temporal/reconciliation-schedule.js';
+
+/**
+ * The workflow bundle's entry. Built code has workflows/index.js next to this
+ * file; under jest (TypeScript sources) it is workflows/index.ts, which the
+ * worker's bundler compiles itself.
+ */
+export function workflowsPath(): string {
+  const built = fileURLToPath(new URL('./workflows/index.js', import.meta.url));
+  return existsSync(built) ? built : fileURLToPath(new URL('./workflows/index.ts', import.meta.url));
+}
+
+export interface AdvancesWorker {
+  worker: Worker;
+  orm: AdvancesOrm;
+  pool: pg.Pool;
+  metrics: AdvancesMetrics;
+  metricsPort: number | null;
+  /** Resolves when the worker has stopped (after stop(), or on a fatal error). */
+  finished: Promise<void>;
+  /** Graceful stop: finish running activities (up to the grace time), then close. */
+  stop(): Promise<void>;
+}
+
+export interface WorkerOverrides {
+  /** An existing Temporal connection (tests use TestWorkflowEnvironment's). */
+  connection?: NativeConnection;
+  client?: Client;
+  /** Wraps the ledger client (tests: a network that loses replies). */
+  wrapLedger?: (ledger: LedgerClient) => LedgerClient;
+  workerOptions?: Partial<WorkerOptions>;
+}
+
+/** Wires the Temporal worker: database, ledger client, activities, the reconciliation Schedule. */
+export async function startAdvancesWorker(config: AdvancesConfig, log: Logger, overrides: WorkerOverrides = {}): Promise<AdvancesWorker> {
+  const { orm, pool } = await openAdvancesDatabase(config, log);
+  const ledgerClient = createLedgerClient(config.accountsAddress, config.ledgerCallTimeoutMs);
+  const ledger = overrides.wrapLedger ? overrides.wrapLedger(ledgerClient) : ledgerClient;
+  const metrics = createAdvancesMetrics();
+  const connection = overrides.connection ?? await NativeConnection.connect({ address: config.temporalAddress });
+
+  if (config.reconciliationIntervalMs !== null) {
+    const clientConnection = overrides.client ? null : await Connection.connect({ address: config.temporalAddress });
+    const client = overrides.client ?? new Client({ connection: clientConnection!, namespace: config.temporalNamespace });
+    try {
+      await ensureReconciliationSchedule(client, config.taskQueue, config.reconciliationIntervalMs, log);
+    } finally {
+      await clientConnection?.close();
+    }
+  }
+
+  const worker = await Worker.create({
+    connection,
+    namespace: config.temporalNamespace,
+    taskQueue: config.taskQueue,
+    workflowsPath: workflowsPath(),
+    activities: createActivities({ pool, ledger, log, metrics }),
+    shutdownGraceTime: config.shutdownGraceMs,
+    ...overrides.workerOptions,
+  });
+  let metricsServer: HttpServer | null = null;
+  let metricsPort: number | null = null;
+  if (config.workerMetricsAddress) {
+    ({ server: metricsServer, port: metricsPort } = await startMetricsServer(config.workerMetricsAddress, metrics.registry));
+  }
+  const finished = worker.run();
+  log.info({ taskQueue: config.taskQueue, namespace: config.temporalNamespace, metricsPort }, 'worker running');
+
+  let closed: Promise<void> | null = null;
+  const close = async () => {
+    await finished.catch(() => undefined);
+    await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
+    ledger.close();
+    if (!overrides.connection) await connection.close();
+    await orm.close(true);
+  };
+  return {
+    worker, orm, pool, metrics, metricsPort, finished,
+    stop() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      closed ??= close();
+      return closed;
+    },
+  };
+}
