@@ -48,7 +48,7 @@ test('payments refused at weeks 3 and 12 roll forward; a 13th payment is added; 
 
   const requested = await api.requestAdvance({ accountId: borrower, amount, requestId: randomUUID() });
   const advanceId = requested.advanceId;
-  const view = await stack.env.client.workflow.getHandle(requested.workflowId).result() as AdvanceView;
+  const view = await stack.temporal.client.workflow.getHandle(requested.workflowId).result() as AdvanceView;
   expect(view.status).toBe('REPAID');
   expect(statusBefore13).toBe(AdvanceStatus.ADVANCE_STATUS_OVERDUE);
 
@@ -95,7 +95,7 @@ test('an advance whose payments keep failing stays OVERDUE and keeps adding paym
   });
 
   const requested = await api.requestAdvance({ accountId: borrower, amount });
-  const view = await stack.env.client.workflow.getHandle(requested.workflowId).result() as AdvanceView;
+  const view = await stack.temporal.client.workflow.getHandle(requested.workflowId).result() as AdvanceView;
   expect(view.status).toBe('REPAID');
   const advance = await api.getAdvance(requested.advanceId);
   expect(advance.payments).toHaveLength(15);

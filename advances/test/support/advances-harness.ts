@@ -2,6 +2,8 @@ import { credentials, type ServiceError } from '@grpc/grpc-js';
 import { AdvancesServiceClient, type Advance } from '@alfabet/proto/advances/v1';
 import { createLogger, type Logger } from '@alfabet/proto/logger';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Client, Connection } from '@temporalio/client';
+import { startDevServer } from '../../../test-support/temporal-dev-server.js';
 import { temporal } from '@temporalio/proto';
 import { ADVANCE_ACCOUNT_ID, ADVANCE_STATUS } from '../../src/workflows/search-attributes.js';
 import { startTestLedger, type TestLedger } from '../../../accounts-manager/test/support/ledger-harness.js';
@@ -9,7 +11,7 @@ import { TEST_DATABASES, testDatabaseUrl } from '../../../test-support/test-data
 import { startAdvancesApi, type AdvancesApi } from '../../src/api-app.js';
 import { loadAdvancesConfig, type AdvancesConfig } from '../../src/config.js';
 import { startAdvancesWorker, type AdvancesWorker, type WorkerOverrides } from '../../src/worker-app.js';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 
 /** The SDK's own logs at WARN and above only (once per process: the Runtime is global). */
 function quietTemporalRuntime(): void {
@@ -46,9 +48,40 @@ async function registerSearchAttributes(env: TestWorkflowEnvironment): Promise<v
   });
 }
 
+/** The Temporal server a stack runs on: the time-skipping test server, or a real dev server. */
+export interface TestTemporal {
+  address: string;
+  client: Client;
+  nativeConnection: NativeConnection;
+  /** Only with the time-skipping server. */
+  timeSkipping: TestWorkflowEnvironment | null;
+  stop(): Promise<void>;
+}
+
+async function startTestTemporal(kind: 'time-skipping' | 'dev-server'): Promise<TestTemporal> {
+  if (kind === 'time-skipping') {
+    const env = await startTimeSkippingEnvironment();
+    return { address: env.address, client: env.client, nativeConnection: env.nativeConnection, timeSkipping: env, stop: () => env.teardown() };
+  }
+  const server = await startDevServer();
+  const connection = await Connection.connect({ address: server.address });
+  const nativeConnection = await NativeConnection.connect({ address: server.address });
+  return {
+    address: server.address,
+    client: new Client({ connection, namespace: server.namespace }),
+    nativeConnection,
+    timeSkipping: null,
+    async stop() {
+      await nativeConnection.close();
+      await connection.close();
+      await server.stop();
+    },
+  };
+}
+
 export interface AdvancesStack {
   ledger: TestLedger;
-  env: TestWorkflowEnvironment;
+  temporal: TestTemporal;
   config: AdvancesConfig;
   api: AdvancesApi;
   worker: AdvancesWorker | null;
@@ -69,39 +102,47 @@ export interface StackOptions {
   worker?: WorkerOverrides;
   /** No in-process worker: the test runs its own (e.g. a child process it kills). */
   noWorker?: boolean;
+  /** Default: the time-skipping test server (weeks pass in milliseconds). */
+  temporal?: 'time-skipping' | 'dev-server';
 }
 
 export async function startAdvancesStack(options: StackOptions = {}): Promise<AdvancesStack> {
   quietTemporalRuntime();
-  const ledger = await startTestLedger();
-  const env = await startTimeSkippingEnvironment();
-  const config = loadAdvancesConfig({
-    ADVANCES_GRPC_ADDR: '127.0.0.1:0',
-    ADVANCES_METRICS_ADDR: 'off',
-    ADVANCES_WORKER_METRICS_ADDR: 'off',
-    ADVANCES_DATABASE_URL: testDatabaseUrl(options.database ?? TEST_DATABASES.advances),
-    ACCOUNTS_GRPC_ADDR: ledger.address,
-    LEDGER_CALL_TIMEOUT: '5s',
-    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
-    SHUTDOWN_GRACE: '2s',
-    // The time-skipping server has no Schedules; the reconciliation tests run the workflow directly.
-    RECONCILIATION_INTERVAL: 'off',
-    ...options.env,
-  });
-  const log = createLogger(config.logLevel, 'advances-test');
-  const worker = options.noWorker ? null : await startAdvancesWorker(config, log, { connection: env.nativeConnection, ...options.worker });
-  const api = await startAdvancesApi(config, log, { temporal: env.client });
-  const client = new AdvancesServiceClient(`127.0.0.1:${api.grpc.port}`, credentials.createInsecure());
-  return {
-    ledger, env, config, api, worker, client, log,
-    async stop() {
-      client.close();
-      await api.stop();
-      await worker?.stop();
-      await env.teardown();
-      await ledger.stop();
-    },
+  // Whatever started is stopped again if a later step fails, so a broken setup cannot hang jest.
+  const started: Array<() => Promise<void>> = [];
+  const stopAll = async () => {
+    for (const stop of started.reverse()) await stop().catch(() => undefined);
   };
+  try {
+    const ledger = await startTestLedger();
+    started.push(() => ledger.stop());
+    const temporal = await startTestTemporal(options.temporal ?? 'time-skipping');
+    started.push(() => temporal.stop());
+    const config = loadAdvancesConfig({
+      ADVANCES_GRPC_ADDR: '127.0.0.1:0',
+      ADVANCES_METRICS_ADDR: 'off',
+      ADVANCES_WORKER_METRICS_ADDR: 'off',
+      ADVANCES_DATABASE_URL: testDatabaseUrl(options.database ?? TEST_DATABASES.advances),
+      ACCOUNTS_GRPC_ADDR: ledger.address,
+      LEDGER_CALL_TIMEOUT: '5s',
+      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+      SHUTDOWN_GRACE: '2s',
+      // The time-skipping server has no Schedules; the reconciliation tests run the workflow directly.
+      RECONCILIATION_INTERVAL: 'off',
+      ...options.env,
+    });
+    const log = createLogger(config.logLevel, 'advances-test');
+    const worker = options.noWorker ? null : await startAdvancesWorker(config, log, { connection: temporal.nativeConnection, ...options.worker });
+    if (worker) started.push(() => worker.stop());
+    const api = await startAdvancesApi(config, log, { temporal: temporal.client });
+    started.push(() => api.stop());
+    const client = new AdvancesServiceClient(`127.0.0.1:${api.grpc.port}`, credentials.createInsecure());
+    started.push(async () => client.close());
+    return { ledger, temporal, config, api, worker, client, log, stop: stopAll };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
 }
 
 /** Calls a unary method of the advances client and resolves with its response. */

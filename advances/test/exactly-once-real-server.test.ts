@@ -1,0 +1,114 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { NativeConnection } from '@temporalio/worker';
+import { ledgerApi, TEST_ACCOUNTS_DATABASE_URL } from '../../accounts-manager/test/support/ledger-harness.js';
+import type { AdvanceView } from '../src/activities/types.js';
+import { paymentRequestId } from '../src/ledger/request-ids.js';
+import { startAdvancesWorker, type AdvancesWorker } from '../src/worker-app.js';
+import { advancesApi, eventually, startAdvancesStack, type AdvancesStack } from './support/advances-harness.js';
+import { assertLedgerVerifies, bankLegsOf, ledgerPool, sumSuccessful } from './support/ledger-facts.js';
+
+// On the real Temporal dev server with payments one second apart: workers are
+// real processes here (one is SIGKILLed), which the time-skipping server's
+// clock does not suit.
+let stack: AdvancesStack;
+const pool = ledgerPool();
+
+beforeAll(async () => {
+  stack = await startAdvancesStack({ temporal: 'dev-server', env: { ADVANCE_PAYMENT_INTERVAL: '1s' }, noWorker: true });
+}, 120_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  await pool.end();
+});
+
+const result = (workflowId: string) => stack.temporal.client.workflow.getHandle(workflowId).result() as Promise<AdvanceView>;
+
+function expectEachPaymentOnce(legs: Awaited<ReturnType<typeof bankLegsOf>>, advanceId: string, amount: bigint) {
+  expect(legs.credits).toHaveLength(1);
+  expect(legs.debits).toHaveLength(12);
+  expect(new Set(legs.debits.map((d) => d.requestId))).toEqual(
+    new Set(Array.from({ length: 12 }, (_, n) => paymentRequestId(advanceId, n + 1))));
+  expect(sumSuccessful(legs.debits)).toBe(amount);
+}
+
+test('ten advances at once on two workers polling one task queue: every payment taken exactly once', async () => {
+  const workers: AdvancesWorker[] = [];
+  const connections: NativeConnection[] = [];
+  try {
+    for (let i = 0; i < 2; i++) {
+      const connection = await NativeConnection.connect({ address: stack.temporal.address });
+      connections.push(connection);
+      workers.push(await startAdvancesWorker(stack.config, stack.log, { connection }));
+    }
+    const ledger = ledgerApi(stack.ledger.client);
+    const api = advancesApi(stack.client);
+    const borrowers = await Promise.all(Array.from({ length: 10 }, (_, i) => ledger.fundedAccount(0n, `Borrower ${i}`)));
+    const amounts = borrowers.map((_, i) => 1_000n + BigInt(i) * 37n);
+    const advances = await Promise.all(borrowers.map((accountId, i) => api.requestAdvance({ accountId, amount: amounts[i]! })));
+    const views = await Promise.all(advances.map((a) => result(a.workflowId)));
+    expect(views.every((v) => v.status === 'REPAID')).toBe(true);
+
+    for (const [i, advance] of advances.entries()) expectEachPaymentOnce(await bankLegsOf(pool, borrowers[i]!), advance.advanceId, amounts[i]!);
+    // Both workers took payments.
+    const perWorker = await Promise.all(workers.map(async (w) => (await w.metrics.payments.get()).values.reduce((sum, v) => sum + v.value, 0)));
+    expect(perWorker.every((n) => n > 0)).toBe(true);
+    expect(perWorker.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(120);
+    await assertLedgerVerifies(pool);
+  } finally {
+    for (const worker of workers) await worker.stop();
+    for (const connection of connections) await connection.close();
+  }
+}, 120_000);
+
+test('a worker SIGKILLed while the ledger is applying a payment: the restarted worker finishes it, no second debit', async () => {
+  const workerMain = fileURLToPath(new URL('../dist/src/main-worker.js', import.meta.url));
+  const spawnWorker = (): ChildProcess => spawn(process.execPath, [workerMain], {
+    env: {
+      PATH: process.env.PATH, LOG_LEVEL: 'warn',
+      TEMPORAL_ADDRESS: stack.temporal.address,
+      ADVANCES_DATABASE_URL: stack.config.databaseUrl,
+      ACCOUNTS_GRPC_ADDR: stack.config.accountsAddress,
+      RECONCILIATION_INTERVAL: 'off',
+      ADVANCES_WORKER_METRICS_ADDR: 'off',
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const ledger = ledgerApi(stack.ledger.client);
+  const api = advancesApi(stack.client);
+  const borrower = await ledger.fundedAccount(0n, 'Borrower of the crashed worker');
+  const accountsDb = new pg.Client({ connectionString: TEST_ACCOUNTS_DATABASE_URL });
+  await accountsDb.connect();
+  let worker = spawnWorker();
+  try {
+    const advance = await api.requestAdvance({ accountId: borrower, amount: 1_200n });
+    await eventually(async () => ((await api.getAdvance(advance.advanceId)).disbursementTransactionId || undefined), 'the disbursement');
+
+    // Hold the borrower's row: payment 1's debit will wait inside the ledger.
+    await accountsDb.query('BEGIN');
+    await accountsDb.query('SELECT 1 FROM accounts WHERE account_id = $1 FOR UPDATE', [borrower]);
+    await eventually(async () => {
+      const waiting = await accountsDb.query(
+        `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()`);
+      return waiting.rowCount! > 0 ? true : undefined;
+    }, 'the payment debit to wait on the row lock');
+
+    worker.kill('SIGKILL');
+    await new Promise((resolve) => worker.once('exit', resolve));
+    await accountsDb.query('COMMIT'); // the ledger now applies the debit; its reply goes to a dead worker
+    const payment1 = paymentRequestId(advance.advanceId, 1);
+    await eventually(async () => ((await bankLegsOf(pool, borrower)).debits.some((d) => d.requestId === payment1) ? true : undefined),
+      'the ledger to apply payment 1');
+
+    worker = spawnWorker(); // after the activity's timeout, Temporal retries payment 1 on it
+    const view = await result(advance.workflowId);
+    expect(view.status).toBe('REPAID');
+    expectEachPaymentOnce(await bankLegsOf(pool, borrower), advance.advanceId, 1_200n);
+    await assertLedgerVerifies(pool);
+  } finally {
+    worker.kill('SIGTERM');
+    await accountsDb.end();
+  }
+}, 150_000);
