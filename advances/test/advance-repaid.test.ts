@@ -3,6 +3,7 @@ import { AdvanceStatus, PaymentStatus } from '@alfabet/proto/advances/v1';
 import { ledgerApi } from '../../accounts-manager/test/support/ledger-harness.js';
 import type { AdvanceView } from '../src/activities/types.js';
 import { advancesApi, startAdvancesStack, type AdvancesStack } from './support/advances-harness.js';
+import { recordHistoryIfAsked } from './support/histories.js';
 import { assertLedgerVerifies, bankLegsOf, ledgerPool, sumSuccessful } from './support/ledger-facts.js';
 
 let stack: AdvancesStack;
@@ -52,4 +53,5 @@ test('a 12-week advance repaid on time: one credit, twelve debits that add up to
   expect(legs.balance).toBe(0n);
   expect(advance.payments.map((p) => p.transactionId).every((id) => id.length === 36)).toBe(true);
   await assertLedgerVerifies(pool);
+  await recordHistoryIfAsked(stack.temporal.client, requested.workflowId, 'advance-repaid-on-time');
 });

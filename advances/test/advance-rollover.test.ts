@@ -5,6 +5,7 @@ import { ledgerApi } from '../../accounts-manager/test/support/ledger-harness.js
 import type { AdvanceView } from '../src/activities/types.js';
 import { advancesApi, startAdvancesStack, type AdvancesStack } from './support/advances-harness.js';
 import { hookedLedger, type LedgerCall } from './support/ledger-hooks.js';
+import { recordHistoryIfAsked } from './support/histories.js';
 import { assertLedgerVerifies, bankLegsOf, ledgerPool, sumSuccessful } from './support/ledger-facts.js';
 
 let stack: AdvancesStack;
@@ -74,6 +75,7 @@ test('payments refused at weeks 3 and 12 roll forward; a 13th payment is added; 
   expect(legs.debits.filter((d) => d.status === 'failed')).toHaveLength(2);
   expect(sumSuccessful(legs.debits)).toBe(amount);
   await assertLedgerVerifies(pool);
+  await recordHistoryIfAsked(stack.temporal.client, requested.workflowId, 'advance-rolled-at-weeks-3-and-12');
 });
 
 test('an advance whose payments keep failing stays OVERDUE and keeps adding payments, never taking more than owed', async () => {
@@ -104,4 +106,5 @@ test('an advance whose payments keep failing stays OVERDUE and keeps adding paym
   const legs = await bankLegsOf(pool, borrower);
   expect(sumSuccessful(legs.debits)).toBe(amount);
   expect((await ledger.getAccount(borrower)).balance).toBe(0n);
+  await recordHistoryIfAsked(stack.temporal.client, requested.workflowId, 'advance-overdue-until-week-15');
 });

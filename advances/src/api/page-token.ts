@@ -37,7 +37,7 @@ export function decodePageToken(text: string, filter: AdvanceFilter, pageSize: n
     && (a === null || (typeof a === 'string' && UUID.test(a)))
     && (s === null || (typeof s === 'string' && STATUSES.has(s)))
     && typeof n === 'number' && Number.isInteger(n) && n > 0
-    && typeof t === 'string' && t.length <= 40 && !Number.isNaN(Date.parse(t.replace(' ', 'T')))
+    && typeof t === 'string' && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/.test(t) && !Number.isNaN(Date.parse(t))
     && typeof i === 'string' && UUID.test(i);
   if (!valid) throw bad('is not a token this service issued');
   if (a !== filter.accountId || s !== filter.status || n !== pageSize) {

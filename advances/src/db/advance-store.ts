@@ -34,7 +34,7 @@ export const OPEN_STATUSES: AdvanceStatusName[] = ['DISBURSING', 'ACTIVE', 'OVER
 const ADVANCE_SELECT = `
   SELECT a.advance_id, a.request_id, a.account_id, a.amount::text, a.status, a.installments,
          a.payment_interval_ms::float8 AS payment_interval_ms, a.disbursement_transaction_id, a.failure_message, a.create_time,
-         a.create_time::text AS create_time_exact,
+         to_char(a.create_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS create_time_exact,
          coalesce((SELECT json_agg(json_build_object('number', p.number, 'due_time', p.due_time, 'amount', p.amount::text,
                      'status', p.status, 'transaction_id', p.transaction_id, 'failure_reason', p.failure_reason,
                      'rolled_into', p.rolled_into) ORDER BY p.number)
@@ -99,6 +99,14 @@ export async function insertAdvance(pool: pg.Pool, advance: NewAdvance, maxOpen:
   try {
     await client.query('BEGIN');
     await client.query(`SELECT pg_advisory_xact_lock(hashtextextended('advances/account/' || $1::text, 0))`, [advance.accountId]);
+    // A racing call with the same request_id may have committed while we waited: it is a replay, not a second advance.
+    if (advance.requestId) {
+      const taken = await client.query('SELECT 1 FROM advances WHERE request_id = $1', [advance.requestId]);
+      if (taken.rowCount! > 0) {
+        await client.query('ROLLBACK');
+        return 'request_id_taken';
+      }
+    }
     const open = await client.query<{ open: number }>(
       `SELECT count(*)::int AS open FROM advances WHERE account_id = $1 AND status = ANY($2)`, [advance.accountId, OPEN_STATUSES]);
     if (open.rows[0]!.open >= maxOpen) {

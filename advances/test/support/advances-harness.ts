@@ -102,6 +102,8 @@ export interface StackOptions {
   worker?: WorkerOverrides;
   /** No in-process worker: the test runs its own (e.g. a child process it kills). */
   noWorker?: boolean;
+  /** Where the advances processes log (tests that read the log lines pass their own). */
+  log?: Logger;
   /** Default: the time-skipping test server (weeks pass in milliseconds). */
   temporal?: 'time-skipping' | 'dev-server';
 }
@@ -131,7 +133,7 @@ export async function startAdvancesStack(options: StackOptions = {}): Promise<Ad
       RECONCILIATION_INTERVAL: 'off',
       ...options.env,
     });
-    const log = createLogger(config.logLevel, 'advances-test');
+    const log = options.log ?? createLogger(config.logLevel, 'advances-test');
     const worker = options.noWorker ? null : await startAdvancesWorker(config, log, { connection: temporal.nativeConnection, ...options.worker });
     if (worker) started.push(() => worker.stop());
     const api = await startAdvancesApi(config, log, { temporal: temporal.client });
