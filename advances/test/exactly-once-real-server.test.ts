@@ -3,7 +3,8 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { NativeConnection } from '@temporalio/worker';
 import { ledgerApi, TEST_ACCOUNTS_DATABASE_URL } from '../../accounts-manager/test/support/ledger-harness.js';
-import type { AdvanceView } from '../src/activities/types.js';
+import type { AdvanceView, ReconciliationSummary } from '../src/activities/types.js';
+import { ensureReconciliationSchedule, RECONCILIATION_SCHEDULE_ID } from '../src/temporal/reconciliation-schedule.js';
 import { paymentRequestId } from '../src/ledger/request-ids.js';
 import { startAdvancesWorker, type AdvancesWorker } from '../src/worker-app.js';
 import { advancesApi, eventually, startAdvancesStack, type AdvancesStack } from './support/advances-harness.js';
@@ -112,3 +113,26 @@ test('a worker SIGKILLed while the ledger is applying a payment: the restarted w
     await accountsDb.end();
   }
 }, 150_000);
+
+test('the reconciliation Schedule is created once at worker start, kept at RECONCILIATION_INTERVAL, and runs the reconciliation', async () => {
+  const schedule = stack.temporal.client.schedule.getHandle(RECONCILIATION_SCHEDULE_ID);
+  await ensureReconciliationSchedule(stack.temporal.client, stack.config.taskQueue, 3_600_000, stack.log);
+  await ensureReconciliationSchedule(stack.temporal.client, stack.config.taskQueue, 3_600_000, stack.log); // idempotent
+  expect((await schedule.describe()).spec.intervals?.map((i) => Number(i.every))).toEqual([3_600_000]);
+  await ensureReconciliationSchedule(stack.temporal.client, stack.config.taskQueue, 2_000, stack.log); // interval changed
+  expect((await schedule.describe()).spec.intervals?.map((i) => Number(i.every))).toEqual([2_000]);
+
+  const connection = await NativeConnection.connect({ address: stack.temporal.address });
+  const worker = await startAdvancesWorker(stack.config, stack.log, { connection });
+  try {
+    // Runs every 2 s: a run completes with a summary.
+    const run = await eventually(async () => (await schedule.describe()).info.recentActions.at(-1), 'a scheduled run', 30_000);
+    const summary = await stack.temporal.client.workflow.getHandle(run.action.workflow.workflowId, run.action.workflow.firstExecutionRunId)
+      .result() as ReconciliationSummary;
+    expect(summary.findings).toBe(0);
+  } finally {
+    await schedule.delete();
+    await worker.stop();
+    await connection.close();
+  }
+}, 60_000);
