@@ -1,19 +1,12 @@
-import { currentRequestContext } from '@alfabet/proto/request-context';
-import { pino, type Logger } from 'pino';
+import { createLogger as createServiceLogger, type Logger } from '@alfabet/proto/logger';
+import type pino from 'pino';
 
 export type { Logger };
 
 /**
- * Structured JSON logs, one line per event, with the service's name on each
- * and, inside a gRPC call, its correlation id and method.
+ * The ledger's JSON logger: the shared one, with the report's secrets and
+ * tokens redacted so they never reach a log line.
  */
-export function createLogger(level: string, service = 'accounts-manager'): Logger {
-  return pino({
-    level,
-    base: { service },
-    timestamp: pino.stdTimeFunctions.isoTime,
-    mixin: () => currentRequestContext() ?? {},
-    // Secrets must never reach the logs, even by accident.
-    redact: ['config.reportTokenSecret', 'config.databaseUrl', '*.password', 'snapshotToken', 'pageToken'],
-  });
+export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+  return createServiceLogger(level, 'accounts-manager', ['config.reportTokenSecret', 'snapshotToken', 'pageToken', '*.snapshotToken', '*.pageToken'], destination);
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration, hostPort, minorUnits, parseEnv, positiveInt } from '@alfabet/proto/config-parsing';
+import { addressOrOff, duration, hostPort, logLevel, minorUnits, parseEnv, positiveInt, postgresUrl } from '@alfabet/proto/config-parsing';
 
 export { ConfigError } from '@alfabet/proto/config-parsing';
 
@@ -41,15 +41,11 @@ export interface AdvancesConfig {
   logLevel: string;
 }
 
-const optionalAddress = (name: string, fallback: string) =>
-  z.string().regex(/^([^\s:]+:\d{1,5}|off)$/, `${name} must be host:port or off`).default(fallback);
-
 const schema = z.object({
   ADVANCES_GRPC_ADDR: hostPort('ADVANCES_GRPC_ADDR').default('127.0.0.1:50052'),
-  ADVANCES_METRICS_ADDR: optionalAddress('ADVANCES_METRICS_ADDR', '127.0.0.1:9465'),
-  ADVANCES_WORKER_METRICS_ADDR: optionalAddress('ADVANCES_WORKER_METRICS_ADDR', '127.0.0.1:9466'),
-  ADVANCES_DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'ADVANCES_DATABASE_URL must be a postgres:// URL')
-    .default('postgres://postgres@127.0.0.1:5432/alfabet_advances'),
+  ADVANCES_METRICS_ADDR: addressOrOff('ADVANCES_METRICS_ADDR', '127.0.0.1:9465'),
+  ADVANCES_WORKER_METRICS_ADDR: addressOrOff('ADVANCES_WORKER_METRICS_ADDR', '127.0.0.1:9466'),
+  ADVANCES_DATABASE_URL: postgresUrl('ADVANCES_DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/alfabet_advances'),
   ACCOUNTS_GRPC_ADDR: hostPort('ACCOUNTS_GRPC_ADDR').default('127.0.0.1:50051'),
   LEDGER_CALL_TIMEOUT: duration('LEDGER_CALL_TIMEOUT').prefault('10s'),
   TEMPORAL_ADDRESS: hostPort('TEMPORAL_ADDRESS').default('127.0.0.1:7233'),
@@ -63,7 +59,7 @@ const schema = z.object({
   ADVANCES_DB_POOL_SIZE: positiveInt('ADVANCES_DB_POOL_SIZE', 200).prefault('10'),
   ADVANCES_STATEMENT_TIMEOUT: duration('ADVANCES_STATEMENT_TIMEOUT').prefault('10s'),
   SHUTDOWN_GRACE: duration('SHUTDOWN_GRACE').prefault('10s'),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_LEVEL: logLevel(),
 }).refine((c) => c.ADVANCE_MIN_AMOUNT <= c.ADVANCE_MAX_AMOUNT, {
   path: ['ADVANCE_MIN_AMOUNT'], message: 'ADVANCE_MIN_AMOUNT must not exceed ADVANCE_MAX_AMOUNT',
 });
@@ -72,8 +68,8 @@ export function loadAdvancesConfig(env: NodeJS.ProcessEnv = process.env): Advanc
   const c = parseEnv(schema, env);
   return {
     grpcAddress: c.ADVANCES_GRPC_ADDR,
-    metricsAddress: c.ADVANCES_METRICS_ADDR === 'off' ? null : c.ADVANCES_METRICS_ADDR,
-    workerMetricsAddress: c.ADVANCES_WORKER_METRICS_ADDR === 'off' ? null : c.ADVANCES_WORKER_METRICS_ADDR,
+    metricsAddress: c.ADVANCES_METRICS_ADDR,
+    workerMetricsAddress: c.ADVANCES_WORKER_METRICS_ADDR,
     databaseUrl: c.ADVANCES_DATABASE_URL,
     accountsAddress: c.ACCOUNTS_GRPC_ADDR,
     ledgerCallTimeoutMs: c.LEDGER_CALL_TIMEOUT,

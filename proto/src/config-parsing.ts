@@ -28,6 +28,18 @@ export const minorUnits = (name: string, max: bigint) =>
 /** host:port. */
 export const hostPort = (name: string) => z.string().regex(/^[^\s:]+:\d{1,5}$/, `${name} must be host:port`);
 
+/** host:port, or `off` to turn the endpoint off (parsed to null). */
+export const addressOrOff = (name: string, fallback: string) =>
+  z.string().regex(/^([^\s:]+:\d{1,5}|off)$/, `${name} must be host:port or off`).default(fallback)
+    .transform((value) => (value === 'off' ? null : value));
+
+/** A postgres:// connection URL. */
+export const postgresUrl = (name: string, fallback: string) =>
+  z.string().regex(/^postgres(ql)?:\/\//, `${name} must be a postgres:// URL`).default(fallback);
+
+/** A pino level. */
+export const logLevel = () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info');
+
 /** Parses `env` with `schema` or throws a ConfigError naming every bad variable. */
 export function parseEnv<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv): z.output<S> {
   const parsed = schema.safeParse(withoutEmptyValues(env));

@@ -1,7 +1,7 @@
 import { MikroORM } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
-import pg from 'pg';
-import type { Logger } from '../logger.js';
+import type pg from 'pg';
+import { withAdvisoryLock } from '@alfabet/proto/postgres';
 import { AccountSchema } from './entities/account.entity.js';
 import { TransactionSchema } from './entities/transaction.entity.js';
 import { TransactionRequestSchema } from './entities/transaction-request.entity.js';
@@ -42,34 +42,5 @@ const MIGRATION_LOCK_KEY = 7_242_001;
  */
 export async function migrate(orm: LedgerOrm): Promise<void> {
   const pool = (await orm.em.getConnection().getNativeClient()) as pg.Pool;
-  const lockHolder = await pool.connect();
-  try {
-    await lockHolder.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
-    await orm.migrator.up();
-  } finally {
-    await lockHolder.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
-    lockHolder.release();
-  }
-}
-
-/** Creates the database named in the URL if it does not exist yet. */
-export async function createDatabaseIfMissing(databaseUrl: string, log?: Logger): Promise<void> {
-  const url = new URL(databaseUrl);
-  const name = decodeURIComponent(url.pathname.replace(/^\//, ''));
-  if (!/^[A-Za-z0-9_]+$/.test(name)) throw new Error(`database name "${name}" must be letters, digits and _`);
-  url.pathname = '/postgres';
-  const client = new pg.Client({ connectionString: url.toString() });
-  await client.connect();
-  try {
-    const existing = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
-    if (existing.rowCount === 0) {
-      await client.query(`CREATE DATABASE "${name}"`);
-      log?.info({ database: name }, 'created database');
-    }
-  } catch (error) {
-    // Two processes starting at once may race to create it; the loser is fine.
-    if ((error as { code?: string }).code !== '42P04') throw error;
-  } finally {
-    await client.end();
-  }
+  await withAdvisoryLock(pool, MIGRATION_LOCK_KEY, () => orm.migrator.up().then(() => undefined));
 }

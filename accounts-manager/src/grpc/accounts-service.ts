@@ -6,15 +6,15 @@ import type {
 } from '@alfabet/proto/accounts/v1';
 import type pg from 'pg';
 import { createAccount, getAccount } from '../ledger/accounts.js';
-import { invalidArgument } from '../ledger/errors.js';
+import { invalidArgument } from '@alfabet/proto/field-error';
 import { bankTransaction, transfer } from '../ledger/post-transaction.js';
 import { getTransaction } from '../ledger/transactions.js';
 import type { LedgerTransaction } from '../ledger/types.js';
 import type { Logger } from '../logger.js';
 import type { AccountsMetrics } from '../metrics.js';
-import { toServiceError } from './errors.js';
+import { toServiceError } from '@alfabet/proto/service-errors';
 import { accountToProto, DIRECTION_FROM_PROTO, DIRECTION_NAMES, transactionToProto } from './mapping.js';
-import { optionalUuid, requireEnum, requireUuid } from './validation.js';
+import { optionalUuid, requireEnum, requireUuid } from '@alfabet/proto/field-validation';
 
 export interface AccountsServiceDeps {
   pool: pg.Pool;
@@ -35,7 +35,7 @@ export function accountsService(deps: AccountsServiceDeps): AccountsServiceServe
     (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
       handle(call.request).then(
         (response) => callback(null, response),
-        (error: unknown) => callback(toServiceError(error, deps.log, method)),
+        (error: unknown) => callback(toServiceError(error, deps.log, method, 'the ledger')),
       );
     };
 
@@ -93,7 +93,7 @@ export function accountsService(deps: AccountsServiceDeps): AccountsServiceServe
         call.emit('error', { code: status.UNIMPLEMENTED, details: 'ListTransactions is not available yet' });
         return;
       }
-      deps.listTransactions(call).catch((error: unknown) => call.emit('error', toServiceError(error, deps.log, 'ListTransactions')));
+      deps.listTransactions(call).catch((error: unknown) => call.emit('error', toServiceError(error, deps.log, 'ListTransactions', 'the ledger')));
     },
   };
 }

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { v7 as uuidv7 } from 'uuid';
-import { alreadyExists, invalidArgument, notFound } from './errors.js';
+import { alreadyExists, invalidArgument, notFound } from '@alfabet/proto/field-error';
 import { ACCOUNT_COLUMNS, toLedgerAccount, type AccountRecord } from './rows.js';
 import type { LedgerAccount } from './types.js';
 

@@ -14,7 +14,7 @@
  */
 import type pg from 'pg';
 import { v7 as uuidv7 } from 'uuid';
-import { alreadyExists, invalidArgument, notFound } from './errors.js';
+import { alreadyExists, invalidArgument, notFound } from '@alfabet/proto/field-error';
 import { toLedgerTransaction, type TransactionRecord } from './rows.js';
 import { BANK_ACCOUNT_ID } from './system-accounts.js';
 import type { Direction, LedgerTransaction, TransactionKind } from './types.js';
