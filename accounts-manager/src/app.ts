@@ -10,6 +10,8 @@ import { createDatabaseIfMissing } from '@alfabet/proto/postgres';
 import { migrate, openOrm, type LedgerOrm } from './db/orm.js';
 import { ensureTransactionPartitions } from './db/partitions.js';
 import { accountsService } from './grpc/accounts-service.js';
+import { listTransactions } from './reports/list-transactions.js';
+import { ReportTokens } from './reports/report-tokens.js';
 import type { Logger } from './logger.js';
 import { createAccountsMetrics, type AccountsMetrics } from './metrics.js';
 
@@ -48,7 +50,16 @@ export async function startAccountsApp(config: AccountsConfig, log: Logger): Pro
   maintenance.unref();
 
   const metrics = createAccountsMetrics();
-  const implementation = accountsService({ pool, maxAmountMinor: config.maxAmountMinor, log, metrics });
+  const implementation = accountsService({
+    pool, maxAmountMinor: config.maxAmountMinor, log, metrics,
+    listTransactions: listTransactions({
+      pool,
+      tokens: new ReportTokens(config.reportTokenSecret, config.reportTokenTtlMs),
+      windowMs: config.reportWindowMs,
+      log,
+      pagesFetched: metrics.reportPages,
+    }),
+  });
   const grpc = await startGrpcServer({
     address: config.grpcAddress,
     services: [{

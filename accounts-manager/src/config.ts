@@ -16,8 +16,10 @@ export interface AccountsConfig {
   maxAmountMinor: bigint;
   /** How far back a report may start. */
   reportWindowMs: number;
-  /** Key that signs report page/snapshot tokens. */
+  /** Key that seals report page/snapshot tokens. */
   reportTokenSecret: string;
+  /** How long a report's tokens may be used after its snapshot was taken. */
+  reportTokenTtlMs: number;
   /** Connections in the database pool. */
   databasePoolSize: number;
   /** PostgreSQL statement_timeout for every statement the service runs. */
@@ -38,6 +40,7 @@ const schema = z.object({
   REPORT_WINDOW: duration('REPORT_WINDOW').prefault('5d'),
   REPORT_TOKEN_SECRET: z.string().min(16, 'REPORT_TOKEN_SECRET must be at least 16 characters')
     .default('alfabet-dev-only-report-token-secret'),
+  REPORT_TOKEN_TTL: duration('REPORT_TOKEN_TTL').prefault('1h'),
   ACCOUNTS_DB_POOL_SIZE: positiveInt('ACCOUNTS_DB_POOL_SIZE', 200).prefault('20'),
   ACCOUNTS_STATEMENT_TIMEOUT: duration('ACCOUNTS_STATEMENT_TIMEOUT').prefault('10s'),
   SHUTDOWN_GRACE: duration('SHUTDOWN_GRACE').prefault('10s'),
@@ -53,6 +56,7 @@ export function loadAccountsConfig(env: NodeJS.ProcessEnv = process.env): Accoun
     maxAmountMinor: c.MAX_AMOUNT,
     reportWindowMs: c.REPORT_WINDOW,
     reportTokenSecret: c.REPORT_TOKEN_SECRET,
+    reportTokenTtlMs: c.REPORT_TOKEN_TTL,
     databasePoolSize: c.ACCOUNTS_DB_POOL_SIZE,
     statementTimeoutMs: c.ACCOUNTS_STATEMENT_TIMEOUT,
     shutdownGraceMs: c.SHUTDOWN_GRACE,

@@ -8,6 +8,8 @@ export interface AccountsMetrics {
   rpc: RpcMetrics;
   /** Transfer and BankTransaction answers, by kind and outcome (a replayed request_id counts again). */
   transactions: Counter<'kind' | 'status' | 'failure_reason'>;
+  /** Pages ListTransactions read from the database. */
+  reportPages: Counter;
 }
 
 export function createAccountsMetrics(): AccountsMetrics {
@@ -18,6 +20,9 @@ export function createAccountsMetrics(): AccountsMetrics {
     transactions: new Counter({
       name: 'ledger_transactions_total', help: 'Transfer and BankTransaction answers by kind and outcome; replays of a request_id count again',
       labelNames: ['kind', 'status', 'failure_reason'], registers: [registry],
+    }),
+    reportPages: new Counter({
+      name: 'ledger_report_pages_total', help: 'Pages ListTransactions read from the database and streamed', registers: [registry],
     }),
   };
 }

@@ -6,6 +6,7 @@ import { AccountSchema } from './entities/account.entity.js';
 import { TransactionSchema } from './entities/transaction.entity.js';
 import { TransactionRequestSchema } from './entities/transaction-request.entity.js';
 import { Migration20261125000000_ledger } from './migrations/Migration20261125000000_ledger.js';
+import { Migration20261126000000_archive } from './migrations/Migration20261126000000_archive.js';
 
 export type LedgerOrm = MikroORM;
 
@@ -16,7 +17,7 @@ export interface OrmOptions {
 }
 
 /** Migrations run in this order; a new one is appended, never edited once merged. */
-const MIGRATIONS = [Migration20261125000000_ledger];
+const MIGRATIONS = [Migration20261125000000_ledger, Migration20261126000000_archive];
 
 export async function openOrm(options: OrmOptions): Promise<LedgerOrm> {
   return MikroORM.init({

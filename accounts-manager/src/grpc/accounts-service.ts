@@ -1,4 +1,4 @@
-import { status, type sendUnaryData, type ServerUnaryCall, type ServerWritableStream } from '@grpc/grpc-js';
+import { type sendUnaryData, type ServerUnaryCall, type ServerWritableStream } from '@grpc/grpc-js';
 import type {
   AccountsServiceServer,
   ListTransactionsRequest,
@@ -21,8 +21,8 @@ export interface AccountsServiceDeps {
   maxAmountMinor: bigint;
   log: Logger;
   metrics: Pick<AccountsMetrics, 'transactions'>;
-  /** Streams ListTransactions; see src/reports. */
-  listTransactions?: (call: ServerWritableStream<ListTransactionsRequest, ListTransactionsResponse>) => Promise<void>;
+  /** Streams ListTransactions; see src/reports/list-transactions.ts. */
+  listTransactions: (call: ServerWritableStream<ListTransactionsRequest, ListTransactionsResponse>) => Promise<void>;
 }
 
 /**
@@ -89,10 +89,6 @@ export function accountsService(deps: AccountsServiceDeps): AccountsServiceServe
     }),
 
     listTransactions: (call) => {
-      if (!deps.listTransactions) {
-        call.emit('error', { code: status.UNIMPLEMENTED, details: 'ListTransactions is not available yet' });
-        return;
-      }
       deps.listTransactions(call).catch((error: unknown) => call.emit('error', toServiceError(error, deps.log, 'ListTransactions', 'the ledger')));
     },
   };

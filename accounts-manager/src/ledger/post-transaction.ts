@@ -14,8 +14,10 @@
  */
 import type pg from 'pg';
 import { v7 as uuidv7 } from 'uuid';
-import { alreadyExists, invalidArgument, notFound } from '@alfabet/proto/field-error';
+import { alreadyExists, FieldError, invalidArgument, notFound } from '@alfabet/proto/field-error';
+import { DependencyUnavailable } from '@alfabet/proto/service-errors';
 import { toLedgerTransaction, type TransactionRecord } from './rows.js';
+import { getTransaction } from './transactions.js';
 import { BANK_ACCOUNT_ID } from './system-accounts.js';
 import type { Direction, LedgerTransaction, TransactionKind } from './types.js';
 
@@ -124,9 +126,28 @@ async function post(deps: LedgerDeps, posting: Posting): Promise<LedgerTransacti
     throw translateNotFound(error, posting);
   }
   const record = result.rows[0];
-  if (!record) throw new Error(`ledger_post returned no row for request ${posting.requestId ?? '(none)'}`);
+  if (!record) return replayFromArchive(deps, posting);
   const transaction = toLedgerTransaction(record);
   if (record.outcome === 'replayed') assertSameRequest(transaction, posting);
+  return transaction;
+}
+
+/**
+ * ledger_post() replays a request_id from the hot partitions only; a request
+ * first made before the report window may have been archived since. Its
+ * transaction is read from wherever it is now kept.
+ */
+async function replayFromArchive(deps: LedgerDeps, posting: Posting): Promise<LedgerTransaction> {
+  if (!posting.requestId) throw new Error('ledger_post returned no row for a request without request_id');
+  let transaction: LedgerTransaction;
+  try {
+    transaction = await getTransaction(deps.pool, { requestId: posting.requestId });
+  } catch (error) {
+    if (!(error instanceof FieldError)) throw error;
+    // Only while its partition moves to the archive (a moment): retrying finds it.
+    throw new DependencyUnavailable(`the transaction of request_id ${posting.requestId} is being archived; retry with the same request_id`);
+  }
+  assertSameRequest(transaction, posting);
   return transaction;
 }
 

@@ -5,13 +5,16 @@ import type { LedgerTransaction } from './types.js';
 
 export type TransactionLookup = { transactionId: string } | { requestId: string };
 
-/** Reads one transaction by its id or by the request_id that created it. */
+/**
+ * Reads one transaction by its id or by the request_id that created it,
+ * wherever it is kept: the hot partitions or the archive.
+ */
 export async function getTransaction(pool: pg.Pool, lookup: TransactionLookup): Promise<LedgerTransaction> {
   const byId = 'transactionId' in lookup;
   const result = byId
     ? await pool.query<TransactionRecord>({
         name: 'get_transaction_by_id',
-        text: `SELECT ${TRANSACTION_COLUMNS} FROM transactions WHERE transaction_id = $1`,
+        text: `SELECT ${TRANSACTION_COLUMNS} FROM ledger_transactions_all WHERE transaction_id = $1`,
         values: [lookup.transactionId],
       })
     : await pool.query<TransactionRecord>({
@@ -19,7 +22,7 @@ export async function getTransaction(pool: pg.Pool, lookup: TransactionLookup): 
         // Join on create_time too, so only the one partition holding it is read.
         text: `SELECT ${TRANSACTION_COLUMNS.replace(/(\w+)/g, 't.$1')}
                FROM transaction_requests r
-               JOIN transactions t ON t.transaction_id = r.transaction_id AND t.create_time = r.create_time
+               JOIN ledger_transactions_all t ON t.transaction_id = r.transaction_id AND t.create_time = r.create_time
                WHERE r.request_id = $1`,
         values: [lookup.requestId],
       });

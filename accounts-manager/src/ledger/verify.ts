@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { ARCHIVE_LOCK_KEY } from '../db/archive.js';
 
 export interface LedgerVerification {
   accountsChecked: number;
@@ -16,11 +17,13 @@ export interface LedgerVerification {
  * Checks the double-entry invariants over the whole ledger, in one repeatable
  * snapshot so concurrent transfers cannot make it see half of one:
  * the balances sum to zero, and each balance equals credits minus debits of
- * its successful transactions.
+ * its successful transactions. It waits while a day of transactions is being
+ * moved to the archive (see db/archive.ts), when it would look missing.
  */
 export async function verifyLedger(pool: pg.Pool): Promise<LedgerVerification> {
   const client = await pool.connect();
   try {
+    await client.query('SELECT pg_advisory_lock_shared($1)', [ARCHIVE_LOCK_KEY]);
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     const totals = await client.query<{ accounts: string; balance_sum: string; transactions: string }>(`
       SELECT (SELECT count(*) FROM accounts) AS accounts,
@@ -61,6 +64,7 @@ export async function verifyLedger(pool: pg.Pool): Promise<LedgerVerification> {
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;
   } finally {
+    await client.query('SELECT pg_advisory_unlock_shared($1)', [ARCHIVE_LOCK_KEY]).catch(() => undefined);
     client.release();
   }
 }

@@ -1,0 +1,105 @@
+import type { ServerWritableStream } from '@grpc/grpc-js';
+import type { ListTransactionsRequest, ListTransactionsResponse } from '@alfabet/proto/accounts/v1';
+import type pg from 'pg';
+import { transactionToProto } from '../grpc/mapping.js';
+import { toLedgerTransaction } from '../ledger/rows.js';
+import type { Logger } from '../logger.js';
+import { fetchPage, takeSnapshot, type PagePosition, type ReportRow } from './report-queries.js';
+import { parseListingRequest, type ReportPolicy } from './report-request.js';
+import type { ReportTokens } from './report-tokens.js';
+import { totalPagesOf, type ReportSnapshot } from './report-types.js';
+
+export interface ReportDeps {
+  pool: pg.Pool;
+  tokens: ReportTokens;
+  windowMs: number;
+  log: Logger;
+  /** Counts every page read from the database (a client that is gone stops it). */
+  pagesFetched: { inc(): void };
+  now?: () => number;
+}
+
+type ReportCall = ServerWritableStream<ListTransactionsRequest, ListTransactionsResponse>;
+
+/**
+ * ListTransactions: streams one message per page from the listing's start to
+ * its last page. A page is read only when the client can take it (gRPC flow
+ * control), so memory stays one page deep whatever the report's size, and
+ * reading stops as soon as the client cancels or its deadline passes.
+ */
+export function listTransactions(deps: ReportDeps): (call: ReportCall) => Promise<void> {
+  const policy: ReportPolicy = { windowMs: deps.windowMs, tokens: deps.tokens, now: deps.now ?? Date.now };
+  return async (call) => {
+    const start = parseListingRequest(call.request, policy);
+
+    let snapshot: ReportSnapshot;
+    let page: number;
+    let position: PagePosition;
+    if (start.from === 'new') {
+      const taken = await takeSnapshot(deps.pool, start.filter);
+      snapshot = { filter: start.filter, pageSize: start.pageSize, takenAtMs: policy.now(), ...taken };
+      page = 1;
+      position = { offset: 0 };
+    } else if (start.from === 'snapshot') {
+      snapshot = start.snapshot;
+      page = start.page;
+      position = { offset: (page - 1) * snapshot.pageSize };
+    } else {
+      snapshot = start.snapshot;
+      page = start.cursor.page;
+      position = { after: { createTimeUs: start.cursor.afterCreateTimeUs, transactionId: start.cursor.afterTransactionId } };
+    }
+
+    const totalPages = totalPagesOf(snapshot);
+    const snapshotToken = deps.tokens.sealSnapshot(snapshot);
+    deps.log.debug({ page, totalPages, totalSize: snapshot.totalSize.toString(), from: start.from }, 'report listing');
+    for (;;) {
+      if (call.cancelled) return;
+      const rows = await fetchPage(deps.pool, snapshot, position);
+      deps.pagesFetched.inc();
+      const hasNext = page < totalPages;
+      const last = rows.at(-1);
+      if (hasNext && (!last || rows.length < snapshot.pageSize)) {
+        // Rows of the snapshot are gone: only archiving a partition a live token still covers can do that.
+        throw new Error(`report snapshot lost rows: page ${page} of ${totalPages} held ${rows.length}`);
+      }
+      const delivered = await send(call, {
+        transactions: rows.map((row) => transactionToProto(toLedgerTransaction(row))),
+        page,
+        pageSize: snapshot.pageSize,
+        totalSize: snapshot.totalSize,
+        totalPages,
+        snapshotToken,
+        nextPageToken: hasNext ? deps.tokens.sealPage(snapshot, cursorAfter(page + 1, last!)) : '',
+      });
+      if (!delivered || !hasNext) break;
+      page++;
+      position = { after: { createTimeUs: BigInt(last!.create_time_us), transactionId: last!.transaction_id } };
+    }
+    if (!call.cancelled) call.end();
+  };
+}
+
+function cursorAfter(page: number, row: ReportRow) {
+  return { page, afterCreateTimeUs: BigInt(row.create_time_us), afterTransactionId: row.transaction_id };
+}
+
+/**
+ * Writes one message; when the stream's buffer is full, waits until the
+ * client has taken some (drain) or is gone (cancelled). False: stop.
+ */
+function send(call: ReportCall, message: ListTransactionsResponse): Promise<boolean> {
+  if (call.cancelled) return Promise.resolve(false);
+  if (call.write(message)) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const settle = (delivered: boolean) => () => {
+      call.off('drain', onDrain);
+      call.off('cancelled', onCancelled);
+      resolve(delivered);
+    };
+    const onDrain = settle(true);
+    const onCancelled = settle(false);
+    call.once('drain', onDrain);
+    call.once('cancelled', onCancelled);
+  });
+}

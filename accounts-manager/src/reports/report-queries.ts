@@ -1,0 +1,94 @@
+import type pg from 'pg';
+import { TRANSACTION_COLUMNS, type TransactionRecord } from '../ledger/rows.js';
+import { isoOfMicros, type ReportFilter, type ReportSnapshot } from './report-types.js';
+
+/**
+ * The report's SQL. Membership of a row in a listing is decided by
+ * PostgreSQL's own MVCC rules: pg_visible_in_snapshot(xact_id, snapshot) is
+ * true exactly for rows whose writing transaction had committed when the
+ * snapshot was taken (DESIGN.md §4) — a transaction that began earlier but
+ * committed later is out, whatever its create_time. Every page is one
+ * autocommit statement: no database transaction stays open between pages.
+ *
+ * Rows are ordered newest first by (create_time, transaction_id), served by
+ * the index transactions_report_snapshot (or the per-account indexes), and
+ * the window's bounds prune the daily partitions to the hot ones it covers.
+ */
+
+/** An upper bound for "no end_time": later than any row can be. */
+const END_OF_TIME_US = 253_402_300_799_999_999n; // 9999-12-31T23:59:59.999999Z
+/** Sorts after every real transaction id: the cursor of "before the first page". */
+const MAX_UUID = 'ffffffff-ffff-ffff-ffff-ffffffffffff';
+
+export type ReportRow = TransactionRecord & { create_time_us: string };
+
+/** A listing's starting point: a cursor (keyset, for walking forward) or an offset (to jump to page N). */
+export type PagePosition =
+  | { after: { createTimeUs: bigint; transactionId: string } }
+  | { offset: number };
+
+/** Rows of the window ($1 start, $2 end) that `snapshot` sees. */
+const inSnapshotWindow = (snapshot: string) => `t.create_time >= $1::timestamptz AND t.create_time < $2::timestamptz
+  AND pg_visible_in_snapshot(t.xact_id, ${snapshot})`;
+const ORDER = 'ORDER BY create_time DESC, transaction_id DESC';
+const SELECT_ROW = `${TRANSACTION_COLUMNS.replace(/(\w+)/g, 't.$1')},
+  (extract(epoch FROM t.create_time) * 1000000)::bigint AS create_time_us`;
+
+/**
+ * Takes the snapshot of a new listing and counts its rows, in one statement
+ * (so both see the same snapshot).
+ */
+export async function takeSnapshot(pool: pg.Pool, filter: ReportFilter): Promise<{ snapshot: string; totalSize: bigint }> {
+  const accountCondition = filter.accountId ? 'AND (t.from_account_id = $3 OR t.to_account_id = $3)' : '';
+  const result = await pool.query<{ snapshot: string; total: string }>({
+    name: filter.accountId ? 'report_snapshot_account' : 'report_snapshot',
+    text: `WITH s AS (SELECT pg_current_snapshot() AS snapshot)
+           SELECT s.snapshot::text AS snapshot,
+                  (SELECT count(*) FROM transactions t WHERE ${inSnapshotWindow('s.snapshot')} ${accountCondition}) AS total
+           FROM s`,
+    values: [...windowValues(filter), ...(filter.accountId ? [filter.accountId] : [])],
+  });
+  const row = result.rows[0]!;
+  return { snapshot: row.snapshot, totalSize: BigInt(row.total) };
+}
+
+/** One page of a snapshot's rows, newest first. */
+export async function fetchPage(pool: pg.Pool, snapshot: ReportSnapshot, position: PagePosition): Promise<ReportRow[]> {
+  return (await pool.query<ReportRow>(pageQuery(snapshot, position))).rows;
+}
+
+/** The statement that reads one page (exported so a test can EXPLAIN exactly it). */
+export function pageQuery(snapshot: ReportSnapshot, position: PagePosition): pg.QueryConfig {
+  const after = 'after' in position ? position.after : { createTimeUs: END_OF_TIME_US, transactionId: MAX_UUID };
+  const offset = 'offset' in position ? position.offset : 0;
+  const values: unknown[] = [
+    ...windowValues(snapshot.filter), snapshot.snapshot,
+    isoOfMicros(after.createTimeUs), after.transactionId, offset, snapshot.pageSize,
+  ];
+  // $4/$5 cursor, $6 offset, $7 limit, $8 account.
+  const beforeCursor = '(t.create_time, t.transaction_id) < ($4::timestamptz, $5::uuid)';
+  if (!snapshot.filter.accountId) {
+    return {
+      name: 'report_page',
+      text: `SELECT ${SELECT_ROW} FROM transactions t
+             WHERE ${inSnapshotWindow('$3::pg_snapshot')} AND ${beforeCursor}
+             ${ORDER} OFFSET $6::bigint LIMIT $7::bigint`,
+      values,
+    };
+  }
+  // One ordered index scan per leg of the account, merged: each side reads at
+  // most offset + limit rows, never the account's whole history.
+  const leg = (column: string) => `(SELECT ${SELECT_ROW} FROM transactions t
+      WHERE t.${column} = $8 AND ${inSnapshotWindow('$3::pg_snapshot')} AND ${beforeCursor}
+      ${ORDER} LIMIT $6::bigint + $7::bigint)`;
+  return {
+    name: 'report_page_account',
+    text: `SELECT * FROM (${leg('from_account_id')} UNION ALL ${leg('to_account_id')}) page
+           ${ORDER} OFFSET $6::bigint LIMIT $7::bigint`,
+    values: [...values, snapshot.filter.accountId],
+  };
+}
+
+function windowValues(filter: ReportFilter): [string, string] {
+  return [isoOfMicros(filter.startUs), isoOfMicros(filter.endUs ?? END_OF_TIME_US)];
+}
