@@ -1,3 +1,5 @@
+import pg from 'pg';
+
 /**
  * Names of the databases tests run against. ALFABET_TEST_DB_SUFFIX lets two
  * test runs share one PostgreSQL without dropping each other's databases.
@@ -13,3 +15,14 @@ export const TEST_DATABASES = {
 } as const;
 
 export const testDatabaseUrl = (name: string) => `postgres://postgres@127.0.0.1:5432/${name}`;
+
+/** Drops a test's own database if an earlier run left it behind; the service under test creates it afresh. */
+export async function dropTestDatabase(name: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: testDatabaseUrl('postgres') });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+  } finally {
+    await admin.end();
+  }
+}

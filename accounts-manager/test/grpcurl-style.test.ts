@@ -47,3 +47,19 @@ it('opens, funds, reads and moves money with JSON requests only', async () => {
   expect(fetched.transaction.transaction_id).toBe(transfer.transaction.transaction_id);
   await expect(client.call('GetAccount', { account_id: 'nope' })).rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
 });
+
+it('streams the report as JSON pages, like grpcurl -d \'{"page_size": 2}\'', async () => {
+  const carol = (await client.call('CreateAccount', { display_name: 'Carol' })).account;
+  for (const amount of ['100', '200', '300']) {
+    await client.call('BankTransaction', { dst_account_id: carol.account_id, amount, direction: 'DIRECTION_CREDIT' });
+  }
+  const pages = await client.stream('ListTransactions', { page_size: 2, account_id: carol.account_id });
+  expect(pages.map((page) => page.page)).toEqual([1, 2]);
+  expect(pages[0]).toMatchObject({ page_size: 2, total_size: '3', total_pages: 2 });
+  expect(pages.flatMap((page) => page.transactions.map((t: { amount: string }) => t.amount))).toEqual(['300', '200', '100']);
+  expect(pages[1]!.next_page_token).toBe('');
+
+  const everyone = await client.stream('ListTransactions', { page_size: 2 });
+  expect(everyone.length).toBeGreaterThanOrEqual(2);
+  expect(everyone[0]!.transactions).toHaveLength(2);
+});

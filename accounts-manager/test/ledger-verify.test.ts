@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { verifyLedger } from '../src/ledger/verify.js';
-import { TEST_DATABASES, testDatabaseUrl } from '../../test-support/test-databases.js';
+import { dropTestDatabase, TEST_DATABASES, testDatabaseUrl } from '../../test-support/test-databases.js';
 import { ledgerApi, startTestLedger, type TestLedger } from './support/ledger-harness.js';
 
 /**
@@ -20,10 +20,7 @@ let ledger: TestLedger;
 let pool: pg.Pool;
 
 beforeAll(async () => {
-  const admin = new pg.Client({ connectionString: testDatabaseUrl('postgres') });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS "${DATABASE}" WITH (FORCE)`);
-  await admin.end();
+  await dropTestDatabase(DATABASE);
   ledger = await startTestLedger({ ACCOUNTS_DATABASE_URL: DATABASE_URL }); // creates and migrates it
   pool = new pg.Pool({ connectionString: DATABASE_URL, max: 2 });
 });

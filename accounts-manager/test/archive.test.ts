@@ -1,0 +1,143 @@
+import { Direction, TransactionStatus } from '@alfabet/proto/accounts/v1';
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { BANK_ACCOUNT_ID } from '../src/ledger/system-accounts.js';
+import { verifyLedger } from '../src/ledger/verify.js';
+import { dropTestDatabase, TEST_DATABASES, testDatabaseUrl } from '../../test-support/test-databases.js';
+import { ledgerApi, startTestLedger, type TestLedger } from './support/ledger-harness.js';
+import { listAll } from './support/report-client.js';
+
+/**
+ * `npm run transactions:archive` moves daily partitions older than the report
+ * window to the archive schema while writers keep writing; the ledger stays
+ * whole (ledger:verify), old transactions stay readable and replayable, and
+ * reports no longer read them. In a database of its own.
+ */
+const DATABASE = `${TEST_DATABASES.accounts}_archive`;
+const DATABASE_URL = testDatabaseUrl(DATABASE);
+const CLI = fileURLToPath(new URL('../dist/src/cli/transactions-archive.js', import.meta.url));
+const DAY = 24 * 3600 * 1000;
+
+let ledger: TestLedger;
+let pool: pg.Pool;
+let api: ReturnType<typeof ledgerApi>;
+
+beforeAll(async () => {
+  await dropTestDatabase(DATABASE);
+  ledger = await startTestLedger({ ACCOUNTS_DATABASE_URL: DATABASE_URL });
+  pool = new pg.Pool({ connectionString: DATABASE_URL, max: 4 });
+  api = ledgerApi(ledger.client);
+});
+afterAll(async () => {
+  await pool.end();
+  await ledger.stop();
+});
+
+function runArchive(...args: string[]): Promise<{ code: number; output: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--no-warnings', CLI, ...args], { env: { ...process.env, NODE_OPTIONS: '', ACCOUNTS_DATABASE_URL: DATABASE_URL } },
+      (error, stdout, stderr) => resolve({ code: error ? Number(error.code) : 0, output: stdout + stderr }));
+  });
+}
+
+/** A bank credit as ledger_post() would have written it `daysAgo` days ago: row, request id and balance together. */
+async function creditInThePast(accountId: string, amount: bigint, daysAgo: number) {
+  const transactionId = randomUUID();
+  const requestId = randomUUID();
+  const createTime = new Date(Date.now() - daysAgo * DAY);
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query('SELECT ensure_transaction_partitions($1::date, $1::date)', [createTime.toISOString().slice(0, 10)]);
+    await client.query(
+      `INSERT INTO transactions (transaction_id, create_time, request_id, kind, dst_account_id, amount, direction, description,
+                                 status, from_account_id, to_account_id)
+       VALUES ($1, $2, $3, 'bank', $4, $5, 'credit', 'from long ago', 'success', $6, $4)`,
+      [transactionId, createTime, requestId, accountId, amount.toString(), BANK_ACCOUNT_ID]);
+    await client.query('INSERT INTO transaction_requests (request_id, transaction_id, create_time) VALUES ($1, $2, $3)',
+      [requestId, transactionId, createTime]);
+    await client.query('UPDATE accounts SET balance = balance + $2 WHERE account_id = $1', [accountId, amount.toString()]);
+    await client.query('UPDATE accounts SET balance = balance - $2 WHERE account_id = $1', [BANK_ACCOUNT_ID, amount.toString()]);
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK');
+    throw error;
+  } finally {
+    client.release();
+  }
+  return { transactionId, requestId, createTime };
+}
+
+const partitionOf = (date: Date) => `transactions_p${date.toISOString().slice(0, 10).replace(/-/g, '')}`;
+async function schemaOf(table: string): Promise<string | null> {
+  const result = await pool.query<{ nspname: string }>(
+    'SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relname = $1', [table]);
+  return result.rows[0]?.nspname ?? null;
+}
+
+it('archives old partitions without blocking writers, and the ledger stays whole', async () => {
+  const account = await api.fundedAccount(1_000n, 'archive holder');
+  const old = await creditInThePast(account, 500n, 20);
+  const recent = await creditInThePast(account, 300n, 1);
+  expect((await verifyLedger(pool)).ok).toBe(true);
+
+  const dryRun = await runArchive('--dry-run');
+  expect(dryRun.code).toBe(0);
+  expect(dryRun.output).toContain(`would archive ${partitionOf(old.createTime)}`);
+  expect(await schemaOf(partitionOf(old.createTime))).toBe('public');
+
+  // Writers keep going while the archive runs.
+  let writing = true;
+  const writes: Promise<unknown>[] = [];
+  const writer = (async () => {
+    while (writing) {
+      writes.push(api.bankTransaction({ dstAccountId: account, amount: 1n, direction: Direction.DIRECTION_CREDIT, requestId: randomUUID() }));
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  })();
+  const result = await runArchive();
+  writing = false;
+  await writer;
+  const written = await Promise.all(writes);
+  expect(result.code).toBe(0);
+  expect(result.output).toMatch(/archived [1-9]\d* partition\(s\)/);
+  expect(written.length).toBeGreaterThan(0);
+
+  expect(await schemaOf(partitionOf(old.createTime))).toBe('archive');
+  expect(await schemaOf(partitionOf(recent.createTime))).toBe('public');
+  expect(await schemaOf(partitionOf(new Date()))).toBe('public');
+
+  const verification = await verifyLedger(pool);
+  expect(verification.ok).toBe(true);
+
+  // Still readable, still replayable; a replay moves nothing.
+  expect((await api.getTransaction({ transactionId: old.transactionId })).amount).toBe(500n);
+  expect((await api.getTransaction({ requestId: old.requestId })).transactionId).toBe(old.transactionId);
+  const balance = (await api.getAccount(account)).balance;
+  const replay = await api.bankTransaction({
+    dstAccountId: account, amount: 500n, direction: Direction.DIRECTION_CREDIT, requestId: old.requestId, description: 'from long ago',
+  });
+  expect(replay).toMatchObject({ transactionId: old.transactionId, status: TransactionStatus.TRANSACTION_STATUS_SUCCESS });
+  expect((await api.getAccount(account)).balance).toBe(balance);
+
+  // Running it again finds nothing more to do.
+  const again = await runArchive();
+  expect(again.output).toContain('archived 0 partition(s)');
+
+  // Reports never read the archive.
+  const pages = await listAll(ledger.client, { accountId: account, pageSize: 1000 });
+  expect(pages.flatMap((page) => page.transactions.map((t) => t.transactionId))).not.toContain(old.transactionId);
+}, 60_000);
+
+it('finishes a move that was interrupted between detaching and attaching', async () => {
+  const account = await api.fundedAccount(10n, 'archive interrupted');
+  const old = await creditInThePast(account, 70n, 25);
+  const partition = partitionOf(old.createTime);
+  await pool.query(`ALTER TABLE transactions DETACH PARTITION ${partition}`); // as if the archiver died right here
+  const result = await runArchive();
+  expect(result.code).toBe(0);
+  expect(await schemaOf(partition)).toBe('archive');
+  expect((await verifyLedger(pool)).ok).toBe(true);
+});
