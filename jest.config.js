@@ -4,7 +4,7 @@
 /** @type {import('jest').Config} */
 export default {
   testEnvironment: 'node',
-  roots: ['<rootDir>/accounts-manager', '<rootDir>/advances', '<rootDir>/proto'],
+  roots: ['<rootDir>/accounts-manager', '<rootDir>/advances', '<rootDir>/proto', '<rootDir>/test'],
   testMatch: ['**/test/**/*.test.ts'],
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
   extensionsToTreatAsEsm: ['.ts'],

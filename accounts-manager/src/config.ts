@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { addressOrOff, duration, hostPort, logLevel, minorUnits, parseEnv, positiveInt, postgresUrl } from '@alfabet/proto/config-parsing';
+import { addressOrOff, assertLoopbackOrAllowed, duration, flag, hostPort, logLevel, minorUnits, parseEnv, positiveInt, postgresUrl } from '@alfabet/proto/config-parsing';
 
 export { ConfigError } from '@alfabet/proto/config-parsing';
 
@@ -45,10 +45,15 @@ const schema = z.object({
   ACCOUNTS_STATEMENT_TIMEOUT: duration('ACCOUNTS_STATEMENT_TIMEOUT').prefault('10s'),
   SHUTDOWN_GRACE: duration('SHUTDOWN_GRACE').prefault('10s'),
   LOG_LEVEL: logLevel(),
+  ALLOW_INSECURE_NON_LOOPBACK: flag(),
 });
+
+/** Every variable accounts-manager reads (docker-compose.yml is checked against it). */
+export const ACCOUNTS_CONFIG_VARIABLES: readonly string[] = Object.keys(schema.shape);
 
 export function loadAccountsConfig(env: NodeJS.ProcessEnv = process.env): AccountsConfig {
   const c = parseEnv(schema, env);
+  assertLoopbackOrAllowed('ACCOUNTS_GRPC_ADDR', c.ACCOUNTS_GRPC_ADDR, c.ALLOW_INSECURE_NON_LOOPBACK);
   return {
     grpcAddress: c.ACCOUNTS_GRPC_ADDR,
     metricsAddress: c.ACCOUNTS_METRICS_ADDR,

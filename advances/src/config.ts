@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { addressOrOff, duration, hostPort, logLevel, minorUnits, parseEnv, positiveInt, postgresUrl } from '@alfabet/proto/config-parsing';
+import { addressOrOff, assertLoopbackOrAllowed, duration, flag, hostPort, logLevel, minorUnits, parseEnv, positiveInt, postgresUrl } from '@alfabet/proto/config-parsing';
 
 export { ConfigError } from '@alfabet/proto/config-parsing';
 
@@ -41,7 +41,7 @@ export interface AdvancesConfig {
   logLevel: string;
 }
 
-const schema = z.object({
+const variables = z.object({
   ADVANCES_GRPC_ADDR: hostPort('ADVANCES_GRPC_ADDR').default('127.0.0.1:50052'),
   ADVANCES_METRICS_ADDR: addressOrOff('ADVANCES_METRICS_ADDR', '127.0.0.1:9465'),
   ADVANCES_WORKER_METRICS_ADDR: addressOrOff('ADVANCES_WORKER_METRICS_ADDR', '127.0.0.1:9466'),
@@ -60,12 +60,18 @@ const schema = z.object({
   ADVANCES_STATEMENT_TIMEOUT: duration('ADVANCES_STATEMENT_TIMEOUT').prefault('10s'),
   SHUTDOWN_GRACE: duration('SHUTDOWN_GRACE').prefault('10s'),
   LOG_LEVEL: logLevel(),
-}).refine((c) => c.ADVANCE_MIN_AMOUNT <= c.ADVANCE_MAX_AMOUNT, {
+  ALLOW_INSECURE_NON_LOOPBACK: flag(),
+});
+/** Every variable the advances processes read (docker-compose.yml is checked against it). */
+export const ADVANCES_CONFIG_VARIABLES: readonly string[] = Object.keys(variables.shape);
+
+const schema = variables.refine((c) => c.ADVANCE_MIN_AMOUNT <= c.ADVANCE_MAX_AMOUNT, {
   path: ['ADVANCE_MIN_AMOUNT'], message: 'ADVANCE_MIN_AMOUNT must not exceed ADVANCE_MAX_AMOUNT',
 });
 
 export function loadAdvancesConfig(env: NodeJS.ProcessEnv = process.env): AdvancesConfig {
   const c = parseEnv(schema, env);
+  assertLoopbackOrAllowed('ADVANCES_GRPC_ADDR', c.ADVANCES_GRPC_ADDR, c.ALLOW_INSECURE_NON_LOOPBACK);
   return {
     grpcAddress: c.ADVANCES_GRPC_ADDR,
     metricsAddress: c.ADVANCES_METRICS_ADDR,

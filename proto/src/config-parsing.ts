@@ -37,6 +37,24 @@ export const addressOrOff = (name: string, fallback: string) =>
 export const postgresUrl = (name: string, fallback: string) =>
   z.string().regex(/^postgres(ql)?:\/\//, `${name} must be a postgres:// URL`).default(fallback);
 
+/** `true` or `false`. */
+export const flag = () => z.enum(['true', 'false']).default('false').transform((value) => value === 'true');
+
+/**
+ * The services speak gRPC without TLS (issue: TLS is configured separately).
+ * That is fine on loopback; binding any other address must be asked for
+ * explicitly (ALLOW_INSECURE_NON_LOOPBACK=true, e.g. inside a private
+ * compose network), so a plaintext money API is never exposed by accident.
+ */
+export function assertLoopbackOrAllowed(variable: string, address: string, allowInsecure: boolean): void {
+  const host = address.slice(0, address.lastIndexOf(':')).replace(/^\[|\]$/g, '');
+  const loopback = host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+  if (!loopback && !allowInsecure) {
+    throw new ConfigError(`invalid configuration:\n  ${variable}: ${address} is not a loopback address and the server has no TLS; ` +
+      'bind 127.0.0.1, or set ALLOW_INSECURE_NON_LOOPBACK=true on a private network');
+  }
+}
+
 /** A pino level. */
 export const logLevel = () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info');
 
