@@ -55,13 +55,15 @@ export interface TestTemporal {
   nativeConnection: NativeConnection;
   /** Only with the time-skipping server. */
   timeSkipping: TestWorkflowEnvironment | null;
+  /** The Web UI, only with the dev server. */
+  uiUrl: string | null;
   stop(): Promise<void>;
 }
 
 async function startTestTemporal(kind: 'time-skipping' | 'dev-server'): Promise<TestTemporal> {
   if (kind === 'time-skipping') {
     const env = await startTimeSkippingEnvironment();
-    return { address: env.address, client: env.client, nativeConnection: env.nativeConnection, timeSkipping: env, stop: () => env.teardown() };
+    return { address: env.address, client: env.client, nativeConnection: env.nativeConnection, timeSkipping: env, uiUrl: null, stop: () => env.teardown() };
   }
   const server = await startDevServer();
   const connection = await Connection.connect({ address: server.address });
@@ -71,6 +73,7 @@ async function startTestTemporal(kind: 'time-skipping' | 'dev-server'): Promise<
     client: new Client({ connection, namespace: server.namespace }),
     nativeConnection,
     timeSkipping: null,
+    uiUrl: server.uiUrl,
     async stop() {
       await nativeConnection.close();
       await connection.close();
