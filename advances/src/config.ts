@@ -15,8 +15,10 @@ export interface AdvancesConfig {
   grpcAddress: string;
   /** Where Prometheus scrapes the API's /metrics; null turns it off. */
   metricsAddress: string | null;
-  /** Where Prometheus scrapes the worker's /metrics (ours + Temporal's); null turns it off. */
+  /** Where Prometheus scrapes the worker's own /metrics (payments, reconciliation); null turns it off. */
   workerMetricsAddress: string | null;
+  /** Where the Temporal SDK core serves its worker metrics; null turns it off. */
+  temporalMetricsAddress: string | null;
   databaseUrl: string;
   /** accounts-manager, which the API asks whether an account exists and the activities ask to move money. */
   accountsAddress: string;
@@ -45,6 +47,7 @@ const variables = z.object({
   ADVANCES_GRPC_ADDR: hostPort('ADVANCES_GRPC_ADDR').default('127.0.0.1:50052'),
   ADVANCES_METRICS_ADDR: addressOrOff('ADVANCES_METRICS_ADDR', '127.0.0.1:9465'),
   ADVANCES_WORKER_METRICS_ADDR: addressOrOff('ADVANCES_WORKER_METRICS_ADDR', '127.0.0.1:9466'),
+  ADVANCES_TEMPORAL_METRICS_ADDR: addressOrOff('ADVANCES_TEMPORAL_METRICS_ADDR', '127.0.0.1:9467'),
   ADVANCES_DATABASE_URL: postgresUrl('ADVANCES_DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/alfabet_advances'),
   ACCOUNTS_GRPC_ADDR: hostPort('ACCOUNTS_GRPC_ADDR').default('127.0.0.1:50051'),
   LEDGER_CALL_TIMEOUT: duration('LEDGER_CALL_TIMEOUT').prefault('10s'),
@@ -76,6 +79,7 @@ export function loadAdvancesConfig(env: NodeJS.ProcessEnv = process.env): Advanc
     grpcAddress: c.ADVANCES_GRPC_ADDR,
     metricsAddress: c.ADVANCES_METRICS_ADDR,
     workerMetricsAddress: c.ADVANCES_WORKER_METRICS_ADDR,
+    temporalMetricsAddress: c.ADVANCES_TEMPORAL_METRICS_ADDR,
     databaseUrl: c.ADVANCES_DATABASE_URL,
     accountsAddress: c.ACCOUNTS_GRPC_ADDR,
     ledgerCallTimeoutMs: c.LEDGER_CALL_TIMEOUT,

@@ -1,14 +1,14 @@
 import { createLogger } from '@alfabet/proto/logger';
 import { exitOnStartFailure, loadConfigOrExit, runUntilSignalled } from '@alfabet/proto/process-lifecycle';
 import { loadAdvancesConfig } from './config.js';
-import { routeTemporalSdkLogs } from './temporal/sdk-logging.js';
+import { installTemporalRuntime } from './temporal/sdk-runtime.js';
 import { startAdvancesWorker } from './worker-app.js';
 
 /** Entry point of the advances Temporal worker. */
 async function main(): Promise<void> {
   const config = loadConfigOrExit('advances-worker', () => loadAdvancesConfig());
   const log = createLogger(config.logLevel, 'advances-worker');
-  routeTemporalSdkLogs(log);
+  installTemporalRuntime(log, config.temporalMetricsAddress);
   const worker = await startAdvancesWorker(config, log);
   runUntilSignalled(log, () => worker.stop());
   // A worker that stops on its own (fatal error) takes the process down, so a supervisor restarts it.

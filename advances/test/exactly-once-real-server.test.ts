@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { NativeConnection } from '@temporalio/worker';
@@ -23,6 +24,13 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack?.stop();
   await pool.end();
+});
+
+const freePort = () => new Promise<number>((resolve) => {
+  const server = createServer().listen(0, '127.0.0.1', () => {
+    const { port } = server.address() as { port: number };
+    server.close(() => resolve(port));
+  });
 });
 
 const result = (workflowId: string) => stack.temporal.client.workflow.getHandle(workflowId).result() as Promise<AdvanceView>;
@@ -66,7 +74,7 @@ test('ten advances at once on two workers polling one task queue: every payment 
 
 test('a worker SIGKILLed while the ledger is applying a payment: the restarted worker finishes it, no second debit', async () => {
   const workerMain = fileURLToPath(new URL('../dist/src/main-worker.js', import.meta.url));
-  const spawnWorker = (): ChildProcess => spawn(process.execPath, [workerMain], {
+  const spawnWorker = (temporalMetricsAddress = 'off'): ChildProcess => spawn(process.execPath, [workerMain], {
     env: {
       PATH: process.env.PATH, LOG_LEVEL: 'warn',
       TEMPORAL_ADDRESS: stack.temporal.address,
@@ -74,6 +82,7 @@ test('a worker SIGKILLed while the ledger is applying a payment: the restarted w
       ACCOUNTS_GRPC_ADDR: stack.config.accountsAddress,
       RECONCILIATION_INTERVAL: 'off',
       ADVANCES_WORKER_METRICS_ADDR: 'off',
+      ADVANCES_TEMPORAL_METRICS_ADDR: temporalMetricsAddress,
     },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
@@ -103,9 +112,14 @@ test('a worker SIGKILLed while the ledger is applying a payment: the restarted w
     await eventually(async () => ((await bankLegsOf(pool, borrower)).debits.some((d) => d.requestId === payment1) ? true : undefined),
       'the ledger to apply payment 1');
 
-    worker = spawnWorker(); // after the activity's timeout, Temporal retries payment 1 on it
+    const metricsPort = await freePort();
+    worker = spawnWorker(`127.0.0.1:${metricsPort}`); // after the activity's timeout, Temporal retries payment 1 on it
     const view = await result(advance.workflowId);
     expect(view.status).toBe('REPAID');
+    // The worker process serves the Temporal SDK's worker metrics for Prometheus.
+    const metrics = await fetch(`http://127.0.0.1:${metricsPort}/metrics`).then((r) => r.text());
+    expect(metrics).toMatch(/^temporal_worker_task_slots_available\{/m);
+    expect(metrics).toMatch(/^temporal_activity_execution_latency/m);
     expectEachPaymentOnce(await bankLegsOf(pool, borrower), advance.advanceId, 1_200n);
     await assertLedgerVerifies(pool);
   } finally {
