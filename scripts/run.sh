@@ -50,8 +50,12 @@ case "$task" in
     build
     exec node scripts/stack.mjs
     ;;
+  demo)
+    build
+    exec node scripts/demo.mjs
+    ;;
   *)
-    echo "usage: scripts/run.sh test|build|typecheck|proto-generate|proto-lint|node-script|start" >&2
+    echo "usage: scripts/run.sh test|build|typecheck|proto-generate|proto-lint|node-script|start|demo" >&2
     exit 2
     ;;
 esac

@@ -17,7 +17,8 @@ import { dirname, join } from 'node:path';
 import { healthCheck } from './stack-health.mjs';
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
-const DATA_DIR = join(ROOT, '.data');
+// Where the Temporal dev server keeps its state (gitignored); tests point it elsewhere.
+const DATA_DIR = process.env.ALFABET_DATA_DIR ?? join(ROOT, '.data');
 const STOP_TIMEOUT_MS = 20_000;
 const READY_TIMEOUT_MS = 90_000;
 

@@ -20,7 +20,7 @@ export interface DevServer {
 export const SEARCH_ATTRIBUTES = ['AdvanceAccountId=Keyword', 'AdvanceStatus=Keyword'];
 const READY_TIMEOUT_MS = 60_000;
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer().once('error', reject).listen(0, '127.0.0.1', () => {
       const { port } = server.address() as { port: number };
