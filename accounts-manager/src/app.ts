@@ -11,6 +11,7 @@ import { migrate, openOrm, type LedgerOrm } from './db/orm.js';
 import { ensureTransactionPartitions } from './db/partitions.js';
 import { accountsService } from './grpc/accounts-service.js';
 import { listTransactions } from './reports/list-transactions.js';
+import { maintainReportCounts, REPORT_COUNTS_INTERVAL_MS } from './reports/report-counts.js';
 import { ReportTokens } from './reports/report-tokens.js';
 import type { Logger } from './logger.js';
 import { createAccountsMetrics, type AccountsMetrics } from './metrics.js';
@@ -48,6 +49,13 @@ export async function startAccountsApp(config: AccountsConfig, log: Logger): Pro
     ensureTransactionPartitions(pool).catch((error: unknown) => log.error({ err: error }, 'partition maintenance failed'));
   }, PARTITION_MAINTENANCE_INTERVAL_MS);
   maintenance.unref();
+  // Sealed hour counts keep a report's first page fast; the oldest hour a listing can start in is window + 1 h back.
+  const maintainCounts = () => maintainReportCounts(pool, new Date(Date.now() - config.reportWindowMs - 60 * 60 * 1000))
+    .then(({ marked, sealed }) => { if (marked + sealed > 0) log.debug({ marked, sealed }, 'report hour counts'); })
+    .catch((error: unknown) => log.error({ err: error }, 'report count maintenance failed'));
+  await maintainCounts();
+  const countsMaintenance = setInterval(() => void maintainCounts(), REPORT_COUNTS_INTERVAL_MS);
+  countsMaintenance.unref();
 
   const metrics = createAccountsMetrics();
   const implementation = accountsService({
@@ -84,6 +92,7 @@ export async function startAccountsApp(config: AccountsConfig, log: Logger): Pro
     metricsPort,
     async stop() {
       clearInterval(maintenance);
+      clearInterval(countsMaintenance);
       await grpc.shutdown(config.shutdownGraceMs);
       await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
       await orm.close(true);

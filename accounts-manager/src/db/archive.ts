@@ -99,6 +99,9 @@ async function moveToArchive(client: pg.PoolClient, name: string, day: string, a
       await client.query(
         `ALTER TABLE archive.transactions ATTACH PARTITION archive.${quoteIdent(name)}
          FOR VALUES FROM ('${day} 00:00:00+00') TO ('${nextDay(day)} 00:00:00+00')`);
+      // Its hours' sealed counts described hot rows; the day is no longer hot.
+      await client.query(`DELETE FROM report_hour_counts WHERE hour_start >= $1::timestamptz AND hour_start < $2::timestamptz`,
+        [`${day} 00:00:00+00`, `${nextDay(day)} 00:00:00+00`]);
       await client.query('COMMIT');
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);

@@ -7,6 +7,7 @@ import { TransactionSchema } from './entities/transaction.entity.js';
 import { TransactionRequestSchema } from './entities/transaction-request.entity.js';
 import { Migration20261125000000_ledger } from './migrations/Migration20261125000000_ledger.js';
 import { Migration20261126000000_archive } from './migrations/Migration20261126000000_archive.js';
+import { Migration20261127000000_report_counts } from './migrations/Migration20261127000000_report_counts.js';
 
 export type LedgerOrm = MikroORM;
 
@@ -17,7 +18,7 @@ export interface OrmOptions {
 }
 
 /** Migrations run in this order; a new one is appended, never edited once merged. */
-const MIGRATIONS = [Migration20261125000000_ledger, Migration20261126000000_archive];
+const MIGRATIONS = [Migration20261125000000_ledger, Migration20261126000000_archive, Migration20261127000000_report_counts];
 
 export async function openOrm(options: OrmOptions): Promise<LedgerOrm> {
   return MikroORM.init({

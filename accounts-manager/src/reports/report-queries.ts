@@ -36,18 +36,44 @@ const SELECT_ROW = `${TRANSACTION_COLUMNS.replace(/(\w+)/g, 't.$1')},
 
 /**
  * Takes the snapshot of a new listing and counts its rows, in one statement
- * (so both see the same snapshot).
+ * (so both see the same snapshot). Without an account filter the count adds
+ * the sealed hours inside the window (see report-counts.ts) — used only as
+ * one unbroken run of hours — to a row count of the two edges around them;
+ * without sealed hours the run is empty and everything is counted.
  */
 export async function takeSnapshot(pool: pg.Pool, filter: ReportFilter): Promise<{ snapshot: string; totalSize: bigint }> {
-  const accountCondition = filter.accountId ? 'AND (t.from_account_id = $3 OR t.to_account_id = $3)' : '';
-  const result = await pool.query<{ snapshot: string; total: string }>({
-    name: filter.accountId ? 'report_snapshot_account' : 'report_snapshot',
-    text: `WITH s AS (SELECT pg_current_snapshot() AS snapshot)
-           SELECT s.snapshot::text AS snapshot,
-                  (SELECT count(*) FROM transactions t WHERE ${inSnapshotWindow('s.snapshot')} ${accountCondition}) AS total
-           FROM s`,
-    values: [...windowValues(filter), ...(filter.accountId ? [filter.accountId] : [])],
-  });
+  const result = await pool.query<{ snapshot: string; total: string }>(filter.accountId
+    ? {
+      name: 'report_snapshot_account',
+      text: `WITH s AS (SELECT pg_current_snapshot() AS snapshot)
+             SELECT s.snapshot::text AS snapshot,
+                    (SELECT count(*) FROM transactions t
+                     WHERE ${inSnapshotWindow('s.snapshot')} AND (t.from_account_id = $3 OR t.to_account_id = $3)) AS total
+             FROM s`,
+      values: [...windowValues(filter), filter.accountId],
+    }
+    : {
+      name: 'report_snapshot',
+      text: `WITH s AS (SELECT pg_current_snapshot() AS snapshot),
+             sealed AS (
+               SELECT min(hour_start) AS first_hour, max(hour_start) + interval '1 hour' AS end_hour,
+                      coalesce(sum(row_count), 0) AS total, count(*) AS hours
+               FROM report_hour_counts
+               WHERE row_count IS NOT NULL AND hour_start >= $1::timestamptz AND hour_start + interval '1 hour' <= $2::timestamptz),
+             run AS (
+               SELECT CASE WHEN unbroken THEN first_hour ELSE $2::timestamptz END AS run_start,
+                      CASE WHEN unbroken THEN end_hour ELSE $2::timestamptz END AS run_end,
+                      CASE WHEN unbroken THEN total ELSE 0 END AS run_total
+               FROM (SELECT *, hours > 0 AND end_hour - first_hour = hours * interval '1 hour' AS unbroken FROM sealed) x)
+             SELECT s.snapshot::text AS snapshot,
+                    run.run_total
+                    + (SELECT count(*) FROM transactions t WHERE t.create_time >= $1::timestamptz AND t.create_time < run.run_start
+                         AND pg_visible_in_snapshot(t.xact_id, s.snapshot))
+                    + (SELECT count(*) FROM transactions t WHERE t.create_time >= run.run_end AND t.create_time < $2::timestamptz
+                         AND pg_visible_in_snapshot(t.xact_id, s.snapshot)) AS total
+             FROM s, run`,
+      values: windowValues(filter),
+    });
   const row = result.rows[0]!;
   return { snapshot: row.snapshot, totalSize: BigInt(row.total) };
 }

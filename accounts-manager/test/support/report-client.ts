@@ -2,6 +2,7 @@ import { Metadata, type ServiceError } from '@grpc/grpc-js';
 import type { AccountsServiceClient, ListTransactionsRequest, ListTransactionsResponse } from '@alfabet/proto/accounts/v1';
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
+import { forgetReportCounts } from '../../src/reports/report-counts.js';
 
 export const listRequest = (fields: Partial<ListTransactionsRequest>): ListTransactionsRequest => ({
   startTime: undefined, endTime: undefined, pageSize: 0, pageToken: '', snapshotToken: '', page: 0, accountId: '', ...fields,
@@ -52,6 +53,8 @@ export async function seedFailedTransfers(pool: pg.Pool, from: string, to: strin
             'failed', 'insufficient_funds', 'seeded for a report test', $2, $3
      FROM unnest($1::uuid[]) WITH ORDINALITY AS u(id, ordinality)`,
     [ids, from, to]);
+  // Rows written into past hours directly, not by ledger_post(): their hours' counts are taken again.
+  await forgetReportCounts(pool);
   const ordered = await pool.query<{ transaction_id: string }>(
     'SELECT transaction_id FROM transactions WHERE transaction_id = ANY($1::uuid[]) ORDER BY create_time DESC, transaction_id DESC', [ids]);
   return ordered.rows.map((row) => row.transaction_id);

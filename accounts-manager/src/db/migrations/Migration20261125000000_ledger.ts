@@ -111,7 +111,7 @@ export class Migration20261125000000_ledger extends Migration {
  * 3. Check funds and limits; move the money or record why not (FAILED row,
  *    nothing moved). An unknown account raises AB404 and so stores nothing.
  */
-const LEDGER_POST_FUNCTION = `
+export const LEDGER_POST_FUNCTION = `
 CREATE FUNCTION ledger_post(
   p_transaction_id uuid, p_request_id uuid, p_kind text,
   p_src_account_id uuid, p_dst_account_id uuid, p_amount bigint, p_direction text,
