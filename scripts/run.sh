@@ -54,8 +54,12 @@ case "$task" in
     build
     exec node scripts/demo.mjs
     ;;
+  bench)
+    build
+    exec node bench/bench.mjs "$@"
+    ;;
   *)
-    echo "usage: scripts/run.sh test|build|typecheck|proto-generate|proto-lint|node-script|start|demo" >&2
+    echo "usage: scripts/run.sh test|build|typecheck|proto-generate|proto-lint|node-script|start|demo|bench" >&2
     exit 2
     ;;
 esac

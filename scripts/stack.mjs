@@ -47,6 +47,10 @@ const PROCESSES = [
       '--ip', temporalAddress.host, '--port', String(temporalAddress.port), '--ui-port', String(temporalUiPort),
       // Kept in a file so workflows survive a restart of the stack.
       '--db-filename', join(DATA_DIR, 'temporal', 'temporal.db'),
+      // WAL with synchronous=normal: safe across crashes of the process, and
+      // ~1.5× the workflow throughput of SQLite's default rollback journal
+      // (measured by the advances benchmark's anchor on a 2-core machine).
+      '--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal',
       '--namespace', env.TEMPORAL_NAMESPACE ?? 'default',
       '--log-level', 'error',
       ...SEARCH_ATTRIBUTES.flatMap((attribute) => ['--search-attribute', attribute]),
@@ -174,6 +178,13 @@ async function stopAll(exitCode) {
 
 process.on('SIGINT', () => void stopAll(0));
 process.on('SIGTERM', () => void stopAll(0));
+// Whoever reads our output went away (its terminal closed, a parent killed):
+// the services run in process groups of their own, so stop them rather than orphan them.
+process.stdout.on('error', () => void stopAll(1));
+process.on('uncaughtException', (error) => {
+  try { say(`failed: ${error?.stack ?? error}`); } catch { /* stdout is gone */ }
+  void stopAll(1);
+});
 
 async function main() {
   mkdirSync(join(DATA_DIR, 'temporal'), { recursive: true });

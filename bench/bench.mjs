@@ -1,0 +1,393 @@
+// npm run bench [-- --quick] [--seconds N] [--callers 8,32,128] [--only transfers,bank,report,advances]
+//                 [--advances-count N] [--advances-timeout S] [--cpu-prof]
+//
+// Starts its own stack (scripts/stack.mjs on free ports, its own databases,
+// payments 1 s apart), runs the benchmarks, prints a table and writes
+// bench/results/<date>.json plus the throughput chart <date>-transfers.svg.
+// Every figure stands next to an anchor measured in the same run on the same
+// machine (pgbench, or PostgreSQL doing the same work alone), as a ratio:
+// these machines are shared and noisy, absolute numbers travel badly.
+// Exits non-zero only when a correctness check fails (money moved by a
+// replay, an advance paid twice, ledger:verify); missed targets are reported.
+import { execFile, spawn } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs, promisify } from 'node:util';
+import pg from 'pg';
+import { healthCheck } from '../scripts/stack-health.mjs';
+import { advancesBenchmark } from './advances-bench.mjs';
+import { temporalAnchor } from './temporal-anchor.mjs';
+import { transfersChart } from './chart.mjs';
+import { summarizeProfile } from './cpu-profile.mjs';
+import { initPgbench, runPgbench } from './pgbench.mjs';
+import { freePort } from './ports.mjs';
+import { cpuSeconds, findDescendant, machineBusySeconds, sampleMemory, userCpuSeconds } from './processes.mjs';
+import { ensureReportData } from './report-data.mjs';
+import { reportBenchmark } from './report-bench.mjs';
+import { ratio, round } from './stats.mjs';
+
+const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
+const run = promisify(execFile);
+const { values: options } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    seconds: { type: 'string' },
+    callers: { type: 'string' },
+    only: { type: 'string' },
+    'advances-timeout': { type: 'string' },
+    'advances-count': { type: 'string' },
+    // Profiles the services (node --cpu-prof) and prints where accounts-manager spent its CPU.
+    'cpu-prof': { type: 'boolean', default: false },
+    // For the harness test: databases and results of their own.
+    'db-suffix': { type: 'string', default: '' },
+    'results-dir': { type: 'string' },
+  },
+});
+
+const PLAN = options.quick
+  ? { seconds: 2, warmupMs: 500, callers: [8], bankSeconds: 2, report: { hot: 20_000, archived: 50_000, listings: 5 }, advances: { count: 20, timeoutMs: 40_000 } }
+  : { seconds: 5, warmupMs: 1_000, callers: [8, 32, 128], bankSeconds: 10, report: { hot: 1_000_000, archived: 5_000_000, listings: 50 }, advances: { count: 1_000, timeoutMs: 60_000 } };
+if (options.seconds) PLAN.seconds = Number(options.seconds);
+if (options.callers) PLAN.callers = options.callers.split(',').map(Number);
+if (options['advances-timeout']) PLAN.advances.timeoutMs = Number(options['advances-timeout']) * 1000;
+if (options['advances-count']) PLAN.advances.count = Number(options['advances-count']);
+const ONLY = new Set((options.only ?? 'transfers,bank,report,advances').split(','));
+const BANK_CALLERS = 32;
+const TARGETS = { transferRatioAt32: 0.5, transferP99Ms: 50, reportFirstPageP99Ms: 50, reportRowsPerSecond: 100_000 };
+if (!/^[a-z0-9_]*$/.test(options['db-suffix'])) throw new Error('--db-suffix: lower-case letters, digits and _ only');
+const suffix = `${options.quick ? '_quick' : ''}${options['db-suffix']}`;
+const DB = {
+  accounts: `alfabet_accounts_bench${suffix}`,
+  advances: `alfabet_advances_bench${suffix}`,
+  report: `alfabet_accounts_bench_report${suffix}`,
+  pgbench: `alfabet_pgbench${suffix}`,
+};
+const PGBENCH_SCALE = options.quick ? 1 : 10;
+const dbUrl = (name) => `postgres://postgres@127.0.0.1:5432/${name}`;
+const say = (text) => console.log(`[bench] ${text}`);
+
+async function main() {
+  const started = Date.now();
+  const results = { date: new Date().toISOString().slice(0, 10), startedAt: new Date().toISOString(), quick: options.quick, machine: await machine(), plan: PLAN, targets: TARGETS, checks: {} };
+  say(`${results.machine.cpu} × ${results.machine.cores}, ${results.machine.memoryGiB} GiB, PostgreSQL ${results.machine.postgres}, Node ${process.versions.node}`);
+  await dropDatabase(DB.accounts);
+  await dropDatabase(DB.advances);
+  const work = mkdtempSync(join(tmpdir(), 'alfabet-bench-'));
+  const stack = await startStack(work);
+  // Ctrl-C during a benchmark: stop the stack it started, then leave.
+  for (const signal of ['SIGINT', 'SIGTERM']) {
+    process.once(signal, () => {
+      say(`${signal}: stopping the stack`);
+      void stack.stop().finally(() => process.exit(130));
+    });
+  }
+  try {
+    const pids = {
+      accounts: findDescendant(stack.child.pid, 'accounts-manager/dist/src/main.js'),
+      advances: findDescendant(stack.child.pid, 'advances/dist/src/main-api.js'),
+      worker: findDescendant(stack.child.pid, 'advances/dist/src/main-worker.js'),
+      temporal: findDescendant(stack.child.pid, 'server start-dev'),
+    };
+    stack.pids = pids;
+    if (ONLY.has('transfers') || ONLY.has('bank')) {
+      const accounts = await fundedAccounts(work);
+      if (ONLY.has('transfers')) results.transfers = await transfersBenchmark(stack.env, accounts, pids);
+      if (ONLY.has('bank')) results.bank = await bankBenchmark(stack.env, accounts, results, pids);
+    }
+    if (ONLY.has('report')) results.report = await withReportServer(work, (server) => reportBenchmark({ ...server, listings: PLAN.report.listings, say }));
+    if (ONLY.has('advances')) {
+      // The anchor first: its unfinished workflows are terminated, ours would keep the server busy.
+      const anchor = await temporalAnchor({
+        temporalAddress: stack.env.TEMPORAL_ADDRESS, temporalPid: pids.temporal,
+        count: PLAN.advances.count, intervalMs: 1_000, timeoutMs: PLAN.advances.timeoutMs, say,
+      });
+      const advances = await advancesBenchmark({
+        advancesAddress: stack.env.ADVANCES_GRPC_ADDR, accountsUrl: dbUrl(DB.accounts), advancesUrl: dbUrl(DB.advances),
+        pids, count: PLAN.advances.count, intervalMs: 1_000, timeoutMs: PLAN.advances.timeoutMs, say,
+      });
+      results.advances = { ...advances, anchor, ratio: ratio(advances.activitiesPerSecond, anchor.activitiesPerSecond) };
+      results.checks.advancesLedger = advances.ledgerCheck.ok;
+    }
+    results.checks.ledgerVerify = await ledgerVerify(dbUrl(DB.accounts));
+  } finally {
+    await stack.stop();
+    if (options['cpu-prof']) results.profile = keepProfile(work, stack.pids?.accounts, results.date);
+    rmSync(work, { recursive: true, force: true });
+  }
+  results.seconds = Math.round((Date.now() - started) / 1000);
+  const written = writeResults(results);
+  printTable(results);
+  say(`results: ${written.join(', ')} (${results.seconds} s in all)`);
+  const failed = Object.entries(results.checks).filter(([, ok]) => !ok).map(([name]) => name);
+  if (failed.length > 0) {
+    say(`CORRECTNESS CHECK FAILED: ${failed.join(', ')}`);
+    process.exitCode = 1;
+  }
+}
+
+// ── benchmark 1: transfers (and 5: memory at the most callers) ─────────────
+
+async function transfersBenchmark(env, accounts, pids) {
+  await initPgbench(DB.pgbench, PGBENCH_SCALE);
+  let maxClients = Infinity;
+  const rows = [];
+  for (const callers of PLAN.callers) {
+    maxClients = Math.min(maxClients, await pgbenchClientLimit());
+    const pgbench = await runPgbench({ database: DB.pgbench, clients: Math.min(callers, maxClients), seconds: PLAN.seconds, script: 'tpcb-like' });
+    const memory = callers === Math.max(...PLAN.callers) ? sampleMemory({ accounts: pids.accounts, advances: pids.advances, worker: pids.worker }) : null;
+    const transfers10k = await load(env, { mode: 'transfer', callers, accountsFile: accounts.many, pids });
+    const memoryUnderLoad = memory?.stop() ?? null;
+    const transfers10 = await load(env, { mode: 'transfer', callers, accountsFile: accounts.hot, pids });
+    const row = {
+      callers, pgbench, transfers10k, transfers10,
+      ratio10k: ratio(transfers10k.rps, pgbench.tps), ratio10: ratio(transfers10.rps, pgbench.tps),
+      ...(memoryUnderLoad ? { memory: memoryUnderLoad } : {}),
+    };
+    say(`transfers ×${callers}: ${transfers10k.rps}/s p99 ${transfers10k.p99Ms} ms (10 000 accounts), ${transfers10.rps}/s p99 ${transfers10.p99Ms} ms (10 accounts); pgbench tpcb-like ×${pgbench.clients}: ${pgbench.tps}/s`);
+    say(`  CPU cores during the 10 000-account run: ${Object.entries(transfers10k.cpuCores).map(([name, cores]) => `${name} ${cores}`).join(', ')} (of ${cpus().length})`);
+    rows.push(row);
+  }
+  return { pgbenchScale: PGBENCH_SCALE, pgbenchMaxClients: maxClients, rows };
+}
+
+/**
+ * pgbench needs one connection per client: stay below max_connections with
+ * what is open now (the services' pools included), with a margin.
+ */
+async function pgbenchClientLimit() {
+  const { stdout } = await run('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-Atc',
+    "SELECT current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int - (SELECT count(*) FROM pg_stat_activity) - 10"]);
+  return Number(stdout.trim());
+}
+
+// ── benchmark 2: bank transactions with 10 % replayed request ids ───────────
+
+async function bankBenchmark(env, accounts, results, pids) {
+  const BANK = '00000000-0000-7000-8000-000000000001';
+  const db = new pg.Client({ connectionString: dbUrl(DB.accounts) });
+  await db.connect();
+  try {
+    const before = await bankState(db, BANK);
+    const bank = await load(env, { mode: 'bank', callers: BANK_CALLERS, accountsFile: accounts.many, repeatRatio: 0.1, seconds: PLAN.bankSeconds, pids });
+    const after = await bankState(db, BANK);
+    const hotRow = await runPgbench({ database: DB.pgbench, clients: BANK_CALLERS, seconds: PLAN.bankSeconds, script: 'hot-row' });
+    const tpcb = results.transfers?.rows.find((row) => row.callers === BANK_CALLERS)?.pgbench
+      ?? await runPgbench({ database: DB.pgbench, clients: BANK_CALLERS, seconds: PLAN.bankSeconds, script: 'tpcb-like' });
+    // Replays moved no money: the bank's balance changed by exactly the unique
+    // successful requests, and each request id has one row.
+    const proof = {
+      bankBalanceChangeMinor: String(before.balance - after.balance),
+      netCreditedByUniqueRequestsMinor: bank.bank.netCreditedMinor,
+      rowsWritten: after.rows - before.rows,
+      uniqueRequestIds: bank.bank.unique,
+      replays: bank.bank.replays,
+      replaysAnsweredWithAnotherTransaction: bank.bank.replayMismatches,
+    };
+    const ok = proof.bankBalanceChangeMinor === proof.netCreditedByUniqueRequestsMinor
+      && proof.rowsWritten === proof.uniqueRequestIds && proof.replaysAnsweredWithAnotherTransaction === 0;
+    results.checks.bankReplaysMovedNoMoney = ok;
+    say(`bank ×${BANK_CALLERS}: ${bank.rps}/s p99 ${bank.p99Ms} ms, ${bank.bank.replays} replays; money check ${ok ? 'OK' : 'FAILED'}; pgbench one hot row: ${hotRow.tps}/s`);
+    return { ...bank, proof, anchors: { tpcbLike: tpcb, hotRow }, ratioTpcb: ratio(bank.rps, tpcb.tps), ratioHotRow: ratio(bank.rps, hotRow.tps) };
+  } finally {
+    await db.end();
+  }
+}
+
+async function bankState(db, bankId) {
+  const { rows: [row] } = await db.query(
+    `SELECT (SELECT balance FROM accounts WHERE account_id = $1) AS balance,
+            (SELECT count(*) FROM transactions WHERE kind = 'bank' AND description = 'bench') AS rows`, [bankId]);
+  return { balance: BigInt(row.balance), rows: Number(row.rows) };
+}
+
+// ── the load process ─────────────────────────────────────────────────────────
+
+async function load(env, { mode, callers, accountsFile, repeatRatio = 0, seconds = PLAN.seconds, pids }) {
+  const specFile = join(dirname(accountsFile), `load-${mode}-${callers}.json`);
+  writeFileSync(specFile, JSON.stringify({ address: env.ACCOUNTS_GRPC_ADDR, mode, callers, warmupMs: PLAN.warmupMs, durationMs: seconds * 1000, accountsFile, repeatRatio }));
+  // Where the machine's CPU went during the run (cores: 1.0 = one core busy throughout).
+  const before = { accounts: cpuSeconds(pids.accounts), postgres: userCpuSeconds('postgres'), machine: machineBusySeconds(), at: Date.now() };
+  const { stdout } = await run(process.execPath, [join(ROOT, 'bench/load.mjs'), specFile], { cwd: ROOT, maxBuffer: 1 << 20 });
+  const elapsed = (Date.now() - before.at) / 1000;
+  const result = JSON.parse(stdout.trim().split('\n').pop());
+  result.cpuCores = {
+    accountsManager: round((cpuSeconds(pids.accounts) - before.accounts) / elapsed, 2),
+    postgres: round((userCpuSeconds('postgres') - before.postgres) / elapsed, 2),
+    loadGenerator: round(result.loadCpuSeconds / elapsed, 2),
+    machine: round((machineBusySeconds() - before.machine) / elapsed, 2),
+  };
+  return result;
+}
+
+/** 10 000 accounts and 10 "hot" ones, each credited 10 000.00 by the bank through ledger_post. */
+async function fundedAccounts(work) {
+  const db = new pg.Client({ connectionString: dbUrl(DB.accounts) });
+  await db.connect();
+  try {
+    const create = async (count, name) => (await db.query(
+      `WITH created AS (
+         INSERT INTO accounts (account_id, display_name) SELECT gen_random_uuid(), $2 || ' ' || n FROM generate_series(1, $1) n RETURNING account_id)
+       SELECT account_id, (SELECT status FROM ledger_post(gen_random_uuid(), NULL, 'bank', NULL, account_id, 1000000, 'credit', 'bench funding',
+                                                          '00000000-0000-7000-8000-000000000001', account_id)) AS status
+       FROM created`, [count, name])).rows.map((row) => row.account_id);
+    const files = { many: join(work, 'accounts-10000.json'), hot: join(work, 'accounts-10.json') };
+    writeFileSync(files.many, JSON.stringify(await create(10_000, 'bench')));
+    writeFileSync(files.hot, JSON.stringify(await create(10, 'bench hot')));
+    return files;
+  } finally {
+    await db.end();
+  }
+}
+
+// ── benchmark 3: the report, on its own accounts-manager and database ──────
+
+async function withReportServer(work, body) {
+  const address = `127.0.0.1:${await freePort()}`;
+  const env = { ...process.env, ACCOUNTS_GRPC_ADDR: address, ACCOUNTS_DATABASE_URL: dbUrl(DB.report), ACCOUNTS_METRICS_ADDR: 'off', LOG_LEVEL: 'warn' };
+  const child = spawn(process.execPath, [join(ROOT, 'accounts-manager/dist/src/main.js')], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'inherit'] });
+  try {
+    await waitUntil(() => healthCheck(address), 60_000, 'the report accounts-manager');
+    const seed = await ensureReportData(dbUrl(DB.report), PLAN.report, say);
+    const result = await body({ address, databaseUrl: dbUrl(DB.report), pid: child.pid });
+    return { seed, ...result, verified: await ledgerVerify(dbUrl(DB.report)) };
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((resolve) => child.once('exit', resolve));
+  }
+}
+
+// ── the stack under test ────────────────────────────────────────────────────
+
+async function startStack(work) {
+  const [temporal, ui, accounts, advances] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const env = {
+    ...process.env,
+    ALFABET_DATA_DIR: join(work, 'data'),
+    TEMPORAL_ADDRESS: `127.0.0.1:${temporal}`, TEMPORAL_UI_PORT: String(ui),
+    ACCOUNTS_GRPC_ADDR: `127.0.0.1:${accounts}`, ADVANCES_GRPC_ADDR: `127.0.0.1:${advances}`,
+    ACCOUNTS_DATABASE_URL: dbUrl(DB.accounts), ADVANCES_DATABASE_URL: dbUrl(DB.advances),
+    ACCOUNTS_METRICS_ADDR: 'off', ADVANCES_METRICS_ADDR: 'off', ADVANCES_WORKER_METRICS_ADDR: 'off', ADVANCES_TEMPORAL_METRICS_ADDR: 'off',
+    ADVANCE_PAYMENT_INTERVAL: '1s', RECONCILIATION_INTERVAL: 'off',
+    ...(options['cpu-prof'] ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${join(work, 'profiles')}` } : {}),
+  };
+  say('starting the stack (Temporal dev server, accounts-manager, advances API and worker)…');
+  const child = spawn(process.execPath, [join(ROOT, 'scripts/stack.mjs')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const keep = (chunk) => { output = (output + String(chunk)).slice(-20_000); };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  await waitUntil(async () => {
+    if (child.exitCode !== null) throw new Error(`the stack exited:\n${output}`);
+    return output.includes('the stack is up');
+  }, 150_000, 'the stack');
+  return {
+    child, env,
+    async stop() {
+      child.kill('SIGINT');
+      await exited;
+    },
+  };
+}
+
+/** Summarises accounts-manager's CPU profile and keeps the raw file next to the results (gitignored). */
+function keepProfile(work, pid, date) {
+  const dir = join(work, 'profiles');
+  const file = readdirSync(dir).find((name) => name.includes(`.${pid}.`));
+  if (!file) return null;
+  const resultsDir = options['results-dir'] ?? join(ROOT, 'bench/results');
+  const kept = join(resultsDir, `${date}-accounts-manager.cpuprofile`);
+  copyFileSync(join(dir, file), kept);
+  const summary = summarizeProfile(kept);
+  say(`accounts-manager CPU profile (${summary.seconds} s, ${summary.busyPercent} % busy): ${kept}`);
+  for (const entry of summary.byPackage) say(`  ${String(entry.percentOfBusy).padStart(5)} %  ${entry.name}`);
+  say('  top functions (self time):');
+  for (const entry of summary.topFunctions) say(`  ${String(entry.percentOfBusy).padStart(5)} %  ${entry.name}`);
+  return summary;
+}
+
+async function waitUntil(check, timeoutMs, what) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`${what} was not ready within ${timeoutMs / 1000} s`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+async function dropDatabase(name) {
+  await run('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-qc', `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`]);
+}
+
+async function ledgerVerify(databaseUrl) {
+  const verify = await run(process.execPath, [join(ROOT, 'accounts-manager/dist/src/cli/ledger-verify.js')], { env: { ...process.env, ACCOUNTS_DATABASE_URL: databaseUrl } })
+    .then(() => true, (error) => { say(`ledger:verify failed on ${databaseUrl}:\n${error.stdout}${error.stderr}`); return false; });
+  return verify;
+}
+
+async function machine() {
+  const { stdout } = await run('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-Atc', "SELECT current_setting('server_version')"]);
+  return {
+    cpu: cpus()[0]?.model.replace(/\s+/g, ' ').trim() ?? 'unknown',
+    cores: cpus().length,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    postgres: stdout.trim(),
+    node: process.versions.node,
+    kernel: readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim(),
+  };
+}
+
+// ── output ──────────────────────────────────────────────────────────────────
+
+function writeResults(results) {
+  const dir = options['results-dir'] ?? join(ROOT, 'bench/results');
+  mkdirSync(dir, { recursive: true });
+  const base = join(dir, `${results.date}${options.quick ? '-quick' : ''}`);
+  writeFileSync(`${base}.json`, `${JSON.stringify(results, null, 2)}\n`);
+  const files = [`${base}.json`];
+  if (results.transfers) {
+    writeFileSync(`${base}-transfers.svg`, transfersChart(results));
+    files.push(`${base}-transfers.svg`);
+  }
+  return files.map((file) => (file.startsWith(ROOT) ? file.slice(ROOT.length + 1) : file));
+}
+
+function printTable(results) {
+  const lines = [];
+  const row = (...cells) => lines.push(`| ${cells.join(' | ')} |`);
+  row('benchmark', 'measured', 'anchor (same run)', 'ratio', 'target');
+  row('---', '---', '---', '---', '---');
+  for (const r of results.transfers?.rows ?? []) {
+    const target = r.callers === 32 ? `≥ ${TARGETS.transferRatioAt32}× , p99 ≤ ${TARGETS.transferP99Ms} ms` : '';
+    row(`Transfer ×${r.callers}, 10 000 accounts`, `${r.transfers10k.rps}/s, p50 ${r.transfers10k.p50Ms} ms, p99 ${r.transfers10k.p99Ms} ms`, `pgbench tpcb-like ×${r.pgbench.clients}: ${r.pgbench.tps}/s, p99 ${r.pgbench.p99Ms} ms`, `${r.ratio10k}×`, target);
+    row(`Transfer ×${r.callers}, 10 accounts`, `${r.transfers10.rps}/s, p50 ${r.transfers10.p50Ms} ms, p99 ${r.transfers10.p99Ms} ms`, `pgbench tpcb-like ×${r.pgbench.clients}: ${r.pgbench.tps}/s`, `${r.ratio10}×`, '');
+  }
+  const b = results.bank;
+  if (b) {
+    row(`BankTransaction ×${BANK_CALLERS}, 10 % replays`, `${b.rps}/s, p50 ${b.p50Ms} ms, p99 ${b.p99Ms} ms; ${b.proof.replays} replays moved no money: ${results.checks.bankReplaysMovedNoMoney ? 'yes' : 'NO'}`,
+      `pgbench one hot row ×${BANK_CALLERS}: ${b.anchors.hotRow.tps}/s; tpcb-like: ${b.anchors.tpcbLike.tps}/s`, `${b.ratioHotRow}× / ${b.ratioTpcb}×`, '');
+  }
+  const r = results.report;
+  if (r) {
+    row(`Report: first page (${r.rowsInWindow.toLocaleString('en')} rows in window)`, `p50 ${r.firstPage.p50Ms} ms, p99 ${r.firstPage.p99Ms} ms`, `same SQL alone: p50 ${r.firstPage.anchor.p50Ms} ms, p99 ${r.firstPage.anchor.p99Ms} ms`, `${r.firstPage.ratioP50}×`, `p99 ≤ ${TARGETS.reportFirstPageP99Ms} ms`);
+    row('Report: whole window, 1000 a page', `${r.stream.rowsPerSecond.toLocaleString('en')} rows/s`, `psql COPY: ${r.stream.anchor.rowsPerSecond.toLocaleString('en')} rows/s`, `${r.stream.ratio}×`, `≥ ${TARGETS.reportRowsPerSecond.toLocaleString('en')} rows/s`);
+    row('Report: accounts-manager peak RSS while streaming', r.memory.map((m) => `${m.peakMiB} MiB for ${m.rows.toLocaleString('en')} rows`).join(', '), `idle before: ${r.memory[0].startMiB} MiB`, '', 'levels off');
+  }
+  const a = results.advances;
+  if (a) {
+    const done = (count, seconds) => (seconds ? `all ${count} done in ${seconds} s` : `bound hit`);
+    row(`Advances: ${a.advances} at once, payments ${a.intervalSeconds} s apart`,
+      `${a.allRepaid ? `all repaid in ${a.secondsUntilAllRepaid} s` : `${a.repaid} repaid when the bound hit`}; ${a.activitiesPerSecond} ledger activities/s (${a.paymentsPerSecond} payments/s); CPU cores: ${Object.entries(a.processes).map(([name, p]) => `${name} ${p.cpuCores}`).join(', ')}; worker peak ${a.worker.peakMiB} MiB`,
+      `empty workflows of the same shape: ${done(a.anchor.completed, a.anchor.secondsUntilAllDone)}, ${a.anchor.activitiesPerSecond} activities/s (floor ${a.idealSeconds} s)`,
+      `${a.ratio}×`, `ledger check: ${a.ledgerCheck.ok ? 'OK' : 'FAILED'}`);
+  }
+  const memory = results.transfers?.rows.find((x) => x.memory)?.memory;
+  if (memory) row(`Memory under Transfer ×${Math.max(...PLAN.callers)}`, Object.entries(memory).map(([name, m]) => `${name} ${m.peakMiB} MiB`).join(', '), 'before this run: ' + Object.entries(memory).map(([name, m]) => `${name} ${m.startMiB} MiB`).join(', '), '', '');
+  console.log(`\n${lines.join('\n')}\n`);
+}
+
+main().catch((error) => {
+  console.error(`[bench] failed: ${error.stack ?? error}`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,118 @@
+// Benchmark 3: the transactions report on a large window. Each figure is
+// printed next to what PostgreSQL itself needs for the same work, measured
+// in the same run: the service's first page against the same two statements
+// run directly, the stream's rows/s against COPY of the same rows.
+import { credentials } from '@grpc/grpc-js';
+import { spawn } from 'node:child_process';
+import pg from 'pg';
+import { AccountsServiceClient } from '@alfabet/proto/accounts/v1';
+import { takeSnapshot, fetchPage } from '../accounts-manager/dist/src/reports/report-queries.js';
+import { maintainReportCounts } from '../accounts-manager/dist/src/reports/report-counts.js';
+import { sampleMemory } from './processes.mjs';
+import { summarize, round, ratio } from './stats.mjs';
+
+const WINDOW_MS = 5 * 86_400_000;
+
+/** Time from the call to the first page message (then the stream is cancelled). */
+function firstPage(client, request) {
+  return new Promise((resolve, reject) => {
+    const started = process.hrtime.bigint();
+    const stream = client.listTransactions(request, { deadline: Date.now() + 30_000 });
+    stream.once('data', (page) => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      stream.cancel();
+      resolve({ ms, totalSize: Number(page.totalSize) });
+    });
+    stream.once('error', (error) => { if (error.code !== 1 /* CANCELLED */) reject(error); });
+  });
+}
+
+/** Streams a whole listing; resolves rows and seconds. */
+function streamAll(client, request) {
+  return new Promise((resolve, reject) => {
+    const started = process.hrtime.bigint();
+    let rows = 0;
+    let pages = 0;
+    const stream = client.listTransactions(request, { deadline: Date.now() + 600_000 });
+    stream.on('data', (page) => { rows += page.transactions.length; pages += 1; });
+    stream.once('error', reject);
+    stream.once('end', () => resolve({ rows, pages, seconds: Number(process.hrtime.bigint() - started) / 1e9 }));
+  });
+}
+
+export async function reportBenchmark({ address, databaseUrl, pid, listings, say }) {
+  const client = new AccountsServiceClient(address, credentials.createInsecure(), { 'grpc.max_receive_message_length': 64 << 20 });
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+  try {
+    const startTime = () => new Date(Date.now() - WINDOW_MS + 30_000);
+    // What the service's own once-a-minute timer has done long before in steady state: seal the finished hours.
+    for (let i = 0; i < 2; i++) await maintainReportCounts(pool, new Date(Date.now() - WINDOW_MS - 3_600_000));
+    const base = { pageSize: 0, pageToken: '', snapshotToken: '', page: 0, accountId: '', endTime: undefined };
+
+    // Time to first page, the service vs the same statements straight on PostgreSQL.
+    await firstPage(client, { ...base, startTime: startTime() }); // warm-up
+    const service = [];
+    const direct = [];
+    let totalSize = 0;
+    for (let i = 0; i < listings; i++) {
+      const answer = await firstPage(client, { ...base, startTime: startTime() });
+      service.push(answer.ms);
+      totalSize = answer.totalSize;
+      const started = process.hrtime.bigint();
+      const filter = { startUs: BigInt(startTime().getTime()) * 1000n, endUs: null, accountId: null };
+      const { snapshot, totalSize: total } = await takeSnapshot(pool, filter);
+      await fetchPage(pool, { filter, pageSize: 100, snapshot, totalSize: total, takenAtMs: Date.now() }, { offset: 0 });
+      direct.push(Number(process.hrtime.bigint() - started) / 1e6);
+    }
+    const first = summarize(service);
+    const firstDirect = summarize(direct);
+    say(`report: first page p50 ${first.p50Ms} ms, p99 ${first.p99Ms} ms over ${listings} listings of ${totalSize.toLocaleString('en')} rows (PostgreSQL alone: p50 ${firstDirect.p50Ms} ms)`);
+
+    // A tenth, a half, then the whole window at 1000 a page, memory sampled
+    // for each: the peak must level off, not follow the report's size.
+    const measured = async (fraction) => {
+      const sampler = sampleMemory({ accounts: pid });
+      const streamed = await streamAll(client, { ...base, pageSize: 1000, startTime: fraction === 1 ? startTime() : new Date(Date.now() - WINDOW_MS * fraction) });
+      return { ...streamed, memory: sampler.stop().accounts };
+    };
+    const tenth = await measured(0.1);
+    const half = await measured(0.5);
+    const whole = await measured(1);
+    const rowsPerSecond = whole.rows / whole.seconds;
+    say(`report: streamed ${whole.rows.toLocaleString('en')} rows in ${whole.pages} pages at ${Math.round(rowsPerSecond).toLocaleString('en')} rows/s; accounts-manager RSS peak ${tenth.memory.peakMiB} / ${half.memory.peakMiB} / ${whole.memory.peakMiB} MiB streaming ${[tenth, half, whole].map((r) => r.rows.toLocaleString('en')).join(' / ')} rows`);
+
+    // PostgreSQL's own streaming rate for the same rows in the same order.
+    const copyStarted = process.hrtime.bigint();
+    const copyRows = await countCopiedRows(databaseUrl,
+      `COPY (SELECT transaction_id, create_time, kind, src_account_id, dst_account_id, amount, direction, description, status, failure_reason, failure_message
+             FROM transactions WHERE create_time >= now() - interval '5 days' + interval '30 seconds'
+             ORDER BY create_time DESC, transaction_id DESC) TO STDOUT`);
+    const copySeconds = Number(process.hrtime.bigint() - copyStarted) / 1e9;
+    const copyRowsPerSecond = copyRows / copySeconds;
+
+    return {
+      rowsInWindow: totalSize,
+      firstPage: { ...first, listings, anchor: { what: 'the same SQL straight on PostgreSQL', ...firstDirect }, ratioP50: ratio(first.p50Ms, firstDirect.p50Ms) },
+      stream: {
+        rows: whole.rows, pages: whole.pages, seconds: round(whole.seconds), rowsPerSecond: Math.round(rowsPerSecond),
+        anchor: { what: 'psql COPY of the same rows, same order', rows: copyRows, rowsPerSecond: Math.round(copyRowsPerSecond) },
+        ratio: ratio(rowsPerSecond, copyRowsPerSecond),
+      },
+      memory: [tenth, half, whole].map((r) => ({ rows: r.rows, ...r.memory })),
+    };
+  } finally {
+    client.close();
+    await pool.end();
+  }
+}
+
+/** Runs a COPY … TO STDOUT through psql and counts the lines it streams. */
+function countCopiedRows(databaseUrl, sql) {
+  return new Promise((resolve, reject) => {
+    const psql = spawn('psql', ['-d', databaseUrl, '-Atc', sql], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let lines = 0;
+    psql.stdout.on('data', (chunk) => { for (const byte of chunk) if (byte === 10) lines += 1; });
+    psql.once('error', reject);
+    psql.once('exit', (code) => (code === 0 ? resolve(lines) : reject(new Error(`psql COPY exited ${code}`))));
+  });
+}

@@ -1,0 +1,67 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * `npm run bench -- --quick` proves the benchmark harness works end to end:
+ * the stack starts, every benchmark runs against it, pgbench anchors are
+ * measured, the correctness checks the benchmarks carry pass (bank replays
+ * moved no money, each advance paid exactly its amount, ledger:verify), and
+ * the results JSON and chart are written. No figure is compared with a speed:
+ * speed belongs to the benchmark's own output, never to a test.
+ */
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+test('the benchmark harness runs every benchmark in --quick mode and its correctness checks hold', async () => {
+  const resultsDir = mkdtempSync(join(tmpdir(), 'alfabet-bench-results-'));
+  try {
+    const { code, output } = await new Promise<{ code: number | null; output: string }>((resolveRun) => {
+      const bench = spawn(process.execPath, [join(ROOT, 'bench/bench.mjs'), '--quick', '--db-suffix', process.env.ALFABET_TEST_DB_SUFFIX ?? '', '--results-dir', resultsDir],
+        { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      let text = '';
+      bench.stdout.on('data', (chunk) => { text += String(chunk); });
+      bench.stderr.on('data', (chunk) => { text += String(chunk); });
+      bench.once('exit', (exitCode) => resolveRun({ code: exitCode, output: text }));
+    });
+    expect({ code, tail: output.slice(-3_000) }).toEqual({ code: 0, tail: expect.any(String) });
+
+    const files = readdirSync(resultsDir).sort();
+    expect(files).toEqual([expect.stringMatching(/^\d{4}-\d{2}-\d{2}-quick-transfers\.svg$/), expect.stringMatching(/^\d{4}-\d{2}-\d{2}-quick\.json$/)]);
+    const results = JSON.parse(readFileSync(join(resultsDir, files[1]!), 'utf8'));
+
+    expect(results.checks).toEqual({ bankReplaysMovedNoMoney: true, advancesLedger: true, ledgerVerify: true });
+    // Benchmark 1: each caller count measured for both account sets, next to its pgbench anchor.
+    for (const row of results.transfers.rows) {
+      expect(row.pgbench.tps).toBeGreaterThan(0);
+      for (const run of [row.transfers10k, row.transfers10]) {
+        expect(run.calls).toBeGreaterThan(0);
+        expect(run.errors).toEqual({});
+        expect(run.p99Ms).toBeGreaterThanOrEqual(run.p50Ms);
+      }
+      expect(row.ratio10k).toBeCloseTo(row.transfers10k.rps / row.pgbench.tps, 1);
+    }
+    // Benchmark 2: the replays happened, and the money proof compared real numbers.
+    expect(results.bank.proof.replays).toBeGreaterThan(0);
+    expect(results.bank.proof.rowsWritten).toBe(results.bank.proof.uniqueRequestIds);
+    expect(results.bank.proof.bankBalanceChangeMinor).toBe(results.bank.proof.netCreditedByUniqueRequestsMinor);
+    // Benchmark 3: the whole window was streamed, exactly the seeded hot rows and none of the archived ones.
+    expect(results.report.rowsInWindow).toBe(results.plan.report.hot);
+    expect(results.report.stream.rows).toBe(results.plan.report.hot);
+    expect(results.report.stream.anchor.rows).toBe(results.plan.report.hot);
+    expect(results.report.verified).toBe(true);
+    // Benchmark 4: every advance repaid, one credit and exactly its amount in debits each.
+    expect(results.advances).toMatchObject({ allRepaid: true, repaid: results.plan.advances.count });
+    expect(results.advances.ledgerCheck.advancesWithOneCreditAndExactDebits).toBe(results.plan.advances.count);
+    expect(results.advances.payments).toBeGreaterThanOrEqual(12 * results.plan.advances.count);
+    // …next to its anchor: as many empty workflows of the same shape, run to completion on the same server.
+    expect(results.advances.anchor).toMatchObject({ completed: results.plan.advances.count, activities: 13 * results.plan.advances.count });
+    // The chart has the three series.
+    const svg = readFileSync(join(resultsDir, files[0]!), 'utf8');
+    expect(svg.match(/<polyline /g)).toHaveLength(3);
+    expect(output).toMatch(/\| Transfer ×8, 10 000 accounts \| [\d.]+\/s/);
+  } finally {
+    rmSync(resultsDir, { recursive: true, force: true });
+  }
+}, 300_000);
