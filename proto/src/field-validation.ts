@@ -35,6 +35,17 @@ export function requirePageSize(field: string, value: number, fallback: number, 
   return value;
 }
 
+/**
+ * Free text a person reads (names, descriptions): no control characters.
+ * PostgreSQL cannot store NUL at all, and the others have no place in a name
+ * or a statement line.
+ */
+export function requirePlainText(field: string, value: string): string {
+  const at = value.search(/[\u0000-\u001f\u007f]/u);
+  if (at >= 0) throw invalidArgument(field, `must not contain control characters (U+${value.charCodeAt(at).toString(16).toUpperCase().padStart(4, '0')} at ${at})`);
+  return value;
+}
+
 /** Shortens what a caller sent before it goes into a message or a log line. */
 export function clip(value: string): string {
   return value.length > 64 ? value.slice(0, 64) + '…' : value;

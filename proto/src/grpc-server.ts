@@ -4,6 +4,7 @@ import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 import { join } from 'node:path';
 import { protoRootDir } from './paths.js';
+import { refusingUndecodable, tolerantDefinition } from './undecodable-requests.js';
 
 export interface GrpcServiceBinding {
   /** Fully qualified name, e.g. alfabet.accounts.v1.AccountsService (the health service key). */
@@ -39,7 +40,9 @@ export async function startGrpcServer(options: StartGrpcServerOptions): Promise<
   const server = new Server({
     'grpc.max_receive_message_length': options.maxReceiveMessageBytes ?? 4 * 1024 * 1024,
   });
-  for (const service of options.services) server.addService(service.definition, service.implementation);
+  for (const service of options.services) {
+    server.addService(tolerantDefinition(service.definition), refusingUndecodable(service.definition, service.implementation));
+  }
 
   // Reflection describes the health service too, so `grpcurl list` shows it and ops can call it.
   const protoPaths = [...options.protoFiles.map((file) => join(protoRootDir(), file)), healthProtoPath];

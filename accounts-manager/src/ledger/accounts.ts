@@ -3,6 +3,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { alreadyExists, invalidArgument, notFound } from '@alfabet/proto/field-error';
 import { ACCOUNT_COLUMNS, toLedgerAccount, type AccountRecord } from './rows.js';
 import type { LedgerAccount } from './types.js';
+import { requirePlainText } from '@alfabet/proto/field-validation';
 
 export const DISPLAY_NAME_LENGTH_MAX = 200;
 
@@ -12,7 +13,7 @@ export const DISPLAY_NAME_LENGTH_MAX = 200;
  * and then finds it.
  */
 export async function createAccount(pool: pg.Pool, requestId: string | null, displayName: string): Promise<LedgerAccount> {
-  const name = displayName.trim();
+  const name = requirePlainText('display_name', displayName).trim();
   if (name.length === 0) throw invalidArgument('display_name', 'must not be empty');
   if (name.length > DISPLAY_NAME_LENGTH_MAX) throw invalidArgument('display_name', `must be at most ${DISPLAY_NAME_LENGTH_MAX} characters`);
 

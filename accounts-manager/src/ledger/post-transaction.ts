@@ -15,6 +15,7 @@
 import type pg from 'pg';
 import { v7 as uuidv7 } from 'uuid';
 import { alreadyExists, FieldError, invalidArgument, notFound } from '@alfabet/proto/field-error';
+import { requirePlainText } from '@alfabet/proto/field-validation';
 import { DependencyUnavailable } from '@alfabet/proto/service-errors';
 import { toLedgerTransaction, type TransactionRecord } from './rows.js';
 import { getTransaction } from './transactions.js';
@@ -79,6 +80,7 @@ export async function bankTransaction(deps: LedgerDeps, command: BankTransaction
   if (command.description.length > DESCRIPTION_LENGTH_MAX) {
     throw invalidArgument('description', `must be at most ${DESCRIPTION_LENGTH_MAX} characters`);
   }
+  requirePlainText('description', command.description);
   const toCustomer = command.direction === 'credit';
   return post(deps, {
     requestId: command.requestId,
