@@ -110,7 +110,15 @@ ensure_chromium() {
   export CHROMIUM_PATH
 }
 
+# openssl: the TLS tests make their own CA and certificates at run time.
+ensure_openssl() {
+  command -v openssl >/dev/null && return
+  log "installing openssl from Debian's packages (the TLS tests make certificates with it)"
+  local sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null
+}
+
 ensure_node
 ensure_temporal
-if [ "${ALFABET_NEED_BROWSER:-0}" = 1 ]; then ensure_chromium; fi
+if [ "${ALFABET_NEED_BROWSER:-0}" = 1 ]; then ensure_chromium; ensure_openssl; fi
 if [ "${SKIP_POSTGRES_CHECK:-0}" != 1 ]; then ensure_postgres; fi

@@ -2,6 +2,8 @@ import { PROTO_FILES } from '@alfabet/proto/paths';
 import { AccountsServiceService } from '@alfabet/proto/accounts/v1';
 import { startGrpcServer, type RunningGrpcServer } from '@alfabet/proto/grpc-server';
 import { observeService } from '@alfabet/proto/grpc-observability';
+import { authorizing } from '@alfabet/proto/authorization';
+import { serverCredentials } from '@alfabet/proto/tls';
 import { startMetricsServer } from '@alfabet/proto/metrics-server';
 import type { Server as HttpServer } from 'node:http';
 import type pg from 'pg';
@@ -73,10 +75,16 @@ export async function startAccountsApp(config: AccountsConfig, log: Logger): Pro
     services: [{
       name: ACCOUNTS_SERVICE_NAME,
       definition: AccountsServiceService,
-      implementation: observeService(ACCOUNTS_SERVICE_NAME, AccountsServiceService, implementation, { metrics: metrics.rpc, log }),
+      implementation: observeService(ACCOUNTS_SERVICE_NAME, AccountsServiceService,
+        config.authorization ? authorizing(AccountsServiceService, implementation, config.authorization) : implementation,
+        { metrics: metrics.rpc, log }),
     }],
     protoFiles: [PROTO_FILES.accounts],
+    credentials: serverCredentials(config.tls),
   });
+  const transport = config.tls ? (config.tls.clientCa ? 'mutual TLS' : 'TLS') : 'plaintext (loopback only)';
+  if (config.authorization) log.info({ transport }, 'authorization on: callers are identified and checked against the policy');
+  else log.warn({ transport }, 'authorization off: any caller may call any method (set ACCOUNTS_AUTH=on)');
   let metricsServer: HttpServer | null = null;
   let metricsPort: number | null = null;
   if (config.metricsAddress) {

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { addressOrOff, assertLoopbackOrAllowed, duration, flag, hostPort, logLevel, minorUnits, parseEnv, positiveInt, postgresUrl } from '@alfabet/proto/config-parsing';
+import { authorizationPolicyFrom, type AuthorizationPolicy } from '@alfabet/proto/authorization';
+import { pemPath, serverTlsFrom, type ServerTls } from '@alfabet/proto/tls';
 
 export { ConfigError } from '@alfabet/proto/config-parsing';
 
@@ -27,7 +29,25 @@ export interface AccountsConfig {
   /** How long a graceful shutdown waits for in-flight calls. */
   shutdownGraceMs: number;
   logLevel: string;
+  /** TLS (and mutual TLS with a client CA) for the gRPC server; null: plaintext, loopback only. */
+  tls: ServerTls | null;
+  /** Who may call which method; null: authorization off (any caller may call anything). */
+  authorization: AuthorizationPolicy | null;
 }
+
+/** The ledger's methods, as the authorization policy names them. */
+export const ACCOUNTS_METHODS = ['CreateAccount', 'GetAccount', 'Transfer', 'BankTransaction', 'GetTransaction', 'ListTransactions'] as const;
+
+/**
+ * With authorization on and no ACCOUNTS_AUTHZ_POLICY: BankTransaction creates
+ * or destroys money, so only the advances service and ops may call it; any
+ * other authenticated caller may call the rest.
+ */
+export const DEFAULT_ACCOUNTS_POLICY = {
+  advances: ['*'],
+  ops: ['*'],
+  '*': ACCOUNTS_METHODS.filter((method) => method !== 'BankTransaction'),
+};
 
 export const MAX_AMOUNT_DEFAULT = 1_000_000_000_000n;
 
@@ -46,6 +66,12 @@ const schema = z.object({
   SHUTDOWN_GRACE: duration('SHUTDOWN_GRACE').prefault('10s'),
   LOG_LEVEL: logLevel(),
   ALLOW_INSECURE_NON_LOOPBACK: flag(),
+  ACCOUNTS_TLS_CERT: pemPath(),
+  ACCOUNTS_TLS_KEY: pemPath(),
+  ACCOUNTS_TLS_CLIENT_CA: pemPath(),
+  ACCOUNTS_AUTH: z.enum(['off', 'on'], { message: 'ACCOUNTS_AUTH must be off or on' }).default('off'),
+  ACCOUNTS_AUTHZ_POLICY: z.string().optional(),
+  ACCOUNTS_AUTH_TOKENS: z.string().optional(),
 });
 
 /** Every variable accounts-manager reads (docker-compose.yml is checked against it). */
@@ -53,7 +79,8 @@ export const ACCOUNTS_CONFIG_VARIABLES: readonly string[] = Object.keys(schema.s
 
 export function loadAccountsConfig(env: NodeJS.ProcessEnv = process.env): AccountsConfig {
   const c = parseEnv(schema, env);
-  assertLoopbackOrAllowed('ACCOUNTS_GRPC_ADDR', c.ACCOUNTS_GRPC_ADDR, c.ALLOW_INSECURE_NON_LOOPBACK);
+  const tls = serverTlsFrom('ACCOUNTS', c);
+  if (!tls) assertLoopbackOrAllowed('ACCOUNTS_GRPC_ADDR', c.ACCOUNTS_GRPC_ADDR, c.ALLOW_INSECURE_NON_LOOPBACK);
   return {
     grpcAddress: c.ACCOUNTS_GRPC_ADDR,
     metricsAddress: c.ACCOUNTS_METRICS_ADDR,
@@ -66,5 +93,7 @@ export function loadAccountsConfig(env: NodeJS.ProcessEnv = process.env): Accoun
     statementTimeoutMs: c.ACCOUNTS_STATEMENT_TIMEOUT,
     shutdownGraceMs: c.SHUTDOWN_GRACE,
     logLevel: c.LOG_LEVEL,
+    tls,
+    authorization: c.ACCOUNTS_AUTH === 'on' ? authorizationPolicyFrom('ACCOUNTS', c, ACCOUNTS_METHODS, DEFAULT_ACCOUNTS_POLICY) : null,
   };
 }

@@ -1,6 +1,7 @@
 import { AdvancesServiceService } from '@alfabet/proto/advances/v1';
 import { startGrpcServer, type RunningGrpcServer } from '@alfabet/proto/grpc-server';
 import { observeService } from '@alfabet/proto/grpc-observability';
+import { serverCredentials } from '@alfabet/proto/tls';
 import type { Logger } from '@alfabet/proto/logger';
 import { startMetricsServer } from '@alfabet/proto/metrics-server';
 import { PROTO_FILES } from '@alfabet/proto/paths';
@@ -43,7 +44,7 @@ export async function startAdvancesApi(
   // Tests pass the time-skipping environment's client; otherwise connect to TEMPORAL_ADDRESS.
   const connection = overrides.temporal ? null : await Connection.connect({ address: config.temporalAddress });
   const temporal = overrides.temporal ?? new Client({ connection: connection!, namespace: config.temporalNamespace });
-  const ledger = createLedgerClient(config.accountsAddress, config.ledgerCallTimeoutMs);
+  const ledger = createLedgerClient({ address: config.accountsAddress, callTimeoutMs: config.ledgerCallTimeoutMs, tls: config.ledgerTls, authToken: config.ledgerAuthToken });
   const metrics = createAdvancesMetrics();
 
   const implementation = advancesService({
@@ -64,6 +65,7 @@ export async function startAdvancesApi(
       implementation: observeService(ADVANCES_SERVICE_NAME, AdvancesServiceService, implementation, { metrics: metrics.rpc, log }),
     }],
     protoFiles: [PROTO_FILES.advances],
+    credentials: serverCredentials(config.tls),
   });
   let metricsServer: HttpServer | null = null;
   let metricsPort: number | null = null;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { addressOrOff, assertLoopbackOrAllowed, duration, flag, hostPort, logLevel, minorUnits, parseEnv, positiveInt, postgresUrl } from '@alfabet/proto/config-parsing';
+import { clientTlsFrom, pemPath, serverTlsFrom, type ClientTls, type ServerTls } from '@alfabet/proto/tls';
 
 export { ConfigError } from '@alfabet/proto/config-parsing';
 
@@ -41,6 +42,11 @@ export interface AdvancesConfig {
   statementTimeoutMs: number;
   shutdownGraceMs: number;
   logLevel: string;
+  /** TLS (mutual with a client CA) for the advances gRPC server; null: plaintext, loopback only. */
+  tls: ServerTls | null;
+  /** How the calls to accounts-manager are secured: TLS to verify it (and a client certificate), a bearer token. */
+  ledgerTls: ClientTls | null;
+  ledgerAuthToken: string | null;
 }
 
 const variables = z.object({
@@ -64,6 +70,13 @@ const variables = z.object({
   SHUTDOWN_GRACE: duration('SHUTDOWN_GRACE').prefault('10s'),
   LOG_LEVEL: logLevel(),
   ALLOW_INSECURE_NON_LOOPBACK: flag(),
+  ADVANCES_TLS_CERT: pemPath(),
+  ADVANCES_TLS_KEY: pemPath(),
+  ADVANCES_TLS_CLIENT_CA: pemPath(),
+  LEDGER_TLS_CA: pemPath(),
+  LEDGER_TLS_CERT: pemPath(),
+  LEDGER_TLS_KEY: pemPath(),
+  LEDGER_AUTH_TOKEN: z.string().min(16, 'LEDGER_AUTH_TOKEN must be at least 16 characters').optional(),
 });
 /** Every variable the advances processes read (docker-compose.yml is checked against it). */
 export const ADVANCES_CONFIG_VARIABLES: readonly string[] = Object.keys(variables.shape);
@@ -74,7 +87,8 @@ const schema = variables.refine((c) => c.ADVANCE_MIN_AMOUNT <= c.ADVANCE_MAX_AMO
 
 export function loadAdvancesConfig(env: NodeJS.ProcessEnv = process.env): AdvancesConfig {
   const c = parseEnv(schema, env);
-  assertLoopbackOrAllowed('ADVANCES_GRPC_ADDR', c.ADVANCES_GRPC_ADDR, c.ALLOW_INSECURE_NON_LOOPBACK);
+  const tls = serverTlsFrom('ADVANCES', c);
+  if (!tls) assertLoopbackOrAllowed('ADVANCES_GRPC_ADDR', c.ADVANCES_GRPC_ADDR, c.ALLOW_INSECURE_NON_LOOPBACK);
   return {
     grpcAddress: c.ADVANCES_GRPC_ADDR,
     metricsAddress: c.ADVANCES_METRICS_ADDR,
@@ -96,5 +110,8 @@ export function loadAdvancesConfig(env: NodeJS.ProcessEnv = process.env): Advanc
     statementTimeoutMs: c.ADVANCES_STATEMENT_TIMEOUT,
     shutdownGraceMs: c.SHUTDOWN_GRACE,
     logLevel: c.LOG_LEVEL,
+    tls,
+    ledgerTls: clientTlsFrom('LEDGER', c),
+    ledgerAuthToken: c.LEDGER_AUTH_TOKEN ?? null,
   };
 }

@@ -48,7 +48,7 @@ export interface WorkerOverrides {
 /** Wires the Temporal worker: database, ledger client, activities, the reconciliation Schedule. */
 export async function startAdvancesWorker(config: AdvancesConfig, log: Logger, overrides: WorkerOverrides = {}): Promise<AdvancesWorker> {
   const { orm, pool } = await openAdvancesDatabase(config, log);
-  const ledgerClient = createLedgerClient(config.accountsAddress, config.ledgerCallTimeoutMs);
+  const ledgerClient = createLedgerClient({ address: config.accountsAddress, callTimeoutMs: config.ledgerCallTimeoutMs, tls: config.ledgerTls, authToken: config.ledgerAuthToken });
   const ledger = overrides.wrapLedger ? overrides.wrapLedger(ledgerClient) : ledgerClient;
   const metrics = createAdvancesMetrics();
   const connection = overrides.connection ?? await NativeConnection.connect({ address: config.temporalAddress });

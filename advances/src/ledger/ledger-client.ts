@@ -1,4 +1,5 @@
-import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
+import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
+import { channelCredentials, type ClientTls } from '@alfabet/proto/tls';
 import {
   AccountsServiceClient,
   type Account,
@@ -22,8 +23,17 @@ export interface LedgerClient {
   close(): void;
 }
 
-export function createLedgerClient(address: string, callTimeoutMs: number): LedgerClient {
-  const client = new AccountsServiceClient(address, credentials.createInsecure());
+export interface LedgerConnection {
+  address: string;
+  callTimeoutMs: number;
+  /** TLS to verify accounts-manager (and present our certificate); null: plaintext. */
+  tls: ClientTls | null;
+  /** Sent as `authorization: Bearer …` when the ledger checks callers by token. */
+  authToken: string | null;
+}
+
+export function createLedgerClient({ address, callTimeoutMs, tls, authToken }: LedgerConnection): LedgerClient {
+  const client = new AccountsServiceClient(address, channelCredentials(tls));
 
   function unary<Req, Res>(
     method: (request: Req, metadata: Metadata, options: { deadline: Date }, callback: (error: ServiceError | null, response: Res) => void) => unknown,
@@ -32,6 +42,7 @@ export function createLedgerClient(address: string, callTimeoutMs: number): Ledg
   ): Promise<Res> {
     const metadata = new Metadata();
     metadata.set(CORRELATION_ID_METADATA_KEY, correlationId);
+    if (authToken) metadata.set('authorization', `Bearer ${authToken}`);
     return new Promise((resolve, reject) => {
       method.call(client, request, metadata, { deadline: new Date(Date.now() + callTimeoutMs) }, (error, response) => {
         if (error) reject(error);
