@@ -72,7 +72,8 @@ export async function startAdvancesApi(
   if (config.metricsAddress) {
     ({ server: metricsServer, port: metricsPort } = await startMetricsServer(config.metricsAddress, metrics.registry));
   }
-  log.info({ address: config.grpcAddress, port: grpc.port, metricsPort, temporal: config.temporalAddress }, 'advances API listening');
+  const transport = config.tls ? (config.tls.clientCa ? 'mutual TLS' : 'TLS') : 'plaintext (loopback only)';
+  log.info({ address: config.grpcAddress, port: grpc.port, metricsPort, temporal: config.temporalAddress, transport }, 'advances API listening');
 
   return {
     grpc, orm, pool, temporal, metrics, metricsPort,
