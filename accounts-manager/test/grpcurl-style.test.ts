@@ -63,3 +63,16 @@ it('streams the report as JSON pages, like grpcurl -d \'{"page_size": 2}\'', asy
   expect(everyone.length).toBeGreaterThanOrEqual(2);
   expect(everyone[0]!.transactions).toHaveLength(2);
 });
+
+it('refuses JSON values of the wrong kind that reach the server, naming the field', async () => {
+  const dave = (await client.call('CreateAccount', { display_name: 'Dave' })).account;
+  const refused = (method: string, json: object) => client.call(method, json).then(() => null, (error) => ({ code: error.code, field: error.details.split(':')[0] }));
+  // A negative JSON number where minor units belong, an enum by an unknown number, an id given as a number.
+  expect(await refused('BankTransaction', { dst_account_id: dave.account_id, amount: -5, direction: 'DIRECTION_CREDIT' }))
+    .toEqual({ code: status.INVALID_ARGUMENT, field: 'amount' });
+  expect(await refused('BankTransaction', { dst_account_id: dave.account_id, amount: '5', direction: 9 }))
+    .toEqual({ code: status.INVALID_ARGUMENT, field: 'direction' });
+  expect(await refused('GetAccount', { account_id: 12345 })).toEqual({ code: status.INVALID_ARGUMENT, field: 'account_id' });
+  await expect(client.stream('ListTransactions', { page_size: -3 })).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/^page_size: /) });
+  expect((await client.call('GetAccount', { account_id: dave.account_id })).account.balance).toBe('0');
+});

@@ -2,6 +2,7 @@ import { AdvancesServiceService } from '@alfabet/proto/advances/v1';
 import { startGrpcServer, type RunningGrpcServer } from '@alfabet/proto/grpc-server';
 import { observeService } from '@alfabet/proto/grpc-observability';
 import { serverCredentials } from '@alfabet/proto/tls';
+import { authorizing } from '@alfabet/proto/authorization';
 import type { Logger } from '@alfabet/proto/logger';
 import { startMetricsServer } from '@alfabet/proto/metrics-server';
 import { PROTO_FILES } from '@alfabet/proto/paths';
@@ -62,7 +63,9 @@ export async function startAdvancesApi(
     services: [{
       name: ADVANCES_SERVICE_NAME,
       definition: AdvancesServiceService,
-      implementation: observeService(ADVANCES_SERVICE_NAME, AdvancesServiceService, implementation, { metrics: metrics.rpc, log }),
+      implementation: observeService(ADVANCES_SERVICE_NAME, AdvancesServiceService,
+        config.authorization ? authorizing(AdvancesServiceService, implementation, config.authorization) : implementation,
+        { metrics: metrics.rpc, log }),
     }],
     protoFiles: [PROTO_FILES.advances],
     credentials: serverCredentials(config.tls),
@@ -73,7 +76,7 @@ export async function startAdvancesApi(
     ({ server: metricsServer, port: metricsPort } = await startMetricsServer(config.metricsAddress, metrics.registry));
   }
   const transport = config.tls ? (config.tls.clientCa ? 'mutual TLS' : 'TLS') : 'plaintext (loopback only)';
-  log.info({ address: config.grpcAddress, port: grpc.port, metricsPort, temporal: config.temporalAddress, transport }, 'advances API listening');
+  log.info({ address: config.grpcAddress, port: grpc.port, metricsPort, temporal: config.temporalAddress, transport, authorization: config.authorization ? 'on' : 'off' }, 'advances API listening');
 
   return {
     grpc, orm, pool, temporal, metrics, metricsPort,

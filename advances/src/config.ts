@@ -1,6 +1,10 @@
 import { z } from 'zod';
 import { addressOrOff, assertLoopbackOrAllowed, duration, flag, hostPort, logLevel, minorUnits, parseEnv, positiveInt, postgresUrl } from '@alfabet/proto/config-parsing';
 import { clientTlsFrom, pemPath, serverTlsFrom, type ClientTls, type ServerTls } from '@alfabet/proto/tls';
+import { authorizationPolicyFrom, type AuthorizationPolicy } from '@alfabet/proto/authorization';
+
+/** The advances API's methods, as its authorization policy names them. */
+export const ADVANCES_METHODS = ['RequestAdvance', 'GetAdvance', 'ListAdvances'] as const;
 
 export { ConfigError } from '@alfabet/proto/config-parsing';
 
@@ -47,6 +51,8 @@ export interface AdvancesConfig {
   /** How the calls to accounts-manager are secured: TLS to verify it (and a client certificate), a bearer token. */
   ledgerTls: ClientTls | null;
   ledgerAuthToken: string | null;
+  /** Who may call which advances method; null: authorization off. */
+  authorization: AuthorizationPolicy | null;
 }
 
 const variables = z.object({
@@ -77,6 +83,9 @@ const variables = z.object({
   LEDGER_TLS_CERT: pemPath(),
   LEDGER_TLS_KEY: pemPath(),
   LEDGER_AUTH_TOKEN: z.string().min(16, 'LEDGER_AUTH_TOKEN must be at least 16 characters').optional(),
+  ADVANCES_AUTH: z.enum(['off', 'on'], { message: 'ADVANCES_AUTH must be off or on' }).default('off'),
+  ADVANCES_AUTHZ_POLICY: z.string().optional(),
+  ADVANCES_AUTH_TOKENS: z.string().optional(),
 });
 /** Every variable the advances processes read (docker-compose.yml is checked against it). */
 export const ADVANCES_CONFIG_VARIABLES: readonly string[] = Object.keys(variables.shape);
@@ -113,5 +122,7 @@ export function loadAdvancesConfig(env: NodeJS.ProcessEnv = process.env): Advanc
     tls,
     ledgerTls: clientTlsFrom('LEDGER', c),
     ledgerAuthToken: c.LEDGER_AUTH_TOKEN ?? null,
+    // By default any authenticated caller may use the advances API.
+    authorization: c.ADVANCES_AUTH === 'on' ? authorizationPolicyFrom('ADVANCES', c, ADVANCES_METHODS, { '*': ['*'] }) : null,
   };
 }
