@@ -2,8 +2,8 @@ import { PROTO_FILES } from '@alfabet/proto/paths';
 import { AccountsServiceService } from '@alfabet/proto/accounts/v1';
 import { startGrpcServer, type RunningGrpcServer } from '@alfabet/proto/grpc-server';
 import { observeService } from '@alfabet/proto/grpc-observability';
-import { authorizing } from '@alfabet/proto/authorization';
-import { serverCredentials } from '@alfabet/proto/tls';
+import { withAuthorization } from '@alfabet/proto/authorization';
+import { serverCredentials, transportOf } from '@alfabet/proto/tls';
 import { startMetricsServer } from '@alfabet/proto/metrics-server';
 import type { Server as HttpServer } from 'node:http';
 import type pg from 'pg';
@@ -75,14 +75,13 @@ export async function startAccountsApp(config: AccountsConfig, log: Logger): Pro
     services: [{
       name: ACCOUNTS_SERVICE_NAME,
       definition: AccountsServiceService,
-      implementation: observeService(ACCOUNTS_SERVICE_NAME, AccountsServiceService,
-        config.authorization ? authorizing(AccountsServiceService, implementation, config.authorization) : implementation,
+      implementation: observeService(ACCOUNTS_SERVICE_NAME, AccountsServiceService, withAuthorization(AccountsServiceService, implementation, config.authorization),
         { metrics: metrics.rpc, log }),
     }],
     protoFiles: [PROTO_FILES.accounts],
     credentials: serverCredentials(config.tls),
   });
-  const transport = config.tls ? (config.tls.clientCa ? 'mutual TLS' : 'TLS') : 'plaintext (loopback only)';
+  const transport = transportOf(config.tls);
   if (config.authorization) log.info({ transport }, 'authorization on: callers are identified and checked against the policy');
   else log.warn({ transport }, 'authorization off: any caller may call any method (set ACCOUNTS_AUTH=on)');
   let metricsServer: HttpServer | null = null;

@@ -1,8 +1,8 @@
 import { AdvancesServiceService } from '@alfabet/proto/advances/v1';
 import { startGrpcServer, type RunningGrpcServer } from '@alfabet/proto/grpc-server';
 import { observeService } from '@alfabet/proto/grpc-observability';
-import { serverCredentials } from '@alfabet/proto/tls';
-import { authorizing } from '@alfabet/proto/authorization';
+import { serverCredentials, transportOf } from '@alfabet/proto/tls';
+import { withAuthorization } from '@alfabet/proto/authorization';
 import type { Logger } from '@alfabet/proto/logger';
 import { startMetricsServer } from '@alfabet/proto/metrics-server';
 import { PROTO_FILES } from '@alfabet/proto/paths';
@@ -63,8 +63,7 @@ export async function startAdvancesApi(
     services: [{
       name: ADVANCES_SERVICE_NAME,
       definition: AdvancesServiceService,
-      implementation: observeService(ADVANCES_SERVICE_NAME, AdvancesServiceService,
-        config.authorization ? authorizing(AdvancesServiceService, implementation, config.authorization) : implementation,
+      implementation: observeService(ADVANCES_SERVICE_NAME, AdvancesServiceService, withAuthorization(AdvancesServiceService, implementation, config.authorization),
         { metrics: metrics.rpc, log }),
     }],
     protoFiles: [PROTO_FILES.advances],
@@ -75,7 +74,7 @@ export async function startAdvancesApi(
   if (config.metricsAddress) {
     ({ server: metricsServer, port: metricsPort } = await startMetricsServer(config.metricsAddress, metrics.registry));
   }
-  const transport = config.tls ? (config.tls.clientCa ? 'mutual TLS' : 'TLS') : 'plaintext (loopback only)';
+  const transport = transportOf(config.tls);
   log.info({ address: config.grpcAddress, port: grpc.port, metricsPort, temporal: config.temporalAddress, transport, authorization: config.authorization ? 'on' : 'off' }, 'advances API listening');
 
   return {

@@ -111,3 +111,9 @@ export function authorizing(definition: ServiceDefinition, implementation: Untyp
     return [name, ((call, callback) => { const denied = check(name, call); if (denied) callback(denied); else unary(call, callback); }) as handleUnaryCall<unknown, unknown>];
   }));
 }
+
+/** `implementation` checked against `policy`, or as it is when authorization is off (null). */
+export function withAuthorization(definition: ServiceDefinition, implementation: UntypedServiceImplementation,
+  policy: AuthorizationPolicy | null): UntypedServiceImplementation {
+  return policy ? authorizing(definition, implementation, policy) : implementation;
+}

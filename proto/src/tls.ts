@@ -68,3 +68,7 @@ export function serverCredentials(tls: ServerTls | null): ServerCredentials {
 export function channelCredentials(tls: ClientTls | null): ChannelCredentials {
   return tls ? credentials.createSsl(tls.ca, tls.key, tls.cert) : credentials.createInsecure();
 }
+
+/** How a server with `tls` is reached, for its start-up log line. */
+export const transportOf = (tls: ServerTls | null): string =>
+  tls ? (tls.clientCa ? 'mutual TLS' : 'TLS') : 'plaintext (loopback only)';
