@@ -8,7 +8,8 @@ async function main(): Promise<void> {
   const config = loadConfigOrExit('accounts-manager', () => loadAccountsConfig());
   const log = createLogger(config.logLevel);
   const app = await startAccountsApp(config, log);
-  runUntilSignalled(log, () => app.stop());
+  // The drain gets SHUTDOWN_GRACE; closing the database and the rest, 10 s more.
+  runUntilSignalled(log, () => app.stop(), config.shutdownGraceMs + 10_000);
 }
 
 main().catch(exitOnStartFailure('accounts-manager'));

@@ -8,7 +8,7 @@ async function main(): Promise<void> {
   const config = loadConfigOrExit('advances-api', () => loadAdvancesConfig());
   const log = createLogger(config.logLevel, 'advances-api');
   const api = await startAdvancesApi(config, log);
-  runUntilSignalled(log, () => api.stop());
+  runUntilSignalled(log, () => api.stop(), config.shutdownGraceMs + 10_000);
 }
 
 main().catch(exitOnStartFailure('advances-api'));

@@ -24,14 +24,20 @@ export function loadConfigOrExit<C>(processName: string, load: () => C): C {
 
 /**
  * Keeps the process up until SIGTERM/SIGINT, then runs `stop` (drain, close)
- * once and exits 0, or 1 if the stop failed.
+ * once and exits 0, or 1 if the stop failed. A stop that hangs (a dependency
+ * gone mid-close) is cut off after `hardLimitMs`: the process exits 1 rather
+ * than lingering as an orphan.
  */
-export function runUntilSignalled(log: LifecycleLogger, stop: () => Promise<void>): void {
+export function runUntilSignalled(log: LifecycleLogger, stop: () => Promise<void>, hardLimitMs = 30_000): void {
   let stopping = false;
   const onSignal = (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down: draining in-flight work');
+    setTimeout(() => {
+      log.error({ hardLimitMs }, 'shutdown did not finish in time; exiting');
+      process.exit(1);
+    }, hardLimitMs).unref();
     stop().then(
       () => { log.info({}, 'stopped'); process.exit(0); },
       (error: unknown) => { log.error({ err: error }, 'unclean shutdown'); process.exit(1); },
