@@ -52,11 +52,12 @@ export async function startAccountsApp(config: AccountsConfig, log: Logger): Pro
   }, PARTITION_MAINTENANCE_INTERVAL_MS);
   maintenance.unref();
   // Sealed hour counts keep a report's first page fast; the oldest hour a listing can start in is window + 1 h back.
+  // Start-up does not wait for them (totals are exact without them, only slower), and stop() waits for the run in flight.
   const maintainCounts = () => maintainReportCounts(pool, new Date(Date.now() - config.reportWindowMs - 60 * 60 * 1000))
     .then(({ marked, sealed }) => { if (marked + sealed > 0) log.debug({ marked, sealed }, 'report hour counts'); })
     .catch((error: unknown) => log.error({ err: error }, 'report count maintenance failed'));
-  await maintainCounts();
-  const countsMaintenance = setInterval(() => void maintainCounts(), REPORT_COUNTS_INTERVAL_MS);
+  let countsRun = maintainCounts();
+  const countsMaintenance = setInterval(() => { countsRun = countsRun.then(maintainCounts); }, REPORT_COUNTS_INTERVAL_MS);
   countsMaintenance.unref();
 
   const metrics = createAccountsMetrics();
@@ -101,6 +102,7 @@ export async function startAccountsApp(config: AccountsConfig, log: Logger): Pro
       clearInterval(maintenance);
       clearInterval(countsMaintenance);
       await grpc.shutdown(config.shutdownGraceMs);
+      await countsRun;
       await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
       await orm.close(true);
     },

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { addressOrOff, assertLoopbackOrAllowed, duration, flag, hostPort, logLevel, minorUnits, parseEnv, positiveInt, postgresUrl } from '@alfabet/proto/config-parsing';
+import { addressOrOff, assertLoopbackOrAllowed, duration, flag, hostPort, logLevel, minorUnits, onOff, parseEnv, positiveInt, postgresUrl } from '@alfabet/proto/config-parsing';
 import { authorizationPolicyFrom, type AuthorizationPolicy } from '@alfabet/proto/authorization';
 import { pemPath, serverTlsFrom, type ServerTls } from '@alfabet/proto/tls';
 
@@ -69,7 +69,7 @@ const schema = z.object({
   ACCOUNTS_TLS_CERT: pemPath(),
   ACCOUNTS_TLS_KEY: pemPath(),
   ACCOUNTS_TLS_CLIENT_CA: pemPath(),
-  ACCOUNTS_AUTH: z.enum(['off', 'on'], { message: 'ACCOUNTS_AUTH must be off or on' }).default('off'),
+  ACCOUNTS_AUTH: onOff('ACCOUNTS_AUTH'),
   ACCOUNTS_AUTHZ_POLICY: z.string().optional(),
   ACCOUNTS_AUTH_TOKENS: z.string().optional(),
 });
@@ -94,6 +94,6 @@ export function loadAccountsConfig(env: NodeJS.ProcessEnv = process.env): Accoun
     shutdownGraceMs: c.SHUTDOWN_GRACE,
     logLevel: c.LOG_LEVEL,
     tls,
-    authorization: c.ACCOUNTS_AUTH === 'on' ? authorizationPolicyFrom('ACCOUNTS', c, ACCOUNTS_METHODS, DEFAULT_ACCOUNTS_POLICY) : null,
+    authorization: c.ACCOUNTS_AUTH ? authorizationPolicyFrom('ACCOUNTS', c, ACCOUNTS_METHODS, DEFAULT_ACCOUNTS_POLICY) : null,
   };
 }

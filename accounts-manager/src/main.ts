@@ -8,8 +8,7 @@ async function main(): Promise<void> {
   const config = loadConfigOrExit('accounts-manager', () => loadAccountsConfig());
   const log = createLogger(config.logLevel);
   const app = await startAccountsApp(config, log);
-  // The drain gets SHUTDOWN_GRACE; closing the database and the rest, 10 s more.
-  runUntilSignalled(log, () => app.stop(), config.shutdownGraceMs + 10_000);
+  runUntilSignalled(log, () => app.stop(), config.shutdownGraceMs);
 }
 
 main().catch(exitOnStartFailure('accounts-manager'));

@@ -13,7 +13,7 @@ import type pg from 'pg';
 import { advancesService } from './api/advances-service.js';
 import type { AdvancesConfig } from './config.js';
 import { migrate, openOrm, poolOf, type AdvancesOrm } from './db/orm.js';
-import { createLedgerClient } from './ledger/ledger-client.js';
+import { createLedgerClient, ledgerConnectionOf } from './ledger/ledger-client.js';
 import { createAdvancesMetrics, type AdvancesMetrics } from './metrics.js';
 
 export const ADVANCES_SERVICE_NAME = 'alfabet.advances.v1.AdvancesService';
@@ -45,7 +45,7 @@ export async function startAdvancesApi(
   // Tests pass the time-skipping environment's client; otherwise connect to TEMPORAL_ADDRESS.
   const connection = overrides.temporal ? null : await Connection.connect({ address: config.temporalAddress });
   const temporal = overrides.temporal ?? new Client({ connection: connection!, namespace: config.temporalNamespace });
-  const ledger = createLedgerClient({ address: config.accountsAddress, callTimeoutMs: config.ledgerCallTimeoutMs, tls: config.ledgerTls, authToken: config.ledgerAuthToken });
+  const ledger = createLedgerClient(ledgerConnectionOf(config));
   const metrics = createAdvancesMetrics();
 
   const implementation = advancesService({

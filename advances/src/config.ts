@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { addressOrOff, assertLoopbackOrAllowed, duration, flag, hostPort, logLevel, minorUnits, parseEnv, positiveInt, postgresUrl } from '@alfabet/proto/config-parsing';
+import { addressOrOff, assertLoopbackOrAllowed, duration, flag, hostPort, logLevel, minorUnits, onOff, parseEnv, positiveInt, postgresUrl } from '@alfabet/proto/config-parsing';
 import { clientTlsFrom, pemPath, serverTlsFrom, type ClientTls, type ServerTls } from '@alfabet/proto/tls';
 import { authorizationPolicyFrom, type AuthorizationPolicy } from '@alfabet/proto/authorization';
 
@@ -83,7 +83,7 @@ const variables = z.object({
   LEDGER_TLS_CERT: pemPath(),
   LEDGER_TLS_KEY: pemPath(),
   LEDGER_AUTH_TOKEN: z.string().min(16, 'LEDGER_AUTH_TOKEN must be at least 16 characters').optional(),
-  ADVANCES_AUTH: z.enum(['off', 'on'], { message: 'ADVANCES_AUTH must be off or on' }).default('off'),
+  ADVANCES_AUTH: onOff('ADVANCES_AUTH'),
   ADVANCES_AUTHZ_POLICY: z.string().optional(),
   ADVANCES_AUTH_TOKENS: z.string().optional(),
 });
@@ -123,6 +123,6 @@ export function loadAdvancesConfig(env: NodeJS.ProcessEnv = process.env): Advanc
     ledgerTls: clientTlsFrom('LEDGER', c),
     ledgerAuthToken: c.LEDGER_AUTH_TOKEN ?? null,
     // By default any authenticated caller may use the advances API.
-    authorization: c.ADVANCES_AUTH === 'on' ? authorizationPolicyFrom('ADVANCES', c, ADVANCES_METHODS, { '*': ['*'] }) : null,
+    authorization: c.ADVANCES_AUTH ? authorizationPolicyFrom('ADVANCES', c, ADVANCES_METHODS, { '*': ['*'] }) : null,
   };
 }

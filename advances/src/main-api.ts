@@ -8,7 +8,7 @@ async function main(): Promise<void> {
   const config = loadConfigOrExit('advances-api', () => loadAdvancesConfig());
   const log = createLogger(config.logLevel, 'advances-api');
   const api = await startAdvancesApi(config, log);
-  runUntilSignalled(log, () => api.stop(), config.shutdownGraceMs + 10_000);
+  runUntilSignalled(log, () => api.stop(), config.shutdownGraceMs);
 }
 
 main().catch(exitOnStartFailure('advances-api'));

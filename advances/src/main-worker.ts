@@ -10,7 +10,7 @@ async function main(): Promise<void> {
   const log = createLogger(config.logLevel, 'advances-worker');
   installTemporalRuntime(log, config.temporalMetricsAddress);
   const worker = await startAdvancesWorker(config, log);
-  runUntilSignalled(log, () => worker.stop(), config.shutdownGraceMs + 10_000);
+  runUntilSignalled(log, () => worker.stop(), config.shutdownGraceMs);
   // A worker that stops on its own (fatal error) takes the process down, so a supervisor restarts it.
   worker.finished.catch((error: unknown) => {
     log.fatal({ err: error }, 'worker stopped on a fatal error');

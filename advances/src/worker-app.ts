@@ -10,7 +10,7 @@ import { createActivities } from './activities/index.js';
 import { openAdvancesDatabase } from './api-app.js';
 import type { AdvancesConfig } from './config.js';
 import type { AdvancesOrm } from './db/orm.js';
-import { createLedgerClient, type LedgerClient } from './ledger/ledger-client.js';
+import { createLedgerClient, ledgerConnectionOf, type LedgerClient } from './ledger/ledger-client.js';
 import { createAdvancesMetrics, type AdvancesMetrics } from './metrics.js';
 import { ensureReconciliationSchedule } from './temporal/reconciliation-schedule.js';
 
@@ -48,7 +48,7 @@ export interface WorkerOverrides {
 /** Wires the Temporal worker: database, ledger client, activities, the reconciliation Schedule. */
 export async function startAdvancesWorker(config: AdvancesConfig, log: Logger, overrides: WorkerOverrides = {}): Promise<AdvancesWorker> {
   const { orm, pool } = await openAdvancesDatabase(config, log);
-  const ledgerClient = createLedgerClient({ address: config.accountsAddress, callTimeoutMs: config.ledgerCallTimeoutMs, tls: config.ledgerTls, authToken: config.ledgerAuthToken });
+  const ledgerClient = createLedgerClient(ledgerConnectionOf(config));
   const ledger = overrides.wrapLedger ? overrides.wrapLedger(ledgerClient) : ledgerClient;
   const metrics = createAdvancesMetrics();
   const connection = overrides.connection ?? await NativeConnection.connect({ address: config.temporalAddress });

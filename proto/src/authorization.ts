@@ -1,18 +1,8 @@
-import {
-  Metadata,
-  status,
-  type handleServerStreamingCall,
-  type handleUnaryCall,
-  type ServerUnaryCall,
-  type ServiceDefinition,
-  type UntypedServiceImplementation,
-} from '@grpc/grpc-js';
+import { Metadata, status, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { createHash } from 'node:crypto';
 import { ConfigError } from './config-parsing.js';
+import { guardService, type GuardedCall } from './call-guards.js';
 import { ERROR_FIELD_METADATA_KEY } from './service-errors.js';
-
-/** What every server call offers: its metadata and the TLS peer. */
-type IncomingCall = Pick<ServerUnaryCall<unknown, unknown>, 'metadata' | 'getAuthContext'>;
 
 /**
  * Who may call what. A caller's identity is the common name of its TLS
@@ -70,7 +60,7 @@ export function authorizationPolicyFrom(prefix: string, env: Readonly<Record<str
 
 type Identity = { name: string } | { refused: string };
 
-function identityOf(call: IncomingCall, policy: AuthorizationPolicy): Identity {
+function identityOf(call: GuardedCall, policy: AuthorizationPolicy): Identity {
   const header = call.metadata.get('authorization')[0];
   if (typeof header === 'string' && header.length > 0) {
     const token = /^Bearer (.+)$/i.exec(header)?.[1];
@@ -91,29 +81,14 @@ function refusal(code: status, details: string) {
   return { code, details: `authorization: ${details}`, metadata };
 }
 
-/** The implementation with every call checked against `policy` before its handler runs. */
-export function authorizing(definition: ServiceDefinition, implementation: UntypedServiceImplementation, policy: AuthorizationPolicy): UntypedServiceImplementation {
-  const check = (name: string, call: IncomingCall) => {
-    const method = definition[name]!.path.split('/').pop()!;
+/** `implementation` with every call checked against `policy` before its handler runs; as it is when authorization is off (null). */
+export function withAuthorization(definition: ServiceDefinition, implementation: UntypedServiceImplementation,
+  policy: AuthorizationPolicy | null): UntypedServiceImplementation {
+  if (!policy) return implementation;
+  return guardService(definition, implementation, (method, call) => {
     const identity = identityOf(call, policy);
     if ('refused' in identity) return refusal(status.UNAUTHENTICATED, identity.refused);
     if (!allowed(policy, identity.name, method)) return refusal(status.PERMISSION_DENIED, `${identity.name} may not call ${method}`);
     return null;
-  };
-  return Object.fromEntries(Object.entries(implementation).map(([name, handler]) => {
-    const method = definition[name];
-    if (!method || method.requestStream) return [name, handler];
-    if (method.responseStream) {
-      const streaming = handler as handleServerStreamingCall<unknown, unknown>;
-      return [name, ((call) => { const denied = check(name, call); if (denied) call.emit('error', denied); else streaming(call); }) as handleServerStreamingCall<unknown, unknown>];
-    }
-    const unary = handler as handleUnaryCall<unknown, unknown>;
-    return [name, ((call, callback) => { const denied = check(name, call); if (denied) callback(denied); else unary(call, callback); }) as handleUnaryCall<unknown, unknown>];
-  }));
-}
-
-/** `implementation` checked against `policy`, or as it is when authorization is off (null). */
-export function withAuthorization(definition: ServiceDefinition, implementation: UntypedServiceImplementation,
-  policy: AuthorizationPolicy | null): UntypedServiceImplementation {
-  return policy ? authorizing(definition, implementation, policy) : implementation;
+  });
 }

@@ -37,6 +37,10 @@ export const addressOrOff = (name: string, fallback: string) =>
 export const postgresUrl = (name: string, fallback: string) =>
   z.string().regex(/^postgres(ql)?:\/\//, `${name} must be a postgres:// URL`).default(fallback);
 
+/** `off` (the default) or `on`, parsed to a boolean. */
+export const onOff = (name: string) =>
+  z.enum(['off', 'on'], { message: `${name} must be off or on` }).default('off').transform((value) => value === 'on');
+
 /** `true` or `false`. */
 export const flag = () => z.enum(['true', 'false']).default('false').transform((value) => value === 'true');
 

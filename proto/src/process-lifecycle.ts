@@ -25,10 +25,12 @@ export function loadConfigOrExit<C>(processName: string, load: () => C): C {
 /**
  * Keeps the process up until SIGTERM/SIGINT, then runs `stop` (drain, close)
  * once and exits 0, or 1 if the stop failed. A stop that hangs (a dependency
- * gone mid-close) is cut off after `hardLimitMs`: the process exits 1 rather
- * than lingering as an orphan.
+ * gone mid-close) is cut off after the drain's `shutdownGraceMs` plus
+ * `closeMarginMs` for closing the rest: the process exits 1 rather than
+ * lingering as an orphan.
  */
-export function runUntilSignalled(log: LifecycleLogger, stop: () => Promise<void>, hardLimitMs = 30_000): void {
+export function runUntilSignalled(log: LifecycleLogger, stop: () => Promise<void>, shutdownGraceMs: number, closeMarginMs = 10_000): void {
+  const hardLimitMs = shutdownGraceMs + closeMarginMs;
   let stopping = false;
   const onSignal = (signal: string) => {
     if (stopping) return;

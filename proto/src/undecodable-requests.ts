@@ -1,9 +1,5 @@
-import {
-  type handleServerStreamingCall,
-  type handleUnaryCall,
-  type ServiceDefinition,
-  type UntypedServiceImplementation,
-} from '@grpc/grpc-js';
+import type { ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
+import { guardService } from './call-guards.js';
 import { invalidArgument } from './field-error.js';
 import { toServiceError } from './service-errors.js';
 
@@ -37,16 +33,7 @@ export function tolerantDefinition(definition: ServiceDefinition): ServiceDefini
 export function refusingUndecodable(definition: ServiceDefinition, implementation: UntypedServiceImplementation): UntypedServiceImplementation {
   // A field error becomes INVALID_ARGUMENT naming `request` (nothing is logged for a caller's mistake).
   const silent = { warn: () => undefined, error: () => undefined };
-  const refusal = (name: string, request: Undecodable) => toServiceError(
-    invalidArgument('request', `is not a valid ${definition[name]!.path.split('/').pop()} request message (${request[UNDECODABLE]})`), silent, name, '');
-  return Object.fromEntries(Object.entries(implementation).map(([name, handler]) => {
-    const method = definition[name];
-    if (!method || method.requestStream) return [name, handler];
-    if (method.responseStream) {
-      const streaming = handler as handleServerStreamingCall<unknown, unknown>;
-      return [name, ((call) => (isUndecodable(call.request) ? call.emit('error', refusal(name, call.request)) : streaming(call))) as handleServerStreamingCall<unknown, unknown>];
-    }
-    const unary = handler as handleUnaryCall<unknown, unknown>;
-    return [name, ((call, callback) => (isUndecodable(call.request) ? callback(refusal(name, call.request)) : unary(call, callback))) as handleUnaryCall<unknown, unknown>];
-  }));
+  return guardService(definition, implementation, (method, call) => (isUndecodable(call.request)
+    ? toServiceError(invalidArgument('request', `is not a valid ${method} request message (${call.request[UNDECODABLE]})`), silent, method, '')
+    : null));
 }

@@ -11,7 +11,7 @@ function runWithStop(stop: 'hangs' | 'finishes'): Promise<{ code: number | null;
   const script = `
     import { runUntilSignalled } from ${JSON.stringify(lifecycle)};
     const log = { info: (f, m) => console.log(m), error: (f, m) => console.log(m) };
-    runUntilSignalled(log, () => ${stop === 'hangs' ? 'new Promise(() => {})' : 'Promise.resolve()'}, 500);
+    runUntilSignalled(log, () => ${stop === 'hangs' ? 'new Promise(() => {})' : 'Promise.resolve()'}, 0, 500);
     setInterval(() => {}, 1000); // a server would keep the process alive like this
     console.log('ready');`;
   return new Promise((resolve) => {

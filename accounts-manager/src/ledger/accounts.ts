@@ -1,9 +1,9 @@
 import type pg from 'pg';
 import { v7 as uuidv7 } from 'uuid';
 import { alreadyExists, invalidArgument, notFound } from '@alfabet/proto/field-error';
+import { requirePlainText } from '@alfabet/proto/field-validation';
 import { ACCOUNT_COLUMNS, toLedgerAccount, type AccountRecord } from './rows.js';
 import type { LedgerAccount } from './types.js';
-import { requirePlainText } from '@alfabet/proto/field-validation';
 
 export const DISPLAY_NAME_LENGTH_MAX = 200;
 

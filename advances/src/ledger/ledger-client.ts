@@ -7,6 +7,7 @@ import {
   type Transaction,
 } from '@alfabet/proto/accounts/v1';
 import { CORRELATION_ID_METADATA_KEY } from '@alfabet/proto/request-context';
+import type { AdvancesConfig } from '../config.js';
 
 /**
  * What advances needs from accounts-manager, over its generated gRPC client.
@@ -31,6 +32,11 @@ export interface LedgerConnection {
   /** Sent as `authorization: Bearer …` when the ledger checks callers by token. */
   authToken: string | null;
 }
+
+/** How the advances processes reach the ledger, from their configuration. */
+export const ledgerConnectionOf = (config: Pick<AdvancesConfig, 'accountsAddress' | 'ledgerCallTimeoutMs' | 'ledgerTls' | 'ledgerAuthToken'>): LedgerConnection => ({
+  address: config.accountsAddress, callTimeoutMs: config.ledgerCallTimeoutMs, tls: config.ledgerTls, authToken: config.ledgerAuthToken,
+});
 
 export function createLedgerClient({ address, callTimeoutMs, tls, authToken }: LedgerConnection): LedgerClient {
   const client = new AccountsServiceClient(address, channelCredentials(tls));
