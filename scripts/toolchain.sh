@@ -118,7 +118,28 @@ ensure_openssl() {
   $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null
 }
 
+# promtool: checks and unit-tests the Prometheus alerting rules (deploy/prometheus/).
+# Debian ships it in the prometheus package, whose maintainer scripts would start
+# a Prometheus server on :9090: a policy-rc.d denying service starts (unless the
+# machine already has one, as containers do) keeps them from it, and on a systemd
+# machine the unit is disabled too. Returns non-zero (never exits) on failure, so
+# that .ci/run, which sources this file, can count it and go on.
+ensure_promtool() {
+  command -v promtool >/dev/null && return
+  log "installing promtool from Debian's packages (prometheus; the alerting rules' tests run it)"
+  local sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  local policy=/usr/sbin/policy-rc.d added="" status=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null && $sudo chmod 755 "$policy" && added=1
+  fi
+  { $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; } || status=$?
+  if [ -n "$added" ]; then $sudo rm -f "$policy"; fi
+  if [ -d /run/systemd/system ]; then $sudo systemctl disable --now prometheus >/dev/null 2>&1 || true; fi
+  command -v promtool >/dev/null || { log "installing prometheus (for promtool) failed (status $status)"; return 1; }
+}
+
 ensure_node
 ensure_temporal
-if [ "${ALFABET_NEED_BROWSER:-0}" = 1 ]; then ensure_chromium; ensure_openssl; fi
+# ALFABET_NEED_BROWSER=1 is `npm test` (scripts/run.sh): the browser, TLS and alerting-rules tests need these.
+if [ "${ALFABET_NEED_BROWSER:-0}" = 1 ]; then ensure_chromium; ensure_openssl; ensure_promtool; fi
 if [ "${SKIP_POSTGRES_CHECK:-0}" != 1 ]; then ensure_postgres; fi
