@@ -12,6 +12,9 @@ export const TEST_DATABASES = {
   advances: `alfabet_advances_test${suffix}`,
   // The reconciliation tests corrupt rows on purpose: they get a database of their own.
   advancesReconciliation: `alfabet_advances_recon_test${suffix}`,
+  // …and a ledger of its own: a movement naming an advance its advances database never recorded is a finding,
+  // so it must not see the movements of other tests' advances.
+  accountsReconciliation: `alfabet_accounts_recon_test${suffix}`,
 } as const;
 
 export const testDatabaseUrl = (name: string) => `postgres://postgres@127.0.0.1:5432/${name}`;

@@ -4,9 +4,12 @@ import { clientTlsFrom, pemPath, serverTlsFrom, type ClientTls, type ServerTls }
 import { authorizationPolicyFrom, type AuthorizationPolicy } from '@alfabet/proto/authorization';
 
 /** The advances API's methods, as its authorization policy names them. */
-export const ADVANCES_METHODS = ['RequestAdvance', 'GetAdvance', 'ListAdvances'] as const;
+export const ADVANCES_METHODS = ['RequestAdvance', 'GetAdvance', 'ListAdvances', 'ListReconciliationFindings'] as const;
 
 export { ConfigError } from '@alfabet/proto/config-parsing';
+
+/** accounts-manager's default MAX_AMOUNT (DESIGN.md §6), in minor units. */
+const LEDGER_MAX_AMOUNT_DEFAULT = 1_000_000_000_000n;
 
 /** The task queue the advances worker polls (fixed by DESIGN.md §6). */
 export const TASK_QUEUE = 'advances';
@@ -37,6 +40,10 @@ export interface AdvancesConfig {
   installments: number;
   /** How often the reconciliation Schedule runs; null: the worker creates no Schedule (e.g. the time-skipping test server has none). */
   reconciliationIntervalMs: number | null;
+  /** A payment SCHEDULED or PROCESSING, or an advance DISBURSING, this long past due is reported stuck. */
+  reconciliationStuckAfterMs: number;
+  /** The ledger's REPORT_WINDOW: how far back the reconciliation can read the ledger's report stream. */
+  reportWindowMs: number;
   /** Policy: the smallest and largest advance, in minor units. */
   minAmountMinor: bigint;
   maxAmountMinor: bigint;
@@ -68,8 +75,12 @@ const variables = z.object({
   ADVANCE_PAYMENT_INTERVAL: duration('ADVANCE_PAYMENT_INTERVAL').prefault('7d'),
   ADVANCE_INSTALLMENTS: positiveInt('ADVANCE_INSTALLMENTS', 520).prefault('12'),
   RECONCILIATION_INTERVAL: z.union([z.literal('off'), duration('RECONCILIATION_INTERVAL')]).prefault('1h'),
+  RECONCILIATION_STUCK_AFTER: duration('RECONCILIATION_STUCK_AFTER').prefault('1d'),
+  REPORT_WINDOW: duration('REPORT_WINDOW').prefault('5d'),
   ADVANCE_MIN_AMOUNT: minorUnits('ADVANCE_MIN_AMOUNT', 1_000_000_000_000n).prefault('100'),
   ADVANCE_MAX_AMOUNT: minorUnits('ADVANCE_MAX_AMOUNT', 1_000_000_000_000n).prefault('10000000'),
+  // The ledger's own per-request limit: same variable, default and bound as accounts-manager's.
+  MAX_AMOUNT: minorUnits('MAX_AMOUNT', LEDGER_MAX_AMOUNT_DEFAULT * 1000n).prefault(String(LEDGER_MAX_AMOUNT_DEFAULT)),
   ADVANCE_MAX_OPEN_PER_ACCOUNT: positiveInt('ADVANCE_MAX_OPEN_PER_ACCOUNT', 1000).prefault('1'),
   ADVANCES_DB_POOL_SIZE: positiveInt('ADVANCES_DB_POOL_SIZE', 200).prefault('10'),
   ADVANCES_STATEMENT_TIMEOUT: duration('ADVANCES_STATEMENT_TIMEOUT').prefault('10s'),
@@ -92,6 +103,15 @@ export const ADVANCES_CONFIG_VARIABLES: readonly string[] = Object.keys(variable
 
 const schema = variables.refine((c) => c.ADVANCE_MIN_AMOUNT <= c.ADVANCE_MAX_AMOUNT, {
   path: ['ADVANCE_MIN_AMOUNT'], message: 'ADVANCE_MIN_AMOUNT must not exceed ADVANCE_MAX_AMOUNT',
+}).refine((c) => c.ADVANCE_MAX_AMOUNT <= c.MAX_AMOUNT, {
+  // Every ledger request advances make is at most the advance: the disbursement is
+  // the advance, and a payment — however many refused payments rolled into it —
+  // never exceeds it, because startPayment (db/schedule-transitions.ts) only takes
+  // a payment while paid + this payment ≤ the advance amount. So an advance the
+  // API accepts can never grow a payment the ledger refuses as too large, which
+  // would halt its workflow.
+  path: ['ADVANCE_MAX_AMOUNT'],
+  message: 'ADVANCE_MAX_AMOUNT must not exceed MAX_AMOUNT (the ledger\'s largest amount in one request): a payment the ledger refuses would halt the advance',
 });
 
 export function loadAdvancesConfig(env: NodeJS.ProcessEnv = process.env): AdvancesConfig {
@@ -112,6 +132,8 @@ export function loadAdvancesConfig(env: NodeJS.ProcessEnv = process.env): Advanc
     paymentIntervalMs: c.ADVANCE_PAYMENT_INTERVAL,
     installments: c.ADVANCE_INSTALLMENTS,
     reconciliationIntervalMs: c.RECONCILIATION_INTERVAL === 'off' ? null : c.RECONCILIATION_INTERVAL,
+    reconciliationStuckAfterMs: c.RECONCILIATION_STUCK_AFTER,
+    reportWindowMs: c.REPORT_WINDOW,
     minAmountMinor: c.ADVANCE_MIN_AMOUNT,
     maxAmountMinor: c.ADVANCE_MAX_AMOUNT,
     maxOpenPerAccount: c.ADVANCE_MAX_OPEN_PER_ACCOUNT,

@@ -1,4 +1,7 @@
-import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type pg from 'pg';
+import { openFindingCounts } from './db/findings-store.js';
+import { lastSuccessfulRun } from './db/reconciliation-store.js';
 import { createRpcMetrics, type RpcMetrics } from '@alfabet/proto/grpc-observability';
 
 /** What the advances processes count, for Prometheus (/metrics). */
@@ -34,4 +37,33 @@ export function createAdvancesMetrics(): AdvancesMetrics {
       labelNames: ['kind'], registers: [registry],
     }),
   };
+}
+
+/**
+ * The reconciliation's state for the alert rules (deploy/prometheus), read from
+ * the database at scrape time: it is the same whichever worker ran the last
+ * reconciliation, and survives restarts.
+ */
+export function registerReconciliationGauges(registry: Registry, pool: pg.Pool, intervalMs: number | null): void {
+  new Gauge({
+    name: 'advances_reconciliation_findings_open', help: 'Reconciliation findings not yet resolved, by kind',
+    labelNames: ['kind'], registers: [registry],
+    async collect() {
+      for (const [kind, open] of await openFindingCounts(pool)) this.set({ kind }, open);
+    },
+  });
+  new Gauge({
+    name: 'advances_reconciliation_last_success_timestamp_seconds', help: 'When a reconciliation run last finished (unix seconds; 0: never)',
+    registers: [registry],
+    async collect() {
+      const finished = await lastSuccessfulRun(pool);
+      this.set(finished ? finished.getTime() / 1000 : 0);
+    },
+  });
+  if (intervalMs !== null) {
+    new Gauge({
+      name: 'advances_reconciliation_interval_seconds', help: 'RECONCILIATION_INTERVAL, the time between reconciliation runs',
+      registers: [registry],
+    }).set(intervalMs / 1000);
+  }
 }

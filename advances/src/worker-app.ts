@@ -1,6 +1,6 @@
 import type { Logger } from '@alfabet/proto/logger';
 import { startMetricsServer } from '@alfabet/proto/metrics-server';
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -11,7 +11,7 @@ import { openAdvancesDatabase } from './api-app.js';
 import type { AdvancesConfig } from './config.js';
 import type { AdvancesOrm } from './db/orm.js';
 import { createLedgerClient, ledgerConnectionOf, type LedgerClient } from './ledger/ledger-client.js';
-import { createAdvancesMetrics, type AdvancesMetrics } from './metrics.js';
+import { createAdvancesMetrics, registerReconciliationGauges, type AdvancesMetrics } from './metrics.js';
 import { ensureReconciliationSchedule } from './temporal/reconciliation-schedule.js';
 
 /**
@@ -53,23 +53,27 @@ export async function startAdvancesWorker(config: AdvancesConfig, log: Logger, o
   const metrics = createAdvancesMetrics();
   const connection = overrides.connection ?? await NativeConnection.connect({ address: config.temporalAddress });
 
+  // Activities ask Temporal about advance workflows (reconciliation) over the worker's own connection.
+  const temporal = overrides.client ?? new Client({ connection, namespace: config.temporalNamespace });
   if (config.reconciliationIntervalMs !== null) {
-    const clientConnection = overrides.client ? null : await Connection.connect({ address: config.temporalAddress });
-    const client = overrides.client ?? new Client({ connection: clientConnection!, namespace: config.temporalNamespace });
-    try {
-      await ensureReconciliationSchedule(client, config.taskQueue, config.reconciliationIntervalMs, log);
-    } finally {
-      await clientConnection?.close();
-    }
+    await ensureReconciliationSchedule(temporal, config.taskQueue, config.reconciliationIntervalMs, log);
   }
+  registerReconciliationGauges(metrics.registry, pool, config.reconciliationIntervalMs);
 
   const worker = await Worker.create({
     connection,
     namespace: config.temporalNamespace,
     taskQueue: config.taskQueue,
     workflowsPath: workflowsPath(),
-    activities: createActivities({ pool, ledger, log, metrics }),
+    activities: createActivities({
+      pool, ledger, log, metrics, temporal, taskQueue: config.taskQueue,
+      reportWindowMs: config.reportWindowMs, stuckAfterMs: config.reconciliationStuckAfterMs,
+    }),
     shutdownGraceTime: config.shutdownGraceMs,
+    // A worker that died mid-payment is noticed by its missing heartbeat (3 s): send them at least every second,
+    // and hand a dead worker's cached workflows to another one after 3 s rather than the default 10 s.
+    maxHeartbeatThrottleInterval: '1 second',
+    stickyQueueScheduleToStartTimeout: '3 seconds',
     ...overrides.workerOptions,
   });
   let metricsServer: HttpServer | null = null;

@@ -3,22 +3,32 @@ import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { NativeConnection } from '@temporalio/worker';
-import { ledgerApi, TEST_ACCOUNTS_DATABASE_URL } from '../../accounts-manager/test/support/ledger-harness.js';
+import { ledgerApi } from '../../accounts-manager/test/support/ledger-harness.js';
+import { dropTestDatabase, TEST_DATABASES, testDatabaseUrl } from '../../test-support/test-databases.js';
 import type { AdvanceView, ReconciliationSummary } from '../src/activities/types.js';
 import { ensureReconciliationSchedule, RECONCILIATION_SCHEDULE_ID } from '../src/temporal/reconciliation-schedule.js';
 import { paymentRequestId } from '../src/ledger/request-ids.js';
 import { startAdvancesWorker, type AdvancesWorker } from '../src/worker-app.js';
 import { advancesApi, eventually, startAdvancesStack, type AdvancesStack } from './support/advances-harness.js';
-import { assertLedgerVerifies, bankLegsOf, ledgerPool, sumSuccessful } from './support/ledger-facts.js';
+import { assertLedgerVerifies, bankLegsOf, holdRowUntilADebitWaits, ledgerPool, sumSuccessful } from './support/ledger-facts.js';
 
 // On the real Temporal dev server with payments one second apart: workers are
 // real processes here (one is SIGKILLed), which the time-skipping server's
-// clock does not suit.
+// clock does not suit. Databases of its own: its reconciliation run must see
+// only its own advances (another file's, in a shared database, have no
+// workflow on this server, and their ledger movements no advance here).
 let stack: AdvancesStack;
-const pool = ledgerPool();
+const ACCOUNTS_DB = `${TEST_DATABASES.accounts}_real`;
+const ADVANCES_DB = `${TEST_DATABASES.advances}_real`;
+const pool = ledgerPool(testDatabaseUrl(ACCOUNTS_DB));
 
 beforeAll(async () => {
-  stack = await startAdvancesStack({ temporal: 'dev-server', env: { ADVANCE_PAYMENT_INTERVAL: '1s' }, noWorker: true });
+  await dropTestDatabase(ACCOUNTS_DB);
+  await dropTestDatabase(ADVANCES_DB);
+  stack = await startAdvancesStack({
+    temporal: 'dev-server', env: { ADVANCE_PAYMENT_INTERVAL: '1s' }, noWorker: true,
+    database: ADVANCES_DB, ledgerEnv: { ACCOUNTS_DATABASE_URL: testDatabaseUrl(ACCOUNTS_DB) },
+  });
 }, 120_000);
 
 afterAll(async () => {
@@ -89,7 +99,7 @@ test('a worker SIGKILLed while the ledger is applying a payment: the restarted w
   const ledger = ledgerApi(stack.ledger.client);
   const api = advancesApi(stack.client);
   const borrower = await ledger.fundedAccount(0n, 'Borrower of the crashed worker');
-  const accountsDb = new pg.Client({ connectionString: TEST_ACCOUNTS_DATABASE_URL });
+  const accountsDb = new pg.Client({ connectionString: testDatabaseUrl(ACCOUNTS_DB) });
   await accountsDb.connect();
   let worker = spawnWorker();
   try {
@@ -97,13 +107,7 @@ test('a worker SIGKILLed while the ledger is applying a payment: the restarted w
     await eventually(async () => ((await api.getAdvance(advance.advanceId)).disbursementTransactionId || undefined), 'the disbursement');
 
     // Hold the borrower's row: payment 1's debit will wait inside the ledger.
-    await accountsDb.query('BEGIN');
-    await accountsDb.query('SELECT 1 FROM accounts WHERE account_id = $1 FOR UPDATE', [borrower]);
-    await eventually(async () => {
-      const waiting = await accountsDb.query(
-        `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()`);
-      return waiting.rowCount! > 0 ? true : undefined;
-    }, 'the payment debit to wait on the row lock');
+    await holdRowUntilADebitWaits(accountsDb, borrower);
 
     worker.kill('SIGKILL');
     await new Promise((resolve) => worker.once('exit', resolve));
@@ -143,7 +147,7 @@ test('the reconciliation Schedule is created once at worker start, kept at RECON
     const run = await eventually(async () => (await schedule.describe()).info.recentActions.at(-1), 'a scheduled run', 30_000);
     const summary = await stack.temporal.client.workflow.getHandle(run.action.workflow.workflowId, run.action.workflow.firstExecutionRunId)
       .result() as ReconciliationSummary;
-    expect(summary.findings).toBe(0);
+    expect(summary.findingsRaised).toBe(0);
   } finally {
     await schedule.delete();
     await worker.stop();

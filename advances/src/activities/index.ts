@@ -1,9 +1,10 @@
+import { haltActivities } from './halt-activities.js';
 import { moneyActivities, type MoneyActivityDeps } from './money-activities.js';
-import { reconciliationActivities } from './reconciliation-activities.js';
+import { reconciliationActivities, type ReconciliationActivityDeps } from './reconciliation-activities.js';
 
 /** Every activity the advances worker registers, bound to its dependencies. */
-export function createActivities(deps: MoneyActivityDeps) {
-  return { ...moneyActivities(deps), ...reconciliationActivities(deps) };
+export function createActivities(deps: MoneyActivityDeps & ReconciliationActivityDeps) {
+  return { ...moneyActivities(deps), ...reconciliationActivities(deps), ...haltActivities(deps) };
 }
 
 /** The activities' signatures, which is all the workflows import. */

@@ -21,8 +21,9 @@ const reasonName = (transaction: Transaction) => failureReasonToJSON(transaction
 /**
  * Asks the ledger; a rejection of the request itself (bad id, unknown account,
  * request id reused with other parameters) is a bug no retry can fix, so it
- * fails the activity for good; anything else (unreachable, timeout) is thrown
- * as is and retried with backoff.
+ * fails the activity for good (the workflow halts, alerts and waits for ops to
+ * repair it); anything else (unreachable, timeout) is thrown as is and retried
+ * with backoff.
  */
 async function askLedger(call: () => Promise<Transaction>): Promise<Transaction> {
   try {
@@ -30,6 +31,26 @@ async function askLedger(call: () => Promise<Transaction>): Promise<Transaction>
   } catch (error) {
     if (isLedgerRejection(error)) throw ApplicationFailure.nonRetryable(`the ledger rejected the request: ${error.details}`, 'LedgerRejectedRequest');
     throw error;
+  }
+}
+
+/**
+ * How often a money activity tells Temporal it is alive. The workflow's
+ * heartbeatTimeout is a few of these: a worker that dies mid-payment stops
+ * heartbeating and its payment is retried elsewhere within seconds, instead of
+ * after the whole start-to-close timeout.
+ */
+export const MONEY_HEARTBEAT_INTERVAL_MS = 1_000;
+
+/** Runs `work` while heartbeating every MONEY_HEARTBEAT_INTERVAL_MS (the SDK throttles what it sends). */
+async function heartbeating<T>(work: () => Promise<T>): Promise<T> {
+  const context = Context.current();
+  context.heartbeat();
+  const timer = setInterval(() => context.heartbeat(), MONEY_HEARTBEAT_INTERVAL_MS);
+  try {
+    return await work();
+  } finally {
+    clearInterval(timer);
   }
 }
 
@@ -41,7 +62,7 @@ export function moneyActivities({ pool, ledger, log, metrics }: MoneyActivityDep
      * a retry gets the first try's transaction), then records the outcome:
      * ACTIVE with the opening schedule, or DISBURSEMENT_FAILED.
      */
-    async disburseAdvance(input: DisburseAdvanceInput): Promise<DisbursementOutcome> {
+    disburseAdvance: (input: DisburseAdvanceInput): Promise<DisbursementOutcome> => heartbeating(async () => {
       const correlationId = `advance-${input.advanceId}/disbursement`;
       const transaction = await askLedger(() => ledger.bankTransaction({
         requestId: disbursementRequestId(input.advanceId),
@@ -68,7 +89,7 @@ export function moneyActivities({ pool, ledger, log, metrics }: MoneyActivityDep
       metrics.disbursements.inc({ status: 'disbursed' });
       log.info({ advanceId: input.advanceId, transactionId: transaction.transactionId, amount: input.amount, correlationId }, 'advance disbursed');
       return { status: 'DISBURSED', transactionId: transaction.transactionId, disbursedAt };
-    },
+    }),
 
     /**
      * Takes one payment: marks it PROCESSING, asks the ledger for the debit
@@ -76,7 +97,7 @@ export function moneyActivities({ pool, ledger, log, metrics }: MoneyActivityDep
      * crash or a lost reply gets the first try's answer and never a second
      * debit), then records PAID or FAILED with the rollover.
      */
-    async collectPayment(input: CollectPaymentInput): Promise<PaymentOutcome> {
+    collectPayment: (input: CollectPaymentInput): Promise<PaymentOutcome> => heartbeating(async () => {
       const correlationId = `advance-${input.advanceId}/payment-${input.number}`;
       const already = await startPayment(pool, input);
       if (already) {
@@ -103,6 +124,6 @@ export function moneyActivities({ pool, ledger, log, metrics }: MoneyActivityDep
         ...(outcome.status === 'FAILED' ? { reason: outcome.failureReason, rolledInto: input.rollInto.number } : {}),
       }, outcome.status === 'PAID' ? 'payment collected' : 'payment refused; amount rolls forward');
       return outcome;
-    },
+    }),
   };
 }

@@ -48,7 +48,10 @@ export type PaymentOutcome =
 export interface ReconciliationSummary {
   runId: string;
   advancesChecked: number;
-  findings: number;
+  /** Findings this run raised for the first time (each one alerted once). */
+  findingsRaised: number;
+  /** Open findings this run no longer saw, now resolved. */
+  findingsResolved: number;
 }
 
 /** One payment as the workflow's `schedule` query shows it. */

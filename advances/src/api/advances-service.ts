@@ -6,6 +6,8 @@ import {
   type GetAdvanceResponse,
   type ListAdvancesRequest,
   type ListAdvancesResponse,
+  type ListReconciliationFindingsRequest,
+  type ListReconciliationFindingsResponse,
   type RequestAdvanceRequest,
   type RequestAdvanceResponse,
 } from '@alfabet/proto/advances/v1';
@@ -14,8 +16,9 @@ import { optionalUuid, requirePageSize, requireUuid } from '@alfabet/proto/field
 import { currentRequestContext } from '@alfabet/proto/request-context';
 import { toServiceError } from '@alfabet/proto/service-errors';
 import { findAdvance, listAdvances } from '../db/advance-store.js';
-import { ADVANCE_STATUS_NAME_BY_VALUE, toAdvance } from './mapping.js';
-import { decodePageToken, encodePageToken } from './page-token.js';
+import { listFindings } from '../db/findings-store.js';
+import { ADVANCE_STATUS_NAME_BY_VALUE, toAdvance, toFinding } from './mapping.js';
+import { decodePageToken, encodePageToken, type PageCursor, type PageFilter } from './page-token.js';
 import { requestAdvance, type RequestAdvanceDeps } from './request-advance.js';
 
 const PAGE_SIZE_DEFAULT = 50;
@@ -30,6 +33,13 @@ function unary<Req, Res>(deps: RequestAdvanceDeps, method: string, handler: (req
       (error: unknown) => callback(toServiceError(error, deps.log, method, 'the advances'), null),
     );
   };
+}
+
+/** A page of `rows` (fetched one over `pageSize`: the extra row tells whether another page follows) and its next token. */
+function pageOf<T>(rows: T[], pageSize: number, filter: PageFilter, cursorOf: (row: T) => PageCursor): { page: T[]; nextPageToken: string } {
+  const page = rows.slice(0, pageSize);
+  const last = page.at(-1);
+  return { page, nextPageToken: rows.length > pageSize && last ? encodePageToken(filter, pageSize, cursorOf(last)) : '' };
 }
 
 /** The AdvancesService handlers: validate, then read or act. Bad input stores nothing. */
@@ -62,17 +72,19 @@ export function advancesService(deps: RequestAdvanceDeps): AdvancesServiceServer
       }
       const pageSize = requirePageSize('page_size', request.pageSize, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX);
       const filter = { accountId, status };
-      const after = request.pageToken ? decodePageToken(request.pageToken, filter, pageSize).after : null;
-      // One row more than the page tells whether another page follows.
-      const rows = await listAdvances(deps.pool, filter, after, pageSize + 1);
-      const page = rows.slice(0, pageSize);
-      const last = page.at(-1);
-      return {
-        advances: page.map(toAdvance),
-        nextPageToken: rows.length > pageSize && last
-          ? encodePageToken({ filter, pageSize, after: { createTime: last.createTimeExact, advanceId: last.advanceId } })
-          : '',
-      };
+      const after = request.pageToken ? decodePageToken(request.pageToken, { ...filter }, pageSize) : null;
+      const { page, nextPageToken } = pageOf(await listAdvances(deps.pool, filter, after, pageSize + 1), pageSize, { ...filter },
+        (advance) => ({ createTime: advance.createTimeExact, id: advance.advanceId }));
+      return { advances: page.map(toAdvance), nextPageToken };
+    }),
+
+    listReconciliationFindings: unary<ListReconciliationFindingsRequest, ListReconciliationFindingsResponse>(deps, 'ListReconciliationFindings', async (request) => {
+      const filter = { advanceId: optionalUuid('advance_id', request.advanceId), openOnly: request.openOnly };
+      const pageSize = requirePageSize('page_size', request.pageSize, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX);
+      const after = request.pageToken ? decodePageToken(request.pageToken, filter, pageSize) : null;
+      const { page, nextPageToken } = pageOf(await listFindings(deps.pool, filter, after, pageSize + 1), pageSize, filter,
+        (finding) => ({ createTime: finding.createTimeExact, id: finding.findingId }));
+      return { findings: page.map(toFinding), nextPageToken };
     }),
   };
 }

@@ -1,7 +1,8 @@
 import { FailureReason } from '@alfabet/proto/accounts/v1';
-import { AdvanceStatus, PaymentStatus, type Advance, type Payment } from '@alfabet/proto/advances/v1';
+import { AdvanceStatus, FindingKind, FindingSeverity, PaymentStatus, type Advance, type Finding, type Payment } from '@alfabet/proto/advances/v1';
 import type { AdvanceStatusName } from '../activities/types.js';
 import type { StoredAdvance, StoredPayment } from '../db/advance-store.js';
+import type { StoredFinding } from '../db/findings-store.js';
 
 export const workflowIdOf = (advanceId: string) => `advance-${advanceId}`;
 
@@ -54,5 +55,18 @@ export function toAdvance(advance: StoredAdvance): Advance {
     payments: advance.payments.map(toPayment),
     workflowId: workflowIdOf(advance.advanceId),
     failureMessage: advance.failureMessage ?? '',
+  };
+}
+
+/** A stored finding as the API shows it. */
+export function toFinding(finding: StoredFinding): Finding {
+  return {
+    findingId: finding.findingId,
+    advanceId: finding.advanceId,
+    kind: FindingKind[`FINDING_KIND_${finding.kind}`],
+    detail: finding.detail,
+    severity: FindingSeverity[`FINDING_SEVERITY_${finding.severity}`],
+    createTime: finding.createTime,
+    resolveTime: finding.resolveTime ?? undefined,
   };
 }

@@ -6,11 +6,11 @@ import { failedPrecondition, notFound } from '@alfabet/proto/field-error';
 import { DependencyUnavailable } from '@alfabet/proto/service-errors';
 import type { Logger } from '@alfabet/proto/logger';
 import {
-  assertSameRequest, deleteUnstartedAdvance, findAdvance, findAdvanceByRequestId, insertAdvance, type StoredAdvance,
+  assertSameRequest, findAdvance, findAdvanceByRequestId, insertAdvance, type StoredAdvance,
 } from '../db/advance-store.js';
 import type { LedgerClient } from '../ledger/ledger-client.js';
 import type { AdvancesMetrics } from '../metrics.js';
-import { startAdvanceWorkflow } from './start-advance-workflow.js';
+import { startAdvanceWorkflow } from '../temporal/start-advance-workflow.js';
 
 export interface AdvancePolicy {
   minAmountMinor: bigint;
@@ -41,6 +41,14 @@ export interface ValidAdvanceRequest {
  * Records an advance and starts its workflow. A repeat of a request_id
  * returns the first advance (and makes sure its workflow runs); the same id
  * with other parameters is ALREADY_EXISTS. Policy refusals store nothing.
+ *
+ * The row comes first and stays: a start that fails may still have reached
+ * Temporal (its reply lost), and then the workflow disburses and needs the
+ * row. So a failed start answers UNAVAILABLE, and the retry with the same
+ * request_id finds the row and starts the workflow again, which Temporal
+ * refuses to run twice (one id per advance): one advance, one workflow, one
+ * disbursement, however the calls fail or race. (Without a request_id nobody
+ * retries: the reconciliation starts what is left DISBURSING without a workflow.)
  */
 export async function requestAdvance(deps: RequestAdvanceDeps, request: ValidAdvanceRequest): Promise<StoredAdvance> {
   if (request.requestId) {
@@ -67,14 +75,7 @@ export async function requestAdvance(deps: RequestAdvanceDeps, request: ValidAdv
     return replay(deps, (await findAdvanceByRequestId(deps.pool, request.requestId!))!, request);
   }
 
-  try {
-    await startWorkflowOf(deps, advanceId, request.accountId, request.amount, policy);
-  } catch (error) {
-    // Nothing has happened to the advance yet: forget it, so the caller can retry cleanly.
-    await deleteUnstartedAdvance(deps.pool, advanceId).catch((cleanupError: unknown) =>
-      deps.log.error({ err: cleanupError, advanceId }, 'could not remove an advance whose workflow did not start'));
-    throw error;
-  }
+  await startWorkflowOf(deps, advanceId, request.accountId, request.amount, policy);
   deps.metrics.advancesRequested.inc({ outcome: 'created' });
   deps.log.info({ advanceId, accountId: request.accountId, amount: request.amount.toString() }, 'advance requested; workflow started');
   return (await findAdvance(deps.pool, advanceId))!;
@@ -82,7 +83,8 @@ export async function requestAdvance(deps: RequestAdvanceDeps, request: ValidAdv
 
 async function replay(deps: RequestAdvanceDeps, existing: StoredAdvance, request: ValidAdvanceRequest): Promise<StoredAdvance> {
   assertSameRequest(existing, request.accountId, request.amount);
-  // The first call may have crashed between recording and starting: start now (a no-op if it runs).
+  // An earlier call may have failed or crashed between recording and starting, or may still be starting it
+  // (a racing retry): start now. Only the workflow moves the advance out of DISBURSING, so it may be missing only then.
   if (existing.status === 'DISBURSING') {
     await startWorkflowOf(deps, existing.advanceId, existing.accountId, existing.amount, {
       installments: existing.installments, paymentIntervalMs: existing.paymentIntervalMs,
@@ -102,7 +104,7 @@ async function startWorkflowOf(
     });
   } catch (error) {
     deps.log.warn({ err: error, advanceId }, 'could not start the advance workflow');
-    throw new DependencyUnavailable('Temporal is unavailable; the advance was not started — retry with the same request_id');
+    throw new DependencyUnavailable(`Temporal is unavailable; advance ${advanceId} is recorded but may not have started — retry with the same request_id`);
   }
 }
 

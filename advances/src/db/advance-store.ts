@@ -93,6 +93,8 @@ export interface NewAdvance {
  * advances per account" under a per-account advisory lock (two requests for
  * one account racing cannot both pass the check). A request_id already used
  * is answered by the caller (see request-advance.ts): here it is a conflict.
+ * The row is written before its workflow starts and is never deleted: a start
+ * that seemed to fail may have reached Temporal, whose workflow needs the row.
  */
 export async function insertAdvance(pool: pg.Pool, advance: NewAdvance, maxOpen: number): Promise<'inserted' | 'request_id_taken'> {
   const client = await pool.connect();
@@ -126,12 +128,6 @@ export async function insertAdvance(pool: pg.Pool, advance: NewAdvance, maxOpen:
   }
 }
 
-/** Removes an advance whose workflow could not be started (nothing happened to it yet). */
-export async function deleteUnstartedAdvance(pool: pg.Pool, advanceId: string): Promise<void> {
-  await pool.query(`DELETE FROM advances WHERE advance_id = $1 AND status = 'DISBURSING' AND disbursement_transaction_id IS NULL
-                    AND NOT EXISTS (SELECT 1 FROM payments WHERE advance_id = $1)`, [advanceId]);
-}
-
 export interface AdvanceFilter {
   accountId: string | null;
   status: AdvanceStatusName | null;
@@ -139,14 +135,14 @@ export interface AdvanceFilter {
 
 /** A page of advances, newest first, after the keyset cursor. */
 export async function listAdvances(
-  pool: pg.Pool, filter: AdvanceFilter, after: { createTime: string; advanceId: string } | null, limit: number,
+  pool: pg.Pool, filter: AdvanceFilter, after: { createTime: string; id: string } | null, limit: number,
 ): Promise<StoredAdvance[]> {
   const result = await pool.query<AdvanceRecord>(
     `${ADVANCE_SELECT}
      WHERE ($1::uuid IS NULL OR a.account_id = $1) AND ($2::text IS NULL OR a.status = $2)
        AND ($3::timestamptz IS NULL OR (a.create_time, a.advance_id) < ($3::timestamptz, $4::uuid))
      ORDER BY a.create_time DESC, a.advance_id DESC LIMIT $5`,
-    [filter.accountId, filter.status, after?.createTime ?? null, after?.advanceId ?? null, limit]);
+    [filter.accountId, filter.status, after?.createTime ?? null, after?.id ?? null, limit]);
   return result.rows.map(toStoredAdvance);
 }
 

@@ -4,8 +4,10 @@ import { withAdvisoryLock } from '@alfabet/proto/postgres';
 import type pg from 'pg';
 import { AdvanceSchema } from './entities/advance.entity.js';
 import { PaymentSchema } from './entities/payment.entity.js';
+import { LedgerMovementSchema, ReconciliationRunSchema } from './entities/ledger-movement.entity.js';
 import { ReconciliationFindingSchema } from './entities/reconciliation-finding.entity.js';
 import { Migration20261125100000_advances } from './migrations/Migration20261125100000_advances.js';
+import { Migration20261128000000_reconciliation } from './migrations/Migration20261128000000_reconciliation.js';
 
 export type AdvancesOrm = MikroORM;
 
@@ -16,7 +18,7 @@ export interface OrmOptions {
 }
 
 /** Migrations run in this order; a new one is appended, never edited once merged. */
-const MIGRATIONS = [Migration20261125100000_advances];
+const MIGRATIONS = [Migration20261125100000_advances, Migration20261128000000_reconciliation];
 
 // Any fixed number (distinct from the ledger's): the key of the lock that serializes migrations.
 const MIGRATION_LOCK_KEY = 7_242_002;
@@ -24,7 +26,7 @@ const MIGRATION_LOCK_KEY = 7_242_002;
 export async function openOrm(options: OrmOptions): Promise<AdvancesOrm> {
   return MikroORM.init({
     clientUrl: options.databaseUrl,
-    entities: [AdvanceSchema, PaymentSchema, ReconciliationFindingSchema],
+    entities: [AdvanceSchema, PaymentSchema, ReconciliationFindingSchema, LedgerMovementSchema, ReconciliationRunSchema],
     extensions: [Migrator],
     migrations: { migrationsList: MIGRATIONS, transactional: true, allOrNothing: true, snapshot: false, silent: true },
     pool: { min: 0, max: options.poolSize },

@@ -4,6 +4,7 @@ import {
   AccountsServiceClient,
   type Account,
   type BankTransactionRequest,
+  type ListTransactionsResponse,
   type Transaction,
 } from '@alfabet/proto/accounts/v1';
 import { CORRELATION_ID_METADATA_KEY } from '@alfabet/proto/request-context';
@@ -21,6 +22,14 @@ export interface LedgerClient {
   /** The transaction created with `requestId`, or null if the ledger has none. */
   findTransactionByRequestId(requestId: string, correlationId: string): Promise<Transaction | null>;
   getTransaction(transactionId: string, correlationId: string): Promise<Transaction | null>;
+  /**
+   * Reads every transaction created in [startTime, endTime), page by page from
+   * one snapshot of the ledger's report stream; `onPage` is awaited before the
+   * next page is read (flow control).
+   */
+  scanTransactions(
+    window: { startTime: Date; endTime: Date }, correlationId: string, onPage: (transactions: Transaction[]) => Promise<void>,
+  ): Promise<void>;
   close(): void;
 }
 
@@ -38,19 +47,28 @@ export const ledgerConnectionOf = (config: Pick<AdvancesConfig, 'accountsAddress
   address: config.accountsAddress, callTimeoutMs: config.ledgerCallTimeoutMs, tls: config.ledgerTls, authToken: config.ledgerAuthToken,
 });
 
+/** The report stream's largest page: the fewest round trips per row. */
+const SCAN_PAGE_SIZE = 1000;
+/** A scan reads many pages; each page (not the whole stream) gets the call deadline. */
+const SCAN_DEADLINE_PAGES = 1000;
+
 export function createLedgerClient({ address, callTimeoutMs, tls, authToken }: LedgerConnection): LedgerClient {
   const client = new AccountsServiceClient(address, channelCredentials(tls));
+
+  function metadataFor(correlationId: string): Metadata {
+    const metadata = new Metadata();
+    metadata.set(CORRELATION_ID_METADATA_KEY, correlationId);
+    if (authToken) metadata.set('authorization', `Bearer ${authToken}`);
+    return metadata;
+  }
 
   function unary<Req, Res>(
     method: (request: Req, metadata: Metadata, options: { deadline: Date }, callback: (error: ServiceError | null, response: Res) => void) => unknown,
     request: Req,
     correlationId: string,
   ): Promise<Res> {
-    const metadata = new Metadata();
-    metadata.set(CORRELATION_ID_METADATA_KEY, correlationId);
-    if (authToken) metadata.set('authorization', `Bearer ${authToken}`);
     return new Promise((resolve, reject) => {
-      method.call(client, request, metadata, { deadline: new Date(Date.now() + callTimeoutMs) }, (error, response) => {
+      method.call(client, request, metadataFor(correlationId), { deadline: new Date(Date.now() + callTimeoutMs) }, (error, response) => {
         if (error) reject(error);
         else resolve(response);
       });
@@ -79,6 +97,17 @@ export function createLedgerClient({ address, callTimeoutMs, tls, authToken }: L
     async getTransaction(transactionId, correlationId) {
       const response = await orNullWhenNotFound(unary(client.getTransaction, { transactionId }, correlationId));
       return response?.transaction ?? null;
+    },
+    async scanTransactions({ startTime, endTime }, correlationId, onPage) {
+      const stream = client.listTransactions(
+        { startTime, endTime, pageSize: SCAN_PAGE_SIZE, pageToken: '', snapshotToken: '', page: 0, accountId: '' },
+        metadataFor(correlationId),
+        { deadline: new Date(Date.now() + callTimeoutMs * SCAN_DEADLINE_PAGES) });
+      try {
+        for await (const page of stream as AsyncIterable<ListTransactionsResponse>) await onPage(page.transactions);
+      } finally {
+        stream.cancel();
+      }
     },
     close: () => client.close(),
   };

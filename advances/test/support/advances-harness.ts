@@ -3,7 +3,7 @@ import { AdvancesServiceClient, type Advance } from '@alfabet/proto/advances/v1'
 import { createLogger, type Logger } from '@alfabet/proto/logger';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Client, Connection } from '@temporalio/client';
-import { startDevServer } from '../../../test-support/temporal-dev-server.js';
+import { startDevServer, type DevServer } from '../../../test-support/temporal-dev-server.js';
 import { temporal } from '@temporalio/proto';
 import { ADVANCE_ACCOUNT_ID, ADVANCE_STATUS } from '../../src/workflows/search-attributes.js';
 import { startTestLedger, type TestLedger } from '../../../accounts-manager/test/support/ledger-harness.js';
@@ -57,13 +57,15 @@ export interface TestTemporal {
   timeSkipping: TestWorkflowEnvironment | null;
   /** The Web UI, only with the dev server. */
   uiUrl: string | null;
+  /** The dev server itself (fault-injection tests restart or freeze it); null with the time-skipping server. */
+  devServer: DevServer | null;
   stop(): Promise<void>;
 }
 
 async function startTestTemporal(kind: 'time-skipping' | 'dev-server'): Promise<TestTemporal> {
   if (kind === 'time-skipping') {
     const env = await startTimeSkippingEnvironment();
-    return { address: env.address, client: env.client, nativeConnection: env.nativeConnection, timeSkipping: env, uiUrl: null, stop: () => env.teardown() };
+    return { address: env.address, client: env.client, nativeConnection: env.nativeConnection, timeSkipping: env, uiUrl: null, devServer: null, stop: () => env.teardown() };
   }
   const server = await startDevServer();
   const connection = await Connection.connect({ address: server.address });
@@ -74,6 +76,7 @@ async function startTestTemporal(kind: 'time-skipping' | 'dev-server'): Promise<
     nativeConnection,
     timeSkipping: null,
     uiUrl: server.uiUrl,
+    devServer: server,
     async stop() {
       await nativeConnection.close();
       await connection.close();
@@ -101,6 +104,8 @@ export interface AdvancesStack {
 export interface StackOptions {
   /** Advances configuration (e.g. ADVANCE_MAX_OPEN_PER_ACCOUNT). */
   env?: Record<string, string>;
+  /** accounts-manager configuration (e.g. a database of the test's own). */
+  ledgerEnv?: Record<string, string>;
   database?: string;
   worker?: WorkerOverrides;
   /** No in-process worker: the test runs its own (e.g. a child process it kills). */
@@ -119,7 +124,7 @@ export async function startAdvancesStack(options: StackOptions = {}): Promise<Ad
     for (const stop of started.reverse()) await stop().catch(() => undefined);
   };
   try {
-    const ledger = await startTestLedger();
+    const ledger = await startTestLedger(options.ledgerEnv);
     started.push(() => ledger.stop());
     const temporal = await startTestTemporal(options.temporal ?? 'time-skipping');
     started.push(() => temporal.stop());

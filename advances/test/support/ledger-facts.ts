@@ -9,8 +9,8 @@ export interface BankLegs {
   balance: bigint;
 }
 
-export function ledgerPool(): pg.Pool {
-  return new pg.Pool({ connectionString: TEST_ACCOUNTS_DATABASE_URL, max: 2 });
+export function ledgerPool(url = TEST_ACCOUNTS_DATABASE_URL): pg.Pool {
+  return new pg.Pool({ connectionString: url, max: 2 });
 }
 
 /** Every bank transaction that touched `accountId`, successful or not, by direction. */
@@ -31,4 +31,23 @@ export const sumSuccessful = (legs: BankLegs['debits']) =>
 export async function assertLedgerVerifies(pool: pg.Pool): Promise<void> {
   const verification = await verifyLedger(pool);
   if (!verification.ok) throw new Error(`ledger:verify failed: ${JSON.stringify(verification, (_, v) => (typeof v === 'bigint' ? v.toString() : v))}`);
+}
+
+/**
+ * Holds `accountId`'s row in the ledger (an open transaction with the row
+ * locked) until a payment's debit is waiting on it: the ledger will apply that
+ * debit the moment the caller COMMITs on `lockHolder`, whoever is then alive to
+ * hear the reply.
+ */
+export async function holdRowUntilADebitWaits(lockHolder: pg.Client, accountId: string): Promise<void> {
+  await lockHolder.query('BEGIN');
+  await lockHolder.query('SELECT 1 FROM accounts WHERE account_id = $1 FOR UPDATE', [accountId]);
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const waiting = await lockHolder.query(
+      `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()`);
+    if (waiting.rowCount! > 0) return;
+    if (Date.now() > deadline) throw new Error('timed out waiting for a payment debit to wait on the row lock');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }

@@ -146,6 +146,158 @@ export function paymentStatusToJSON(object: PaymentStatus): string {
   }
 }
 
+/** What a reconciliation run (or an advance workflow that had to stop) found wrong. */
+export enum FindingKind {
+  /** FINDING_KIND_UNSPECIFIED - Never stored. */
+  FINDING_KIND_UNSPECIFIED = 0,
+  /**
+   * FINDING_KIND_PAYMENTS_DO_NOT_ADD_UP - The payments paid, scheduled or processing do not add up to the advance
+   * amount, or a failed payment rolled into nothing.
+   */
+  FINDING_KIND_PAYMENTS_DO_NOT_ADD_UP = 1,
+  /**
+   * FINDING_KIND_LEDGER_MOVEMENT_WITHOUT_PAYMENT - The ledger holds a movement this service made (its description names an
+   * advance) that no payment or disbursement here accounts for: a stray or
+   * duplicate debit or credit.
+   */
+  FINDING_KIND_LEDGER_MOVEMENT_WITHOUT_PAYMENT = 2,
+  /** FINDING_KIND_PAYMENT_WITHOUT_LEDGER_MOVEMENT - A payment or disbursement recorded here as decided has no ledger transaction. */
+  FINDING_KIND_PAYMENT_WITHOUT_LEDGER_MOVEMENT = 3,
+  /**
+   * FINDING_KIND_PAYMENT_LEDGER_MISMATCH - A payment or disbursement and its ledger transaction disagree (status,
+   * amount, account, direction or transaction id), e.g. FAILED here but
+   * SUCCESS in the ledger.
+   */
+  FINDING_KIND_PAYMENT_LEDGER_MISMATCH = 4,
+  /** FINDING_KIND_PAYMENT_STUCK - A payment SCHEDULED or PROCESSING well past its due time. */
+  FINDING_KIND_PAYMENT_STUCK = 5,
+  /** FINDING_KIND_ADVANCE_STUCK - An advance DISBURSING well after it was requested. */
+  FINDING_KIND_ADVANCE_STUCK = 6,
+  /** FINDING_KIND_WORKFLOW_MISSING - An advance not yet repaid has no workflow in Temporal. */
+  FINDING_KIND_WORKFLOW_MISSING = 7,
+  /**
+   * FINDING_KIND_WORKFLOW_FAILED - The advance's workflow failed, was terminated or cancelled, or completed
+   * while the advance is not settled.
+   */
+  FINDING_KIND_WORKFLOW_FAILED = 8,
+  /**
+   * FINDING_KIND_WORKFLOW_HALTED - The advance's workflow met a failure no retry can fix and waits for ops
+   * (it resumes on the `resume` signal once the cause is repaired).
+   */
+  FINDING_KIND_WORKFLOW_HALTED = 9,
+  UNRECOGNIZED = -1,
+}
+
+export function findingKindFromJSON(object: any): FindingKind {
+  switch (object) {
+    case 0:
+    case "FINDING_KIND_UNSPECIFIED":
+      return FindingKind.FINDING_KIND_UNSPECIFIED;
+    case 1:
+    case "FINDING_KIND_PAYMENTS_DO_NOT_ADD_UP":
+      return FindingKind.FINDING_KIND_PAYMENTS_DO_NOT_ADD_UP;
+    case 2:
+    case "FINDING_KIND_LEDGER_MOVEMENT_WITHOUT_PAYMENT":
+      return FindingKind.FINDING_KIND_LEDGER_MOVEMENT_WITHOUT_PAYMENT;
+    case 3:
+    case "FINDING_KIND_PAYMENT_WITHOUT_LEDGER_MOVEMENT":
+      return FindingKind.FINDING_KIND_PAYMENT_WITHOUT_LEDGER_MOVEMENT;
+    case 4:
+    case "FINDING_KIND_PAYMENT_LEDGER_MISMATCH":
+      return FindingKind.FINDING_KIND_PAYMENT_LEDGER_MISMATCH;
+    case 5:
+    case "FINDING_KIND_PAYMENT_STUCK":
+      return FindingKind.FINDING_KIND_PAYMENT_STUCK;
+    case 6:
+    case "FINDING_KIND_ADVANCE_STUCK":
+      return FindingKind.FINDING_KIND_ADVANCE_STUCK;
+    case 7:
+    case "FINDING_KIND_WORKFLOW_MISSING":
+      return FindingKind.FINDING_KIND_WORKFLOW_MISSING;
+    case 8:
+    case "FINDING_KIND_WORKFLOW_FAILED":
+      return FindingKind.FINDING_KIND_WORKFLOW_FAILED;
+    case 9:
+    case "FINDING_KIND_WORKFLOW_HALTED":
+      return FindingKind.FINDING_KIND_WORKFLOW_HALTED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return FindingKind.UNRECOGNIZED;
+  }
+}
+
+export function findingKindToJSON(object: FindingKind): string {
+  switch (object) {
+    case FindingKind.FINDING_KIND_UNSPECIFIED:
+      return "FINDING_KIND_UNSPECIFIED";
+    case FindingKind.FINDING_KIND_PAYMENTS_DO_NOT_ADD_UP:
+      return "FINDING_KIND_PAYMENTS_DO_NOT_ADD_UP";
+    case FindingKind.FINDING_KIND_LEDGER_MOVEMENT_WITHOUT_PAYMENT:
+      return "FINDING_KIND_LEDGER_MOVEMENT_WITHOUT_PAYMENT";
+    case FindingKind.FINDING_KIND_PAYMENT_WITHOUT_LEDGER_MOVEMENT:
+      return "FINDING_KIND_PAYMENT_WITHOUT_LEDGER_MOVEMENT";
+    case FindingKind.FINDING_KIND_PAYMENT_LEDGER_MISMATCH:
+      return "FINDING_KIND_PAYMENT_LEDGER_MISMATCH";
+    case FindingKind.FINDING_KIND_PAYMENT_STUCK:
+      return "FINDING_KIND_PAYMENT_STUCK";
+    case FindingKind.FINDING_KIND_ADVANCE_STUCK:
+      return "FINDING_KIND_ADVANCE_STUCK";
+    case FindingKind.FINDING_KIND_WORKFLOW_MISSING:
+      return "FINDING_KIND_WORKFLOW_MISSING";
+    case FindingKind.FINDING_KIND_WORKFLOW_FAILED:
+      return "FINDING_KIND_WORKFLOW_FAILED";
+    case FindingKind.FINDING_KIND_WORKFLOW_HALTED:
+      return "FINDING_KIND_WORKFLOW_HALTED";
+    case FindingKind.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** How urgent a finding is. */
+export enum FindingSeverity {
+  /** FINDING_SEVERITY_UNSPECIFIED - Never stored. */
+  FINDING_SEVERITY_UNSPECIFIED = 0,
+  /** FINDING_SEVERITY_CRITICAL - Money may be wrong or an advance cannot progress: page someone. */
+  FINDING_SEVERITY_CRITICAL = 1,
+  /** FINDING_SEVERITY_WARNING - Something is late or was repaired automatically: look at it. */
+  FINDING_SEVERITY_WARNING = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function findingSeverityFromJSON(object: any): FindingSeverity {
+  switch (object) {
+    case 0:
+    case "FINDING_SEVERITY_UNSPECIFIED":
+      return FindingSeverity.FINDING_SEVERITY_UNSPECIFIED;
+    case 1:
+    case "FINDING_SEVERITY_CRITICAL":
+      return FindingSeverity.FINDING_SEVERITY_CRITICAL;
+    case 2:
+    case "FINDING_SEVERITY_WARNING":
+      return FindingSeverity.FINDING_SEVERITY_WARNING;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return FindingSeverity.UNRECOGNIZED;
+  }
+}
+
+export function findingSeverityToJSON(object: FindingSeverity): string {
+  switch (object) {
+    case FindingSeverity.FINDING_SEVERITY_UNSPECIFIED:
+      return "FINDING_SEVERITY_UNSPECIFIED";
+    case FindingSeverity.FINDING_SEVERITY_CRITICAL:
+      return "FINDING_SEVERITY_CRITICAL";
+    case FindingSeverity.FINDING_SEVERITY_WARNING:
+      return "FINDING_SEVERITY_WARNING";
+    case FindingSeverity.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** One payment of an advance's schedule. */
 export interface Payment {
   /** 1 … installments, then installments+1, … for payments added after a failed last one. */
@@ -241,6 +393,49 @@ export interface ListAdvancesRequest {
 export interface ListAdvancesResponse {
   /** The advances, newest first, each with its payments. */
   advances: Advance[];
+  /** Token for the next page; empty on the last page. */
+  nextPageToken: string;
+}
+
+/**
+ * One thing found wrong with an advance. Raised once; resolved when a later
+ * run no longer sees it.
+ */
+export interface Finding {
+  /** UUID (v7) of the finding. */
+  findingId: string;
+  /** The advance it concerns. */
+  advanceId: string;
+  /** What is wrong. */
+  kind: FindingKind;
+  /** A sentence for people: which payment, which transaction, what differs. */
+  detail: string;
+  /** How urgent it is. */
+  severity: FindingSeverity;
+  /** When it was first found. */
+  createTime:
+    | Date
+    | undefined;
+  /** When a later run no longer found it; unset while it is open. */
+  resolveTime: Date | undefined;
+}
+
+/** Lists reconciliation findings. */
+export interface ListReconciliationFindingsRequest {
+  /** Only this advance's findings (UUID); empty for all. */
+  advanceId: string;
+  /** Only findings not yet resolved. */
+  openOnly: boolean;
+  /** Findings per page; default 50, at most 500. */
+  pageSize: number;
+  /** Continue after the page that returned this token; the filters must match. */
+  pageToken: string;
+}
+
+/** One page of findings. */
+export interface ListReconciliationFindingsResponse {
+  /** The findings, newest first. */
+  findings: Finding[];
   /** Token for the next page; empty on the last page. */
   nextPageToken: string;
 }
@@ -1258,6 +1453,417 @@ export const ListAdvancesResponse: MessageFns<ListAdvancesResponse> = {
   },
 };
 
+function createBaseFinding(): Finding {
+  return {
+    findingId: "",
+    advanceId: "",
+    kind: 0,
+    detail: "",
+    severity: 0,
+    createTime: undefined,
+    resolveTime: undefined,
+  };
+}
+
+export const Finding: MessageFns<Finding> = {
+  encode(message: Finding, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.findingId !== "") {
+      writer.uint32(10).string(message.findingId);
+    }
+    if (message.advanceId !== "") {
+      writer.uint32(18).string(message.advanceId);
+    }
+    if (message.kind !== 0) {
+      writer.uint32(24).int32(message.kind);
+    }
+    if (message.detail !== "") {
+      writer.uint32(34).string(message.detail);
+    }
+    if (message.severity !== 0) {
+      writer.uint32(40).int32(message.severity);
+    }
+    if (message.createTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.createTime), writer.uint32(50).fork()).join();
+    }
+    if (message.resolveTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.resolveTime), writer.uint32(58).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Finding {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFinding();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.findingId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.advanceId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.kind = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.detail = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.severity = reader.int32() as any;
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.createTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.resolveTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Finding {
+    return {
+      findingId: isSet(object.findingId)
+        ? globalThis.String(object.findingId)
+        : isSet(object.finding_id)
+        ? globalThis.String(object.finding_id)
+        : "",
+      advanceId: isSet(object.advanceId)
+        ? globalThis.String(object.advanceId)
+        : isSet(object.advance_id)
+        ? globalThis.String(object.advance_id)
+        : "",
+      kind: isSet(object.kind) ? findingKindFromJSON(object.kind) : 0,
+      detail: isSet(object.detail) ? globalThis.String(object.detail) : "",
+      severity: isSet(object.severity) ? findingSeverityFromJSON(object.severity) : 0,
+      createTime: isSet(object.createTime)
+        ? fromJsonTimestamp(object.createTime)
+        : isSet(object.create_time)
+        ? fromJsonTimestamp(object.create_time)
+        : undefined,
+      resolveTime: isSet(object.resolveTime)
+        ? fromJsonTimestamp(object.resolveTime)
+        : isSet(object.resolve_time)
+        ? fromJsonTimestamp(object.resolve_time)
+        : undefined,
+    };
+  },
+
+  toJSON(message: Finding): unknown {
+    const obj: any = {};
+    if (message.findingId !== "") {
+      obj.findingId = message.findingId;
+    }
+    if (message.advanceId !== "") {
+      obj.advanceId = message.advanceId;
+    }
+    if (message.kind !== 0) {
+      obj.kind = findingKindToJSON(message.kind);
+    }
+    if (message.detail !== "") {
+      obj.detail = message.detail;
+    }
+    if (message.severity !== 0) {
+      obj.severity = findingSeverityToJSON(message.severity);
+    }
+    if (message.createTime !== undefined) {
+      obj.createTime = message.createTime.toISOString();
+    }
+    if (message.resolveTime !== undefined) {
+      obj.resolveTime = message.resolveTime.toISOString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Finding>): Finding {
+    return Finding.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Finding>): Finding {
+    const message = createBaseFinding();
+    message.findingId = object.findingId ?? "";
+    message.advanceId = object.advanceId ?? "";
+    message.kind = object.kind ?? 0;
+    message.detail = object.detail ?? "";
+    message.severity = object.severity ?? 0;
+    message.createTime = object.createTime ?? undefined;
+    message.resolveTime = object.resolveTime ?? undefined;
+    return message;
+  },
+};
+
+function createBaseListReconciliationFindingsRequest(): ListReconciliationFindingsRequest {
+  return { advanceId: "", openOnly: false, pageSize: 0, pageToken: "" };
+}
+
+export const ListReconciliationFindingsRequest: MessageFns<ListReconciliationFindingsRequest> = {
+  encode(message: ListReconciliationFindingsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.advanceId !== "") {
+      writer.uint32(10).string(message.advanceId);
+    }
+    if (message.openOnly !== false) {
+      writer.uint32(16).bool(message.openOnly);
+    }
+    if (message.pageSize !== 0) {
+      writer.uint32(24).int32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(34).string(message.pageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListReconciliationFindingsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListReconciliationFindingsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.advanceId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.openOnly = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.pageSize = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListReconciliationFindingsRequest {
+    return {
+      advanceId: isSet(object.advanceId)
+        ? globalThis.String(object.advanceId)
+        : isSet(object.advance_id)
+        ? globalThis.String(object.advance_id)
+        : "",
+      openOnly: isSet(object.openOnly)
+        ? globalThis.Boolean(object.openOnly)
+        : isSet(object.open_only)
+        ? globalThis.Boolean(object.open_only)
+        : false,
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListReconciliationFindingsRequest): unknown {
+    const obj: any = {};
+    if (message.advanceId !== "") {
+      obj.advanceId = message.advanceId;
+    }
+    if (message.openOnly !== false) {
+      obj.openOnly = message.openOnly;
+    }
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListReconciliationFindingsRequest>): ListReconciliationFindingsRequest {
+    return ListReconciliationFindingsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListReconciliationFindingsRequest>): ListReconciliationFindingsRequest {
+    const message = createBaseListReconciliationFindingsRequest();
+    message.advanceId = object.advanceId ?? "";
+    message.openOnly = object.openOnly ?? false;
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseListReconciliationFindingsResponse(): ListReconciliationFindingsResponse {
+  return { findings: [], nextPageToken: "" };
+}
+
+export const ListReconciliationFindingsResponse: MessageFns<ListReconciliationFindingsResponse> = {
+  encode(message: ListReconciliationFindingsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.findings) {
+      Finding.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListReconciliationFindingsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListReconciliationFindingsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.findings.push(Finding.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListReconciliationFindingsResponse {
+    return {
+      findings: globalThis.Array.isArray(object?.findings) ? object.findings.map((e: any) => Finding.fromJSON(e)) : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListReconciliationFindingsResponse): unknown {
+    const obj: any = {};
+    if (message.findings?.length) {
+      obj.findings = message.findings.map((e) => Finding.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListReconciliationFindingsResponse>): ListReconciliationFindingsResponse {
+    return ListReconciliationFindingsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListReconciliationFindingsResponse>): ListReconciliationFindingsResponse {
+    const message = createBaseListReconciliationFindingsResponse();
+    message.findings = object.findings?.map((e) => Finding.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
 /** Advances and their repayment schedules. */
 export type AdvancesServiceService = typeof AdvancesServiceService;
 export const AdvancesServiceService = {
@@ -1298,6 +1904,23 @@ export const AdvancesServiceService = {
       Buffer.from(ListAdvancesResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListAdvancesResponse => ListAdvancesResponse.decode(value),
   },
+  /**
+   * Lists what the reconciliation found wrong, newest first: open findings
+   * (an alert is firing for them) and, unless `open_only`, resolved ones too.
+   */
+  listReconciliationFindings: {
+    path: "/alfabet.advances.v1.AdvancesService/ListReconciliationFindings" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListReconciliationFindingsRequest): Buffer =>
+      Buffer.from(ListReconciliationFindingsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListReconciliationFindingsRequest =>
+      ListReconciliationFindingsRequest.decode(value),
+    responseSerialize: (value: ListReconciliationFindingsResponse): Buffer =>
+      Buffer.from(ListReconciliationFindingsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListReconciliationFindingsResponse =>
+      ListReconciliationFindingsResponse.decode(value),
+  },
 } as const;
 
 export interface AdvancesServiceServer extends UntypedServiceImplementation {
@@ -1311,6 +1934,11 @@ export interface AdvancesServiceServer extends UntypedServiceImplementation {
   getAdvance: handleUnaryCall<GetAdvanceRequest, GetAdvanceResponse>;
   /** Lists advances, newest first, optionally of one account and/or one status. */
   listAdvances: handleUnaryCall<ListAdvancesRequest, ListAdvancesResponse>;
+  /**
+   * Lists what the reconciliation found wrong, newest first: open findings
+   * (an alert is firing for them) and, unless `open_only`, resolved ones too.
+   */
+  listReconciliationFindings: handleUnaryCall<ListReconciliationFindingsRequest, ListReconciliationFindingsResponse>;
 }
 
 export interface AdvancesServiceClient extends Client {
@@ -1365,6 +1993,25 @@ export interface AdvancesServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListAdvancesResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Lists what the reconciliation found wrong, newest first: open findings
+   * (an alert is firing for them) and, unless `open_only`, resolved ones too.
+   */
+  listReconciliationFindings(
+    request: ListReconciliationFindingsRequest,
+    callback: (error: ServiceError | null, response: ListReconciliationFindingsResponse) => void,
+  ): ClientUnaryCall;
+  listReconciliationFindings(
+    request: ListReconciliationFindingsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListReconciliationFindingsResponse) => void,
+  ): ClientUnaryCall;
+  listReconciliationFindings(
+    request: ListReconciliationFindingsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListReconciliationFindingsResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -4,7 +4,14 @@ import type { AdvanceWorkflowInput } from '../activities/types.js';
 import type { advanceWorkflow } from '../workflows/advance.workflow.js';
 import { formatMinorUnits } from '../workflows/schedule.js';
 import { ADVANCE_ACCOUNT_ID, ADVANCE_STATUS } from '../workflows/search-attributes.js';
-import { workflowIdOf } from './mapping.js';
+import { workflowIdOf } from '../api/mapping.js';
+
+/**
+ * How long one start may take. A reply lost on a live connection would
+ * otherwise hold the caller until gRPC keepalive gives up (~45 s); the caller
+ * is told UNAVAILABLE instead and retries with its request id.
+ */
+const START_DEADLINE_MS = 10_000;
 
 /**
  * Starts `advance-<advance_id>`. Temporal refuses a second workflow with that
@@ -14,7 +21,7 @@ import { workflowIdOf } from './mapping.js';
  */
 export async function startAdvanceWorkflow(temporal: Client, taskQueue: string, input: AdvanceWorkflowInput): Promise<void> {
   try {
-    await temporal.workflow.start<typeof advanceWorkflow>('advanceWorkflow', {
+    await temporal.connection.withDeadline(Date.now() + START_DEADLINE_MS, () => temporal.workflow.start<typeof advanceWorkflow>('advanceWorkflow', {
       workflowId: workflowIdOf(input.advanceId),
       taskQueue,
       args: [input],
@@ -24,7 +31,7 @@ export async function startAdvanceWorkflow(temporal: Client, taskQueue: string, 
         { key: ADVANCE_STATUS, value: 'DISBURSING' },
       ],
       staticSummary: `Advance of ${formatMinorUnits(input.amount)} to account ${input.accountId}, ${input.installments} payments`,
-    });
+    }));
   } catch (error) {
     if (error instanceof WorkflowExecutionAlreadyStartedError) return;
     throw error;

@@ -1,0 +1,230 @@
+import type { Client } from '@temporalio/client';
+import type pg from 'pg';
+import type { Logger } from '@alfabet/proto/logger';
+import { advancesToReconcilePage, finishRun, lastLedgerScan, mirrorMovements, movementsOf, movementsOfUnknownAdvances, startRun } from '../db/reconciliation-store.js';
+import { findAdvance } from '../db/advance-store.js';
+import { raiseFindings, resolveFindingsNotSeen } from '../db/findings-store.js';
+import { advanceNamedBy, toLedgerMovement } from '../ledger/advance-movements.js';
+import type { LedgerClient } from '../ledger/ledger-client.js';
+import { disbursementRequestId, paymentRequestId } from '../ledger/request-ids.js';
+import { advanceWorkflowState, advancesListedRunning } from '../temporal/advance-workflows.js';
+import { startAdvanceWorkflow } from '../temporal/start-advance-workflow.js';
+import type { Finding } from './findings.js';
+import { reconcileAdvance, type AdvanceToReconcile, type LedgerMovement } from './reconcile-advance.js';
+
+/** Advances per page: one query for them, one for their movements, then bounded concurrency against the ledger and Temporal. */
+const PAGE_SIZE = 500;
+/** Ledger and Temporal calls in flight at once: enough to hide round trips, few enough not to crowd either server. */
+const CALLS_IN_FLIGHT = 16;
+/**
+ * The next ledger scan starts this long before the last one ended: a ledger
+ * row is stamped when its transaction starts and may commit after a scan's
+ * snapshot, so each scan overlaps the previous (mirroring is idempotent).
+ */
+const SCAN_OVERLAP_MS = 10 * 60_000;
+/** The ledger refuses a report that starts before now − REPORT_WINDOW; keep this far inside it. */
+const SCAN_WINDOW_MARGIN_MS = 5 * 60_000;
+/** A DISBURSING advance younger than this may be between its row and its workflow's start: not missing yet. */
+export const WORKFLOW_START_GRACE_MS = 60_000;
+
+export interface ReconciliationDeps {
+  pool: pg.Pool;
+  ledger: LedgerClient;
+  temporal: Client;
+  taskQueue: string;
+  log: Logger;
+  /** The ledger's REPORT_WINDOW: how far back its report stream reaches. */
+  reportWindowMs: number;
+  stuckAfterMs: number;
+}
+
+/** How far a run got; carried in the activity's heartbeat so a retry resumes there. */
+export interface RunProgress {
+  scannedUntil: string | null;
+  afterAdvanceId: string | null;
+  advancesChecked: number;
+  findingsRaised: number;
+}
+
+export const NO_PROGRESS: RunProgress = { scannedUntil: null, afterAdvanceId: null, advancesChecked: 0, findingsRaised: 0 };
+
+export interface RunHooks {
+  /** Records progress (the activity heartbeats it). */
+  progressed(progress: RunProgress): void;
+  /** Alerts on a finding raised for the first time. */
+  raised(finding: Finding): void;
+  resolved(finding: Finding): void;
+}
+
+/**
+ * One reconciliation run: mirror what the ledger did since the last scan,
+ * then check every advance in scope page by page (the books both ways, its
+ * workflow in Temporal), raise what is wrong once, and resolve what a run no
+ * longer sees. Resumable from `progress`.
+ */
+export async function runReconciliation(
+  deps: ReconciliationDeps, runId: string, start: RunProgress, hooks: RunHooks,
+): Promise<RunProgress & { findingsResolved: number }> {
+  const progress = { ...start };
+  const correlationId = `reconciliation/${runId}`;
+  await startRun(deps.pool, runId);
+  if (!progress.scannedUntil) {
+    progress.scannedUntil = (await scanLedger(deps, correlationId, hooks, progress)).toISOString();
+    hooks.progressed(progress);
+  }
+  const now = new Date();
+  const recentSince = new Date(now.getTime() - deps.reportWindowMs);
+  for (;;) {
+    const page = await advancesToReconcilePage(deps.pool, progress.afterAdvanceId, PAGE_SIZE, recentSince);
+    if (page.length === 0) break;
+    const findings = await checkPage(deps, page, now, correlationId);
+    await raise(deps, runId, findings, progress, hooks);
+    progress.afterAdvanceId = page.at(-1)!.advanceId;
+    progress.advancesChecked += page.length;
+    hooks.progressed(progress);
+  }
+  await raise(deps, runId, await movementsOfUnknownAdvances(deps.pool), progress, hooks);
+
+  const resolved = await resolveFindingsNotSeen(deps.pool, runId);
+  resolved.forEach(hooks.resolved);
+  await finishRun(deps.pool, runId, {
+    ledgerScannedUntil: new Date(progress.scannedUntil), advancesChecked: progress.advancesChecked,
+    findingsRaised: progress.findingsRaised, findingsResolved: resolved.length,
+  });
+  return { ...progress, findingsResolved: resolved.length };
+}
+
+async function raise(deps: ReconciliationDeps, runId: string, findings: Finding[], progress: RunProgress, hooks: RunHooks): Promise<void> {
+  const raised = await raiseFindings(deps.pool, runId, findings);
+  raised.forEach(hooks.raised);
+  progress.findingsRaised += raised.length;
+}
+
+/**
+ * Mirrors every movement the ledger shows naming an advance, from where the
+ * last scan ended (less an overlap) to now, through the ledger's report
+ * stream: one snapshot, a thousand rows a message. Returns where it ended.
+ */
+async function scanLedger(deps: ReconciliationDeps, correlationId: string, hooks: RunHooks, progress: RunProgress): Promise<Date> {
+  const endTime = new Date();
+  const earliest = endTime.getTime() - deps.reportWindowMs + SCAN_WINDOW_MARGIN_MS;
+  const last = await lastLedgerScan(deps.pool);
+  const from = last ? last.getTime() - SCAN_OVERLAP_MS : earliest;
+  if (from < earliest && last) {
+    deps.log.error({ lastScan: last.toISOString(), reportWindowMs: deps.reportWindowMs },
+      'reconciliation: the last ledger scan is older than the ledger report window; movements in the gap are checked by request id only');
+  }
+  await deps.ledger.scanTransactions({ startTime: new Date(Math.max(from, earliest)), endTime }, correlationId, async (transactions) => {
+    const ours: LedgerMovement[] = [];
+    for (const transaction of transactions) {
+      const advanceId = advanceNamedBy(transaction);
+      if (advanceId) ours.push(toLedgerMovement(transaction, advanceId));
+    }
+    await mirrorMovements(deps.pool, ours);
+    hooks.progressed(progress);
+  });
+  return endTime;
+}
+
+/** Findings for one page of advances: fetch what the mirror lacks, ask Temporal, compare. */
+async function checkPage(deps: ReconciliationDeps, page: AdvanceToReconcile[], now: Date, correlationId: string): Promise<Finding[]> {
+  const ids = page.map((advance) => advance.advanceId);
+  const unsettled = page.filter(isUnsettled);
+  // Temporal lists the page's workflows while the mirror is read and compared (it never throws).
+  const listing = listedRunning(deps, unsettled);
+  await fetchUnmirrored(deps, page, await movementsOf(deps.pool, ids), correlationId);
+  const movements = await movementsOf(deps.pool, ids);
+  const byAdvance = new Map<string, LedgerMovement[]>();
+  for (const movement of movements) byAdvance.set(movement.advanceId, [...(byAdvance.get(movement.advanceId) ?? []), movement]);
+  const findings = page.flatMap((advance) =>
+    reconcileAdvance(advance, byAdvance.get(advance.advanceId) ?? [], { now, stuckAfterMs: deps.stuckAfterMs }));
+  const running = await listing;
+  const workflows = await inParallel(unsettled.filter((advance) => !running.has(advance.advanceId)), (advance) => checkWorkflow(deps, advance, now));
+  return [...findings, ...workflows.filter((finding): finding is Finding => finding !== null)];
+}
+
+/**
+ * The unsettled advances whose workflow Temporal's visibility lists as
+ * running: one call per page, where a describe each made the workflow check
+ * most of a run's time. The others are described one by one before any is
+ * reported (visibility lags: a workflow it does not list yet may be running),
+ * so a listing that fails only costs time. One that closed after it was listed
+ * is seen by the next run.
+ */
+async function listedRunning(deps: ReconciliationDeps, unsettled: AdvanceToReconcile[]): Promise<Set<string>> {
+  try {
+    return (await advancesListedRunning(deps.temporal, unsettled.map((advance) => advance.advanceId))) ?? new Set();
+  } catch (error) {
+    deps.log.warn({ err: error }, 'reconciliation: listing running workflows failed; describing each instead');
+    return new Set();
+  }
+}
+
+/**
+ * Asks the ledger, by request id, for each decided or in-flight step the
+ * mirror does not hold yet (one older than the report window, or a scan that
+ * has not caught up): normally none, so a run costs one stream, not a call per
+ * payment.
+ */
+async function fetchUnmirrored(deps: ReconciliationDeps, page: AdvanceToReconcile[], mirrored: LedgerMovement[], correlationId: string): Promise<void> {
+  const known = new Set(mirrored.map((movement) => movement.requestId));
+  const wanted: Array<{ advanceId: string; requestId: string }> = [];
+  for (const advance of page) {
+    const disbursement = disbursementRequestId(advance.advanceId);
+    if (!known.has(disbursement)) wanted.push({ advanceId: advance.advanceId, requestId: disbursement });
+    for (const payment of advance.payments) {
+      if (payment.status === 'SCHEDULED') continue;
+      const requestId = paymentRequestId(advance.advanceId, payment.number);
+      if (!known.has(requestId)) wanted.push({ advanceId: advance.advanceId, requestId });
+    }
+  }
+  const fetched = await inParallel(wanted, async ({ advanceId, requestId }) => {
+    const transaction = await deps.ledger.findTransactionByRequestId(requestId, correlationId);
+    return transaction ? toLedgerMovement(transaction, advanceId) : null;
+  });
+  await mirrorMovements(deps.pool, fetched.filter((movement): movement is LedgerMovement => movement !== null));
+}
+
+const isUnsettled = (advance: AdvanceToReconcile) => advance.status === 'DISBURSING' || advance.status === 'ACTIVE' || advance.status === 'OVERDUE';
+
+/**
+ * An unsettled advance must have a running workflow. A DISBURSING one without
+ * any (the API died between recording it and starting it, and the caller never
+ * retried) is started here — the workflow id and the disbursement's request id
+ * make that safe — and reported; any other is reported for ops.
+ */
+async function checkWorkflow(deps: ReconciliationDeps, advance: AdvanceToReconcile, now: Date): Promise<Finding | null> {
+  if (advance.status === 'DISBURSING' && now.getTime() - advance.createTime.getTime() < WORKFLOW_START_GRACE_MS) return null;
+  const state = await advanceWorkflowState(deps.temporal, advance.advanceId);
+  if (state === 'RUNNING') return null;
+  // It may have just finished: judge by the advance as it is now.
+  const current = await findAdvance(deps.pool, advance.advanceId);
+  if (!current || !['DISBURSING', 'ACTIVE', 'OVERDUE'].includes(current.status)) return null;
+  const finding = { advanceId: advance.advanceId, subject: 'workflow' } as const;
+  if (state !== 'MISSING') {
+    return { ...finding, kind: 'WORKFLOW_FAILED', severity: 'CRITICAL', detail: `workflow advance-${advance.advanceId} is ${state} while the advance is ${current.status}` };
+  }
+  if (current.status !== 'DISBURSING') {
+    return { ...finding, kind: 'WORKFLOW_MISSING', severity: 'CRITICAL', detail: `the advance is ${current.status} but Temporal has no workflow advance-${advance.advanceId}` };
+  }
+  await startAdvanceWorkflow(deps.temporal, deps.taskQueue, {
+    advanceId: current.advanceId, accountId: current.accountId, amount: current.amount.toString(),
+    installments: current.installments, paymentIntervalMs: current.paymentIntervalMs,
+  });
+  return { ...finding, kind: 'WORKFLOW_MISSING', severity: 'WARNING', detail: `DISBURSING since ${current.createTime.toISOString()} without a workflow; reconciliation started it` };
+}
+
+/** Runs `work` over `items`, CALLS_IN_FLIGHT at a time, keeping the order. */
+async function inParallel<T, R>(items: T[], work: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await work(items[index]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CALLS_IN_FLIGHT, items.length) }, lane));
+  return results;
+}
+
