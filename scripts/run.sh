@@ -18,21 +18,26 @@ if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
 fi
 
 build() { npx --no-install tsc -b proto accounts-manager advances; }
+# The tests are type-checked too (not emitted: jest compiles them itself).
+typecheck_tests() { npx --no-install tsc -p tsconfig.tests.json; }
 
 task="${1:-}"; shift || true
 case "$task" in
   test)
     # Build first: it type-checks everything, and the CLI tests run the built code.
     build
+    typecheck_tests
     # jest runs TypeScript as ES modules; --json feeds .ci/run's count line.
     export NODE_OPTIONS="--experimental-vm-modules --disable-warning=ExperimentalWarning ${NODE_OPTIONS:-}"
     exec npx --no-install jest "$@"
     ;;
   build)
     build
+    typecheck_tests
     ;;
   typecheck)
     build
+    typecheck_tests
     ;;
   proto-generate)
     npx --no-install buf generate

@@ -208,7 +208,7 @@ it('loses nothing and duplicates nothing while accounts-manager is killed 3 time
       expect(row.status === 'success').toBe(answer.status === TransactionStatus.TRANSACTION_STATUS_SUCCESS);
     }
     // Nothing stored that no client heard of: the only rows are the funding and the acknowledged ones.
-    const { rows: [{ n: stored }] } = await db.query<{ n: string }>('SELECT count(*) AS n FROM transactions');
+    const stored = (await db.query<{ n: string }>('SELECT count(*) AS n FROM transactions')).rows[0]!.n;
     expect(Number(stored)).toBe(answers.size + ACCOUNTS);
 
     // Balances = the initial 1 000 each, replayed through the acknowledged successes.

@@ -113,7 +113,7 @@ it('stamps a transaction with the time it was written, not the time its database
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
-    const { rows: [{ began }] } = await client.query<{ began: Date }>('SELECT now() AS began');
+    const began = (await client.query<{ began: Date }>('SELECT now() AS began')).rows[0]!.began;
     await client.query('SELECT pg_sleep(0.3)');
     const { rows: [row] } = await client.query<{ create_time: Date }>(
       `SELECT create_time FROM ledger_post(gen_random_uuid(), NULL, 'transfer', $1, $2, 5, 'debit', '', $1, $2)`,
