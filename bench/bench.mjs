@@ -1,5 +1,5 @@
-// npm run bench [-- --quick] [--seconds N] [--callers 8,32,128] [--only transfers,bank,report,advances]
-//                 [--advances-count N] [--advances-timeout S] [--cpu-prof]
+// npm run bench [-- --quick] [--seconds N] [--callers 8,32,128] [--only reconciliation,transfers,bank,report,advances]
+//                 [--advances-count N] [--advances-timeout S] [--reconciliation-count N] [--cpu-prof]
 //
 // Starts its own stack (scripts/stack.mjs on free ports, its own databases,
 // payments 1 s apart), runs the benchmarks, prints a table and writes
@@ -8,7 +8,8 @@
 // machine (pgbench, or PostgreSQL doing the same work alone), as a ratio:
 // these machines are shared and noisy, absolute numbers travel badly.
 // Exits non-zero only when a correctness check fails (money moved by a
-// replay, an advance paid twice, ledger:verify); missed targets are reported.
+// replay, an advance paid twice, a reconciliation finding on a healthy book,
+// ledger:verify); missed targets are reported.
 import { execFile, spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
@@ -18,6 +19,7 @@ import { parseArgs, promisify } from 'node:util';
 import pg from 'pg';
 import { healthCheck } from '../scripts/stack-health.mjs';
 import { advancesBenchmark } from './advances-bench.mjs';
+import { reconciliationBenchmark } from './reconciliation-bench.mjs';
 import { temporalAnchor } from './temporal-anchor.mjs';
 import { transfersChart } from './chart.mjs';
 import { summarizeProfile } from './cpu-profile.mjs';
@@ -38,6 +40,7 @@ const { values: options } = parseArgs({
     only: { type: 'string' },
     'advances-timeout': { type: 'string' },
     'advances-count': { type: 'string' },
+    'reconciliation-count': { type: 'string' },
     // Profiles the services (node --cpu-prof) and prints where accounts-manager spent its CPU.
     'cpu-prof': { type: 'boolean', default: false },
     // For the harness test: databases and results of their own.
@@ -47,15 +50,16 @@ const { values: options } = parseArgs({
 });
 
 const PLAN = options.quick
-  ? { seconds: 2, warmupMs: 500, callers: [8], bankSeconds: 2, report: { hot: 20_000, archived: 50_000, listings: 5 }, advances: { count: 20, timeoutMs: 40_000 } }
-  : { seconds: 5, warmupMs: 1_000, callers: [8, 32, 128], bankSeconds: 10, report: { hot: 1_000_000, archived: 5_000_000, listings: 50 }, advances: { count: 1_000, timeoutMs: 60_000 } };
+  ? { seconds: 2, warmupMs: 500, callers: [8], bankSeconds: 2, report: { hot: 20_000, archived: 50_000, listings: 5 }, advances: { count: 20, timeoutMs: 40_000 }, reconciliation: { count: 500 } }
+  : { seconds: 5, warmupMs: 1_000, callers: [8, 32, 128], bankSeconds: 10, report: { hot: 1_000_000, archived: 5_000_000, listings: 50 }, advances: { count: 1_000, timeoutMs: 60_000 }, reconciliation: { count: 10_000 } };
 if (options.seconds) PLAN.seconds = Number(options.seconds);
 if (options.callers) PLAN.callers = options.callers.split(',').map(Number);
 if (options['advances-timeout']) PLAN.advances.timeoutMs = Number(options['advances-timeout']) * 1000;
 if (options['advances-count']) PLAN.advances.count = Number(options['advances-count']);
-const ONLY = new Set((options.only ?? 'transfers,bank,report,advances').split(','));
+if (options['reconciliation-count']) PLAN.reconciliation.count = Number(options['reconciliation-count']);
+const ONLY = new Set((options.only ?? 'reconciliation,transfers,bank,report,advances').split(','));
 const BANK_CALLERS = 32;
-const TARGETS = { transferRatioAt32: 0.5, transferP99Ms: 50, reportFirstPageP99Ms: 50, reportRowsPerSecond: 100_000 };
+const TARGETS = { transferRatioAt32: 0.5, transferP99Ms: 50, reportFirstPageP99Ms: 50, reportRowsPerSecond: 100_000, reconciliationRatio: 0.5 };
 if (!/^[a-z0-9_]*$/.test(options['db-suffix'])) throw new Error('--db-suffix: lower-case letters, digits and _ only');
 const suffix = `${options.quick ? '_quick' : ''}${options['db-suffix']}`;
 const DB = {
@@ -91,6 +95,15 @@ async function main() {
       temporal: findDescendant(stack.child.pid, 'server start-dev'),
     };
     stack.pids = pids;
+    // First, on a ledger holding only its own rows: its scan reads the whole
+    // report window, which the other benchmarks would fill with their traffic.
+    if (ONLY.has('reconciliation')) {
+      results.reconciliation = await reconciliationBenchmark({
+        accountsAddress: stack.env.ACCOUNTS_GRPC_ADDR, temporalAddress: stack.env.TEMPORAL_ADDRESS,
+        accountsUrl: dbUrl(DB.accounts), advancesUrl: dbUrl(DB.advances), pids, count: PLAN.reconciliation.count, say,
+      });
+      results.checks.reconciliationHealthy = results.reconciliation.healthy;
+    }
     if (ONLY.has('transfers') || ONLY.has('bank')) {
       const accounts = await fundedAccounts(work);
       if (ONLY.has('transfers')) results.transfers = await transfersBenchmark(stack.env, accounts, pids);
@@ -381,6 +394,16 @@ function printTable(results) {
       `${a.allRepaid ? `all repaid in ${a.secondsUntilAllRepaid} s` : `${a.repaid} repaid when the bound hit`}; ${a.activitiesPerSecond} ledger activities/s (${a.paymentsPerSecond} payments/s); CPU cores: ${Object.entries(a.processes).map(([name, p]) => `${name} ${p.cpuCores}`).join(', ')}; worker peak ${a.worker.peakMiB} MiB`,
       `empty workflows of the same shape: ${done(a.anchor.completed, a.anchor.secondsUntilAllDone)}, ${a.anchor.activitiesPerSecond} activities/s (floor ${a.idealSeconds} s)`,
       `${a.ratio}×`, `ledger check: ${a.ledgerCheck.ok ? 'OK' : 'FAILED'}`);
+  }
+  const c = results.reconciliation;
+  if (c) {
+    for (const [name, run] of [['first run, mirror empty', c.runs.first], ['second run, mirror full', c.runs.second]]) {
+      const ratios = name.startsWith('first') ? [c.ratios.firstVsSql, c.ratios.firstVsStream] : [c.ratios.secondVsSql, c.ratios.secondVsStream];
+      row(`Reconciliation of ${c.advances.toLocaleString('en')} healthy advances: ${name}`,
+        `${run.advancesPerSecond.toLocaleString('en')} advances/s (${run.seconds} s); ${run.findingsRaised} findings: ${run.findingsRaised === 0 && run.openFindings === 0 ? 'OK' : 'CORRECTNESS FAILURE'}`,
+        `same ${c.anchors.sql.rows.toLocaleString('en')} ledger rows by one SQL query: ${c.anchors.sql.advancesPerSecond.toLocaleString('en')} advances/s; by the report stream: ${c.anchors.stream.advancesPerSecond.toLocaleString('en')} advances/s`,
+        `${ratios[0]}× / ${ratios[1]}×`, `≥ ${TARGETS.reconciliationRatio}× (SQL)`);
+    }
   }
   const memory = results.transfers?.rows.find((x) => x.memory)?.memory;
   if (memory) row(`Memory under Transfer ×${Math.max(...PLAN.callers)}`, Object.entries(memory).map(([name, m]) => `${name} ${m.peakMiB} MiB`).join(', '), 'before this run: ' + Object.entries(memory).map(([name, m]) => `${name} ${m.startMiB} MiB`).join(', '), '', '');

@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
  * `npm run bench -- --quick` proves the benchmark harness works end to end:
  * the stack starts, every benchmark runs against it, pgbench anchors are
  * measured, the correctness checks the benchmarks carry pass (bank replays
- * moved no money, each advance paid exactly its amount, ledger:verify), and
+ * moved no money, each advance paid exactly its amount, a healthy book
+ * reconciled without a finding, ledger:verify), and
  * the results JSON and chart are written. No figure is compared with a speed:
  * speed belongs to the benchmark's own output, never to a test.
  */
@@ -31,7 +32,7 @@ test('the benchmark harness runs every benchmark in --quick mode and its correct
     expect(files).toEqual([expect.stringMatching(/^\d{4}-\d{2}-\d{2}-quick-transfers\.svg$/), expect.stringMatching(/^\d{4}-\d{2}-\d{2}-quick\.json$/)]);
     const results = JSON.parse(readFileSync(join(resultsDir, files[1]!), 'utf8'));
 
-    expect(results.checks).toEqual({ bankReplaysMovedNoMoney: true, advancesLedger: true, ledgerVerify: true });
+    expect(results.checks).toEqual({ reconciliationHealthy: true, bankReplaysMovedNoMoney: true, advancesLedger: true, ledgerVerify: true });
     // Benchmark 1: each caller count measured for both account sets, next to its pgbench anchor.
     for (const row of results.transfers.rows) {
       expect(row.pgbench.tps).toBeGreaterThan(0);
@@ -57,6 +58,13 @@ test('the benchmark harness runs every benchmark in --quick mode and its correct
     expect(results.advances.payments).toBeGreaterThanOrEqual(12 * results.plan.advances.count);
     // …next to its anchor: as many empty workflows of the same shape, run to completion on the same server.
     expect(results.advances.anchor).toMatchObject({ completed: results.plan.advances.count, activities: 13 * results.plan.advances.count });
+    // Benchmark 5: both reconciliation runs checked every seeded advance and raised nothing,
+    // next to anchors that read the same 3 ledger rows per advance.
+    for (const run of [results.reconciliation.runs.first, results.reconciliation.runs.second]) {
+      expect(run).toMatchObject({ advancesChecked: results.plan.reconciliation.count, findingsRaised: 0, openFindings: 0 });
+    }
+    expect(results.reconciliation.anchors.sql.rows).toBe(3 * results.plan.reconciliation.count);
+    expect(results.reconciliation.anchors.stream.rows).toBeGreaterThanOrEqual(3 * results.plan.reconciliation.count);
     // The chart has the three series.
     const svg = readFileSync(join(resultsDir, files[0]!), 'utf8');
     expect(svg.match(/<polyline /g)).toHaveLength(3);
