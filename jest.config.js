@@ -4,7 +4,7 @@
 /** @type {import('jest').Config} */
 export default {
   testEnvironment: 'node',
-  roots: ['<rootDir>/accounts-manager', '<rootDir>/advances', '<rootDir>/proto', '<rootDir>/test'],
+  roots: ['<rootDir>/accounts-manager', '<rootDir>/advances', '<rootDir>/service-kit', '<rootDir>/test'],
   testMatch: ['**/test/**/*.test.ts'],
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
   extensionsToTreatAsEsm: ['.ts'],
@@ -18,6 +18,7 @@ export default {
   moduleNameMapper: {
     '^@alfabet/proto/(accounts|advances)/v1$': '<rootDir>/proto/gen/alfabet/$1/v1/$1.ts',
     '^@alfabet/proto/([a-z-]+)$': '<rootDir>/proto/src/$1.ts',
+    '^@alfabet/service-kit/([a-z-]+)$': '<rootDir>/service-kit/src/$1.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   globalSetup: '<rootDir>/test-support/global-setup.ts',

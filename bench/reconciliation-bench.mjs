@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { v7 as uuidv7 } from 'uuid';
 import { AccountsServiceClient, Direction, TransactionStatus } from '@alfabet/proto/accounts/v1';
-import { createLogger } from '@alfabet/proto/logger';
+import { createLogger } from '@alfabet/service-kit/logger';
 import { TRANSACTION_COLUMNS } from '../accounts-manager/dist/src/ledger/rows.js';
 import { openOrm, poolOf } from '../advances/dist/src/db/orm.js';
 import { disbursementDescription, paymentDescription } from '../advances/dist/src/ledger/advance-movements.js';

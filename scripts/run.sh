@@ -17,7 +17,7 @@ if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
   cp package-lock.json "$stamp"
 fi
 
-build() { npx --no-install tsc -b proto accounts-manager advances; }
+build() { npx --no-install tsc -b proto service-kit accounts-manager advances; }
 # The tests are type-checked too (not emitted: jest compiles them itself).
 typecheck_tests() { npx --no-install tsc -p tsconfig.tests.json; }
 

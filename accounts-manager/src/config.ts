@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { addressOrOff, assertLoopbackOrAllowed, duration, flag, hostPort, logLevel, minorUnits, onOff, parseEnv, positiveInt, postgresUrl } from '@alfabet/proto/config-parsing';
-import { authorizationPolicyFrom, type AuthorizationPolicy } from '@alfabet/proto/authorization';
-import { pemPath, serverTlsFrom, type ServerTls } from '@alfabet/proto/tls';
+import { addressOrOff, assertLoopbackOrAllowed, duration, flag, hostPort, logLevel, minorUnits, onOff, parseEnv, positiveInt, postgresUrl } from '@alfabet/service-kit/config-parsing';
+import { authorizationPolicyFrom, type AuthorizationPolicy } from '@alfabet/service-kit/authorization';
+import { pemPath, serverTlsFrom, type ServerTls } from '@alfabet/service-kit/tls';
 
-export { ConfigError } from '@alfabet/proto/config-parsing';
+export { ConfigError } from '@alfabet/service-kit/config-parsing';
 
 /**
  * The service's configuration, parsed once at start from the environment.

@@ -1,4 +1,4 @@
-import { createLogger as createServiceLogger, type Logger } from '@alfabet/proto/logger';
+import { createLogger as createServiceLogger, type Logger } from '@alfabet/service-kit/logger';
 import type pino from 'pino';
 
 export type { Logger };

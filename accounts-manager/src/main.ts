@@ -1,4 +1,4 @@
-import { exitOnStartFailure, loadConfigOrExit, runUntilSignalled } from '@alfabet/proto/process-lifecycle';
+import { exitOnStartFailure, loadConfigOrExit, runUntilSignalled } from '@alfabet/service-kit/process-lifecycle';
 import { loadAccountsConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { startAccountsApp } from './app.js';

@@ -1,5 +1,5 @@
-import { createRpcMetrics, type RpcMetrics } from '@alfabet/proto/grpc-observability';
-import { createMetricsRegistry } from '@alfabet/proto/metrics-server';
+import { createRpcMetrics, type RpcMetrics } from '@alfabet/service-kit/grpc-observability';
+import { createMetricsRegistry } from '@alfabet/service-kit/metrics-server';
 import { Counter, type Registry } from 'prom-client';
 
 /** What accounts-manager exports to Prometheus (besides the process defaults). */

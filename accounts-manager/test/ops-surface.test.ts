@@ -106,7 +106,7 @@ describe('metrics and correlation ids', () => {
     const lines: Record<string, unknown>[] = [];
     const { Writable } = await import('node:stream');
     const { pino } = await import('pino');
-    const { currentRequestContext } = await import('@alfabet/proto/request-context');
+    const { currentRequestContext } = await import('@alfabet/service-kit/request-context');
     const sink = new Writable({ write(chunk, _encoding, done) { lines.push(JSON.parse(String(chunk))); done(); } });
     const ledger = await startTestLedger({ LOG_LEVEL: 'debug' }, pino({ level: 'debug', mixin: () => currentRequestContext() ?? {} }, sink));
     try {

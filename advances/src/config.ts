@@ -1,12 +1,12 @@
 import { z } from 'zod';
-import { addressOrOff, assertLoopbackOrAllowed, duration, flag, hostPort, logLevel, minorUnits, onOff, parseEnv, positiveInt, postgresUrl } from '@alfabet/proto/config-parsing';
-import { clientTlsFrom, pemPath, serverTlsFrom, type ClientTls, type ServerTls } from '@alfabet/proto/tls';
-import { authorizationPolicyFrom, type AuthorizationPolicy } from '@alfabet/proto/authorization';
+import { addressOrOff, assertLoopbackOrAllowed, duration, flag, hostPort, logLevel, minorUnits, onOff, parseEnv, positiveInt, postgresUrl } from '@alfabet/service-kit/config-parsing';
+import { clientTlsFrom, pemPath, serverTlsFrom, type ClientTls, type ServerTls } from '@alfabet/service-kit/tls';
+import { authorizationPolicyFrom, type AuthorizationPolicy } from '@alfabet/service-kit/authorization';
 
 /** The advances API's methods, as its authorization policy names them. */
 export const ADVANCES_METHODS = ['RequestAdvance', 'GetAdvance', 'ListAdvances', 'ListReconciliationFindings'] as const;
 
-export { ConfigError } from '@alfabet/proto/config-parsing';
+export { ConfigError } from '@alfabet/service-kit/config-parsing';
 
 /** accounts-manager's default MAX_AMOUNT (DESIGN.md §6), in minor units. */
 const LEDGER_MAX_AMOUNT_DEFAULT = 1_000_000_000_000n;

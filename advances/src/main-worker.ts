@@ -1,5 +1,5 @@
-import { createLogger } from '@alfabet/proto/logger';
-import { exitOnStartFailure, loadConfigOrExit, runUntilSignalled } from '@alfabet/proto/process-lifecycle';
+import { createLogger } from '@alfabet/service-kit/logger';
+import { exitOnStartFailure, loadConfigOrExit, runUntilSignalled } from '@alfabet/service-kit/process-lifecycle';
 import { loadAdvancesConfig } from './config.js';
 import { installTemporalRuntime } from './temporal/sdk-runtime.js';
 import { startAdvancesWorker } from './worker-app.js';

@@ -2,7 +2,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type pg from 'pg';
 import { openFindingCounts } from './db/findings-store.js';
 import { lastSuccessfulRun } from './db/reconciliation-store.js';
-import { createRpcMetrics, type RpcMetrics } from '@alfabet/proto/grpc-observability';
+import { createRpcMetrics, type RpcMetrics } from '@alfabet/service-kit/grpc-observability';
 
 /** What the advances processes count, for Prometheus (/metrics). */
 export interface AdvancesMetrics {

@@ -1,5 +1,5 @@
-import type { Logger } from '@alfabet/proto/logger';
-import { startMetricsServer } from '@alfabet/proto/metrics-server';
+import type { Logger } from '@alfabet/service-kit/logger';
+import { startMetricsServer } from '@alfabet/service-kit/metrics-server';
 import { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { existsSync } from 'node:fs';

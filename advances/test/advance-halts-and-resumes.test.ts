@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { status } from '@grpc/grpc-js';
 import pg from 'pg';
-import { createLogger } from '@alfabet/proto/logger';
+import { createLogger } from '@alfabet/service-kit/logger';
 import { AdvanceStatus, PaymentStatus } from '@alfabet/proto/advances/v1';
 import { ledgerApi } from '../../accounts-manager/test/support/ledger-harness.js';
 import { dropTestDatabase, TEST_DATABASES, testDatabaseUrl } from '../../test-support/test-databases.js';

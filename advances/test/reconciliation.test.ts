@@ -5,7 +5,7 @@ import pg from 'pg';
 import { Registry } from 'prom-client';
 import { Direction } from '@alfabet/proto/accounts/v1';
 import { FindingKind, type Finding as FindingMessage } from '@alfabet/proto/advances/v1';
-import { createLogger } from '@alfabet/proto/logger';
+import { createLogger } from '@alfabet/service-kit/logger';
 import { Client } from '@temporalio/client';
 import { WorkflowIdReusePolicy } from '@temporalio/common';
 import { ledgerApi } from '../../accounts-manager/test/support/ledger-harness.js';

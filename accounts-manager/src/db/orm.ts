@@ -1,7 +1,7 @@
 import { MikroORM } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
 import type pg from 'pg';
-import { withAdvisoryLock } from '@alfabet/proto/postgres';
+import { withAdvisoryLock } from '@alfabet/service-kit/postgres';
 import { AccountSchema } from './entities/account.entity.js';
 import { TransactionSchema } from './entities/transaction.entity.js';
 import { TransactionRequestSchema } from './entities/transaction-request.entity.js';

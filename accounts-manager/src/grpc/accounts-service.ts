@@ -6,15 +6,15 @@ import type {
 } from '@alfabet/proto/accounts/v1';
 import type pg from 'pg';
 import { createAccount, getAccount } from '../ledger/accounts.js';
-import { invalidArgument } from '@alfabet/proto/field-error';
+import { invalidArgument } from '@alfabet/service-kit/field-error';
 import { bankTransaction, transfer } from '../ledger/post-transaction.js';
 import { getTransaction } from '../ledger/transactions.js';
 import type { LedgerTransaction } from '../ledger/types.js';
 import type { Logger } from '../logger.js';
 import type { AccountsMetrics } from '../metrics.js';
-import { toServiceError } from '@alfabet/proto/service-errors';
+import { toServiceError } from '@alfabet/service-kit/service-errors';
 import { accountToProto, DIRECTION_FROM_PROTO, DIRECTION_NAMES, transactionToProto } from './mapping.js';
-import { optionalUuid, requireEnum, requireUuid } from '@alfabet/proto/field-validation';
+import { optionalUuid, requireEnum, requireUuid } from '@alfabet/service-kit/field-validation';
 
 export interface AccountsServiceDeps {
   pool: pg.Pool;

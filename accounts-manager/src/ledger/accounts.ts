@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { v7 as uuidv7 } from 'uuid';
-import { alreadyExists, invalidArgument, notFound } from '@alfabet/proto/field-error';
-import { requirePlainText } from '@alfabet/proto/field-validation';
+import { alreadyExists, invalidArgument, notFound } from '@alfabet/service-kit/field-error';
+import { requirePlainText } from '@alfabet/service-kit/field-validation';
 import { ACCOUNT_COLUMNS, toLedgerAccount, type AccountRecord } from './rows.js';
 import type { LedgerAccount } from './types.js';
 

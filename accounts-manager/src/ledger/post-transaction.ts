@@ -14,9 +14,9 @@
  */
 import type pg from 'pg';
 import { v7 as uuidv7 } from 'uuid';
-import { alreadyExists, FieldError, invalidArgument, notFound } from '@alfabet/proto/field-error';
-import { requirePlainText } from '@alfabet/proto/field-validation';
-import { DependencyUnavailable } from '@alfabet/proto/service-errors';
+import { alreadyExists, FieldError, invalidArgument, notFound } from '@alfabet/service-kit/field-error';
+import { requirePlainText } from '@alfabet/service-kit/field-validation';
+import { DependencyUnavailable } from '@alfabet/service-kit/service-errors';
 import { toLedgerTransaction, type TransactionRecord } from './rows.js';
 import { getTransaction } from './transactions.js';
 import { BANK_ACCOUNT_ID } from './system-accounts.js';

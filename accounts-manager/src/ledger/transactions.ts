@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { notFound } from '@alfabet/proto/field-error';
+import { notFound } from '@alfabet/service-kit/field-error';
 import { toLedgerTransaction, TRANSACTION_COLUMNS, type TransactionRecord } from './rows.js';
 import type { LedgerTransaction } from './types.js';
 

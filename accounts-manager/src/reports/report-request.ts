@@ -1,6 +1,6 @@
 import type { ListTransactionsRequest } from '@alfabet/proto/accounts/v1';
-import { invalidArgument } from '@alfabet/proto/field-error';
-import { optionalUuid, requirePageSize } from '@alfabet/proto/field-validation';
+import { invalidArgument } from '@alfabet/service-kit/field-error';
+import { optionalUuid, requirePageSize } from '@alfabet/service-kit/field-validation';
 import type { ReportTokens } from './report-tokens.js';
 import { microsOfDate, totalPagesOf, type PageCursor, type ReportFilter, type ReportSnapshot } from './report-types.js';
 

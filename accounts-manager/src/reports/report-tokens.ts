@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync } from 'node:crypto';
 import { z } from 'zod';
-import { invalidArgument } from '@alfabet/proto/field-error';
+import { invalidArgument } from '@alfabet/service-kit/field-error';
 import type { PageCursor, ReportSnapshot } from './report-types.js';
 
 /**

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { Logger } from '@alfabet/proto/logger';
+import type { Logger } from '@alfabet/service-kit/logger';
 import { raiseFindings, resolveFinding } from '../db/findings-store.js';
 import type { Finding } from '../reconciliation/findings.js';
 

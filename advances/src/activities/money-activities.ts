@@ -1,7 +1,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { Direction, TransactionStatus, failureReasonToJSON, type Transaction } from '@alfabet/proto/accounts/v1';
 import type pg from 'pg';
-import type { Logger } from '@alfabet/proto/logger';
+import type { Logger } from '@alfabet/service-kit/logger';
 import { isLedgerRejection, type LedgerClient } from '../ledger/ledger-client.js';
 import { disbursementRequestId, paymentRequestId } from '../ledger/request-ids.js';
 import { markDisbursementFailed, openSchedule, recordPaymentOutcome, startPayment } from '../db/schedule-transitions.js';

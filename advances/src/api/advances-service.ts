@@ -11,10 +11,10 @@ import {
   type RequestAdvanceRequest,
   type RequestAdvanceResponse,
 } from '@alfabet/proto/advances/v1';
-import { invalidArgument, notFound } from '@alfabet/proto/field-error';
-import { optionalUuid, requirePageSize, requireUuid } from '@alfabet/proto/field-validation';
-import { currentRequestContext } from '@alfabet/proto/request-context';
-import { toServiceError } from '@alfabet/proto/service-errors';
+import { invalidArgument, notFound } from '@alfabet/service-kit/field-error';
+import { optionalUuid, requirePageSize, requireUuid } from '@alfabet/service-kit/field-validation';
+import { currentRequestContext } from '@alfabet/service-kit/request-context';
+import { toServiceError } from '@alfabet/service-kit/service-errors';
 import { findAdvance, listAdvances } from '../db/advance-store.js';
 import { listFindings } from '../db/findings-store.js';
 import { ADVANCE_STATUS_NAME_BY_VALUE, toAdvance, toFinding } from './mapping.js';

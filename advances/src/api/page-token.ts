@@ -1,4 +1,4 @@
-import { invalidArgument } from '@alfabet/proto/field-error';
+import { invalidArgument } from '@alfabet/service-kit/field-error';
 
 /**
  * The page token of a list newest first (ListAdvances, ListReconciliationFindings):

@@ -2,9 +2,9 @@ import { status, type ServiceError } from '@grpc/grpc-js';
 import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import { v7 as uuidv7 } from 'uuid';
-import { failedPrecondition, notFound } from '@alfabet/proto/field-error';
-import { DependencyUnavailable } from '@alfabet/proto/service-errors';
-import type { Logger } from '@alfabet/proto/logger';
+import { failedPrecondition, notFound } from '@alfabet/service-kit/field-error';
+import { DependencyUnavailable } from '@alfabet/service-kit/service-errors';
+import type { Logger } from '@alfabet/service-kit/logger';
 import {
   assertSameRequest, findAdvance, findAdvanceByRequestId, insertAdvance, type StoredAdvance,
 } from '../db/advance-store.js';

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { alreadyExists, failedPrecondition } from '@alfabet/proto/field-error';
+import { alreadyExists, failedPrecondition } from '@alfabet/service-kit/field-error';
 import type { AdvanceStatusName, PaymentStatusName } from '../activities/types.js';
 
 /** An advance with its payments, as stored in the projection. */

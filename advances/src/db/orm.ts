@@ -1,6 +1,6 @@
 import { MikroORM } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
-import { withAdvisoryLock } from '@alfabet/proto/postgres';
+import { withAdvisoryLock } from '@alfabet/service-kit/postgres';
 import type pg from 'pg';
 import { AdvanceSchema } from './entities/advance.entity.js';
 import { PaymentSchema } from './entities/payment.entity.js';

@@ -1,5 +1,5 @@
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
-import { channelCredentials, type ClientTls } from '@alfabet/proto/tls';
+import { channelCredentials, type ClientTls } from '@alfabet/service-kit/tls';
 import {
   AccountsServiceClient,
   type Account,
@@ -7,7 +7,7 @@ import {
   type ListTransactionsResponse,
   type Transaction,
 } from '@alfabet/proto/accounts/v1';
-import { CORRELATION_ID_METADATA_KEY } from '@alfabet/proto/request-context';
+import { CORRELATION_ID_METADATA_KEY } from '@alfabet/service-kit/request-context';
 import type { AdvancesConfig } from '../config.js';
 
 /**

@@ -1,6 +1,6 @@
 import type { Client } from '@temporalio/client';
 import type pg from 'pg';
-import type { Logger } from '@alfabet/proto/logger';
+import type { Logger } from '@alfabet/service-kit/logger';
 import { advancesToReconcilePage, finishRun, lastLedgerScan, mirrorMovements, movementsOf, movementsOfUnknownAdvances, startRun } from '../db/reconciliation-store.js';
 import { findAdvance } from '../db/advance-store.js';
 import { raiseFindings, resolveFindingsNotSeen } from '../db/findings-store.js';

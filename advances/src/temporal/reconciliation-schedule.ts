@@ -1,5 +1,5 @@
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
-import type { Logger } from '@alfabet/proto/logger';
+import type { Logger } from '@alfabet/service-kit/logger';
 
 export const RECONCILIATION_SCHEDULE_ID = 'advances-reconciliation';
 

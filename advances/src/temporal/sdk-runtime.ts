@@ -1,4 +1,4 @@
-import type { Logger } from '@alfabet/proto/logger';
+import type { Logger } from '@alfabet/service-kit/logger';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 
 /**

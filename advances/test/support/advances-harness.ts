@@ -1,6 +1,6 @@
 import { credentials, type ServiceError } from '@grpc/grpc-js';
 import { AdvancesServiceClient, type Advance } from '@alfabet/proto/advances/v1';
-import { createLogger, type Logger } from '@alfabet/proto/logger';
+import { createLogger, type Logger } from '@alfabet/service-kit/logger';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Client, Connection } from '@temporalio/client';
 import { startDevServer, type DevServer } from '../../../test-support/temporal-dev-server.js';

@@ -3,7 +3,7 @@ import { loadSync } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 import { join } from 'node:path';
-import { protoRootDir } from './paths.js';
+import { protoRootDir } from '@alfabet/proto/paths';
 import { refusingUndecodable, tolerantDefinition } from './undecodable-requests.js';
 
 export interface GrpcServiceBinding {
