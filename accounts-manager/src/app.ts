@@ -12,7 +12,7 @@ import { createDatabaseIfMissing } from '@alfabet/service-kit/postgres';
 import { migrate, openOrm, type LedgerOrm } from './db/orm.js';
 import { ensureTransactionPartitions } from './db/partitions.js';
 import { accountsService } from './grpc/accounts-service.js';
-import { listTransactions } from './reports/list-transactions.js';
+import { listTransactions } from './grpc/list-transactions.js';
 import { maintainReportCounts, REPORT_COUNTS_INTERVAL_MS } from './reports/report-counts.js';
 import { ReportTokens } from './reports/report-tokens.js';
 import type { Logger } from './logger.js';

@@ -21,7 +21,7 @@ export interface AccountsServiceDeps {
   maxAmountMinor: bigint;
   log: Logger;
   metrics: Pick<AccountsMetrics, 'transactions'>;
-  /** Streams ListTransactions; see src/reports/list-transactions.ts. */
+  /** Streams ListTransactions; see ./list-transactions.ts. */
   listTransactions: (call: ServerWritableStream<ListTransactionsRequest, ListTransactionsResponse>) => Promise<void>;
 }
 

@@ -1,13 +1,13 @@
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import type { ListTransactionsRequest, ListTransactionsResponse } from '@alfabet/proto/accounts/v1';
 import type pg from 'pg';
-import { transactionToProto } from '../grpc/mapping.js';
+import { transactionToProto } from './mapping.js';
 import { toLedgerTransaction } from '../ledger/rows.js';
 import type { Logger } from '../logger.js';
-import { fetchPage, takeSnapshot, type PagePosition, type ReportRow } from './report-queries.js';
-import { parseListingRequest, type ReportPolicy } from './report-request.js';
-import type { ReportTokens } from './report-tokens.js';
-import { totalPagesOf, type ReportSnapshot } from './report-types.js';
+import { fetchPage, takeSnapshot, type PagePosition, type ReportRow } from '../reports/report-queries.js';
+import { parseListingRequest, type ReportPolicy } from '../reports/report-request.js';
+import type { ReportTokens } from '../reports/report-tokens.js';
+import { totalPagesOf, type ReportSnapshot } from '../reports/report-types.js';
 
 export interface ReportDeps {
   pool: pg.Pool;
