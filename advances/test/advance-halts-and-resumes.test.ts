@@ -6,7 +6,7 @@ import { createLogger } from '@alfabet/service-kit/logger';
 import { AdvanceStatus, PaymentStatus } from '@alfabet/proto/advances/v1';
 import { ledgerApi } from '../../accounts-manager/test/support/ledger-harness.js';
 import { dropTestDatabase, TEST_DATABASES, testDatabaseUrl } from '../../test-support/test-databases.js';
-import type { AdvanceView } from '../src/activities/types.js';
+import type { AdvanceView } from '../src/domain/advance-types.js';
 import { disbursementRequestId, paymentRequestId } from '../src/ledger/request-ids.js';
 import { resumeSignal } from '../src/workflows/index.js';
 import { advancesApi, eventually, startAdvancesStack, type AdvancesStack } from './support/advances-harness.js';

@@ -3,7 +3,7 @@ import { status } from '@grpc/grpc-js';
 import { Context } from '@temporalio/activity';
 import { PaymentStatus } from '@alfabet/proto/advances/v1';
 import { ledgerApi } from '../../accounts-manager/test/support/ledger-harness.js';
-import type { AdvanceView } from '../src/activities/types.js';
+import type { AdvanceView } from '../src/domain/advance-types.js';
 import { advancesApi, eventually, startAdvancesStack, type AdvancesStack } from './support/advances-harness.js';
 import { recordHistoryIfAsked } from './support/histories.js';
 import { hookedLedger } from './support/ledger-hooks.js';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { AdvanceStatus, PaymentStatus } from '@alfabet/proto/advances/v1';
 import { ledgerApi } from '../../accounts-manager/test/support/ledger-harness.js';
-import type { AdvanceView } from '../src/activities/types.js';
+import type { AdvanceView } from '../src/domain/advance-types.js';
 import { advancesApi, startAdvancesStack, type AdvancesStack } from './support/advances-harness.js';
 import { recordHistoryIfAsked } from './support/histories.js';
 import { assertLedgerVerifies, bankLegsOf, ledgerPool, sumSuccessful } from './support/ledger-facts.js';

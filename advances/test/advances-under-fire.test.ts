@@ -10,7 +10,7 @@ import { ledgerApi } from '../../accounts-manager/test/support/ledger-harness.js
 import { healthCheck } from '../../accounts-manager/test/support/ops-clients.js';
 import { freePort, startDevServer, type DevServer } from '../../test-support/temporal-dev-server.js';
 import { dropTestDatabase, TEST_DATABASES, testDatabaseUrl } from '../../test-support/test-databases.js';
-import type { ReconciliationSummary } from '../src/activities/types.js';
+import type { ReconciliationSummary } from '../src/domain/advance-types.js';
 import { paymentRequestId } from '../src/ledger/request-ids.js';
 import { MONEY_HEARTBEAT_TIMEOUT_MS, MONEY_RETRY_INITIAL_INTERVAL_MS } from '../src/workflows/advance.workflow.js';
 import { advancesApi } from './support/advances-harness.js';

@@ -5,7 +5,7 @@ import pg from 'pg';
 import { NativeConnection } from '@temporalio/worker';
 import { ledgerApi } from '../../accounts-manager/test/support/ledger-harness.js';
 import { dropTestDatabase, TEST_DATABASES, testDatabaseUrl } from '../../test-support/test-databases.js';
-import type { AdvanceView, ReconciliationSummary } from '../src/activities/types.js';
+import type { AdvanceView, ReconciliationSummary } from '../src/domain/advance-types.js';
 import { ensureReconciliationSchedule, RECONCILIATION_SCHEDULE_ID } from '../src/temporal/reconciliation-schedule.js';
 import { paymentRequestId } from '../src/ledger/request-ids.js';
 import { startAdvancesWorker, type AdvancesWorker } from '../src/worker-app.js';

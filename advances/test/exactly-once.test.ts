@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ledgerApi } from '../../accounts-manager/test/support/ledger-harness.js';
-import type { AdvanceView } from '../src/activities/types.js';
+import type { AdvanceView } from '../src/domain/advance-types.js';
 import { paymentRequestId } from '../src/ledger/request-ids.js';
 import { advancesApi, startAdvancesStack, type AdvancesStack } from './support/advances-harness.js';
 import { hookedLedger } from './support/ledger-hooks.js';

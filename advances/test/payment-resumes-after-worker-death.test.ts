@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { NativeConnection } from '@temporalio/worker';
 import { ledgerApi, TEST_ACCOUNTS_DATABASE_URL } from '../../accounts-manager/test/support/ledger-harness.js';
-import type { AdvanceView } from '../src/activities/types.js';
+import type { AdvanceView } from '../src/domain/advance-types.js';
 import { paymentRequestId } from '../src/ledger/request-ids.js';
 import { MONEY_HEARTBEAT_TIMEOUT_MS, MONEY_RETRY_INITIAL_INTERVAL_MS } from '../src/workflows/advance.workflow.js';
 import { startAdvancesWorker } from '../src/worker-app.js';

@@ -10,7 +10,7 @@ import { Client } from '@temporalio/client';
 import { WorkflowIdReusePolicy } from '@temporalio/common';
 import { ledgerApi } from '../../accounts-manager/test/support/ledger-harness.js';
 import { TEST_DATABASES, testDatabaseUrl } from '../../test-support/test-databases.js';
-import type { ReconciliationSummary } from '../src/activities/types.js';
+import type { ReconciliationSummary } from '../src/domain/advance-types.js';
 import { reversalDescription, paymentDescription } from '../src/ledger/advance-movements.js';
 import { createLedgerClient, ledgerConnectionOf } from '../src/ledger/ledger-client.js';
 import { registerReconciliationGauges } from '../src/metrics.js';

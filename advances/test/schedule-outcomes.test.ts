@@ -1,5 +1,5 @@
-import type { AdvanceView } from '../src/activities/types.js';
-import { applyPaymentOutcome, msUntilDue, openingPayments, rollTargetOf } from '../src/workflows/schedule.js';
+import type { AdvanceView } from '../src/domain/advance-types.js';
+import { applyPaymentOutcome, msUntilDue, openingPayments, rollTargetOf } from '../src/domain/schedule.js';
 
 const DISBURSED_AT = '2026-01-05T10:00:00.000Z';
 const WEEK_MS = 7 * 24 * 3600 * 1000;

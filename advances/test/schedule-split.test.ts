@@ -1,4 +1,4 @@
-import { splitIntoInstallments, formatMinorUnits } from '../src/workflows/schedule.js';
+import { splitIntoInstallments, formatMinorUnits } from '../src/domain/schedule.js';
 
 // Property-style: for many amounts and installment counts, the split adds up
 // exactly, no two payments differ by more than one minor unit, the larger

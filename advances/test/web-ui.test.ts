@@ -3,7 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
 import { ledgerApi } from '../../accounts-manager/test/support/ledger-harness.js';
-import type { AdvanceView } from '../src/activities/types.js';
+import type { AdvanceView } from '../src/domain/advance-types.js';
 import { advancesApi, startAdvancesStack, type AdvancesStack } from './support/advances-harness.js';
 
 /**

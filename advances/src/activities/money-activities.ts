@@ -6,7 +6,7 @@ import { isLedgerRejection, type LedgerClient } from '../ledger/ledger-client.js
 import { disbursementRequestId, paymentRequestId } from '../ledger/request-ids.js';
 import { markDisbursementFailed, openSchedule, recordPaymentOutcome, startPayment } from '../db/schedule-transitions.js';
 import type { AdvancesMetrics } from '../metrics.js';
-import type { CollectPaymentInput, DisburseAdvanceInput, DisbursementOutcome, PaymentOutcome } from './types.js';
+import type { CollectPaymentInput, DisburseAdvanceInput, DisbursementOutcome, PaymentOutcome } from '../domain/advance-types.js';
 
 export interface MoneyActivityDeps {
   pool: pg.Pool;

@@ -2,7 +2,7 @@ import { Context } from '@temporalio/activity';
 import type { Logger } from '@alfabet/service-kit/logger';
 import type { AdvancesMetrics } from '../metrics.js';
 import { NO_PROGRESS, runReconciliation, type ReconciliationDeps, type RunProgress } from '../reconciliation/reconciliation-run.js';
-import type { ReconciliationSummary } from './types.js';
+import type { ReconciliationSummary } from '../domain/advance-types.js';
 
 export interface ReconciliationActivityDeps extends ReconciliationDeps {
   log: Logger;

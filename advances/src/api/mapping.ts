@@ -1,6 +1,6 @@
 import { FailureReason } from '@alfabet/proto/accounts/v1';
 import { AdvanceStatus, FindingKind, FindingSeverity, PaymentStatus, type Advance, type Finding, type Payment } from '@alfabet/proto/advances/v1';
-import type { AdvanceStatusName } from '../activities/types.js';
+import type { AdvanceStatusName } from '../domain/advance-types.js';
 import type { StoredAdvance, StoredPayment } from '../db/advance-store.js';
 import type { StoredFinding } from '../db/findings-store.js';
 

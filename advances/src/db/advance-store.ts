@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { alreadyExists, failedPrecondition } from '@alfabet/service-kit/field-error';
-import type { AdvanceStatusName, PaymentStatusName } from '../activities/types.js';
+import type { AdvanceStatusName, PaymentStatusName } from '../domain/advance-types.js';
 
 /** An advance with its payments, as stored in the projection. */
 export interface StoredAdvance {

@@ -1,6 +1,6 @@
 import type pg from 'pg';
-import type { PaymentOutcome } from '../activities/types.js';
-import { dueTimeOf } from '../workflows/schedule.js';
+import type { PaymentOutcome } from '../domain/advance-types.js';
+import { dueTimeOf } from '../domain/schedule.js';
 
 /**
  * The writes activities make to the projection. Each is guarded by the state

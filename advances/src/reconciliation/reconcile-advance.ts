@@ -1,4 +1,4 @@
-import type { AdvanceStatusName, PaymentStatusName } from '../activities/types.js';
+import type { AdvanceStatusName, PaymentStatusName } from '../domain/advance-types.js';
 import { disbursementRequestId, paymentRequestId } from '../ledger/request-ids.js';
 import type { Finding, FindingKind, FindingSeverity } from './findings.js';
 

@@ -1,8 +1,8 @@
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { WorkflowIdReusePolicy } from '@temporalio/common';
-import type { AdvanceWorkflowInput } from '../activities/types.js';
+import type { AdvanceWorkflowInput } from '../domain/advance-types.js';
 import type { advanceWorkflow } from '../workflows/advance.workflow.js';
-import { formatMinorUnits } from '../workflows/schedule.js';
+import { formatMinorUnits } from '../domain/schedule.js';
 import { ADVANCE_ACCOUNT_ID, ADVANCE_STATUS } from '../workflows/search-attributes.js';
 import { workflowIdOf } from '../api/mapping.js';
 

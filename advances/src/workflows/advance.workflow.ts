@@ -17,8 +17,8 @@ import {
 } from '@temporalio/workflow';
 // Types only: activity code (database, gRPC) never enters the workflow bundle.
 import type { Activities } from '../activities/index.js';
-import type { AdvanceStatusName, AdvanceView, AdvanceWorkflowInput, PaymentView } from '../activities/types.js';
-import { applyPaymentOutcome, formatMinorUnits, msUntilDue, openingPayments, rollTargetOf, splitIntoInstallments } from './schedule.js';
+import type { AdvanceStatusName, AdvanceView, AdvanceWorkflowInput, PaymentView } from '../domain/advance-types.js';
+import { applyPaymentOutcome, formatMinorUnits, msUntilDue, openingPayments, rollTargetOf, splitIntoInstallments } from '../domain/schedule.js';
 import { ADVANCE_ACCOUNT_ID, ADVANCE_STATUS } from './search-attributes.js';
 
 /** Reads the advance as the workflow sees it: status, amounts, the whole schedule. */

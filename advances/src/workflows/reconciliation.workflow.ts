@@ -1,6 +1,6 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import type { ReconciliationSummary } from '../activities/types.js';
+import type { ReconciliationSummary } from '../domain/advance-types.js';
 
 const { reconcileAdvances } = proxyActivities<Activities>({
   // Checks every open advance against the ledger: may take a while, reports progress.

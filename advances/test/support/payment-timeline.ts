@@ -1,7 +1,7 @@
 import type { Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
-import type { CollectPaymentInput } from '../../src/activities/types.js';
+import type { CollectPaymentInput } from '../../src/domain/advance-types.js';
 
 /**
  * When each payment was really taken, read from the workflow's history: its

@@ -1,7 +1,10 @@
 /**
- * The data that crosses between the workflow and the activities. It travels
- * as JSON in the workflow history, so amounts are decimal strings of minor
- * units (JSON has no int64) and times are ISO-8601 strings.
+ * The advance's domain types: its statuses and the data that crosses between
+ * the workflow and the activities. The workflow, the activities, the store
+ * (db/) and the API all speak them, so they live here, below every one of
+ * them; types only, so importing them brings nothing into the workflow bundle.
+ * They travel as JSON in the workflow history, so amounts are decimal strings
+ * of minor units (JSON has no int64) and times are ISO-8601 strings.
  */
 
 export type AdvanceStatusName = 'DISBURSING' | 'ACTIVE' | 'OVERDUE' | 'REPAID' | 'DISBURSEMENT_FAILED';

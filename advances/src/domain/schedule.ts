@@ -4,7 +4,7 @@
  * the time), no IO.
  */
 // Types only: nothing but arithmetic enters the workflow bundle from here.
-import type { AdvanceView, PaymentOutcome, PaymentView } from '../activities/types.js';
+import type { AdvanceView, PaymentOutcome, PaymentView } from './advance-types.js';
 
 /**
  * Splits `amount` minor units into `installments` whole-unit payments that add
