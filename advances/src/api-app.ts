@@ -6,13 +6,13 @@ import { withAuthorization } from '@alfabet/service-kit/authorization';
 import type { Logger } from '@alfabet/service-kit/logger';
 import { startMetricsServer } from '@alfabet/service-kit/metrics-server';
 import { PROTO_FILES } from '@alfabet/proto/paths';
-import { createDatabaseIfMissing } from '@alfabet/service-kit/postgres';
 import { Client, Connection } from '@temporalio/client';
 import type { Server as HttpServer } from 'node:http';
 import type pg from 'pg';
 import { advancesService } from './api/advances-service.js';
 import type { AdvancesConfig } from './config.js';
-import { migrate, openOrm, poolOf, type AdvancesOrm } from './db/orm.js';
+import { openAdvancesDatabase } from './db/advances-database.js';
+import type { AdvancesOrm } from './db/orm.js';
 import { createLedgerClient, ledgerConnectionOf } from './ledger/ledger-client.js';
 import { createAdvancesMetrics, type AdvancesMetrics } from './metrics.js';
 
@@ -27,14 +27,6 @@ export interface AdvancesApi {
   metricsPort: number | null;
   /** Graceful stop: drain gRPC calls, then close the clients and the database. */
   stop(): Promise<void>;
-}
-
-/** Opens (creates, migrates) the advances database: shared by the API and the worker. */
-export async function openAdvancesDatabase(config: AdvancesConfig, log: Logger): Promise<{ orm: AdvancesOrm; pool: pg.Pool }> {
-  await createDatabaseIfMissing(config.databaseUrl, log);
-  const orm = await openOrm({ databaseUrl: config.databaseUrl, poolSize: config.databasePoolSize, statementTimeoutMs: config.statementTimeoutMs });
-  await migrate(orm);
-  return { orm, pool: await poolOf(orm) };
 }
 
 /** Wires the advances gRPC API: database, ledger client, Temporal client, server with reflection and health. */
