@@ -3,8 +3,7 @@ import { AdvanceStatus, FindingKind, FindingSeverity, PaymentStatus, type Advanc
 import type { AdvanceStatusName } from '../domain/advance-types.js';
 import type { StoredAdvance, StoredPayment } from '../db/advance-store.js';
 import type { StoredFinding } from '../db/findings-store.js';
-
-export const workflowIdOf = (advanceId: string) => `advance-${advanceId}`;
+import { workflowIdOf } from '../temporal/workflow-ids.js';
 
 export const ADVANCE_STATUS_BY_NAME: Record<AdvanceStatusName, AdvanceStatus> = {
   DISBURSING: AdvanceStatus.ADVANCE_STATUS_DISBURSING,

@@ -1,6 +1,6 @@
 import { status } from '@grpc/grpc-js';
 import { isGrpcServiceError, ServiceError, WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { workflowIdOf } from '../api/mapping.js';
+import { workflowIdOf } from './workflow-ids.js';
 
 /** Where an advance's workflow is, as Temporal says: its status name, or MISSING. */
 export type WorkflowState = 'RUNNING' | 'COMPLETED' | 'FAILED' | 'CANCELLED' | 'TERMINATED' | 'CONTINUED_AS_NEW' | 'TIMED_OUT' | 'MISSING' | 'UNKNOWN';

@@ -4,7 +4,7 @@ import type { AdvanceWorkflowInput } from '../domain/advance-types.js';
 import type { advanceWorkflow } from '../workflows/advance.workflow.js';
 import { formatMinorUnits } from '../domain/schedule.js';
 import { ADVANCE_ACCOUNT_ID, ADVANCE_STATUS } from '../workflows/search-attributes.js';
-import { workflowIdOf } from '../api/mapping.js';
+import { workflowIdOf } from './workflow-ids.js';
 
 /**
  * How long one start may take. A reply lost on a live connection would
