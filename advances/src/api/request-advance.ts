@@ -2,11 +2,11 @@ import { status, type ServiceError } from '@grpc/grpc-js';
 import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import { v7 as uuidv7 } from 'uuid';
-import { failedPrecondition, notFound } from '@alfabet/service-kit/field-error';
+import { alreadyExists, failedPrecondition, notFound } from '@alfabet/service-kit/field-error';
 import { DependencyUnavailable } from '@alfabet/service-kit/service-errors';
 import type { Logger } from '@alfabet/service-kit/logger';
 import {
-  assertSameRequest, findAdvance, findAdvanceByRequestId, insertAdvance, type StoredAdvance,
+  findAdvance, findAdvanceByRequestId, insertAdvance, type StoredAdvance,
 } from '../db/advance-store.js';
 import type { LedgerClient } from '../ledger/ledger-client.js';
 import type { AdvancesMetrics } from '../metrics.js';
@@ -70,9 +70,12 @@ export async function requestAdvance(deps: RequestAdvanceDeps, request: ValidAdv
     installments: policy.installments,
     paymentIntervalMs: policy.paymentIntervalMs,
   }, policy.maxOpenPerAccount);
-  if (outcome === 'request_id_taken') {
+  if (outcome.outcome === 'request_id_taken') {
     // Another call with this request_id won the race: answer as its replay.
     return replay(deps, (await findAdvanceByRequestId(deps.pool, request.requestId!))!, request);
+  }
+  if (outcome.outcome === 'too_many_open') {
+    throw failedPrecondition('account_id', `account ${request.accountId} already has ${outcome.openAdvances} open advance(s); at most ${policy.maxOpenPerAccount} allowed until repaid`);
   }
 
   await startWorkflowOf(deps, advanceId, request.accountId, request.amount, policy);
@@ -92,6 +95,13 @@ async function replay(deps: RequestAdvanceDeps, existing: StoredAdvance, request
   }
   deps.metrics.advancesRequested.inc({ outcome: 'replayed' });
   return existing;
+}
+
+/** Same request_id, other parameters: refused. */
+function assertSameRequest(existing: StoredAdvance, accountId: string, amount: bigint): void {
+  if (existing.accountId !== accountId || existing.amount !== amount) {
+    throw alreadyExists('request_id', `was already used for advance ${existing.advanceId} with another account_id or amount`);
+  }
 }
 
 async function startWorkflowOf(

@@ -1,5 +1,4 @@
 import type pg from 'pg';
-import { alreadyExists, failedPrecondition } from '@alfabet/service-kit/field-error';
 import type { AdvanceStatusName, PaymentStatusName } from '../domain/advance-types.js';
 
 /** An advance with its payments, as stored in the projection. */
@@ -88,6 +87,13 @@ export interface NewAdvance {
   paymentIntervalMs: number;
 }
 
+/** What insertAdvance did: the caller turns a refusal into its answer (the store throws no API errors). */
+export type InsertAdvanceOutcome =
+  | { outcome: 'inserted' }
+  | { outcome: 'request_id_taken' }
+  /** The account already has `openAdvances` ≥ maxOpen open advances: nothing written. */
+  | { outcome: 'too_many_open'; openAdvances: number };
+
 /**
  * Records a new advance as DISBURSING, enforcing "at most `maxOpen` open
  * advances per account" under a per-account advisory lock (two requests for
@@ -96,7 +102,7 @@ export interface NewAdvance {
  * The row is written before its workflow starts and is never deleted: a start
  * that seemed to fail may have reached Temporal, whose workflow needs the row.
  */
-export async function insertAdvance(pool: pg.Pool, advance: NewAdvance, maxOpen: number): Promise<'inserted' | 'request_id_taken'> {
+export async function insertAdvance(pool: pg.Pool, advance: NewAdvance, maxOpen: number): Promise<InsertAdvanceOutcome> {
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
@@ -106,20 +112,22 @@ export async function insertAdvance(pool: pg.Pool, advance: NewAdvance, maxOpen:
       const taken = await client.query('SELECT 1 FROM advances WHERE request_id = $1', [advance.requestId]);
       if (taken.rowCount! > 0) {
         await client.query('ROLLBACK');
-        return 'request_id_taken';
+        return { outcome: 'request_id_taken' };
       }
     }
     const open = await client.query<{ open: number }>(
       `SELECT count(*)::int AS open FROM advances WHERE account_id = $1 AND status = ANY($2)`, [advance.accountId, OPEN_STATUSES]);
-    if (open.rows[0]!.open >= maxOpen) {
-      throw failedPrecondition('account_id', `account ${advance.accountId} already has ${open.rows[0]!.open} open advance(s); at most ${maxOpen} allowed until repaid`);
+    const openAdvances = open.rows[0]!.open;
+    if (openAdvances >= maxOpen) {
+      await client.query('ROLLBACK');
+      return { outcome: 'too_many_open', openAdvances };
     }
     const inserted = await client.query(
       `INSERT INTO advances (advance_id, request_id, account_id, amount, status, installments, payment_interval_ms)
        VALUES ($1, $2, $3, $4, 'DISBURSING', $5, $6) ON CONFLICT (request_id) DO NOTHING`,
       [advance.advanceId, advance.requestId, advance.accountId, advance.amount.toString(), advance.installments, advance.paymentIntervalMs]);
     await client.query('COMMIT');
-    return inserted.rowCount === 1 ? 'inserted' : 'request_id_taken';
+    return { outcome: inserted.rowCount === 1 ? 'inserted' : 'request_id_taken' };
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;
@@ -144,11 +152,4 @@ export async function listAdvances(
      ORDER BY a.create_time DESC, a.advance_id DESC LIMIT $5`,
     [filter.accountId, filter.status, after?.createTime ?? null, after?.id ?? null, limit]);
   return result.rows.map(toStoredAdvance);
-}
-
-/** Same request_id, other parameters: refused. */
-export function assertSameRequest(existing: StoredAdvance, accountId: string, amount: bigint): void {
-  if (existing.accountId !== accountId || existing.amount !== amount) {
-    throw alreadyExists('request_id', `was already used for advance ${existing.advanceId} with another account_id or amount`);
-  }
 }
