@@ -56,3 +56,6 @@ export function haltActivities({ pool, log }: HaltActivityDeps) {
     },
   };
 }
+
+/** The halt activities' signatures: what the advance workflow proxies (types only). */
+export type HaltActivities = ReturnType<typeof haltActivities>;

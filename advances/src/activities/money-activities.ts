@@ -127,3 +127,6 @@ export function moneyActivities({ pool, ledger, log, metrics }: MoneyActivityDep
     }),
   };
 }
+
+/** The money activities' signatures: what the advance workflow proxies (types only). */
+export type MoneyActivities = ReturnType<typeof moneyActivities>;

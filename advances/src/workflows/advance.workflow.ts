@@ -15,8 +15,11 @@ import {
   workflowInfo,
   type ActivityOptions,
 } from '@temporalio/workflow';
-// Types only: activity code (database, gRPC) never enters the workflow bundle.
-import type { Activities } from '../activities/index.js';
+// Types only: activity code (database, gRPC) never enters the workflow bundle. Only the
+// activities this workflow proxies: the full set (activities/index.ts) reaches the
+// reconciliation, which starts this workflow — a cycle, if only of types.
+import type { HaltActivities } from '../activities/halt-activities.js';
+import type { MoneyActivities } from '../activities/money-activities.js';
 import type { AdvanceStatusName, AdvanceView, AdvanceWorkflowInput, PaymentView } from '../domain/advance-types.js';
 import { applyPaymentOutcome, formatMinorUnits, msUntilDue, openingPayments, rollTargetOf, splitIntoInstallments } from '../domain/schedule.js';
 import { ADVANCE_ACCOUNT_ID, ADVANCE_STATUS } from './search-attributes.js';
@@ -61,9 +64,9 @@ const MONEY_ACTIVITY_OPTIONS: ActivityOptions = {
     nonRetryableErrorTypes: ['LedgerRejectedRequest', 'ScheduleGuardViolation'],
   },
 };
-const { disburseAdvance, collectPayment } = proxyActivities<Activities>(MONEY_ACTIVITY_OPTIONS);
+const { disburseAdvance, collectPayment } = proxyActivities<MoneyActivities>(MONEY_ACTIVITY_OPTIONS);
 // Writing or resolving a finding: retried without limit while the database is unreachable.
-const { reportWorkflowHalt, resolveWorkflowHalt } = proxyActivities<Activities>({
+const { reportWorkflowHalt, resolveWorkflowHalt } = proxyActivities<HaltActivities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
