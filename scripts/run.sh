@@ -39,6 +39,10 @@ case "$task" in
     build
     typecheck_tests
     ;;
+  lint-deps)
+    # The one-way layers of DESIGN.md §2 (.dependency-cruiser.cjs): reads the sources, needs no build.
+    exec npx --no-install depcruise --config .dependency-cruiser.cjs proto/src proto/gen service-kit/src accounts-manager/src advances/src
+    ;;
   proto-generate)
     npx --no-install buf generate
     ;;
@@ -64,7 +68,7 @@ case "$task" in
     exec node bench/bench.mjs "$@"
     ;;
   *)
-    echo "usage: scripts/run.sh test|build|typecheck|proto-generate|proto-lint|node-script|start|demo|bench" >&2
+    echo "usage: scripts/run.sh test|build|typecheck|lint-deps|proto-generate|proto-lint|node-script|start|demo|bench" >&2
     exit 2
     ;;
 esac
