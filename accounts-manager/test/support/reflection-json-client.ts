@@ -43,11 +43,17 @@ export async function reflectionJsonClient(address: string, serviceName: string)
       });
     },
     /** Calls a server-streaming method; resolves with every message. */
-    stream(method: string, json: object): Promise<Record<string, any>[]> {
+    /** Reads the stream to its end, or its first `maxMessages` messages and then cancels (as a person would). */
+    stream(method: string, json: object, maxMessages = Infinity): Promise<Record<string, any>[]> {
       return new Promise((resolve, reject) => {
         const messages: Record<string, any>[] = [];
         const call = client[method]!(json);
-        call.on('data', (message: Record<string, any>) => messages.push(message));
+        call.on('data', (message: Record<string, any>) => {
+          messages.push(message);
+          if (messages.length < maxMessages) return;
+          resolve(messages); // the CANCELLED error that follows the cancel no longer matters
+          call.cancel();
+        });
         call.on('error', reject);
         call.on('end', () => resolve(messages));
       });
