@@ -39,6 +39,11 @@ case "$task" in
     build
     typecheck_tests
     ;;
+  lint)
+    # ESLint (eslint.config.js): function length on the sources, a few correctness rules everywhere.
+    # Reads the sources with type information from the tsconfigs, needs no build.
+    exec npx --no-install eslint --max-warnings 0 "$@" .
+    ;;
   lint-deps)
     # The one-way layers of DESIGN.md §2 (.dependency-cruiser.cjs): reads the sources, needs no build.
     exec npx --no-install depcruise --config .dependency-cruiser.cjs proto/src proto/gen service-kit/src accounts-manager/src advances/src
@@ -68,7 +73,7 @@ case "$task" in
     exec node bench/bench.mjs "$@"
     ;;
   *)
-    echo "usage: scripts/run.sh test|build|typecheck|lint-deps|proto-generate|proto-lint|node-script|start|demo|bench" >&2
+    echo "usage: scripts/run.sh test|build|typecheck|lint|lint-deps|proto-generate|proto-lint|node-script|start|demo|bench" >&2
     exit 2
     ;;
 esac
