@@ -1,7 +1,5 @@
-import { MikroORM } from '@mikro-orm/postgresql';
-import { Migrator } from '@mikro-orm/migrations';
-import { withAdvisoryLock } from '@alfabet/service-kit/postgres';
-import type pg from 'pg';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import { migrate as migrateSchema, openOrm as openServiceOrm, poolOf, type OrmOptions, type OrmSchema } from '@alfabet/service-kit/orm';
 import { AdvanceSchema } from './entities/advance.entity.js';
 import { PaymentSchema } from './entities/payment.entity.js';
 import { LedgerMovementSchema, ReconciliationRunSchema } from './entities/ledger-movement.entity.js';
@@ -10,40 +8,22 @@ import { Migration20261125100000_advances } from './migrations/Migration20261125
 import { Migration20261128000000_reconciliation } from './migrations/Migration20261128000000_reconciliation.js';
 
 export type AdvancesOrm = MikroORM;
+export type { OrmOptions };
+/** The native pg pool under the ORM: the guarded transitions are single SQL statements. */
+export { poolOf };
 
-export interface OrmOptions {
-  databaseUrl: string;
-  poolSize: number;
-  statementTimeoutMs: number;
-}
-
-/** Migrations run in this order; a new one is appended, never edited once merged. */
-const MIGRATIONS = [Migration20261125100000_advances, Migration20261128000000_reconciliation];
-
-// Any fixed number (distinct from the ledger's): the key of the lock that serializes migrations.
-const MIGRATION_LOCK_KEY = 7_242_002;
+const ADVANCES_SCHEMA: OrmSchema = {
+  entities: [AdvanceSchema, PaymentSchema, ReconciliationFindingSchema, LedgerMovementSchema, ReconciliationRunSchema],
+  migrations: [Migration20261125100000_advances, Migration20261128000000_reconciliation],
+  // Distinct from the ledger's lock key: the two databases migrate independently.
+  migrationLockKey: 7_242_002,
+};
 
 export async function openOrm(options: OrmOptions): Promise<AdvancesOrm> {
-  return MikroORM.init({
-    clientUrl: options.databaseUrl,
-    entities: [AdvanceSchema, PaymentSchema, ReconciliationFindingSchema, LedgerMovementSchema, ReconciliationRunSchema],
-    extensions: [Migrator],
-    migrations: { migrationsList: MIGRATIONS, transactional: true, allOrNothing: true, snapshot: false, silent: true },
-    pool: { min: 0, max: options.poolSize },
-    // Every statement gets a timeout so a stuck query cannot pin a connection forever.
-    driverOptions: { statement_timeout: options.statementTimeoutMs },
-    // The schema belongs to the migrations; the ORM never alters it at run time.
-    ensureDatabase: false,
-    debug: false,
-  });
+  return openServiceOrm(ADVANCES_SCHEMA, options);
 }
 
-/** The native pg pool under the ORM: the guarded transitions are single SQL statements. */
-export async function poolOf(orm: AdvancesOrm): Promise<pg.Pool> {
-  return (await orm.em.getConnection().getNativeClient()) as pg.Pool;
-}
-
-/** Brings the schema up to date (idempotent; replicas starting together take turns). */
+/** Brings the advances schema up to date (idempotent; replicas starting together take turns). */
 export async function migrate(orm: AdvancesOrm): Promise<void> {
-  await withAdvisoryLock(await poolOf(orm), MIGRATION_LOCK_KEY, () => orm.migrator.up().then(() => undefined));
+  await migrateSchema(orm, ADVANCES_SCHEMA);
 }
