@@ -1,4 +1,4 @@
-import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
+import { Metadata, status, type handleUnaryCall, type ServiceError } from '@grpc/grpc-js';
 import { FieldError } from './field-error.js';
 
 /** The subset of a pino logger this module needs. */
@@ -63,4 +63,18 @@ export function toServiceError(error: unknown, log: ErrorLogger, method: string,
   }
   log.error({ err: error, method }, 'unexpected error');
   return { code: status.INTERNAL, details: 'internal error' };
+}
+
+/**
+ * A unary gRPC handler from an async function: its result is the answer, and
+ * whatever it throws becomes a gRPC status through toServiceError (`what` names
+ * the service's store in the messages, as there).
+ */
+export function unary<Req, Res>(log: ErrorLogger, method: string, what: string, handle: (request: Req) => Promise<Res>): handleUnaryCall<Req, Res> {
+  return (call, callback) => {
+    handle(call.request).then(
+      (response) => callback(null, response),
+      (error: unknown) => callback(toServiceError(error, log, method, what)),
+    );
+  };
 }

@@ -1,4 +1,4 @@
-import { type sendUnaryData, type ServerUnaryCall, type ServerWritableStream } from '@grpc/grpc-js';
+import type { ServerWritableStream } from '@grpc/grpc-js';
 import type {
   AccountsServiceServer,
   ListTransactionsRequest,
@@ -12,7 +12,7 @@ import { getTransaction } from '../ledger/transactions.js';
 import type { LedgerTransaction } from '../ledger/types.js';
 import type { Logger } from '../logger.js';
 import type { AccountsMetrics } from '../metrics.js';
-import { toServiceError } from '@alfabet/service-kit/service-errors';
+import { toServiceError, unary as unaryHandler } from '@alfabet/service-kit/service-errors';
 import { accountToProto, DIRECTION_FROM_PROTO, DIRECTION_NAMES, transactionToProto } from './mapping.js';
 import { optionalUuid, requireEnum, requireUuid } from '@alfabet/service-kit/field-validation';
 
@@ -31,13 +31,7 @@ export interface AccountsServiceDeps {
  */
 export function accountsService(deps: AccountsServiceDeps): AccountsServiceServer {
   const ledger = { pool: deps.pool, maxAmountMinor: deps.maxAmountMinor };
-  const unary = <Req, Res>(method: string, handle: (request: Req) => Promise<Res>) =>
-    (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
-      handle(call.request).then(
-        (response) => callback(null, response),
-        (error: unknown) => callback(toServiceError(error, deps.log, method, 'the ledger')),
-      );
-    };
+  const unary = <Req, Res>(method: string, handle: (request: Req) => Promise<Res>) => unaryHandler(deps.log, method, 'the ledger', handle);
 
   return {
     createAccount: unary('CreateAccount', async (request) => {

@@ -14,7 +14,7 @@ import {
 import { invalidArgument, notFound } from '@alfabet/service-kit/field-error';
 import { optionalUuid, requirePageSize, requireUuid } from '@alfabet/service-kit/field-validation';
 import { currentRequestContext } from '@alfabet/service-kit/request-context';
-import { toServiceError } from '@alfabet/service-kit/service-errors';
+import { unary as unaryHandler } from '@alfabet/service-kit/service-errors';
 import { findAdvance, listAdvances } from '../db/advance-store.js';
 import { listFindings } from '../db/findings-store.js';
 import { ADVANCE_STATUS_NAME_BY_VALUE, toAdvance, toFinding } from './mapping.js';
@@ -25,14 +25,9 @@ const PAGE_SIZE_DEFAULT = 50;
 const PAGE_SIZE_MAX = 500;
 const STATUS_NAMES = [...ADVANCE_STATUS_NAME_BY_VALUE.keys()].map((value) => AdvanceStatus[value]).join(', ');
 
-/** Runs a unary handler: its result is the answer, whatever it throws becomes a gRPC status. */
+/** A unary handler whose errors become gRPC statuses naming "the advances" database. */
 function unary<Req, Res>(deps: RequestAdvanceDeps, method: string, handler: (request: Req) => Promise<Res>): handleUnaryCall<Req, Res> {
-  return (call, callback) => {
-    handler(call.request).then(
-      (response) => callback(null, response),
-      (error: unknown) => callback(toServiceError(error, deps.log, method, 'the advances'), null),
-    );
-  };
+  return unaryHandler(deps.log, method, 'the advances', handler);
 }
 
 /** A page of `rows` (fetched one over `pageSize`: the extra row tells whether another page follows) and its next token. */
