@@ -4,8 +4,8 @@ import { startGrpcServer, type RunningGrpcServer } from '@alfabet/service-kit/gr
 import { observeService } from '@alfabet/service-kit/grpc-observability';
 import { withAuthorization } from '@alfabet/service-kit/authorization';
 import { serverCredentials, transportOf } from '@alfabet/service-kit/tls';
-import { startMetricsServer } from '@alfabet/service-kit/metrics-server';
-import type { Server as HttpServer } from 'node:http';
+import { startMetricsEndpoint } from '@alfabet/service-kit/metrics-server';
+import { poolOf } from '@alfabet/service-kit/orm';
 import type pg from 'pg';
 import type { AccountsConfig } from './config.js';
 import { createDatabaseIfMissing } from '@alfabet/service-kit/postgres';
@@ -37,6 +37,32 @@ export interface AccountsApp {
  * gRPC server with reflection and health. Used by main.ts and by the tests.
  */
 export async function startAccountsApp(config: AccountsConfig, log: Logger): Promise<AccountsApp> {
+  const { orm, pool } = await openLedgerDatabase(config, log);
+  const maintenance = await startMaintenance(pool, config, log);
+  const metrics = createAccountsMetrics();
+  const grpc = await startAccountsGrpc(config, log, pool, metrics);
+  logAuthorization(config, log);
+  const metricsEndpoint = await startMetricsEndpoint(config.metricsAddress, metrics.registry);
+  log.info({ address: config.grpcAddress, port: grpc.port, metricsPort: metricsEndpoint.port }, 'accounts-manager listening');
+
+  return {
+    grpc,
+    orm,
+    pool,
+    metrics,
+    metricsPort: metricsEndpoint.port,
+    async stop() {
+      const maintenanceDone = maintenance.stop();
+      await grpc.shutdown(config.shutdownGraceMs);
+      await maintenanceDone;
+      await metricsEndpoint.close();
+      await orm.close(true);
+    },
+  };
+}
+
+/** Opens the ledger database: created if missing, migrated, with the native pool the hot path uses. */
+async function openLedgerDatabase(config: AccountsConfig, log: Logger): Promise<{ orm: LedgerOrm; pool: pg.Pool }> {
   await createDatabaseIfMissing(config.databaseUrl, log);
   const orm = await openOrm({
     databaseUrl: config.databaseUrl,
@@ -44,23 +70,55 @@ export async function startAccountsApp(config: AccountsConfig, log: Logger): Pro
     statementTimeoutMs: config.statementTimeoutMs,
   });
   await migrate(orm);
-  const pool = (await orm.em.getConnection().getNativeClient()) as pg.Pool;
+  return { orm, pool: await poolOf(orm) };
+}
+
+/** Background upkeep of the ledger tables; stop() ends the timers and resolves when the run in flight is over. */
+interface Maintenance {
+  stop(): Promise<void>;
+}
+
+/**
+ * Creates the transaction partitions due now (awaited: transfers need them),
+ * then keeps creating them hourly and keeps the report hour counts up to date.
+ */
+async function startMaintenance(pool: pg.Pool, config: AccountsConfig, log: Logger): Promise<Maintenance> {
   const created = await ensureTransactionPartitions(pool);
   if (created > 0) log.info({ created }, 'created transaction partitions');
-  const maintenance = setInterval(() => {
+  const partitions = setInterval(() => {
     ensureTransactionPartitions(pool).catch((error: unknown) => log.error({ err: error }, 'partition maintenance failed'));
   }, PARTITION_MAINTENANCE_INTERVAL_MS);
-  maintenance.unref();
-  // Sealed hour counts keep a report's first page fast; the oldest hour a listing can start in is window + 1 h back.
-  // Start-up does not wait for them (totals are exact without them, only slower), and stop() waits for the run in flight.
+  partitions.unref();
+  const counts = maintainReportCountsPeriodically(pool, config, log);
+  return {
+    stop() {
+      clearInterval(partitions);
+      return counts.stop();
+    },
+  };
+}
+
+/**
+ * Sealed hour counts keep a report's first page fast; the oldest hour a listing can start in is window + 1 h back.
+ * Start-up does not wait for them (totals are exact without them, only slower), and stop() waits for the run in flight.
+ */
+function maintainReportCountsPeriodically(pool: pg.Pool, config: AccountsConfig, log: Logger): Maintenance {
   const maintainCounts = () => maintainReportCounts(pool, new Date(Date.now() - config.reportWindowMs - 60 * 60 * 1000))
     .then(({ marked, sealed }) => { if (marked + sealed > 0) log.debug({ marked, sealed }, 'report hour counts'); })
     .catch((error: unknown) => log.error({ err: error }, 'report count maintenance failed'));
   let countsRun = maintainCounts();
-  const countsMaintenance = setInterval(() => { countsRun = countsRun.then(maintainCounts); }, REPORT_COUNTS_INTERVAL_MS);
-  countsMaintenance.unref();
+  const timer = setInterval(() => { countsRun = countsRun.then(maintainCounts); }, REPORT_COUNTS_INTERVAL_MS);
+  timer.unref();
+  return {
+    stop() {
+      clearInterval(timer);
+      return countsRun;
+    },
+  };
+}
 
-  const metrics = createAccountsMetrics();
+/** The AccountsService on a gRPC server (reflection and health included), observed and authorized. */
+async function startAccountsGrpc(config: AccountsConfig, log: Logger, pool: pg.Pool, metrics: AccountsMetrics): Promise<RunningGrpcServer> {
   const implementation = accountsService({
     pool, maxAmountMinor: config.maxAmountMinor, log, metrics,
     listTransactions: listTransactions({
@@ -71,7 +129,7 @@ export async function startAccountsApp(config: AccountsConfig, log: Logger): Pro
       pagesFetched: metrics.reportPages,
     }),
   });
-  const grpc = await startGrpcServer({
+  return startGrpcServer({
     address: config.grpcAddress,
     services: [{
       name: ACCOUNTS_SERVICE_NAME,
@@ -82,29 +140,11 @@ export async function startAccountsApp(config: AccountsConfig, log: Logger): Pro
     protoFiles: [PROTO_FILES.accounts],
     credentials: serverCredentials(config.tls),
   });
+}
+
+/** Says at start whether callers are checked: an open ledger should be a visible choice. */
+function logAuthorization(config: AccountsConfig, log: Logger): void {
   const transport = transportOf(config.tls);
   if (config.authorization) log.info({ transport }, 'authorization on: callers are identified and checked against the policy');
   else log.warn({ transport }, 'authorization off: any caller may call any method (set ACCOUNTS_AUTH=on)');
-  let metricsServer: HttpServer | null = null;
-  let metricsPort: number | null = null;
-  if (config.metricsAddress) {
-    ({ server: metricsServer, port: metricsPort } = await startMetricsServer(config.metricsAddress, metrics.registry));
-  }
-  log.info({ address: config.grpcAddress, port: grpc.port, metricsPort }, 'accounts-manager listening');
-
-  return {
-    grpc,
-    orm,
-    pool,
-    metrics,
-    metricsPort,
-    async stop() {
-      clearInterval(maintenance);
-      clearInterval(countsMaintenance);
-      await grpc.shutdown(config.shutdownGraceMs);
-      await countsRun;
-      await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
-      await orm.close(true);
-    },
-  };
 }

@@ -4,16 +4,15 @@ import { observeService } from '@alfabet/service-kit/grpc-observability';
 import { serverCredentials, transportOf } from '@alfabet/service-kit/tls';
 import { withAuthorization } from '@alfabet/service-kit/authorization';
 import type { Logger } from '@alfabet/service-kit/logger';
-import { startMetricsServer } from '@alfabet/service-kit/metrics-server';
+import { startMetricsEndpoint } from '@alfabet/service-kit/metrics-server';
 import { PROTO_FILES } from '@alfabet/proto/paths';
 import { Client, Connection } from '@temporalio/client';
-import type { Server as HttpServer } from 'node:http';
 import type pg from 'pg';
 import { advancesService } from './api/advances-service.js';
 import type { AdvancesConfig } from './config.js';
 import { openAdvancesDatabase } from './db/advances-database.js';
 import type { AdvancesOrm } from './db/orm.js';
-import { createLedgerClient, ledgerConnectionOf } from './ledger/ledger-client.js';
+import { createLedgerClient, ledgerConnectionOf, type LedgerClient } from './ledger/ledger-client.js';
 import { createAdvancesMetrics, type AdvancesMetrics } from './metrics.js';
 
 export const ADVANCES_SERVICE_NAME = 'alfabet.advances.v1.AdvancesService';
@@ -39,7 +38,28 @@ export async function startAdvancesApi(
   const temporal = overrides.temporal ?? new Client({ connection: connection!, namespace: config.temporalNamespace });
   const ledger = createLedgerClient(ledgerConnectionOf(config));
   const metrics = createAdvancesMetrics();
+  const grpc = await startAdvancesGrpc(config, log, { pool, ledger, temporal, metrics });
+  const metricsEndpoint = await startMetricsEndpoint(config.metricsAddress, metrics.registry);
+  const transport = transportOf(config.tls);
+  log.info({ address: config.grpcAddress, port: grpc.port, metricsPort: metricsEndpoint.port, temporal: config.temporalAddress, transport, authorization: config.authorization ? 'on' : 'off' }, 'advances API listening');
 
+  return {
+    grpc, orm, pool, temporal, metrics, metricsPort: metricsEndpoint.port,
+    async stop() {
+      await grpc.shutdown(config.shutdownGraceMs);
+      await metricsEndpoint.close();
+      ledger.close();
+      await connection?.close();
+      await orm.close(true);
+    },
+  };
+}
+
+/** The AdvancesService on a gRPC server (reflection and health included), observed and authorized. */
+async function startAdvancesGrpc(
+  config: AdvancesConfig, log: Logger,
+  { pool, ledger, temporal, metrics }: { pool: pg.Pool; ledger: LedgerClient; temporal: Client; metrics: AdvancesMetrics },
+): Promise<RunningGrpcServer> {
   const implementation = advancesService({
     pool, ledger, temporal, taskQueue: config.taskQueue, log, metrics,
     policy: {
@@ -50,7 +70,7 @@ export async function startAdvancesApi(
       paymentIntervalMs: config.paymentIntervalMs,
     },
   });
-  const grpc = await startGrpcServer({
+  return startGrpcServer({
     address: config.grpcAddress,
     services: [{
       name: ADVANCES_SERVICE_NAME,
@@ -61,22 +81,4 @@ export async function startAdvancesApi(
     protoFiles: [PROTO_FILES.advances],
     credentials: serverCredentials(config.tls),
   });
-  let metricsServer: HttpServer | null = null;
-  let metricsPort: number | null = null;
-  if (config.metricsAddress) {
-    ({ server: metricsServer, port: metricsPort } = await startMetricsServer(config.metricsAddress, metrics.registry));
-  }
-  const transport = transportOf(config.tls);
-  log.info({ address: config.grpcAddress, port: grpc.port, metricsPort, temporal: config.temporalAddress, transport, authorization: config.authorization ? 'on' : 'off' }, 'advances API listening');
-
-  return {
-    grpc, orm, pool, temporal, metrics, metricsPort,
-    async stop() {
-      await grpc.shutdown(config.shutdownGraceMs);
-      await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
-      ledger.close();
-      await connection?.close();
-      await orm.close(true);
-    },
-  };
 }

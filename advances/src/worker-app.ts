@@ -1,10 +1,9 @@
 import type { Logger } from '@alfabet/service-kit/logger';
-import { startMetricsServer } from '@alfabet/service-kit/metrics-server';
+import { startMetricsEndpoint } from '@alfabet/service-kit/metrics-server';
 import { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { Server as HttpServer } from 'node:http';
 import type pg from 'pg';
 import { createActivities } from './activities/index.js';
 import type { AdvancesConfig } from './config.js';
@@ -60,7 +59,43 @@ export async function startAdvancesWorker(config: AdvancesConfig, log: Logger, o
   }
   registerReconciliationGauges(metrics.registry, pool, config.reconciliationIntervalMs);
 
-  const worker = await Worker.create({
+  const worker = await createWorker(config, log, { connection, pool, ledger, metrics, temporal }, overrides.workerOptions);
+  const metricsEndpoint = await startMetricsEndpoint(config.workerMetricsAddress, metrics.registry);
+  const finished = worker.run();
+  log.info({ taskQueue: config.taskQueue, namespace: config.temporalNamespace, metricsPort: metricsEndpoint.port }, 'worker running');
+
+  let closed: Promise<void> | null = null;
+  const close = async () => {
+    await finished.catch(() => undefined);
+    await metricsEndpoint.close();
+    ledger.close();
+    if (!overrides.connection) await connection.close();
+    await orm.close(true);
+  };
+  return {
+    worker, orm, pool, metrics, metricsPort: metricsEndpoint.port, finished,
+    stop() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      closed ??= close();
+      return closed;
+    },
+  };
+}
+
+/** What the worker's activities are made of. */
+interface WorkerParts {
+  connection: NativeConnection;
+  pool: pg.Pool;
+  ledger: LedgerClient;
+  metrics: AdvancesMetrics;
+  temporal: Client;
+}
+
+/** The Temporal worker on the task queue: the workflow bundle, the activities, and how fast a dead worker is noticed. */
+async function createWorker(
+  config: AdvancesConfig, log: Logger, { connection, pool, ledger, metrics, temporal }: WorkerParts, workerOptions: Partial<WorkerOptions> = {},
+): Promise<Worker> {
+  return Worker.create({
     connection,
     namespace: config.temporalNamespace,
     taskQueue: config.taskQueue,
@@ -74,30 +109,6 @@ export async function startAdvancesWorker(config: AdvancesConfig, log: Logger, o
     // and hand a dead worker's cached workflows to another one after 3 s rather than the default 10 s.
     maxHeartbeatThrottleInterval: '1 second',
     stickyQueueScheduleToStartTimeout: '3 seconds',
-    ...overrides.workerOptions,
+    ...workerOptions,
   });
-  let metricsServer: HttpServer | null = null;
-  let metricsPort: number | null = null;
-  if (config.workerMetricsAddress) {
-    ({ server: metricsServer, port: metricsPort } = await startMetricsServer(config.workerMetricsAddress, metrics.registry));
-  }
-  const finished = worker.run();
-  log.info({ taskQueue: config.taskQueue, namespace: config.temporalNamespace, metricsPort }, 'worker running');
-
-  let closed: Promise<void> | null = null;
-  const close = async () => {
-    await finished.catch(() => undefined);
-    await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
-    ledger.close();
-    if (!overrides.connection) await connection.close();
-    await orm.close(true);
-  };
-  return {
-    worker, orm, pool, metrics, metricsPort, finished,
-    stop() {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
-      closed ??= close();
-      return closed;
-    },
-  };
 }

@@ -31,3 +31,18 @@ export async function startMetricsServer(address: string, registry: Registry): P
   const bound = server.address();
   return { server, port: typeof bound === 'object' && bound ? bound.port : port };
 }
+
+/** A service's /metrics endpoint, which is off when no address is configured. */
+export interface MetricsEndpoint {
+  /** The bound port, or null when the endpoint is off. */
+  port: number | null;
+  /** Stops serving (nothing to do when off). */
+  close(): Promise<void>;
+}
+
+/** Serves /metrics on `address` when one is configured (see startMetricsServer); otherwise an endpoint that is off. */
+export async function startMetricsEndpoint(address: string | null, registry: Registry): Promise<MetricsEndpoint> {
+  if (!address) return { port: null, close: async () => undefined };
+  const { server, port } = await startMetricsServer(address, registry);
+  return { port, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
