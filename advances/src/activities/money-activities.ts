@@ -55,77 +55,80 @@ async function heartbeating<T>(work: () => Promise<T>): Promise<T> {
 }
 
 /** The activities that move money. Each is safe to run any number of times. */
-export function moneyActivities({ pool, ledger, log, metrics }: MoneyActivityDeps) {
+export function moneyActivities(deps: MoneyActivityDeps) {
   return {
-    /**
-     * Credits the advance to the account (request id derived from the advance:
-     * a retry gets the first try's transaction), then records the outcome:
-     * ACTIVE with the opening schedule, or DISBURSEMENT_FAILED.
-     */
-    disburseAdvance: (input: DisburseAdvanceInput): Promise<DisbursementOutcome> => heartbeating(async () => {
-      const correlationId = `advance-${input.advanceId}/disbursement`;
-      const transaction = await askLedger(() => ledger.bankTransaction({
-        requestId: disbursementRequestId(input.advanceId),
-        dstAccountId: input.accountId,
-        amount: BigInt(input.amount),
-        direction: Direction.DIRECTION_CREDIT,
-        description: `advance ${input.advanceId}: disbursement`,
-      }, correlationId));
-
-      if (transaction.status !== TransactionStatus.TRANSACTION_STATUS_SUCCESS) {
-        await markDisbursementFailed(pool, input.advanceId, transaction.failureMessage);
-        metrics.disbursements.inc({ status: 'refused' });
-        log.warn({ advanceId: input.advanceId, transactionId: transaction.transactionId, reason: reasonName(transaction), correlationId }, 'disbursement refused');
-        return { status: 'REFUSED', transactionId: transaction.transactionId, failureReason: reasonName(transaction), failureMessage: transaction.failureMessage };
-      }
-      const disbursedAt = transaction.createTime!.toISOString();
-      await openSchedule(pool, {
-        advanceId: input.advanceId,
-        transactionId: transaction.transactionId,
-        disbursedAt,
-        paymentAmounts: input.paymentAmounts,
-        paymentIntervalMs: input.paymentIntervalMs,
-      });
-      metrics.disbursements.inc({ status: 'disbursed' });
-      log.info({ advanceId: input.advanceId, transactionId: transaction.transactionId, amount: input.amount, correlationId }, 'advance disbursed');
-      return { status: 'DISBURSED', transactionId: transaction.transactionId, disbursedAt };
-    }),
-
-    /**
-     * Takes one payment: marks it PROCESSING, asks the ledger for the debit
-     * (request id derived from advance + payment number, so a retry after a
-     * crash or a lost reply gets the first try's answer and never a second
-     * debit), then records PAID or FAILED with the rollover.
-     */
-    collectPayment: (input: CollectPaymentInput): Promise<PaymentOutcome> => heartbeating(async () => {
-      const correlationId = `advance-${input.advanceId}/payment-${input.number}`;
-      const already = await startPayment(pool, input);
-      if (already) {
-        log.info({ advanceId: input.advanceId, number: input.number, status: already.status, correlationId }, 'payment already recorded by an earlier try');
-        return already;
-      }
-      const attempt = Context.current().info.attempt;
-      const transaction = await askLedger(() => ledger.bankTransaction({
-        requestId: paymentRequestId(input.advanceId, input.number),
-        dstAccountId: input.accountId,
-        amount: BigInt(input.amount),
-        direction: Direction.DIRECTION_DEBIT,
-        description: `advance ${input.advanceId}: payment ${input.number}`,
-      }, correlationId));
-
-      const outcome: PaymentOutcome = transaction.status === TransactionStatus.TRANSACTION_STATUS_SUCCESS
-        ? { status: 'PAID', transactionId: transaction.transactionId }
-        : { status: 'FAILED', transactionId: transaction.transactionId, failureReason: reasonName(transaction), failureMessage: transaction.failureMessage };
-      await recordPaymentOutcome(pool, input, outcome);
-      metrics.payments.inc({ status: outcome.status.toLowerCase() });
-      log.info({
-        advanceId: input.advanceId, number: input.number, amount: input.amount, status: outcome.status,
-        transactionId: transaction.transactionId, attempt, correlationId,
-        ...(outcome.status === 'FAILED' ? { reason: outcome.failureReason, rolledInto: input.rollInto.number } : {}),
-      }, outcome.status === 'PAID' ? 'payment collected' : 'payment refused; amount rolls forward');
-      return outcome;
-    }),
+    disburseAdvance: (input: DisburseAdvanceInput): Promise<DisbursementOutcome> => heartbeating(() => disburseAdvance(deps, input)),
+    collectPayment: (input: CollectPaymentInput): Promise<PaymentOutcome> => heartbeating(() => collectPayment(deps, input)),
   };
+}
+
+/**
+ * Credits the advance to the account (request id derived from the advance:
+ * a retry gets the first try's transaction), then records the outcome:
+ * ACTIVE with the opening schedule, or DISBURSEMENT_FAILED.
+ */
+async function disburseAdvance({ pool, ledger, log, metrics }: MoneyActivityDeps, input: DisburseAdvanceInput): Promise<DisbursementOutcome> {
+  const correlationId = `advance-${input.advanceId}/disbursement`;
+  const transaction = await askLedger(() => ledger.bankTransaction({
+    requestId: disbursementRequestId(input.advanceId),
+    dstAccountId: input.accountId,
+    amount: BigInt(input.amount),
+    direction: Direction.DIRECTION_CREDIT,
+    description: `advance ${input.advanceId}: disbursement`,
+  }, correlationId));
+
+  if (transaction.status !== TransactionStatus.TRANSACTION_STATUS_SUCCESS) {
+    await markDisbursementFailed(pool, input.advanceId, transaction.failureMessage);
+    metrics.disbursements.inc({ status: 'refused' });
+    log.warn({ advanceId: input.advanceId, transactionId: transaction.transactionId, reason: reasonName(transaction), correlationId }, 'disbursement refused');
+    return { status: 'REFUSED', transactionId: transaction.transactionId, failureReason: reasonName(transaction), failureMessage: transaction.failureMessage };
+  }
+  const disbursedAt = transaction.createTime!.toISOString();
+  await openSchedule(pool, {
+    advanceId: input.advanceId,
+    transactionId: transaction.transactionId,
+    disbursedAt,
+    paymentAmounts: input.paymentAmounts,
+    paymentIntervalMs: input.paymentIntervalMs,
+  });
+  metrics.disbursements.inc({ status: 'disbursed' });
+  log.info({ advanceId: input.advanceId, transactionId: transaction.transactionId, amount: input.amount, correlationId }, 'advance disbursed');
+  return { status: 'DISBURSED', transactionId: transaction.transactionId, disbursedAt };
+}
+
+/**
+ * Takes one payment: marks it PROCESSING, asks the ledger for the debit
+ * (request id derived from advance + payment number, so a retry after a
+ * crash or a lost reply gets the first try's answer and never a second
+ * debit), then records PAID or FAILED with the rollover.
+ */
+async function collectPayment({ pool, ledger, log, metrics }: MoneyActivityDeps, input: CollectPaymentInput): Promise<PaymentOutcome> {
+  const correlationId = `advance-${input.advanceId}/payment-${input.number}`;
+  const already = await startPayment(pool, input);
+  if (already) {
+    log.info({ advanceId: input.advanceId, number: input.number, status: already.status, correlationId }, 'payment already recorded by an earlier try');
+    return already;
+  }
+  const attempt = Context.current().info.attempt;
+  const transaction = await askLedger(() => ledger.bankTransaction({
+    requestId: paymentRequestId(input.advanceId, input.number),
+    dstAccountId: input.accountId,
+    amount: BigInt(input.amount),
+    direction: Direction.DIRECTION_DEBIT,
+    description: `advance ${input.advanceId}: payment ${input.number}`,
+  }, correlationId));
+
+  const outcome: PaymentOutcome = transaction.status === TransactionStatus.TRANSACTION_STATUS_SUCCESS
+    ? { status: 'PAID', transactionId: transaction.transactionId }
+    : { status: 'FAILED', transactionId: transaction.transactionId, failureReason: reasonName(transaction), failureMessage: transaction.failureMessage };
+  await recordPaymentOutcome(pool, input, outcome);
+  metrics.payments.inc({ status: outcome.status.toLowerCase() });
+  log.info({
+    advanceId: input.advanceId, number: input.number, amount: input.amount, status: outcome.status,
+    transactionId: transaction.transactionId, attempt, correlationId,
+    ...(outcome.status === 'FAILED' ? { reason: outcome.failureReason, rolledInto: input.rollInto.number } : {}),
+  }, outcome.status === 'PAID' ? 'payment collected' : 'payment refused; amount rolls forward');
+  return outcome;
 }
 
 /** The money activities' signatures: what the advance workflow proxies (types only). */
