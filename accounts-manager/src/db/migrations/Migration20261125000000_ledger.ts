@@ -7,7 +7,17 @@ import { Migration } from '@mikro-orm/migrations';
  * statement that moves money (see src/ledger/post-transaction.ts).
  */
 export class Migration20261125000000_ledger extends Migration {
+  // The same statements in the same order as when this migration was first applied, grouped by what they create.
   override async up(): Promise<void> {
+    this.createAccounts();
+    this.createTransactions();
+    this.createTransactionRequests();
+    this.createDailyPartitions();
+    this.insertBankAccount();
+    this.addSql(LEDGER_POST_FUNCTION);
+  }
+
+  private createAccounts(): void {
     this.addSql(`
       CREATE TABLE accounts (
         account_id    uuid PRIMARY KEY,
@@ -23,7 +33,10 @@ export class Migration20261125000000_ledger extends Migration {
           balance <= 4000000000000000000 AND balance >= -4000000000000000000
           AND (is_system OR balance >= 0))
       )`);
+  }
 
+  /** The transactions table, partitioned by day, with its report indexes and the all-transactions view. */
+  private createTransactions(): void {
     this.addSql(`
       CREATE TABLE transactions (
         transaction_id   uuid NOT NULL,
@@ -59,7 +72,9 @@ export class Migration20261125000000_ledger extends Migration {
     // this. Today that is the transactions table; archival adds its tables here.
     this.addSql(`CREATE VIEW ledger_transactions_all AS
       SELECT transaction_id, create_time, status, amount, from_account_id, to_account_id FROM transactions`);
+  }
 
+  private createTransactionRequests(): void {
     // A partitioned table cannot hold a unique index without the partition
     // key, so the idempotency keys of transactions live in their own table.
     this.addSql(`
@@ -68,7 +83,9 @@ export class Migration20261125000000_ledger extends Migration {
         transaction_id  uuid NOT NULL,
         create_time     timestamptz NOT NULL
       )`);
+  }
 
+  private createDailyPartitions(): void {
     // Daily partitions, created ahead of time by the service (at start and hourly).
     this.addSql(`
       CREATE FUNCTION ensure_transaction_partitions(p_from date, p_to date) RETURNS integer
@@ -90,12 +107,12 @@ export class Migration20261125000000_ledger extends Migration {
         RETURN created;
       END $$`);
     this.addSql(`SELECT ensure_transaction_partitions((now() AT TIME ZONE 'UTC')::date - 7, (now() AT TIME ZONE 'UTC')::date + 7)`);
+  }
 
+  private insertBankAccount(): void {
     this.addSql(`
       INSERT INTO accounts (account_id, display_name, is_system)
       VALUES ('00000000-0000-7000-8000-000000000001', 'AlfaBet bank (system account)', true)`);
-
-    this.addSql(LEDGER_POST_FUNCTION);
   }
 }
 
