@@ -13,7 +13,6 @@ if (!address) {
   process.stderr.write('usage: health-probe <host:port> [service]\n');
   process.exit(2);
 }
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 const loaded = loadPackageDefinition(loadSync(protoPath, { enums: String })) as any;
 const client = new loaded.grpc.health.v1.Health(address, credentials.createInsecure());
 client.Check({ service }, { deadline: Date.now() + PROBE_TIMEOUT_MS }, (error: ServiceError | null, response?: { status: string }) => {

@@ -1,4 +1,4 @@
-import { credentials, type Metadata, type ServiceError } from '@grpc/grpc-js';
+import { credentials, type ServiceError } from '@grpc/grpc-js';
 import {
   AccountsServiceClient,
   Direction,
@@ -42,8 +42,6 @@ export async function startTestLedger(env: Record<string, string> = {}, log?: Lo
     },
   };
 }
-
-type UnaryMethod<Req, Res> = (request: Req, metadata: Metadata, options: object, callback: (error: ServiceError | null, response: Res) => void) => unknown;
 
 /** Calls a unary method of a generated client and resolves with its response (or rejects with the ServiceError). */
 export function call<Req, Res>(client: AccountsServiceClient, method: keyof AccountsServiceClient, request: Req): Promise<Res> {
