@@ -1,6 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { NativeConnection } from '@temporalio/worker';
 import { ledgerApi } from '../../accounts-manager/test/support/ledger-harness.js';
@@ -9,7 +7,7 @@ import type { AdvanceView, ReconciliationSummary } from '../src/domain/advance-t
 import { ensureReconciliationSchedule, RECONCILIATION_SCHEDULE_ID } from '../src/temporal/reconciliation-schedule.js';
 import { paymentRequestId } from '../src/ledger/request-ids.js';
 import { startAdvancesWorker, type AdvancesWorker } from '../src/worker-app.js';
-import { advancesApi, eventually, startAdvancesStack, type AdvancesStack } from './support/advances-harness.js';
+import { advancesApi, eventually, spawnWorkerProcess, startAdvancesStack, type AdvancesStack } from './support/advances-harness.js';
 import { assertLedgerVerifies, bankLegsOf, holdRowUntilADebitWaits, ledgerPool, sumSuccessful } from './support/ledger-facts.js';
 
 // On the real Temporal dev server with payments one second apart: workers are
@@ -83,19 +81,7 @@ test('ten advances at once on two workers polling one task queue: every payment 
 }, 120_000);
 
 test('a worker SIGKILLed while the ledger is applying a payment: the restarted worker finishes it, no second debit', async () => {
-  const workerMain = fileURLToPath(new URL('../dist/src/main-worker.js', import.meta.url));
-  const spawnWorker = (temporalMetricsAddress = 'off'): ChildProcess => spawn(process.execPath, [workerMain], {
-    env: {
-      PATH: process.env.PATH, LOG_LEVEL: 'warn',
-      TEMPORAL_ADDRESS: stack.temporal.address,
-      ADVANCES_DATABASE_URL: stack.config.databaseUrl,
-      ACCOUNTS_GRPC_ADDR: stack.config.accountsAddress,
-      RECONCILIATION_INTERVAL: 'off',
-      ADVANCES_WORKER_METRICS_ADDR: 'off',
-      ADVANCES_TEMPORAL_METRICS_ADDR: temporalMetricsAddress,
-    },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
+  const spawnWorker = (temporalMetricsAddress = 'off') => spawnWorkerProcess(stack, temporalMetricsAddress);
   const ledger = ledgerApi(stack.ledger.client);
   const api = advancesApi(stack.client);
   const borrower = await ledger.fundedAccount(0n, 'Borrower of the crashed worker');

@@ -1,6 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { hostname } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { NativeConnection } from '@temporalio/worker';
 import { ledgerApi, TEST_ACCOUNTS_DATABASE_URL } from '../../accounts-manager/test/support/ledger-harness.js';
@@ -8,7 +6,7 @@ import type { AdvanceView } from '../src/domain/advance-types.js';
 import { paymentRequestId } from '../src/ledger/request-ids.js';
 import { MONEY_HEARTBEAT_TIMEOUT_MS, MONEY_RETRY_INITIAL_INTERVAL_MS } from '../src/workflows/advance.workflow.js';
 import { startAdvancesWorker } from '../src/worker-app.js';
-import { advancesApi, eventually, startAdvancesStack, type AdvancesStack } from './support/advances-harness.js';
+import { advancesApi, eventually, spawnWorkerProcess, startAdvancesStack, type AdvancesStack } from './support/advances-harness.js';
 import { bankLegsOf, holdRowUntilADebitWaits, ledgerPool, sumSuccessful } from './support/ledger-facts.js';
 import { paymentActivities } from './support/payment-timeline.js';
 
@@ -28,20 +26,7 @@ afterAll(async () => {
   await pool.end();
 });
 
-function spawnWorker(): ChildProcess {
-  return spawn(process.execPath, [fileURLToPath(new URL('../dist/src/main-worker.js', import.meta.url))], {
-    env: {
-      PATH: process.env.PATH, LOG_LEVEL: 'warn',
-      TEMPORAL_ADDRESS: stack.temporal.address,
-      ADVANCES_DATABASE_URL: stack.config.databaseUrl,
-      ACCOUNTS_GRPC_ADDR: stack.config.accountsAddress,
-      RECONCILIATION_INTERVAL: 'off',
-      ADVANCES_WORKER_METRICS_ADDR: 'off',
-      ADVANCES_TEMPORAL_METRICS_ADDR: 'off',
-    },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-}
+const spawnWorker = () => spawnWorkerProcess(stack);
 
 test(`a payment in flight on a worker that dies is retried by the surviving worker within ${RESUME_WITHIN_MS / 1000} s, and taken once`, async () => {
   // The design's bound: the dead worker's missing heartbeat is noticed, then the first retry interval passes.

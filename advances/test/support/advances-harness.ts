@@ -1,3 +1,5 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { credentials, type ServiceError } from '@grpc/grpc-js';
 import { AdvancesServiceClient, type Advance } from '@alfabet/proto/advances/v1';
 import { createLogger, type Logger } from '@alfabet/service-kit/logger';
@@ -184,4 +186,24 @@ export async function eventually<T>(probe: () => Promise<T | undefined>, what: s
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/**
+ * The built advances worker as a real process on `stack`'s databases, ledger
+ * and Temporal (no reconciliation Schedule, no /metrics unless asked): a
+ * process a test can SIGKILL.
+ */
+export function spawnWorkerProcess(stack: AdvancesStack, temporalMetricsAddress = 'off'): ChildProcess {
+  return spawn(process.execPath, [fileURLToPath(new URL('../../dist/src/main-worker.js', import.meta.url))], {
+    env: {
+      PATH: process.env.PATH, LOG_LEVEL: 'warn',
+      TEMPORAL_ADDRESS: stack.temporal.address,
+      ADVANCES_DATABASE_URL: stack.config.databaseUrl,
+      ACCOUNTS_GRPC_ADDR: stack.config.accountsAddress,
+      RECONCILIATION_INTERVAL: 'off',
+      ADVANCES_WORKER_METRICS_ADDR: 'off',
+      ADVANCES_TEMPORAL_METRICS_ADDR: temporalMetricsAddress,
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
 }
