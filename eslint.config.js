@@ -1,7 +1,7 @@
 // ESLint (flat config): a few rules that catch real bugs in this code base, and
 // the one rule of shape STYLE.md asks for — short functions with one job.
 // Formatting is not linted: nothing here rewrites how code is laid out.
-import tseslint from "typescript-eslint";
+import tseslint from 'typescript-eslint';
 
 // A function longer than this does more than one job: split it, do not disable.
 const FUNCTION_LINES_MAX = 70;
@@ -9,54 +9,57 @@ const FUNCTION_LINES_MAX = 70;
 export default tseslint.config(
   {
     // Generated and built code, installed packages, the local toolchain.
-    ignores: ["proto/gen/**", "**/dist/**", "**/node_modules/**", ".tools/**", "coverage/**", ".data/**"],
+    ignores: ['proto/gen/**', '**/dist/**', '**/node_modules/**', '.tools/**', 'coverage/**', '.data/**'],
   },
   {
-    files: ["**/*.ts"],
+    files: ['**/*.ts'],
     languageOptions: {
       parser: tseslint.parser,
       parserOptions: {
         // Type information for no-floating-promises: the workspaces' own tsconfigs,
         // and the tests' (which type-checks every test file).
         project: [
-          "./proto/tsconfig.json",
-          "./service-kit/tsconfig.json",
-          "./accounts-manager/tsconfig.json",
-          "./advances/tsconfig.json",
-          "./tsconfig.tests.json",
+          './proto/tsconfig.json',
+          './service-kit/tsconfig.json',
+          './accounts-manager/tsconfig.json',
+          './advances/tsconfig.json',
+          './tsconfig.tests.json',
         ],
         tsconfigRootDir: import.meta.dirname,
       },
     },
-    plugins: { "@typescript-eslint": tseslint.plugin },
+    plugins: { '@typescript-eslint': tseslint.plugin },
     rules: {
       // A promise nobody awaits loses its error: a failed ledger call or a DB write
       // would vanish without a log line. Await it, return it, or `void` it on purpose.
-      "@typescript-eslint/no-floating-promises": "error",
+      '@typescript-eslint/no-floating-promises': 'error',
       // An unused binding is usually a forgotten call or a half-finished refactor.
       // A leading underscore marks a parameter that a signature requires but this code does not need.
-      "@typescript-eslint/no-unused-vars": [
-        "error",
-        { argsIgnorePattern: "^_", varsIgnorePattern: "^_", caughtErrors: "none", ignoreRestSiblings: true },
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none', ignoreRestSiblings: true },
       ],
       // `==` coerces: 0 == "" and null == undefined hide wrong-type bugs in money code.
-      eqeqeq: ["error", "always"],
+      eqeqeq: ['error', 'always'],
     },
   },
   {
-    files: ["**/*.mjs"],
-    languageOptions: { sourceType: "module", ecmaVersion: 2024 },
+    files: ['**/*.mjs'],
+    languageOptions: { sourceType: 'module', ecmaVersion: 2024 },
     rules: {
-      "no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_", caughtErrors: "none", ignoreRestSiblings: true }],
-      eqeqeq: ["error", "always"],
+      'no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none', ignoreRestSiblings: true },
+      ],
+      eqeqeq: ['error', 'always'],
     },
   },
   {
     // Source code (the services, the shared kit, the bench and the scripts): one job per function.
-    files: ["*/src/**/*.ts", "bench/**/*.mjs", "scripts/**/*.mjs"],
+    files: ['*/src/**/*.ts', 'bench/**/*.mjs', 'scripts/**/*.mjs'],
     rules: {
-      "max-lines-per-function": [
-        "error",
+      'max-lines-per-function': [
+        'error',
         { max: FUNCTION_LINES_MAX, skipBlankLines: true, skipComments: true, IIFEs: true },
       ],
     },

@@ -50,8 +50,24 @@ const { values: options } = parseArgs({
 });
 
 const PLAN = options.quick
-  ? { seconds: 2, warmupMs: 500, callers: [8], bankSeconds: 2, report: { hot: 20_000, archived: 50_000, listings: 5 }, advances: { count: 20, timeoutMs: 40_000 }, reconciliation: { count: 500 } }
-  : { seconds: 5, warmupMs: 1_000, callers: [8, 32, 128], bankSeconds: 10, report: { hot: 1_000_000, archived: 5_000_000, listings: 50 }, advances: { count: 1_000, timeoutMs: 60_000 }, reconciliation: { count: 10_000 } };
+  ? {
+      seconds: 2,
+      warmupMs: 500,
+      callers: [8],
+      bankSeconds: 2,
+      report: { hot: 20_000, archived: 50_000, listings: 5 },
+      advances: { count: 20, timeoutMs: 40_000 },
+      reconciliation: { count: 500 },
+    }
+  : {
+      seconds: 5,
+      warmupMs: 1_000,
+      callers: [8, 32, 128],
+      bankSeconds: 10,
+      report: { hot: 1_000_000, archived: 5_000_000, listings: 50 },
+      advances: { count: 1_000, timeoutMs: 60_000 },
+      reconciliation: { count: 10_000 },
+    };
 if (options.seconds) PLAN.seconds = Number(options.seconds);
 if (options.callers) PLAN.callers = options.callers.split(',').map(Number);
 if (options['advances-timeout']) PLAN.advances.timeoutMs = Number(options['advances-timeout']) * 1000;
@@ -59,7 +75,13 @@ if (options['advances-count']) PLAN.advances.count = Number(options['advances-co
 if (options['reconciliation-count']) PLAN.reconciliation.count = Number(options['reconciliation-count']);
 const ONLY = new Set((options.only ?? 'reconciliation,transfers,bank,report,advances').split(','));
 const BANK_CALLERS = 32;
-const TARGETS = { transferRatioAt32: 0.5, transferP99Ms: 50, reportFirstPageP99Ms: 50, reportRowsPerSecond: 100_000, reconciliationRatio: 0.5 };
+const TARGETS = {
+  transferRatioAt32: 0.5,
+  transferP99Ms: 50,
+  reportFirstPageP99Ms: 50,
+  reportRowsPerSecond: 100_000,
+  reconciliationRatio: 0.5,
+};
 if (!/^[a-z0-9_]*$/.test(options['db-suffix'])) throw new Error('--db-suffix: lower-case letters, digits and _ only');
 const suffix = `${options.quick ? '_quick' : ''}${options['db-suffix']}`;
 const DB = {
@@ -74,8 +96,18 @@ const say = (text) => console.log(`[bench] ${text}`);
 
 async function main() {
   const started = Date.now();
-  const results = { date: new Date().toISOString().slice(0, 10), startedAt: new Date().toISOString(), quick: options.quick, machine: await machine(), plan: PLAN, targets: TARGETS, checks: {} };
-  say(`${results.machine.cpu} × ${results.machine.cores}, ${results.machine.memoryGiB} GiB, PostgreSQL ${results.machine.postgres}, Node ${process.versions.node}`);
+  const results = {
+    date: new Date().toISOString().slice(0, 10),
+    startedAt: new Date().toISOString(),
+    quick: options.quick,
+    machine: await machine(),
+    plan: PLAN,
+    targets: TARGETS,
+    checks: {},
+  };
+  say(
+    `${results.machine.cpu} × ${results.machine.cores}, ${results.machine.memoryGiB} GiB, PostgreSQL ${results.machine.postgres}, Node ${process.versions.node}`,
+  );
   await dropDatabase(DB.accounts);
   await dropDatabase(DB.advances);
   const work = mkdtempSync(join(tmpdir(), 'alfabet-bench-'));
@@ -99,8 +131,13 @@ async function main() {
     // report window, which the other benchmarks would fill with their traffic.
     if (ONLY.has('reconciliation')) {
       results.reconciliation = await reconciliationBenchmark({
-        accountsAddress: stack.env.ACCOUNTS_GRPC_ADDR, temporalAddress: stack.env.TEMPORAL_ADDRESS,
-        accountsUrl: dbUrl(DB.accounts), advancesUrl: dbUrl(DB.advances), pids, count: PLAN.reconciliation.count, say,
+        accountsAddress: stack.env.ACCOUNTS_GRPC_ADDR,
+        temporalAddress: stack.env.TEMPORAL_ADDRESS,
+        accountsUrl: dbUrl(DB.accounts),
+        advancesUrl: dbUrl(DB.advances),
+        pids,
+        count: PLAN.reconciliation.count,
+        say,
       });
       results.checks.reconciliationHealthy = results.reconciliation.healthy;
     }
@@ -109,18 +146,35 @@ async function main() {
       if (ONLY.has('transfers')) results.transfers = await transfersBenchmark(stack.env, accounts, pids);
       if (ONLY.has('bank')) results.bank = await bankBenchmark(stack.env, accounts, results, pids);
     }
-    if (ONLY.has('report')) results.report = await withReportServer(work, (server) => reportBenchmark({ ...server, listings: PLAN.report.listings, say }));
+    if (ONLY.has('report'))
+      results.report = await withReportServer(work, (server) =>
+        reportBenchmark({ ...server, listings: PLAN.report.listings, say }),
+      );
     if (ONLY.has('advances')) {
       // The anchor first: its unfinished workflows are terminated, ours would keep the server busy.
       const anchor = await temporalAnchor({
-        temporalAddress: stack.env.TEMPORAL_ADDRESS, temporalPid: pids.temporal,
-        count: PLAN.advances.count, intervalMs: 1_000, timeoutMs: PLAN.advances.timeoutMs, say,
+        temporalAddress: stack.env.TEMPORAL_ADDRESS,
+        temporalPid: pids.temporal,
+        count: PLAN.advances.count,
+        intervalMs: 1_000,
+        timeoutMs: PLAN.advances.timeoutMs,
+        say,
       });
       const advances = await advancesBenchmark({
-        advancesAddress: stack.env.ADVANCES_GRPC_ADDR, accountsUrl: dbUrl(DB.accounts), advancesUrl: dbUrl(DB.advances),
-        pids, count: PLAN.advances.count, intervalMs: 1_000, timeoutMs: PLAN.advances.timeoutMs, say,
+        advancesAddress: stack.env.ADVANCES_GRPC_ADDR,
+        accountsUrl: dbUrl(DB.accounts),
+        advancesUrl: dbUrl(DB.advances),
+        pids,
+        count: PLAN.advances.count,
+        intervalMs: 1_000,
+        timeoutMs: PLAN.advances.timeoutMs,
+        say,
       });
-      results.advances = { ...advances, anchor, ratio: ratio(advances.activitiesPerSecond, anchor.activitiesPerSecond) };
+      results.advances = {
+        ...advances,
+        anchor,
+        ratio: ratio(advances.activitiesPerSecond, anchor.activitiesPerSecond),
+      };
       results.checks.advancesLedger = advances.ledgerCheck.ok;
     }
     results.checks.ledgerVerify = await ledgerVerify(dbUrl(DB.accounts));
@@ -133,7 +187,9 @@ async function main() {
   const written = writeResults(results);
   printTable(results);
   say(`results: ${written.join(', ')} (${results.seconds} s in all)`);
-  const failed = Object.entries(results.checks).filter(([, ok]) => !ok).map(([name]) => name);
+  const failed = Object.entries(results.checks)
+    .filter(([, ok]) => !ok)
+    .map(([name]) => name);
   if (failed.length > 0) {
     say(`CORRECTNESS CHECK FAILED: ${failed.join(', ')}`);
     process.exitCode = 1;
@@ -148,18 +204,36 @@ async function transfersBenchmark(env, accounts, pids) {
   const rows = [];
   for (const callers of PLAN.callers) {
     maxClients = Math.min(maxClients, await pgbenchClientLimit());
-    const pgbench = await runPgbench({ database: DB.pgbench, clients: Math.min(callers, maxClients), seconds: PLAN.seconds, script: 'tpcb-like' });
-    const memory = callers === Math.max(...PLAN.callers) ? sampleMemory({ accounts: pids.accounts, advances: pids.advances, worker: pids.worker }) : null;
+    const pgbench = await runPgbench({
+      database: DB.pgbench,
+      clients: Math.min(callers, maxClients),
+      seconds: PLAN.seconds,
+      script: 'tpcb-like',
+    });
+    const memory =
+      callers === Math.max(...PLAN.callers)
+        ? sampleMemory({ accounts: pids.accounts, advances: pids.advances, worker: pids.worker })
+        : null;
     const transfers10k = await load(env, { mode: 'transfer', callers, accountsFile: accounts.many, pids });
     const memoryUnderLoad = memory?.stop() ?? null;
     const transfers10 = await load(env, { mode: 'transfer', callers, accountsFile: accounts.hot, pids });
     const row = {
-      callers, pgbench, transfers10k, transfers10,
-      ratio10k: ratio(transfers10k.rps, pgbench.tps), ratio10: ratio(transfers10.rps, pgbench.tps),
+      callers,
+      pgbench,
+      transfers10k,
+      transfers10,
+      ratio10k: ratio(transfers10k.rps, pgbench.tps),
+      ratio10: ratio(transfers10.rps, pgbench.tps),
       ...(memoryUnderLoad ? { memory: memoryUnderLoad } : {}),
     };
-    say(`transfers ×${callers}: ${transfers10k.rps}/s p99 ${transfers10k.p99Ms} ms (10 000 accounts), ${transfers10.rps}/s p99 ${transfers10.p99Ms} ms (10 accounts); pgbench tpcb-like ×${pgbench.clients}: ${pgbench.tps}/s`);
-    say(`  CPU cores during the 10 000-account run: ${Object.entries(transfers10k.cpuCores).map(([name, cores]) => `${name} ${cores}`).join(', ')} (of ${cpus().length})`);
+    say(
+      `transfers ×${callers}: ${transfers10k.rps}/s p99 ${transfers10k.p99Ms} ms (10 000 accounts), ${transfers10.rps}/s p99 ${transfers10.p99Ms} ms (10 accounts); pgbench tpcb-like ×${pgbench.clients}: ${pgbench.tps}/s`,
+    );
+    say(
+      `  CPU cores during the 10 000-account run: ${Object.entries(transfers10k.cpuCores)
+        .map(([name, cores]) => `${name} ${cores}`)
+        .join(', ')} (of ${cpus().length})`,
+    );
     rows.push(row);
   }
   return { pgbenchScale: PGBENCH_SCALE, pgbenchMaxClients: maxClients, rows };
@@ -170,8 +244,14 @@ async function transfersBenchmark(env, accounts, pids) {
  * what is open now (the services' pools included), with a margin.
  */
 async function pgbenchClientLimit() {
-  const { stdout } = await run('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-Atc',
-    "SELECT current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int - (SELECT count(*) FROM pg_stat_activity) - 10"]);
+  const { stdout } = await run('psql', [
+    '-h',
+    '127.0.0.1',
+    '-U',
+    'postgres',
+    '-Atc',
+    "SELECT current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int - (SELECT count(*) FROM pg_stat_activity) - 10",
+  ]);
   return Number(stdout.trim());
 }
 
@@ -183,11 +263,29 @@ async function bankBenchmark(env, accounts, results, pids) {
   await db.connect();
   try {
     const before = await bankState(db, BANK);
-    const bank = await load(env, { mode: 'bank', callers: BANK_CALLERS, accountsFile: accounts.many, repeatRatio: 0.1, seconds: PLAN.bankSeconds, pids });
+    const bank = await load(env, {
+      mode: 'bank',
+      callers: BANK_CALLERS,
+      accountsFile: accounts.many,
+      repeatRatio: 0.1,
+      seconds: PLAN.bankSeconds,
+      pids,
+    });
     const after = await bankState(db, BANK);
-    const hotRow = await runPgbench({ database: DB.pgbench, clients: BANK_CALLERS, seconds: PLAN.bankSeconds, script: 'hot-row' });
-    const tpcb = results.transfers?.rows.find((row) => row.callers === BANK_CALLERS)?.pgbench
-      ?? await runPgbench({ database: DB.pgbench, clients: BANK_CALLERS, seconds: PLAN.bankSeconds, script: 'tpcb-like' });
+    const hotRow = await runPgbench({
+      database: DB.pgbench,
+      clients: BANK_CALLERS,
+      seconds: PLAN.bankSeconds,
+      script: 'hot-row',
+    });
+    const tpcb =
+      results.transfers?.rows.find((row) => row.callers === BANK_CALLERS)?.pgbench ??
+      (await runPgbench({
+        database: DB.pgbench,
+        clients: BANK_CALLERS,
+        seconds: PLAN.bankSeconds,
+        script: 'tpcb-like',
+      }));
     // Replays moved no money: the bank's balance changed by exactly the unique
     // successful requests, and each request id has one row.
     const proof = {
@@ -198,20 +296,34 @@ async function bankBenchmark(env, accounts, results, pids) {
       replays: bank.bank.replays,
       replaysAnsweredWithAnotherTransaction: bank.bank.replayMismatches,
     };
-    const ok = proof.bankBalanceChangeMinor === proof.netCreditedByUniqueRequestsMinor
-      && proof.rowsWritten === proof.uniqueRequestIds && proof.replaysAnsweredWithAnotherTransaction === 0;
+    const ok =
+      proof.bankBalanceChangeMinor === proof.netCreditedByUniqueRequestsMinor &&
+      proof.rowsWritten === proof.uniqueRequestIds &&
+      proof.replaysAnsweredWithAnotherTransaction === 0;
     results.checks.bankReplaysMovedNoMoney = ok;
-    say(`bank ×${BANK_CALLERS}: ${bank.rps}/s p99 ${bank.p99Ms} ms, ${bank.bank.replays} replays; money check ${ok ? 'OK' : 'FAILED'}; pgbench one hot row: ${hotRow.tps}/s`);
-    return { ...bank, proof, anchors: { tpcbLike: tpcb, hotRow }, ratioTpcb: ratio(bank.rps, tpcb.tps), ratioHotRow: ratio(bank.rps, hotRow.tps) };
+    say(
+      `bank ×${BANK_CALLERS}: ${bank.rps}/s p99 ${bank.p99Ms} ms, ${bank.bank.replays} replays; money check ${ok ? 'OK' : 'FAILED'}; pgbench one hot row: ${hotRow.tps}/s`,
+    );
+    return {
+      ...bank,
+      proof,
+      anchors: { tpcbLike: tpcb, hotRow },
+      ratioTpcb: ratio(bank.rps, tpcb.tps),
+      ratioHotRow: ratio(bank.rps, hotRow.tps),
+    };
   } finally {
     await db.end();
   }
 }
 
 async function bankState(db, bankId) {
-  const { rows: [row] } = await db.query(
+  const {
+    rows: [row],
+  } = await db.query(
     `SELECT (SELECT balance FROM accounts WHERE account_id = $1) AS balance,
-            (SELECT count(*) FROM transactions WHERE kind = 'bank' AND description = 'bench') AS rows`, [bankId]);
+            (SELECT count(*) FROM transactions WHERE kind = 'bank' AND description = 'bench') AS rows`,
+    [bankId],
+  );
   return { balance: BigInt(row.balance), rows: Number(row.rows) };
 }
 
@@ -219,10 +331,29 @@ async function bankState(db, bankId) {
 
 async function load(env, { mode, callers, accountsFile, repeatRatio = 0, seconds = PLAN.seconds, pids }) {
   const specFile = join(dirname(accountsFile), `load-${mode}-${callers}.json`);
-  writeFileSync(specFile, JSON.stringify({ address: env.ACCOUNTS_GRPC_ADDR, mode, callers, warmupMs: PLAN.warmupMs, durationMs: seconds * 1000, accountsFile, repeatRatio }));
+  writeFileSync(
+    specFile,
+    JSON.stringify({
+      address: env.ACCOUNTS_GRPC_ADDR,
+      mode,
+      callers,
+      warmupMs: PLAN.warmupMs,
+      durationMs: seconds * 1000,
+      accountsFile,
+      repeatRatio,
+    }),
+  );
   // Where the machine's CPU went during the run (cores: 1.0 = one core busy throughout).
-  const before = { accounts: cpuSeconds(pids.accounts), postgres: userCpuSeconds('postgres'), machine: machineBusySeconds(), at: Date.now() };
-  const { stdout } = await run(process.execPath, [join(ROOT, 'bench/load.mjs'), specFile], { cwd: ROOT, maxBuffer: 1 << 20 });
+  const before = {
+    accounts: cpuSeconds(pids.accounts),
+    postgres: userCpuSeconds('postgres'),
+    machine: machineBusySeconds(),
+    at: Date.now(),
+  };
+  const { stdout } = await run(process.execPath, [join(ROOT, 'bench/load.mjs'), specFile], {
+    cwd: ROOT,
+    maxBuffer: 1 << 20,
+  });
   const elapsed = (Date.now() - before.at) / 1000;
   const result = JSON.parse(stdout.trim().split('\n').pop());
   result.cpuCores = {
@@ -239,12 +370,17 @@ async function fundedAccounts(work) {
   const db = new pg.Client({ connectionString: dbUrl(DB.accounts) });
   await db.connect();
   try {
-    const create = async (count, name) => (await db.query(
-      `WITH created AS (
+    const create = async (count, name) =>
+      (
+        await db.query(
+          `WITH created AS (
          INSERT INTO accounts (account_id, display_name) SELECT gen_random_uuid(), $2 || ' ' || n FROM generate_series(1, $1) n RETURNING account_id)
        SELECT account_id, (SELECT status FROM ledger_post(gen_random_uuid(), NULL, 'bank', NULL, account_id, 1000000, 'credit', 'bench funding',
                                                           '00000000-0000-7000-8000-000000000001', account_id)) AS status
-       FROM created`, [count, name])).rows.map((row) => row.account_id);
+       FROM created`,
+          [count, name],
+        )
+      ).rows.map((row) => row.account_id);
     const files = { many: join(work, 'accounts-10000.json'), hot: join(work, 'accounts-10.json') };
     writeFileSync(files.many, JSON.stringify(await create(10_000, 'bench')));
     writeFileSync(files.hot, JSON.stringify(await create(10, 'bench hot')));
@@ -258,8 +394,18 @@ async function fundedAccounts(work) {
 
 async function withReportServer(work, body) {
   const address = `127.0.0.1:${await freePort()}`;
-  const env = { ...process.env, ACCOUNTS_GRPC_ADDR: address, ACCOUNTS_DATABASE_URL: dbUrl(DB.report), ACCOUNTS_METRICS_ADDR: 'off', LOG_LEVEL: 'warn' };
-  const child = spawn(process.execPath, [join(ROOT, 'accounts-manager/dist/src/main.js')], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const env = {
+    ...process.env,
+    ACCOUNTS_GRPC_ADDR: address,
+    ACCOUNTS_DATABASE_URL: dbUrl(DB.report),
+    ACCOUNTS_METRICS_ADDR: 'off',
+    LOG_LEVEL: 'warn',
+  };
+  const child = spawn(process.execPath, [join(ROOT, 'accounts-manager/dist/src/main.js')], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   try {
     await waitUntil(() => healthCheck(address), 60_000, 'the report accounts-manager');
     const seed = await ensureReportData(dbUrl(DB.report), PLAN.report, say);
@@ -278,26 +424,46 @@ async function startStack(work) {
   const env = {
     ...process.env,
     ALFABET_DATA_DIR: join(work, 'data'),
-    TEMPORAL_ADDRESS: `127.0.0.1:${temporal}`, TEMPORAL_UI_PORT: String(ui),
-    ACCOUNTS_GRPC_ADDR: `127.0.0.1:${accounts}`, ADVANCES_GRPC_ADDR: `127.0.0.1:${advances}`,
-    ACCOUNTS_DATABASE_URL: dbUrl(DB.accounts), ADVANCES_DATABASE_URL: dbUrl(DB.advances),
-    ACCOUNTS_METRICS_ADDR: 'off', ADVANCES_METRICS_ADDR: 'off', ADVANCES_WORKER_METRICS_ADDR: 'off', ADVANCES_TEMPORAL_METRICS_ADDR: 'off',
-    ADVANCE_PAYMENT_INTERVAL: '1s', RECONCILIATION_INTERVAL: 'off',
-    ...(options['cpu-prof'] ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${join(work, 'profiles')}` } : {}),
+    TEMPORAL_ADDRESS: `127.0.0.1:${temporal}`,
+    TEMPORAL_UI_PORT: String(ui),
+    ACCOUNTS_GRPC_ADDR: `127.0.0.1:${accounts}`,
+    ADVANCES_GRPC_ADDR: `127.0.0.1:${advances}`,
+    ACCOUNTS_DATABASE_URL: dbUrl(DB.accounts),
+    ADVANCES_DATABASE_URL: dbUrl(DB.advances),
+    ACCOUNTS_METRICS_ADDR: 'off',
+    ADVANCES_METRICS_ADDR: 'off',
+    ADVANCES_WORKER_METRICS_ADDR: 'off',
+    ADVANCES_TEMPORAL_METRICS_ADDR: 'off',
+    ADVANCE_PAYMENT_INTERVAL: '1s',
+    RECONCILIATION_INTERVAL: 'off',
+    ...(options['cpu-prof']
+      ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${join(work, 'profiles')}` }
+      : {}),
   };
   say('starting the stack (Temporal dev server, accounts-manager, advances API and worker)…');
-  const child = spawn(process.execPath, [join(ROOT, 'scripts/stack.mjs')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(ROOT, 'scripts/stack.mjs')], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
-  const keep = (chunk) => { output = (output + String(chunk)).slice(-20_000); };
+  const keep = (chunk) => {
+    output = (output + String(chunk)).slice(-20_000);
+  };
   child.stdout.on('data', keep);
   child.stderr.on('data', keep);
   const exited = new Promise((resolve) => child.once('exit', resolve));
-  await waitUntil(async () => {
-    if (child.exitCode !== null) throw new Error(`the stack exited:\n${output}`);
-    return output.includes('the stack is up');
-  }, 150_000, 'the stack');
+  await waitUntil(
+    async () => {
+      if (child.exitCode !== null) throw new Error(`the stack exited:\n${output}`);
+      return output.includes('the stack is up');
+    },
+    150_000,
+    'the stack',
+  );
   return {
-    child, env,
+    child,
+    env,
     async stop() {
       child.kill('SIGINT');
       await exited;
@@ -334,13 +500,27 @@ async function dropDatabase(name) {
 }
 
 async function ledgerVerify(databaseUrl) {
-  const verify = await run(process.execPath, [join(ROOT, 'accounts-manager/dist/src/cli/ledger-verify.js')], { env: { ...process.env, ACCOUNTS_DATABASE_URL: databaseUrl } })
-    .then(() => true, (error) => { say(`ledger:verify failed on ${databaseUrl}:\n${error.stdout}${error.stderr}`); return false; });
+  const verify = await run(process.execPath, [join(ROOT, 'accounts-manager/dist/src/cli/ledger-verify.js')], {
+    env: { ...process.env, ACCOUNTS_DATABASE_URL: databaseUrl },
+  }).then(
+    () => true,
+    (error) => {
+      say(`ledger:verify failed on ${databaseUrl}:\n${error.stdout}${error.stderr}`);
+      return false;
+    },
+  );
   return verify;
 }
 
 async function machine() {
-  const { stdout } = await run('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-Atc', "SELECT current_setting('server_version')"]);
+  const { stdout } = await run('psql', [
+    '-h',
+    '127.0.0.1',
+    '-U',
+    'postgres',
+    '-Atc',
+    "SELECT current_setting('server_version')",
+  ]);
   return {
     cpu: cpus()[0]?.model.replace(/\s+/g, ' ').trim() ?? 'unknown',
     cores: cpus().length,
@@ -373,40 +553,102 @@ function printTable(results) {
   row('---', '---', '---', '---', '---');
   for (const r of results.transfers?.rows ?? []) {
     const target = r.callers === 32 ? `≥ ${TARGETS.transferRatioAt32}× , p99 ≤ ${TARGETS.transferP99Ms} ms` : '';
-    row(`Transfer ×${r.callers}, 10 000 accounts`, `${r.transfers10k.rps}/s, p50 ${r.transfers10k.p50Ms} ms, p99 ${r.transfers10k.p99Ms} ms`, `pgbench tpcb-like ×${r.pgbench.clients}: ${r.pgbench.tps}/s, p99 ${r.pgbench.p99Ms} ms`, `${r.ratio10k}×`, target);
-    row(`Transfer ×${r.callers}, 10 accounts`, `${r.transfers10.rps}/s, p50 ${r.transfers10.p50Ms} ms, p99 ${r.transfers10.p99Ms} ms`, `pgbench tpcb-like ×${r.pgbench.clients}: ${r.pgbench.tps}/s`, `${r.ratio10}×`, '');
+    row(
+      `Transfer ×${r.callers}, 10 000 accounts`,
+      `${r.transfers10k.rps}/s, p50 ${r.transfers10k.p50Ms} ms, p99 ${r.transfers10k.p99Ms} ms`,
+      `pgbench tpcb-like ×${r.pgbench.clients}: ${r.pgbench.tps}/s, p99 ${r.pgbench.p99Ms} ms`,
+      `${r.ratio10k}×`,
+      target,
+    );
+    row(
+      `Transfer ×${r.callers}, 10 accounts`,
+      `${r.transfers10.rps}/s, p50 ${r.transfers10.p50Ms} ms, p99 ${r.transfers10.p99Ms} ms`,
+      `pgbench tpcb-like ×${r.pgbench.clients}: ${r.pgbench.tps}/s`,
+      `${r.ratio10}×`,
+      '',
+    );
   }
   const b = results.bank;
   if (b) {
-    row(`BankTransaction ×${BANK_CALLERS}, 10 % replays`, `${b.rps}/s, p50 ${b.p50Ms} ms, p99 ${b.p99Ms} ms; ${b.proof.replays} replays moved no money: ${results.checks.bankReplaysMovedNoMoney ? 'yes' : 'NO'}`,
-      `pgbench one hot row ×${BANK_CALLERS}: ${b.anchors.hotRow.tps}/s; tpcb-like: ${b.anchors.tpcbLike.tps}/s`, `${b.ratioHotRow}× / ${b.ratioTpcb}×`, '');
+    row(
+      `BankTransaction ×${BANK_CALLERS}, 10 % replays`,
+      `${b.rps}/s, p50 ${b.p50Ms} ms, p99 ${b.p99Ms} ms; ${b.proof.replays} replays moved no money: ${results.checks.bankReplaysMovedNoMoney ? 'yes' : 'NO'}`,
+      `pgbench one hot row ×${BANK_CALLERS}: ${b.anchors.hotRow.tps}/s; tpcb-like: ${b.anchors.tpcbLike.tps}/s`,
+      `${b.ratioHotRow}× / ${b.ratioTpcb}×`,
+      '',
+    );
   }
   const r = results.report;
   if (r) {
-    row(`Report: first page (${r.rowsInWindow.toLocaleString('en')} rows in window)`, `p50 ${r.firstPage.p50Ms} ms, p99 ${r.firstPage.p99Ms} ms`, `same SQL alone: p50 ${r.firstPage.anchor.p50Ms} ms, p99 ${r.firstPage.anchor.p99Ms} ms`, `${r.firstPage.ratioP50}×`, `p99 ≤ ${TARGETS.reportFirstPageP99Ms} ms`);
-    row('Report: whole window, 1000 a page', `${r.stream.rowsPerSecond.toLocaleString('en')} rows/s`, `psql COPY: ${r.stream.anchor.rowsPerSecond.toLocaleString('en')} rows/s`, `${r.stream.ratio}×`, `≥ ${TARGETS.reportRowsPerSecond.toLocaleString('en')} rows/s`);
-    row('Report: accounts-manager peak RSS while streaming', r.memory.map((m) => `${m.peakMiB} MiB for ${m.rows.toLocaleString('en')} rows`).join(', '), `idle before: ${r.memory[0].startMiB} MiB`, '', 'levels off');
+    row(
+      `Report: first page (${r.rowsInWindow.toLocaleString('en')} rows in window)`,
+      `p50 ${r.firstPage.p50Ms} ms, p99 ${r.firstPage.p99Ms} ms`,
+      `same SQL alone: p50 ${r.firstPage.anchor.p50Ms} ms, p99 ${r.firstPage.anchor.p99Ms} ms`,
+      `${r.firstPage.ratioP50}×`,
+      `p99 ≤ ${TARGETS.reportFirstPageP99Ms} ms`,
+    );
+    row(
+      'Report: whole window, 1000 a page',
+      `${r.stream.rowsPerSecond.toLocaleString('en')} rows/s`,
+      `psql COPY: ${r.stream.anchor.rowsPerSecond.toLocaleString('en')} rows/s`,
+      `${r.stream.ratio}×`,
+      `≥ ${TARGETS.reportRowsPerSecond.toLocaleString('en')} rows/s`,
+    );
+    row(
+      'Report: accounts-manager peak RSS while streaming',
+      r.memory.map((m) => `${m.peakMiB} MiB for ${m.rows.toLocaleString('en')} rows`).join(', '),
+      `idle before: ${r.memory[0].startMiB} MiB`,
+      '',
+      'levels off',
+    );
   }
   const a = results.advances;
   if (a) {
     const done = (count, seconds) => (seconds ? `all ${count} done in ${seconds} s` : `bound hit`);
-    row(`Advances: ${a.advances} at once, payments ${a.intervalSeconds} s apart`,
-      `${a.allRepaid ? `all repaid in ${a.secondsUntilAllRepaid} s` : `${a.repaid} repaid when the bound hit`}; ${a.activitiesPerSecond} ledger activities/s (${a.paymentsPerSecond} payments/s); CPU cores: ${Object.entries(a.processes).map(([name, p]) => `${name} ${p.cpuCores}`).join(', ')}; worker peak ${a.worker.peakMiB} MiB`,
+    row(
+      `Advances: ${a.advances} at once, payments ${a.intervalSeconds} s apart`,
+      `${a.allRepaid ? `all repaid in ${a.secondsUntilAllRepaid} s` : `${a.repaid} repaid when the bound hit`}; ${a.activitiesPerSecond} ledger activities/s (${a.paymentsPerSecond} payments/s); CPU cores: ${Object.entries(
+        a.processes,
+      )
+        .map(([name, p]) => `${name} ${p.cpuCores}`)
+        .join(', ')}; worker peak ${a.worker.peakMiB} MiB`,
       `empty workflows of the same shape: ${done(a.anchor.completed, a.anchor.secondsUntilAllDone)}, ${a.anchor.activitiesPerSecond} activities/s (floor ${a.idealSeconds} s)`,
-      `${a.ratio}×`, `ledger check: ${a.ledgerCheck.ok ? 'OK' : 'FAILED'}`);
+      `${a.ratio}×`,
+      `ledger check: ${a.ledgerCheck.ok ? 'OK' : 'FAILED'}`,
+    );
   }
   const c = results.reconciliation;
   if (c) {
-    for (const [name, run] of [['first run, mirror empty', c.runs.first], ['second run, mirror full', c.runs.second]]) {
-      const ratios = name.startsWith('first') ? [c.ratios.firstVsSql, c.ratios.firstVsStream] : [c.ratios.secondVsSql, c.ratios.secondVsStream];
-      row(`Reconciliation of ${c.advances.toLocaleString('en')} healthy advances: ${name}`,
+    for (const [name, run] of [
+      ['first run, mirror empty', c.runs.first],
+      ['second run, mirror full', c.runs.second],
+    ]) {
+      const ratios = name.startsWith('first')
+        ? [c.ratios.firstVsSql, c.ratios.firstVsStream]
+        : [c.ratios.secondVsSql, c.ratios.secondVsStream];
+      row(
+        `Reconciliation of ${c.advances.toLocaleString('en')} healthy advances: ${name}`,
         `${run.advancesPerSecond.toLocaleString('en')} advances/s (${run.seconds} s); ${run.findingsRaised} findings: ${run.findingsRaised === 0 && run.openFindings === 0 ? 'OK' : 'CORRECTNESS FAILURE'}`,
         `same ${c.anchors.sql.rows.toLocaleString('en')} ledger rows by one SQL query: ${c.anchors.sql.advancesPerSecond.toLocaleString('en')} advances/s; by the report stream: ${c.anchors.stream.advancesPerSecond.toLocaleString('en')} advances/s`,
-        `${ratios[0]}× / ${ratios[1]}×`, `≥ ${TARGETS.reconciliationRatio}× (SQL)`);
+        `${ratios[0]}× / ${ratios[1]}×`,
+        `≥ ${TARGETS.reconciliationRatio}× (SQL)`,
+      );
     }
   }
   const memory = results.transfers?.rows.find((x) => x.memory)?.memory;
-  if (memory) row(`Memory under Transfer ×${Math.max(...PLAN.callers)}`, Object.entries(memory).map(([name, m]) => `${name} ${m.peakMiB} MiB`).join(', '), 'before this run: ' + Object.entries(memory).map(([name, m]) => `${name} ${m.startMiB} MiB`).join(', '), '', '');
+  if (memory)
+    row(
+      `Memory under Transfer ×${Math.max(...PLAN.callers)}`,
+      Object.entries(memory)
+        .map(([name, m]) => `${name} ${m.peakMiB} MiB`)
+        .join(', '),
+      'before this run: ' +
+        Object.entries(memory)
+          .map(([name, m]) => `${name} ${m.startMiB} MiB`)
+          .join(', '),
+      '',
+      '',
+    );
   console.log(`\n${lines.join('\n')}\n`);
 }
 

@@ -28,7 +28,9 @@ export function summarizeProfile(path, top = 12) {
   const selfUs = new Map();
   profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
   const totalUs = [...selfUs.values()].reduce((a, b) => a + b, 0);
-  const idleUs = [...selfUs].filter(([id]) => byId.get(id).callFrame.functionName === '(idle)').reduce((a, [, us]) => a + us, 0);
+  const idleUs = [...selfUs]
+    .filter(([id]) => byId.get(id).callFrame.functionName === '(idle)')
+    .reduce((a, [, us]) => a + us, 0);
   const busyUs = totalUs - idleUs;
   const packages = new Map();
   const functions = new Map();
@@ -45,6 +47,9 @@ export function summarizeProfile(path, top = 12) {
     seconds: Math.round(totalUs / 1e5) / 10,
     busyPercent: Math.round((1000 * busyUs) / totalUs) / 10,
     byPackage: [...packages].sort((a, b) => b[1] - a[1]).map(([name, us]) => ({ name, percentOfBusy: share(us) })),
-    topFunctions: [...functions].sort((a, b) => b[1] - a[1]).slice(0, top).map(([name, us]) => ({ name, percentOfBusy: share(us) })),
+    topFunctions: [...functions]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top)
+      .map(([name, us]) => ({ name, percentOfBusy: share(us) })),
   };
 }

@@ -17,8 +17,14 @@ const CALL_DEADLINE_MS = 10_000;
 const spec = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 const accounts = JSON.parse(readFileSync(spec.accountsFile, 'utf8'));
 // One HTTP/2 connection per 32 callers, as a pool of client stubs would.
-const clients = Array.from({ length: Math.ceil(spec.callers / 32) }, (_, i) =>
-  new AccountsServiceClient(spec.address, credentials.createInsecure(), { 'grpc.channel_pool_id': i, 'grpc.use_local_subchannel_pool': 1 }));
+const clients = Array.from(
+  { length: Math.ceil(spec.callers / 32) },
+  (_, i) =>
+    new AccountsServiceClient(spec.address, credentials.createInsecure(), {
+      'grpc.channel_pool_id': i,
+      'grpc.use_local_subchannel_pool': 1,
+    }),
+);
 
 const latencies = [];
 const errors = {};
@@ -34,7 +40,9 @@ const unresolved = [];
 
 function call(client, method, request) {
   return new Promise((resolve, reject) => {
-    client[method](request, new Metadata(), { deadline: Date.now() + CALL_DEADLINE_MS }, (error, response) => (error ? reject(error) : resolve(response)));
+    client[method](request, new Metadata(), { deadline: Date.now() + CALL_DEADLINE_MS }, (error, response) =>
+      error ? reject(error) : resolve(response),
+    );
   });
 }
 
@@ -48,14 +56,26 @@ function pickTwo() {
 function nextRequest() {
   if (spec.mode === 'transfer') {
     const [srcAccountId, dstAccountId] = pickTwo();
-    return { method: 'transfer', request: { requestId: randomUUID(), srcAccountId, dstAccountId, amount: BigInt(randomInt(1, 101)), direction: Direction.DIRECTION_DEBIT } };
+    return {
+      method: 'transfer',
+      request: {
+        requestId: randomUUID(),
+        srcAccountId,
+        dstAccountId,
+        amount: BigInt(randomInt(1, 101)),
+        direction: Direction.DIRECTION_DEBIT,
+      },
+    };
   }
   if (issued.length > 0 && Math.random() < spec.repeatRatio) {
     return { method: 'bankTransaction', request: issued[randomInt(issued.length)], replay: true };
   }
   const request = {
-    requestId: randomUUID(), dstAccountId: accounts[randomInt(accounts.length)], amount: BigInt(randomInt(1, 101)),
-    direction: Math.random() < 0.5 ? Direction.DIRECTION_CREDIT : Direction.DIRECTION_DEBIT, description: 'bench',
+    requestId: randomUUID(),
+    dstAccountId: accounts[randomInt(accounts.length)],
+    amount: BigInt(randomInt(1, 101)),
+    direction: Math.random() < 0.5 ? Direction.DIRECTION_CREDIT : Direction.DIRECTION_DEBIT,
+    description: 'bench',
   };
   issued.push(request);
   return { method: 'bankTransaction', request };
@@ -74,7 +94,9 @@ function record(next, response) {
   }
   firstAnswer.set(next.request.requestId, transaction.transactionId);
   bank.unique += 1;
-  if (ok) bank.netCreditedMinor += next.request.direction === Direction.DIRECTION_CREDIT ? next.request.amount : -next.request.amount;
+  if (ok)
+    bank.netCreditedMinor +=
+      next.request.direction === Direction.DIRECTION_CREDIT ? next.request.amount : -next.request.amount;
 }
 
 async function caller(index, until) {
@@ -101,7 +123,9 @@ async function caller(index, until) {
 
 const start = Date.now();
 const end = start + spec.warmupMs + spec.durationMs;
-setTimeout(() => { measuring = true; }, spec.warmupMs);
+setTimeout(() => {
+  measuring = true;
+}, spec.warmupMs);
 const measuredFrom = start + spec.warmupMs;
 await Promise.all(Array.from({ length: spec.callers }, (_, i) => caller(i, end)));
 const seconds = (Date.now() - measuredFrom) / 1000;
@@ -115,15 +139,17 @@ for (const client of clients) client.close();
 
 const summary = summarize(latencies);
 const cpu = process.cpuUsage();
-process.stdout.write(`${JSON.stringify({
-  callers: spec.callers,
-  calls: summary.count,
-  rps: round(summary.count / seconds, 1),
-  p50Ms: summary.p50Ms,
-  p99Ms: summary.p99Ms,
-  maxMs: summary.maxMs,
-  outcomes,
-  errors,
-  loadCpuSeconds: round((cpu.user + cpu.system) / 1e6, 2),
-  ...(spec.mode === 'bank' ? { bank: { ...bank, netCreditedMinor: String(bank.netCreditedMinor) } } : {}),
-})}\n`);
+process.stdout.write(
+  `${JSON.stringify({
+    callers: spec.callers,
+    calls: summary.count,
+    rps: round(summary.count / seconds, 1),
+    p50Ms: summary.p50Ms,
+    p99Ms: summary.p99Ms,
+    maxMs: summary.maxMs,
+    outcomes,
+    errors,
+    loadCpuSeconds: round((cpu.user + cpu.system) / 1e6, 2),
+    ...(spec.mode === 'bank' ? { bank: { ...bank, netCreditedMinor: String(bank.netCreditedMinor) } } : {}),
+  })}\n`,
+);

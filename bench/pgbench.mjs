@@ -14,8 +14,12 @@ const PG = ['-h', '127.0.0.1', '-p', '5432', '-U', 'postgres'];
 
 /** Creates (once) the pgbench tables at `scale` in `database`. */
 export async function initPgbench(database, scale) {
-  await run('psql', [...PG, '-d', 'postgres', '-qc', `CREATE DATABASE ${database}`]).catch(() => { /* exists */ });
-  const branches = await run('psql', [...PG, '-d', database, '-Atc', 'SELECT count(*) FROM pgbench_branches']).catch(() => null);
+  await run('psql', [...PG, '-d', 'postgres', '-qc', `CREATE DATABASE ${database}`]).catch(() => {
+    /* exists */
+  });
+  const branches = await run('psql', [...PG, '-d', database, '-Atc', 'SELECT count(*) FROM pgbench_branches']).catch(
+    () => null,
+  );
   if (branches && Number(branches.stdout.trim()) === scale) return;
   await run('pgbench', [...PG, '-i', '-q', '-s', String(scale), database], { maxBuffer: 16 << 20 });
 }
@@ -26,14 +30,32 @@ export async function initPgbench(database, scale) {
  */
 export async function runPgbench({ database, clients, seconds, script }) {
   const dir = mkdtempSync(join(tmpdir(), 'alfabet-pgbench-'));
-  const scriptArgs = script === 'tpcb-like'
-    ? ['-b', 'tpcb-like']
-    : ['-f', writeScript(dir, 'hot-row.sql', 'UPDATE pgbench_branches SET bbalance = bbalance + 1 WHERE bid = 1;\n')];
+  const scriptArgs =
+    script === 'tpcb-like'
+      ? ['-b', 'tpcb-like']
+      : ['-f', writeScript(dir, 'hot-row.sql', 'UPDATE pgbench_branches SET bbalance = bbalance + 1 WHERE bid = 1;\n')];
   try {
-    const { stdout } = await run('pgbench', [
-      ...PG, '-n', '-M', 'prepared', '-c', String(clients), '-j', String(Math.min(clients, 2)), '-T', String(seconds),
-      '-l', '--log-prefix', join(dir, 'log'), ...scriptArgs, database,
-    ], { maxBuffer: 16 << 20 });
+    const { stdout } = await run(
+      'pgbench',
+      [
+        ...PG,
+        '-n',
+        '-M',
+        'prepared',
+        '-c',
+        String(clients),
+        '-j',
+        String(Math.min(clients, 2)),
+        '-T',
+        String(seconds),
+        '-l',
+        '--log-prefix',
+        join(dir, 'log'),
+        ...scriptArgs,
+        database,
+      ],
+      { maxBuffer: 16 << 20 },
+    );
     const tps = Number(/tps = ([\d.]+) \(without initial connection time\)/.exec(stdout)?.[1]);
     const latencies = [];
     for (const file of readdirSync(dir).filter((name) => name.startsWith('log'))) {

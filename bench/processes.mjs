@@ -33,21 +33,30 @@ export function sampleMemory(pids, everyMs = 50) {
   return {
     stop() {
       clearInterval(timer);
-      return Object.fromEntries(Object.keys(pids).map((name) => [name, { startMiB: Math.round(start[name]), peakMiB: Math.round(peak[name]) }]));
+      return Object.fromEntries(
+        Object.keys(pids).map((name) => [name, { startMiB: Math.round(start[name]), peakMiB: Math.round(peak[name]) }]),
+      );
     },
   };
 }
 
 /** Pid of the descendant of `root` whose command line contains `needle`. */
 export function findDescendant(root, needle) {
-  const rows = execFileSync('ps', ['-eo', 'pid=,ppid=,args='], { encoding: 'utf8' }).trim().split('\n').map((line) => {
-    const [, pid, ppid, args] = line.match(/^\s*(\d+)\s+(\d+)\s+(.*)$/);
-    return { pid: Number(pid), ppid: Number(ppid), args };
-  });
+  const rows = execFileSync('ps', ['-eo', 'pid=,ppid=,args='], { encoding: 'utf8' })
+    .trim()
+    .split('\n')
+    .map((line) => {
+      const [, pid, ppid, args] = line.match(/^\s*(\d+)\s+(\d+)\s+(.*)$/);
+      return { pid: Number(pid), ppid: Number(ppid), args };
+    });
   const below = new Set([root]);
   for (let grew = true; grew;) {
     grew = false;
-    for (const row of rows) if (below.has(row.ppid) && !below.has(row.pid)) { below.add(row.pid); grew = true; }
+    for (const row of rows)
+      if (below.has(row.ppid) && !below.has(row.pid)) {
+        below.add(row.pid);
+        grew = true;
+      }
   }
   return rows.find((row) => below.has(row.pid) && row.pid !== root && row.args.includes(needle))?.pid ?? null;
 }
@@ -57,7 +66,11 @@ export function userCpuSeconds(user) {
   const pids = execFileSync('ps', ['-u', user, '-o', 'pid='], { encoding: 'utf8' }).trim().split(/\s+/).map(Number);
   let total = 0;
   for (const pid of pids) {
-    try { total += cpuSeconds(pid); } catch { /* exited meanwhile */ }
+    try {
+      total += cpuSeconds(pid);
+    } catch {
+      /* exited meanwhile */
+    }
   }
   return total;
 }

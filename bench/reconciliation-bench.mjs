@@ -39,32 +39,66 @@ const SEED_CONCURRENCY = 64;
 const START_CONCURRENCY = 64;
 const ANCHOR_REPEATS = 3;
 
-export async function reconciliationBenchmark({ accountsAddress, temporalAddress, accountsUrl, advancesUrl, pids, count, say }) {
+export async function reconciliationBenchmark({
+  accountsAddress,
+  temporalAddress,
+  accountsUrl,
+  advancesUrl,
+  pids,
+  count,
+  say,
+}) {
   const seed = await seedLedger(accountsAddress, count, say);
   const databaseSeconds = await timed(() => seedAdvancesDatabase(advancesUrl, seed.advances));
-  say(`reconciliation: ${count} advances in the advances database in ${round(databaseSeconds, 1)} s; parking a workflow for each…`);
-  const parked = await parkWorkflows(temporalAddress, seed.advances.map((a) => a.advanceId), say);
+  say(
+    `reconciliation: ${count} advances in the advances database in ${round(databaseSeconds, 1)} s; parking a workflow for each…`,
+  );
+  const parked = await parkWorkflows(
+    temporalAddress,
+    seed.advances.map((a) => a.advanceId),
+    say,
+  );
   const setup = {
-    ledgerSeconds: seed.seconds, ledgerCalls: seed.calls, ledgerCallsPerSecond: seed.callsPerSecond, databaseSeconds: round(databaseSeconds, 1),
-    workflowsStartSeconds: parked.startSeconds, workflowsSeconds: parked.seconds, workflowsPerSecond: parked.perSecond,
+    ledgerSeconds: seed.seconds,
+    ledgerCalls: seed.calls,
+    ledgerCallsPerSecond: seed.callsPerSecond,
+    databaseSeconds: round(databaseSeconds, 1),
+    workflowsStartSeconds: parked.startSeconds,
+    workflowsSeconds: parked.seconds,
+    workflowsPerSecond: parked.perSecond,
   };
-  const orm = await openOrm({ databaseUrl: advancesUrl, poolSize: WORKER.poolSize, statementTimeoutMs: 60_000 }).catch(async (error) => {
-    await parked.stop();
-    throw error;
+  const orm = await openOrm({ databaseUrl: advancesUrl, poolSize: WORKER.poolSize, statementTimeoutMs: 60_000 }).catch(
+    async (error) => {
+      await parked.stop();
+      throw error;
+    },
+  );
+  const ledger = createLedgerClient({
+    address: accountsAddress,
+    callTimeoutMs: WORKER.callTimeoutMs,
+    tls: null,
+    authToken: null,
   });
-  const ledger = createLedgerClient({ address: accountsAddress, callTimeoutMs: WORKER.callTimeoutMs, tls: null, authToken: null });
   try {
     // As the worker wires them (worker-app.ts), with its defaults; the task queue
     // is only used to start a missing workflow, which a healthy book never needs.
     const deps = {
-      pool: await poolOf(orm), ledger, temporal: parked.client, taskQueue: `bench-unused-${randomUUID()}`,
-      log: createLogger('warn', 'reconciliation-bench'), reportWindowMs: WORKER.reportWindowMs, stuckAfterMs: WORKER.stuckAfterMs,
+      pool: await poolOf(orm),
+      ledger,
+      temporal: parked.client,
+      taskQueue: `bench-unused-${randomUUID()}`,
+      log: createLogger('warn', 'reconciliation-bench'),
+      reportWindowMs: WORKER.reportWindowMs,
+      stuckAfterMs: WORKER.stuckAfterMs,
     };
     const runs = {
       first: await measuredRun(deps, pids, 'first run (mirror empty)', say),
       second: await measuredRun(deps, pids, 'second run (mirror full)', say),
     };
-    const anchors = { sql: await sqlAnchor(accountsUrl, seed.advances, say), stream: await streamAnchor(ledger, count, say) };
+    const anchors = {
+      sql: await sqlAnchor(accountsUrl, seed.advances, say),
+      stream: await streamAnchor(ledger, count, say),
+    };
     return { advances: count, setup, runs, anchors, ...verdict(runs, anchors, count, say) };
   } finally {
     ledger.close();
@@ -75,17 +109,25 @@ export async function reconciliationBenchmark({ accountsAddress, temporalAddress
 
 /** The ratios to the anchors, and whether both runs saw the healthy book as healthy (a finding is a correctness failure). */
 function verdict({ first, second }, { sql, stream }, count, say) {
-  const healthy = [first, second].every((run) => run.findingsRaised === 0 && run.openFindings === 0 && run.advancesChecked === count);
+  const healthy = [first, second].every(
+    (run) => run.findingsRaised === 0 && run.openFindings === 0 && run.advancesChecked === count,
+  );
   if (!healthy) {
-    say(`reconciliation: CORRECTNESS FAILURE — a healthy book of ${count} advances raised findings (first run ${first.findingsRaised}, second ${second.findingsRaised}; `
-      + `open ${second.openFindings}; checked ${first.advancesChecked} / ${second.advancesChecked}): ${first.sample.concat(second.sample).join(' | ')}`);
+    say(
+      `reconciliation: CORRECTNESS FAILURE — a healthy book of ${count} advances raised findings (first run ${first.findingsRaised}, second ${second.findingsRaised}; ` +
+        `open ${second.openFindings}; checked ${first.advancesChecked} / ${second.advancesChecked}): ${first.sample.concat(second.sample).join(' | ')}`,
+    );
   }
   const ratios = {
-    firstVsSql: ratio(first.advancesPerSecond, sql.advancesPerSecond), secondVsSql: ratio(second.advancesPerSecond, sql.advancesPerSecond),
-    firstVsStream: ratio(first.advancesPerSecond, stream.advancesPerSecond), secondVsStream: ratio(second.advancesPerSecond, stream.advancesPerSecond),
+    firstVsSql: ratio(first.advancesPerSecond, sql.advancesPerSecond),
+    secondVsSql: ratio(second.advancesPerSecond, sql.advancesPerSecond),
+    firstVsStream: ratio(first.advancesPerSecond, stream.advancesPerSecond),
+    secondVsStream: ratio(second.advancesPerSecond, stream.advancesPerSecond),
   };
-  say(`reconciliation: ${first.advancesPerSecond} / ${second.advancesPerSecond} advances/s (first / second run) vs ${sql.advancesPerSecond} by SQL `
-    + `(${ratios.firstVsSql}× / ${ratios.secondVsSql}×) and ${stream.advancesPerSecond} by the report stream (${ratios.firstVsStream}× / ${ratios.secondVsStream}×)`);
+  say(
+    `reconciliation: ${first.advancesPerSecond} / ${second.advancesPerSecond} advances/s (first / second run) vs ${sql.advancesPerSecond} by SQL ` +
+      `(${ratios.firstVsSql}× / ${ratios.secondVsSql}×) and ${stream.advancesPerSecond} by the report stream (${ratios.firstVsStream}× / ${ratios.secondVsStream}×)`,
+  );
   return { ratios, healthy };
 }
 
@@ -104,16 +146,38 @@ async function seedLedger(address, count, say) {
   try {
     await inLanes(count, SEED_CONCURRENCY, async (index) => {
       const advanceId = uuidv7();
-      const { account } = await unary(client, 'createAccount', { requestId: randomUUID(), displayName: `bench borrower ${index + 1}` });
+      const { account } = await unary(client, 'createAccount', {
+        requestId: randomUUID(),
+        displayName: `bench borrower ${index + 1}`,
+      });
       const move = async (requestId, direction, amount, description) => {
-        const { transaction } = await unary(client, 'bankTransaction', { requestId, dstAccountId: account.accountId, amount, direction, description });
-        if (transaction.status !== TransactionStatus.TRANSACTION_STATUS_SUCCESS) throw new Error(`seeding: ${description} was refused: ${transaction.failureMessage}`);
+        const { transaction } = await unary(client, 'bankTransaction', {
+          requestId,
+          dstAccountId: account.accountId,
+          amount,
+          direction,
+          description,
+        });
+        if (transaction.status !== TransactionStatus.TRANSACTION_STATUS_SUCCESS)
+          throw new Error(`seeding: ${description} was refused: ${transaction.failureMessage}`);
         return transaction.transactionId;
       };
-      const disbursementTransactionId = await move(disbursementRequestId(advanceId), Direction.DIRECTION_CREDIT, AMOUNT, disbursementDescription(advanceId));
+      const disbursementTransactionId = await move(
+        disbursementRequestId(advanceId),
+        Direction.DIRECTION_CREDIT,
+        AMOUNT,
+        disbursementDescription(advanceId),
+      );
       const paymentTransactionIds = [];
       for (let number = 1; number <= PAID; number++) {
-        paymentTransactionIds.push(await move(paymentRequestId(advanceId, number), Direction.DIRECTION_DEBIT, PAYMENT, paymentDescription(advanceId, number)));
+        paymentTransactionIds.push(
+          await move(
+            paymentRequestId(advanceId, number),
+            Direction.DIRECTION_DEBIT,
+            PAYMENT,
+            paymentDescription(advanceId, number),
+          ),
+        );
       }
       calls += 2 + PAID;
       advances.push({ advanceId, accountId: account.accountId, disbursementTransactionId, paymentTransactionIds });
@@ -122,13 +186,17 @@ async function seedLedger(address, count, say) {
     client.close();
   }
   const seconds = (performance.now() - started) / 1000;
-  say(`reconciliation: ${count} borrowers seeded in the ledger in ${round(seconds, 1)} s (${calls} gRPC calls, ${round(calls / seconds, 0)}/s)`);
+  say(
+    `reconciliation: ${count} borrowers seeded in the ledger in ${round(seconds, 1)} s (${calls} gRPC calls, ${round(calls / seconds, 0)}/s)`,
+  );
   return { advances, seconds: round(seconds, 1), calls, callsPerSecond: round(calls / seconds, 0) };
 }
 
 function unary(client, method, request) {
   return new Promise((resolve, reject) => {
-    client[method](request, { deadline: Date.now() + 30_000 }, (error, response) => (error ? reject(error) : resolve(response)));
+    client[method](request, { deadline: Date.now() + 30_000 }, (error, response) =>
+      error ? reject(error) : resolve(response),
+    );
   });
 }
 
@@ -151,13 +219,31 @@ async function seedAdvancesDatabase(url, advances) {
         `INSERT INTO advances (advance_id, request_id, account_id, amount, status, installments, payment_interval_ms, disbursement_transaction_id, create_time, update_time)
          SELECT s.advance_id, gen_random_uuid(), s.account_id, $4, 'ACTIVE', $5, $6, s.transaction_id, $7, now()
          FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) AS s(advance_id, account_id, transaction_id)`,
-        [ids, chunk.map((a) => a.accountId), chunk.map((a) => a.disbursementTransactionId), AMOUNT.toString(), INSTALLMENTS, INTERVAL_MS, created]);
+        [
+          ids,
+          chunk.map((a) => a.accountId),
+          chunk.map((a) => a.disbursementTransactionId),
+          AMOUNT.toString(),
+          INSTALLMENTS,
+          INTERVAL_MS,
+          created,
+        ],
+      );
       await db.query(
         `INSERT INTO payments (advance_id, number, due_time, amount, status, transaction_id)
          SELECT s.advance_id, n, $4::timestamptz + n * make_interval(secs => $5 / 1000.0), $6,
                 CASE WHEN n <= 2 THEN 'PAID' ELSE 'SCHEDULED' END, CASE n WHEN 1 THEN s.p1 WHEN 2 THEN s.p2 END
          FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) AS s(advance_id, p1, p2) CROSS JOIN generate_series(1, $7::int) AS n`,
-        [ids, chunk.map((a) => a.paymentTransactionIds[0]), chunk.map((a) => a.paymentTransactionIds[1]), created, INTERVAL_MS, PAYMENT.toString(), INSTALLMENTS]);
+        [
+          ids,
+          chunk.map((a) => a.paymentTransactionIds[0]),
+          chunk.map((a) => a.paymentTransactionIds[1]),
+          created,
+          INTERVAL_MS,
+          PAYMENT.toString(),
+          INSTALLMENTS,
+        ],
+      );
     }
   } finally {
     await db.end();
@@ -173,27 +259,51 @@ async function seedAdvancesDatabase(url, advances) {
  */
 async function parkWorkflows(address, advanceIds, say) {
   const taskQueue = `bench-reconciliation-${randomUUID()}`;
-  const worker = spawn(process.execPath, [fileURLToPath(new URL('./reconciliation/worker.mjs', import.meta.url)), address, taskQueue],
-    { stdio: ['ignore', 'pipe', 'inherit'] });
+  const worker = spawn(
+    process.execPath,
+    [fileURLToPath(new URL('./reconciliation/worker.mjs', import.meta.url)), address, taskQueue],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   let output = '';
-  worker.stdout.on('data', (chunk) => { output = (output + String(chunk)).slice(-10_000); });
+  worker.stdout.on('data', (chunk) => {
+    output = (output + String(chunk)).slice(-10_000);
+  });
   const exited = new Promise((resolve) => worker.once('exit', resolve));
   const connection = await Connection.connect({ address });
   const client = new Client({ connection });
-  const parkedCount = () => Number(output.match(/parked \d+/g)?.at(-1).slice('parked '.length) ?? 0);
+  const parkedCount = () =>
+    Number(
+      output
+        .match(/parked \d+/g)
+        ?.at(-1)
+        .slice('parked '.length) ?? 0,
+    );
   try {
-    await waitFor(() => output.includes('ready'), 60_000, () => worker.exitCode !== null && `the bench worker exited: ${output}`);
+    await waitFor(
+      () => output.includes('ready'),
+      60_000,
+      () => worker.exitCode !== null && `the bench worker exited: ${output}`,
+    );
     const started = performance.now();
     await inLanes(advanceIds.length, START_CONCURRENCY, (index) =>
-      client.workflow.start('advanceWorkflow', { taskQueue, workflowId: `advance-${advanceIds[index]}` }));
+      client.workflow.start('advanceWorkflow', { taskQueue, workflowId: `advance-${advanceIds[index]}` }),
+    );
     const startSeconds = (performance.now() - started) / 1000;
     // Generous: on a busy 2-core machine the dev server parks ~40 workflows a second.
-    await waitFor(() => parkedCount() >= advanceIds.length, 60_000 + advanceIds.length * 50,
-      () => worker.exitCode !== null && `the bench worker exited: ${output}`);
+    await waitFor(
+      () => parkedCount() >= advanceIds.length,
+      60_000 + advanceIds.length * 50,
+      () => worker.exitCode !== null && `the bench worker exited: ${output}`,
+    );
     const seconds = (performance.now() - started) / 1000;
-    say(`reconciliation: ${advanceIds.length} workflows started in ${round(startSeconds, 1)} s, all parked after ${round(seconds, 1)} s (${round(advanceIds.length / seconds, 0)}/s)`);
+    say(
+      `reconciliation: ${advanceIds.length} workflows started in ${round(startSeconds, 1)} s, all parked after ${round(seconds, 1)} s (${round(advanceIds.length / seconds, 0)}/s)`,
+    );
     return {
-      client, seconds: round(seconds, 1), startSeconds: round(startSeconds, 1), perSecond: round(advanceIds.length / seconds, 0),
+      client,
+      seconds: round(seconds, 1),
+      startSeconds: round(startSeconds, 1),
+      perSecond: round(advanceIds.length / seconds, 0),
       // The workflows stay parked: with no timer and no task, they cost the
       // server nothing during the benchmarks that follow (terminating 10 000
       // would, for minutes), and the stack is thrown away at the end.
@@ -219,12 +329,16 @@ async function measuredRun(deps, pids, label, say) {
   const cpu = cpuMeter(pids);
   const started = performance.now();
   const done = await runReconciliation(instrumentedDeps(deps, clock), `bench-${randomUUID()}`, NO_PROGRESS, {
-    progressed: () => undefined, raised: (finding) => raised.push(finding), resolved: () => undefined,
+    progressed: () => undefined,
+    raised: (finding) => raised.push(finding),
+    resolved: () => undefined,
   });
   const ms = performance.now() - started;
   const exclusive = clock.exclusive();
   const cpuCores = cpu.stop(ms / 1000);
-  const { rows: [open] } = await deps.pool.query('SELECT count(*)::int AS n FROM reconciliation_findings WHERE resolve_time IS NULL');
+  const {
+    rows: [open],
+  } = await deps.pool.query('SELECT count(*)::int AS n FROM reconciliation_findings WHERE resolve_time IS NULL');
   const where = breakdown(clock.report(), exclusive, ms);
   const run = {
     seconds: round(ms / 1000, 2),
@@ -237,9 +351,15 @@ async function measuredRun(deps, pids, label, say) {
     cpuCores,
   };
   const failed = run.findingsRaised > 0 || run.openFindings > 0;
-  say(`reconciliation ${label}: ${run.advancesChecked} advances in ${run.seconds} s = ${run.advancesPerSecond}/s, ${run.findingsRaised} findings raised, ${run.openFindings} open${failed ? ' — CORRECTNESS FAILURE' : ''}`);
+  say(
+    `reconciliation ${label}: ${run.advancesChecked} advances in ${run.seconds} s = ${run.advancesPerSecond}/s, ${run.findingsRaised} findings raised, ${run.openFindings} open${failed ? ' — CORRECTNESS FAILURE' : ''}`,
+  );
   say(`  time: ${describeBreakdown(where)}`);
-  say(`  CPU cores: ${Object.entries(cpuCores).map(([name, cores]) => `${name} ${cores}`).join(', ')}`);
+  say(
+    `  CPU cores: ${Object.entries(cpuCores)
+      .map(([name, cores]) => `${name} ${cores}`)
+      .join(', ')}`,
+  );
   return run;
 }
 
@@ -251,8 +371,8 @@ function describeBreakdown(where) {
     `mirror inserts ${pct(where.scanMirrorDb)}`,
     `ledger fetches by request id ${pct(where.ledgerFetches)} for ${where.ledgerFetches.calls} calls`,
     `page DB ${pct(where.pageDb)} alone + ${pct(where.pageDbWhileTemporal)} under the Temporal listing (${where.pageDb.statements} statements)`,
-    `Temporal with no other call pending ${pct(temporal)} (the comparison runs meanwhile; ${temporal.listings} listings of ${temporal.listed} workflows busy ${temporal.listBusyMs} ms; `
-      + `${temporal.describes} describes busy ${temporal.describeBusyMs} ms)`,
+    `Temporal with no other call pending ${pct(temporal)} (the comparison runs meanwhile; ${temporal.listings} listings of ${temporal.listed} workflows busy ${temporal.listBusyMs} ms; ` +
+      `${temporal.describes} describes busy ${temporal.describeBusyMs} ms)`,
     `JavaScript with no call pending (compare, findings) ${pct(where.javascript)}`,
   ].join('; ');
 }
@@ -260,21 +380,31 @@ function describeBreakdown(where) {
 /** CPU used by the processes involved while a run lasts, in cores (1.0 = one core busy throughout). */
 function cpuMeter(pids) {
   const sources = {
-    bench: () => { const usage = process.cpuUsage(); return (usage.user + usage.system) / 1e6; },
+    bench: () => {
+      const usage = process.cpuUsage();
+      return (usage.user + usage.system) / 1e6;
+    },
     temporal: () => cpuSeconds(pids.temporal),
     accountsManager: () => cpuSeconds(pids.accounts),
     postgres: () => userCpuSeconds('postgres'),
   };
   const before = Object.fromEntries(Object.entries(sources).map(([name, read]) => [name, read()]));
-  return { stop: (seconds) => Object.fromEntries(Object.entries(sources).map(([name, read]) => [name, round((read() - before[name]) / seconds, 2)])) };
+  return {
+    stop: (seconds) =>
+      Object.fromEntries(
+        Object.entries(sources).map(([name, read]) => [name, round((read() - before[name]) / seconds, 2)]),
+      ),
+  };
 }
 
 // ── anchors ───────────────────────────────────────────────────────────────
 
 /** The same 3 × N ledger rows by one SQL query (the ledger's own request-id lookup, for all at once), read whole by a pg client. */
 async function sqlAnchor(url, advances, say) {
-  const requestIds = advances.flatMap(({ advanceId }) =>
-    [disbursementRequestId(advanceId), ...Array.from({ length: PAID }, (_, i) => paymentRequestId(advanceId, i + 1))]);
+  const requestIds = advances.flatMap(({ advanceId }) => [
+    disbursementRequestId(advanceId),
+    ...Array.from({ length: PAID }, (_, i) => paymentRequestId(advanceId, i + 1)),
+  ]);
   const db = new pg.Client({ connectionString: url });
   await db.connect();
   try {
@@ -284,13 +414,22 @@ async function sqlAnchor(url, advances, say) {
       const { rows } = await db.query(
         `SELECT ${TRANSACTION_COLUMNS.replace(/(\w+)/g, 't.$1')}
          FROM transaction_requests r JOIN transactions t ON t.transaction_id = r.transaction_id AND t.create_time = r.create_time
-         WHERE r.request_id = ANY($1::uuid[])`, [requestIds]);
+         WHERE r.request_id = ANY($1::uuid[])`,
+        [requestIds],
+      );
       seconds.push((performance.now() - started) / 1000);
-      if (rows.length !== requestIds.length) throw new Error(`SQL anchor: ${rows.length} rows for ${requestIds.length} request ids`);
+      if (rows.length !== requestIds.length)
+        throw new Error(`SQL anchor: ${rows.length} rows for ${requestIds.length} request ids`);
     }
     const median = seconds.sort((a, b) => a - b)[Math.floor(seconds.length / 2)];
-    const result = { rows: requestIds.length, seconds: round(median, 3), advancesPerSecond: round(advances.length / median, 0) };
-    say(`reconciliation anchor, one SQL query: ${result.rows} rows in ${round(median * 1000, 0)} ms = ${result.advancesPerSecond} advances/s (median of ${ANCHOR_REPEATS})`);
+    const result = {
+      rows: requestIds.length,
+      seconds: round(median, 3),
+      advancesPerSecond: round(advances.length / median, 0),
+    };
+    say(
+      `reconciliation anchor, one SQL query: ${result.rows} rows in ${round(median * 1000, 0)} ms = ${result.advancesPerSecond} advances/s (median of ${ANCHOR_REPEATS})`,
+    );
     return result;
   } finally {
     await db.end();
@@ -306,12 +445,16 @@ async function streamAnchor(ledger, count, say) {
     const startTime = new Date(endTime.getTime() - WORKER.reportWindowMs + SCAN_WINDOW_MARGIN_MS);
     rows = 0;
     const started = performance.now();
-    await ledger.scanTransactions({ startTime, endTime }, 'reconciliation-bench', async (page) => { rows += page.length; });
+    await ledger.scanTransactions({ startTime, endTime }, 'reconciliation-bench', async (page) => {
+      rows += page.length;
+    });
     seconds.push((performance.now() - started) / 1000);
   }
   const median = seconds.sort((a, b) => a - b)[Math.floor(seconds.length / 2)];
   const result = { rows, seconds: round(median, 3), advancesPerSecond: round(count / median, 0) };
-  say(`reconciliation anchor, the report stream: ${rows} rows in ${round(median * 1000, 0)} ms = ${result.advancesPerSecond} advances/s (median of ${ANCHOR_REPEATS})`);
+  say(
+    `reconciliation anchor, the report stream: ${rows} rows in ${round(median * 1000, 0)} ms = ${result.advancesPerSecond} advances/s (median of ${ANCHOR_REPEATS})`,
+  );
   return result;
 }
 
@@ -320,9 +463,11 @@ async function streamAnchor(ledger, count, say) {
 /** Runs work(0…count−1), `lanes` at a time. */
 async function inLanes(count, lanes, work) {
   let next = 0;
-  await Promise.all(Array.from({ length: Math.min(lanes, count) }, async () => {
-    while (next < count) await work(next++);
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(lanes, count) }, async () => {
+      while (next < count) await work(next++);
+    }),
+  );
 }
 
 async function timed(work) {

@@ -23,7 +23,9 @@ function firstPage(client, request) {
       stream.cancel();
       resolve({ ms, totalSize: Number(page.totalSize) });
     });
-    stream.once('error', (error) => { if (error.code !== 1 /* CANCELLED */) reject(error); });
+    stream.once('error', (error) => {
+      if (error.code !== 1 /* CANCELLED */) reject(error);
+    });
   });
 }
 
@@ -34,14 +36,19 @@ function streamAll(client, request) {
     let rows = 0;
     let pages = 0;
     const stream = client.listTransactions(request, { deadline: Date.now() + 600_000 });
-    stream.on('data', (page) => { rows += page.transactions.length; pages += 1; });
+    stream.on('data', (page) => {
+      rows += page.transactions.length;
+      pages += 1;
+    });
     stream.once('error', reject);
     stream.once('end', () => resolve({ rows, pages, seconds: Number(process.hrtime.bigint() - started) / 1e9 }));
   });
 }
 
 export async function reportBenchmark({ address, databaseUrl, pid, listings, say }) {
-  const client = new AccountsServiceClient(address, credentials.createInsecure(), { 'grpc.max_receive_message_length': 64 << 20 });
+  const client = new AccountsServiceClient(address, credentials.createInsecure(), {
+    'grpc.max_receive_message_length': 64 << 20,
+  });
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
   try {
     const startTime = () => new Date(Date.now() - WINDOW_MS + 30_000);
@@ -61,41 +68,67 @@ export async function reportBenchmark({ address, databaseUrl, pid, listings, say
       const started = process.hrtime.bigint();
       const filter = { startUs: BigInt(startTime().getTime()) * 1000n, endUs: null, accountId: null };
       const { snapshot, totalSize: total } = await takeSnapshot(pool, filter);
-      await fetchPage(pool, { filter, pageSize: 100, snapshot, totalSize: total, takenAtMs: Date.now() }, { offset: 0 });
+      await fetchPage(
+        pool,
+        { filter, pageSize: 100, snapshot, totalSize: total, takenAtMs: Date.now() },
+        { offset: 0 },
+      );
       direct.push(Number(process.hrtime.bigint() - started) / 1e6);
     }
     const first = summarize(service);
     const firstDirect = summarize(direct);
-    say(`report: first page p50 ${first.p50Ms} ms, p99 ${first.p99Ms} ms over ${listings} listings of ${totalSize.toLocaleString('en')} rows (PostgreSQL alone: p50 ${firstDirect.p50Ms} ms)`);
+    say(
+      `report: first page p50 ${first.p50Ms} ms, p99 ${first.p99Ms} ms over ${listings} listings of ${totalSize.toLocaleString('en')} rows (PostgreSQL alone: p50 ${firstDirect.p50Ms} ms)`,
+    );
 
     // A tenth, a half, then the whole window at 1000 a page, memory sampled
     // for each: the peak must level off, not follow the report's size.
     const measured = async (fraction) => {
       const sampler = sampleMemory({ accounts: pid });
-      const streamed = await streamAll(client, { ...base, pageSize: 1000, startTime: fraction === 1 ? startTime() : new Date(Date.now() - WINDOW_MS * fraction) });
+      const streamed = await streamAll(client, {
+        ...base,
+        pageSize: 1000,
+        startTime: fraction === 1 ? startTime() : new Date(Date.now() - WINDOW_MS * fraction),
+      });
       return { ...streamed, memory: sampler.stop().accounts };
     };
     const tenth = await measured(0.1);
     const half = await measured(0.5);
     const whole = await measured(1);
     const rowsPerSecond = whole.rows / whole.seconds;
-    say(`report: streamed ${whole.rows.toLocaleString('en')} rows in ${whole.pages} pages at ${Math.round(rowsPerSecond).toLocaleString('en')} rows/s; accounts-manager RSS peak ${tenth.memory.peakMiB} / ${half.memory.peakMiB} / ${whole.memory.peakMiB} MiB streaming ${[tenth, half, whole].map((r) => r.rows.toLocaleString('en')).join(' / ')} rows`);
+    say(
+      `report: streamed ${whole.rows.toLocaleString('en')} rows in ${whole.pages} pages at ${Math.round(rowsPerSecond).toLocaleString('en')} rows/s; accounts-manager RSS peak ${tenth.memory.peakMiB} / ${half.memory.peakMiB} / ${whole.memory.peakMiB} MiB streaming ${[tenth, half, whole].map((r) => r.rows.toLocaleString('en')).join(' / ')} rows`,
+    );
 
     // PostgreSQL's own streaming rate for the same rows in the same order.
     const copyStarted = process.hrtime.bigint();
-    const copyRows = await countCopiedRows(databaseUrl,
+    const copyRows = await countCopiedRows(
+      databaseUrl,
       `COPY (SELECT transaction_id, create_time, kind, src_account_id, dst_account_id, amount, direction, description, status, failure_reason, failure_message
              FROM transactions WHERE create_time >= now() - interval '5 days' + interval '30 seconds'
-             ORDER BY create_time DESC, transaction_id DESC) TO STDOUT`);
+             ORDER BY create_time DESC, transaction_id DESC) TO STDOUT`,
+    );
     const copySeconds = Number(process.hrtime.bigint() - copyStarted) / 1e9;
     const copyRowsPerSecond = copyRows / copySeconds;
 
     return {
       rowsInWindow: totalSize,
-      firstPage: { ...first, listings, anchor: { what: 'the same SQL straight on PostgreSQL', ...firstDirect }, ratioP50: ratio(first.p50Ms, firstDirect.p50Ms) },
+      firstPage: {
+        ...first,
+        listings,
+        anchor: { what: 'the same SQL straight on PostgreSQL', ...firstDirect },
+        ratioP50: ratio(first.p50Ms, firstDirect.p50Ms),
+      },
       stream: {
-        rows: whole.rows, pages: whole.pages, seconds: round(whole.seconds), rowsPerSecond: Math.round(rowsPerSecond),
-        anchor: { what: 'psql COPY of the same rows, same order', rows: copyRows, rowsPerSecond: Math.round(copyRowsPerSecond) },
+        rows: whole.rows,
+        pages: whole.pages,
+        seconds: round(whole.seconds),
+        rowsPerSecond: Math.round(rowsPerSecond),
+        anchor: {
+          what: 'psql COPY of the same rows, same order',
+          rows: copyRows,
+          rowsPerSecond: Math.round(copyRowsPerSecond),
+        },
         ratio: ratio(rowsPerSecond, copyRowsPerSecond),
       },
       memory: [tenth, half, whole].map((r) => ({ rows: r.rows, ...r.memory })),
@@ -111,7 +144,9 @@ function countCopiedRows(databaseUrl, sql) {
   return new Promise((resolve, reject) => {
     const psql = spawn('psql', ['-d', databaseUrl, '-Atc', sql], { stdio: ['ignore', 'pipe', 'inherit'] });
     let lines = 0;
-    psql.stdout.on('data', (chunk) => { for (const byte of chunk) if (byte === 10) lines += 1; });
+    psql.stdout.on('data', (chunk) => {
+      for (const byte of chunk) if (byte === 10) lines += 1;
+    });
     psql.once('error', reject);
     psql.once('exit', (code) => (code === 0 ? resolve(lines) : reject(new Error(`psql COPY exited ${code}`))));
   });

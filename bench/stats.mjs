@@ -19,5 +19,6 @@ export function summarize(latenciesMs) {
   };
 }
 
-export const round = (value, digits = 2) => (value === null || value === undefined ? null : Number(value.toFixed(digits)));
+export const round = (value, digits = 2) =>
+  value === null || value === undefined ? null : Number(value.toFixed(digits));
 export const ratio = (value, anchor) => (value && anchor ? round(value / anchor, 2) : null);

@@ -13,10 +13,15 @@ const START_CONCURRENCY = 64;
 
 export async function temporalAnchor({ temporalAddress, temporalPid, count, intervalMs, timeoutMs, say }) {
   const taskQueue = `bench-anchor-${randomUUID()}`;
-  const worker = spawn(process.execPath, [fileURLToPath(new URL('./temporal-anchor/worker.mjs', import.meta.url)), temporalAddress, taskQueue],
-    { stdio: ['ignore', 'pipe', 'inherit'] });
+  const worker = spawn(
+    process.execPath,
+    [fileURLToPath(new URL('./temporal-anchor/worker.mjs', import.meta.url)), temporalAddress, taskQueue],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   let output = '';
-  worker.stdout.on('data', (chunk) => { output += String(chunk); });
+  worker.stdout.on('data', (chunk) => {
+    output += String(chunk);
+  });
   const exited = new Promise((resolve) => worker.once('exit', resolve));
   const connection = await Connection.connect({ address: temporalAddress });
   try {
@@ -28,12 +33,18 @@ export async function temporalAnchor({ temporalAddress, temporalPid, count, inte
     const cpuBefore = { temporal: cpuSeconds(temporalPid), worker: cpuSeconds(worker.pid) };
     const started = Date.now();
     let next = 0;
-    await Promise.all(Array.from({ length: START_CONCURRENCY }, async () => {
-      while (next < count) {
-        next += 1;
-        await client.workflow.start('advanceShape', { taskQueue, workflowId: `${taskQueue}-${next}`, args: [12, intervalMs] });
-      }
-    }));
+    await Promise.all(
+      Array.from({ length: START_CONCURRENCY }, async () => {
+        while (next < count) {
+          next += 1;
+          await client.workflow.start('advanceShape', {
+            taskQueue,
+            workflowId: `${taskQueue}-${next}`,
+            args: [12, intervalMs],
+          });
+        }
+      }),
+    );
     let done = 0;
     while (Date.now() - started < timeoutMs) {
       done = (await client.workflow.count(`TaskQueue = "${taskQueue}" AND ExecutionStatus = "Completed"`)).count;
@@ -41,13 +52,23 @@ export async function temporalAnchor({ temporalAddress, temporalPid, count, inte
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
     const seconds = (Date.now() - started) / 1000;
-    const cpu = { temporal: round((cpuSeconds(temporalPid) - cpuBefore.temporal) / seconds, 2), worker: round((cpuSeconds(worker.pid) - cpuBefore.worker) / seconds, 2) };
+    const cpu = {
+      temporal: round((cpuSeconds(temporalPid) - cpuBefore.temporal) / seconds, 2),
+      worker: round((cpuSeconds(worker.pid) - cpuBefore.worker) / seconds, 2),
+    };
     worker.kill('SIGTERM');
     await exited;
     const { activities } = JSON.parse(output.trim().split('\n').pop());
     // Workflows cut off by the bound are not left running on the server.
-    if (done < count) await Promise.allSettled(Array.from({ length: count }, (_, i) => client.workflow.getHandle(`${taskQueue}-${i + 1}`).terminate('benchmark bound reached')));
-    say(`advances anchor (empty workflows of the same shape): ${done} / ${count} done in ${round(seconds, 1)} s, ${round(activities / seconds, 1)} activities/s`);
+    if (done < count)
+      await Promise.allSettled(
+        Array.from({ length: count }, (_, i) =>
+          client.workflow.getHandle(`${taskQueue}-${i + 1}`).terminate('benchmark bound reached'),
+        ),
+      );
+    say(
+      `advances anchor (empty workflows of the same shape): ${done} / ${count} done in ${round(seconds, 1)} s, ${round(activities / seconds, 1)} activities/s`,
+    );
     return {
       what: 'the same workflows with empty activities, same Temporal server',
       completed: done,

@@ -5,7 +5,13 @@
 // first payment fails and rolls into the next until it is repaid.
 import { credentials, Metadata } from '@grpc/grpc-js';
 import { randomUUID } from 'node:crypto';
-import { AccountsServiceClient, Direction, failureReasonToJSON, TransactionKind, TransactionStatus } from '@alfabet/proto/accounts/v1';
+import {
+  AccountsServiceClient,
+  Direction,
+  failureReasonToJSON,
+  TransactionKind,
+  TransactionStatus,
+} from '@alfabet/proto/accounts/v1';
 import { AdvanceStatus, AdvancesServiceClient, PaymentStatus } from '@alfabet/proto/advances/v1';
 import { healthCheck } from './stack-health.mjs';
 
@@ -20,7 +26,8 @@ const CALL_DEADLINE_MS = 10_000;
 const tty = process.stdout.isTTY;
 const bold = (text) => (tty ? `\x1b[1m${text}\x1b[0m` : text);
 const dim = (text) => (tty ? `\x1b[2m${text}\x1b[0m` : text);
-const money = (minor) => `${(BigInt(minor) / 100n).toLocaleString('en')}.${String(BigInt(minor) % 100n).padStart(2, '0')}`;
+const money = (minor) =>
+  `${(BigInt(minor) / 100n).toLocaleString('en')}.${String(BigInt(minor) % 100n).padStart(2, '0')}`;
 const say = (text = '') => console.log(text);
 const step = (text) => say(`\n${bold(`▸ ${text}`)}`);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -30,7 +37,10 @@ function call(client, method, request) {
   const metadata = new Metadata();
   metadata.set('x-correlation-id', `demo-${randomUUID()}`);
   return new Promise((resolve, reject) =>
-    client[method](request, metadata, { deadline: Date.now() + CALL_DEADLINE_MS }, (error, response) => (error ? reject(error) : resolve(response))));
+    client[method](request, metadata, { deadline: Date.now() + CALL_DEADLINE_MS }, (error, response) =>
+      error ? reject(error) : resolve(response),
+    ),
+  );
 }
 
 async function main() {
@@ -52,7 +62,8 @@ async function main() {
 
 async function story(ledger, advances) {
   step('Opening accounts');
-  const open = async (displayName) => (await call(ledger, 'createAccount', { requestId: randomUUID(), displayName })).account;
+  const open = async (displayName) =>
+    (await call(ledger, 'createAccount', { requestId: randomUUID(), displayName })).account;
   const alice = await open('Alice');
   const bob = await open('Bob');
   const carol = await open('Carol');
@@ -60,14 +71,25 @@ async function story(ledger, advances) {
 
   step('The bank credits Alice 1,000.00');
   const deposit = await call(ledger, 'bankTransaction', {
-    requestId: randomUUID(), dstAccountId: alice.accountId, amount: 100_000n, direction: Direction.DIRECTION_CREDIT, description: 'opening deposit',
+    requestId: randomUUID(),
+    dstAccountId: alice.accountId,
+    amount: 100_000n,
+    direction: Direction.DIRECTION_CREDIT,
+    description: 'opening deposit',
   });
   say(`  ${describe(deposit.transaction)}`);
 
   step('Transfers');
-  const transfer = async (src, dst, amount) => (await call(ledger, 'transfer', {
-    requestId: randomUUID(), srcAccountId: src.accountId, dstAccountId: dst.accountId, amount, direction: Direction.DIRECTION_DEBIT,
-  })).transaction;
+  const transfer = async (src, dst, amount) =>
+    (
+      await call(ledger, 'transfer', {
+        requestId: randomUUID(),
+        srcAccountId: src.accountId,
+        dstAccountId: dst.accountId,
+        amount,
+        direction: Direction.DIRECTION_DEBIT,
+      })
+    ).transaction;
   say(`  Alice → Bob   250.00: ${describe(await transfer(alice, bob, 25_000n))}`);
   say(`  Bob   → Carol  40.00: ${describe(await transfer(bob, carol, 4_000n))}`);
   say(`  Bob → Alice   999.00: ${describe(await transfer(bob, alice, 99_900n))}`);
@@ -78,7 +100,15 @@ async function story(ledger, advances) {
 
   step("Bob's transactions of the last 5 days, 2 per page (one stream, one message per page)");
   await new Promise((resolve, reject) => {
-    const stream = ledger.listTransactions({ accountId: bob.accountId, pageSize: 2, startTime: undefined, endTime: undefined, pageToken: '', snapshotToken: '', page: 0 });
+    const stream = ledger.listTransactions({
+      accountId: bob.accountId,
+      pageSize: 2,
+      startTime: undefined,
+      endTime: undefined,
+      pageToken: '',
+      snapshotToken: '',
+      page: 0,
+    });
     stream.on('data', (page) => {
       say(`  page ${page.page}/${page.totalPages} (${page.totalSize} in the snapshot)`);
       for (const t of page.transactions) say(`    ${t.createTime.toISOString().slice(11, 23)}  ${describe(t)}`);
@@ -88,9 +118,18 @@ async function story(ledger, advances) {
   });
 
   step('Carol asks for an advance of 120.00');
-  const { advance } = await call(advances, 'requestAdvance', { requestId: randomUUID(), accountId: carol.accountId, amount: 12_000n });
+  const { advance } = await call(advances, 'requestAdvance', {
+    requestId: randomUUID(),
+    accountId: carol.accountId,
+    amount: 12_000n,
+  });
   say(`  advance ${dim(advance.advanceId)}: ${advance.payments.length || 12} payments`);
-  const disbursed = await waitFor(advances, advance.advanceId, (a) => a.disbursementTransactionId !== '', 'the disbursement');
+  const disbursed = await waitFor(
+    advances,
+    advance.advanceId,
+    (a) => a.disbursementTransactionId !== '',
+    'the disbursement',
+  );
   const intervalMs = disbursed.payments[1].dueTime.getTime() - disbursed.payments[0].dueTime.getTime();
   say(`  credited; payments of ${money(disbursed.payments[0].amount)} every ${Math.round(intervalMs / 1000)} s`);
   if (intervalMs > 60_000) {
@@ -107,13 +146,22 @@ async function story(ledger, advances) {
   const failed = await waitFor(advances, advance.advanceId, firstFailed, 'a failed payment', intervalMs * 3 + 15_000);
   const miss = firstFailed(failed);
   const next = failed.payments.find((p) => p.number === miss.rolledInto);
-  say(`  payment ${miss.number} of ${money(miss.amount)}: FAILED (${failureReasonToJSON(miss.failureReason)}), rolled into payment ${miss.rolledInto}`);
+  say(
+    `  payment ${miss.number} of ${money(miss.amount)}: FAILED (${failureReasonToJSON(miss.failureReason)}), rolled into payment ${miss.rolledInto}`,
+  );
   say(`  payment ${next.number} is now ${money(next.amount)}`);
   say(`  Bob → Carol 150.00: ${describe(await transfer(bob, carol, 15_000n))}`);
 
   step('Waiting for the advance to be repaid');
   const timeoutMs = intervalMs * (disbursed.payments.length + 3) + 30_000;
-  const repaid = await waitFor(advances, advance.advanceId, (a) => a.status === AdvanceStatus.ADVANCE_STATUS_REPAID, 'repayment', timeoutMs, true);
+  const repaid = await waitFor(
+    advances,
+    advance.advanceId,
+    (a) => a.status === AdvanceStatus.ADVANCE_STATUS_REPAID,
+    'repayment',
+    timeoutMs,
+    true,
+  );
   say('');
   for (const p of repaid.payments) {
     const status = p.status === PaymentStatus.PAYMENT_STATUS_PAID ? 'PAID' : `FAILED, rolled into ${p.rolledInto}`;
@@ -123,13 +171,19 @@ async function story(ledger, advances) {
 
   step('The workflow in the Temporal Web UI (timers, payment activities, the schedule query)');
   say(`  ${UI}/namespaces/${NAMESPACE}/workflows/${advance.workflowId}`);
-  say(`  all of Carol's advances: ${UI}/namespaces/${NAMESPACE}/workflows?query=${encodeURIComponent(`AdvanceAccountId="${carol.accountId}"`)}`);
+  say(
+    `  all of Carol's advances: ${UI}/namespaces/${NAMESPACE}/workflows?query=${encodeURIComponent(`AdvanceAccountId="${carol.accountId}"`)}`,
+  );
 }
 
 function describe(transaction) {
   const ok = transaction.status === TransactionStatus.TRANSACTION_STATUS_SUCCESS;
-  const what = transaction.kind === TransactionKind.TRANSACTION_KIND_TRANSFER ? 'transfer'
-    : transaction.direction === Direction.DIRECTION_CREDIT ? 'bank credit' : 'bank debit';
+  const what =
+    transaction.kind === TransactionKind.TRANSACTION_KIND_TRANSFER
+      ? 'transfer'
+      : transaction.direction === Direction.DIRECTION_CREDIT
+        ? 'bank credit'
+        : 'bank debit';
   return `${what} ${money(transaction.amount)} ${ok ? 'SUCCESS' : `FAILED — ${transaction.failureMessage}`}`;
 }
 
@@ -140,8 +194,19 @@ async function waitFor(advances, advanceId, done, what, timeoutMs = 60_000, prog
   for (let tick = 0; ; tick++) {
     const { advance } = await call(advances, 'getAdvance', { advanceId });
     if (progress && tty) {
-      const marks = advance.payments.map((p) => ({ [PaymentStatus.PAYMENT_STATUS_PAID]: '●', [PaymentStatus.PAYMENT_STATUS_FAILED]: '✗', [PaymentStatus.PAYMENT_STATUS_PROCESSING]: '◐' })[p.status] ?? '○').join('');
-      process.stdout.write(`\r  ${spinner[tick % spinner.length]} ${marks}  paid ${money(advance.paidAmount)} / ${money(advance.amount)}   `);
+      const marks = advance.payments
+        .map(
+          (p) =>
+            ({
+              [PaymentStatus.PAYMENT_STATUS_PAID]: '●',
+              [PaymentStatus.PAYMENT_STATUS_FAILED]: '✗',
+              [PaymentStatus.PAYMENT_STATUS_PROCESSING]: '◐',
+            })[p.status] ?? '○',
+        )
+        .join('');
+      process.stdout.write(
+        `\r  ${spinner[tick % spinner.length]} ${marks}  paid ${money(advance.paidAmount)} / ${money(advance.amount)}   `,
+      );
     }
     if (done(advance)) return advance;
     if (Date.now() > deadline) throw new Error(`gave up waiting for ${what} of advance ${advanceId}`);

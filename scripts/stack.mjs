@@ -43,23 +43,37 @@ const PROCESSES = [
     name: 'temporal',
     command: env.TEMPORAL_CLI ?? 'temporal',
     args: [
-      'server', 'start-dev',
-      '--ip', temporalAddress.host, '--port', String(temporalAddress.port), '--ui-port', String(temporalUiPort),
+      'server',
+      'start-dev',
+      '--ip',
+      temporalAddress.host,
+      '--port',
+      String(temporalAddress.port),
+      '--ui-port',
+      String(temporalUiPort),
       // Kept in a file so workflows survive a restart of the stack.
-      '--db-filename', join(DATA_DIR, 'temporal', 'temporal.db'),
+      '--db-filename',
+      join(DATA_DIR, 'temporal', 'temporal.db'),
       // WAL with synchronous=normal: safe across crashes of the process, and
       // ~1.5× the workflow throughput of SQLite's default rollback journal
       // (measured by the advances benchmark's anchor on a 2-core machine).
-      '--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal',
-      '--namespace', env.TEMPORAL_NAMESPACE ?? 'default',
-      '--log-level', 'error',
+      '--sqlite-pragma',
+      'journal_mode=wal',
+      '--sqlite-pragma',
+      'synchronous=normal',
+      '--namespace',
+      env.TEMPORAL_NAMESPACE ?? 'default',
+      '--log-level',
+      'error',
       ...SEARCH_ATTRIBUTES.flatMap((attribute) => ['--search-attribute', attribute]),
     ],
     ports: [
       { ...temporalAddress, what: 'Temporal frontend', variable: 'TEMPORAL_ADDRESS' },
       { host: temporalAddress.host, port: temporalUiPort, what: 'Temporal Web UI', variable: 'TEMPORAL_UI_PORT' },
     ],
-    ready: async () => (await fetch(`http://${temporalAddress.host}:${temporalUiPort}/api/v1/namespaces`).catch(() => null))?.ok === true,
+    ready: async () =>
+      (await fetch(`http://${temporalAddress.host}:${temporalUiPort}/api/v1/namespaces`).catch(() => null))?.ok ===
+      true,
   },
   {
     name: 'accounts',
@@ -101,8 +115,11 @@ function readable(line) {
   if (!line.startsWith('{')) return line;
   try {
     const { level, time, msg, service, pid, hostname, ...rest } = JSON.parse(line);
-    const clock = typeof time === 'string' ? time.slice(11, 19) : new Date(time ?? Date.now()).toISOString().slice(11, 19);
-    const fields = Object.entries(rest).map(([key, value]) => `${key}=${typeof value === 'object' ? JSON.stringify(value) : value}`);
+    const clock =
+      typeof time === 'string' ? time.slice(11, 19) : new Date(time ?? Date.now()).toISOString().slice(11, 19);
+    const fields = Object.entries(rest).map(
+      ([key, value]) => `${key}=${typeof value === 'object' ? JSON.stringify(value) : value}`,
+    );
     return [clock, LEVELS[level] ?? level, msg, ...fields].join(' ');
   } catch {
     return line;
@@ -113,7 +130,9 @@ function readable(line) {
 async function firstTakenPort(ports) {
   for (const entry of ports) {
     const free = await new Promise((resolve) => {
-      const probe = createServer().once('error', () => resolve(false)).once('listening', () => probe.close(() => resolve(true)));
+      const probe = createServer()
+        .once('error', () => resolve(false))
+        .once('listening', () => probe.close(() => resolve(true)));
       probe.listen(entry.port, entry.host);
     });
     if (!free) return entry;
@@ -132,7 +151,9 @@ function start(spec, index) {
     detached: true, // its own process group, so a stop reaches everything it started
   });
   for (const stream of [child.stdout, child.stderr]) {
-    createInterface({ input: stream }).on('line', (line) => process.stdout.write(`${prefix(spec.name, index)} ${readable(line)}\n`));
+    createInterface({ input: stream }).on('line', (line) =>
+      process.stdout.write(`${prefix(spec.name, index)} ${readable(line)}\n`),
+    );
   }
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
   exited.then((how) => {
@@ -164,10 +185,18 @@ async function stopAll(exitCode) {
   say('stopping (reverse order, each drains first)…');
   for (const { spec, child, exited } of [...running].reverse()) {
     if (child.exitCode !== null || child.signalCode !== null) continue;
-    try { process.kill(-child.pid, 'SIGTERM'); } catch { /* already gone */ }
+    try {
+      process.kill(-child.pid, 'SIGTERM');
+    } catch {
+      /* already gone */
+    }
     const timer = setTimeout(() => {
       say(`${spec.name} did not stop within ${STOP_TIMEOUT_MS / 1000}s; killing it`);
-      try { process.kill(-child.pid, 'SIGKILL'); } catch { /* already gone */ }
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
     }, STOP_TIMEOUT_MS);
     await exited;
     clearTimeout(timer);
@@ -182,14 +211,19 @@ process.on('SIGTERM', () => void stopAll(0));
 // the services run in process groups of their own, so stop them rather than orphan them.
 process.stdout.on('error', () => void stopAll(1));
 process.on('uncaughtException', (error) => {
-  try { say(`failed: ${error?.stack ?? error}`); } catch { /* stdout is gone */ }
+  try {
+    say(`failed: ${error?.stack ?? error}`);
+  } catch {
+    /* stdout is gone */
+  }
   void stopAll(1);
 });
 
 async function main() {
   mkdirSync(join(DATA_DIR, 'temporal'), { recursive: true });
   const specs = PROCESSES.filter((spec) => !spec.optional || existsSync(spec.optional));
-  for (const skipped of PROCESSES.filter((spec) => !specs.includes(spec))) say(`${skipped.name}: not built in this checkout, skipped`);
+  for (const skipped of PROCESSES.filter((spec) => !specs.includes(spec)))
+    say(`${skipped.name}: not built in this checkout, skipped`);
 
   const taken = await firstTakenPort(specs.flatMap((spec) => spec.ports));
   if (taken) {
@@ -210,7 +244,9 @@ async function main() {
   say('the stack is up:');
   say(`  accounts-manager  grpcurl -plaintext ${accountsAddress} list`);
   if (specs.some((s) => s.name === 'advances')) say(`  advances          grpcurl -plaintext ${advancesAddress} list`);
-  say(`  Temporal Web UI   http://${temporalAddress.host}:${temporalUiPort}/namespaces/${env.TEMPORAL_NAMESPACE ?? 'default'}/workflows`);
+  say(
+    `  Temporal Web UI   http://${temporalAddress.host}:${temporalUiPort}/namespaces/${env.TEMPORAL_NAMESPACE ?? 'default'}/workflows`,
+  );
   say('Ctrl-C stops everything.');
 }
 

@@ -8,7 +8,9 @@ import pg from 'pg';
 import { TEST_DATABASES } from './test-databases.ts';
 
 export default async function globalSetup(): Promise<void> {
-  const admin = new pg.Client({ connectionString: process.env.TEST_POSTGRES_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres' });
+  const admin = new pg.Client({
+    connectionString: process.env.TEST_POSTGRES_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+  });
   await admin.connect();
   try {
     for (const name of Object.values(TEST_DATABASES)) {

@@ -18,7 +18,8 @@ export interface PrivatePostgres {
 function binDir(): string {
   const versions = readdirSync('/usr/lib/postgresql').filter((v) => existsSync(`/usr/lib/postgresql/${v}/bin/initdb`));
   const newest = versions.sort((a, b) => Number(a) - Number(b)).pop();
-  if (!newest) throw new Error('no PostgreSQL server binaries under /usr/lib/postgresql (scripts/toolchain.sh installs them)');
+  if (!newest)
+    throw new Error('no PostgreSQL server binaries under /usr/lib/postgresql (scripts/toolchain.sh installs them)');
   return `/usr/lib/postgresql/${newest}/bin`;
 }
 
@@ -33,18 +34,26 @@ export function startPrivatePostgres(port: number): PrivatePostgres {
     chownSync(dir, uid, gid);
   }
   chmodSync(dir, 0o700);
-  const run = (command: string, args: string[]) => execFileSync(
-    asRoot ? 'runuser' : join(bin, command), asRoot ? ['-u', 'postgres', '--', join(bin, command), ...args] : args,
-    { stdio: ['ignore', 'ignore', 'pipe'], timeout: 60_000 });
+  const run = (command: string, args: string[]) =>
+    execFileSync(
+      asRoot ? 'runuser' : join(bin, command),
+      asRoot ? ['-u', 'postgres', '--', join(bin, command), ...args] : args,
+      { stdio: ['ignore', 'ignore', 'pipe'], timeout: 60_000 },
+    );
   run('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync']);
   const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c max_connections=200`;
-  const pgCtl = (...args: string[]) => run('pg_ctl', ['-D', data, '-o', options, '-l', join(dir, 'server.log'), '-w', '-t', '60', ...args]);
+  const pgCtl = (...args: string[]) =>
+    run('pg_ctl', ['-D', data, '-o', options, '-l', join(dir, 'server.log'), '-w', '-t', '60', ...args]);
   pgCtl('start');
   let stopped = false;
   const stop = () => {
     if (stopped) return;
     stopped = true;
-    try { pgCtl('stop', '-m', 'immediate'); } catch { /* already down */ }
+    try {
+      pgCtl('stop', '-m', 'immediate');
+    } catch {
+      /* already down */
+    }
     rmSync(dir, { recursive: true, force: true });
   };
   process.once('exit', stop);

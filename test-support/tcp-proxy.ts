@@ -35,7 +35,11 @@ export interface TcpProxy {
   close(): Promise<void>;
 }
 
-interface Pipe { client: Socket; server: Socket; held: Buffer[] }
+interface Pipe {
+  client: Socket;
+  server: Socket;
+  held: Buffer[];
+}
 
 export async function startTcpProxy(upstream: string): Promise<TcpProxy> {
   const [upstreamHost, upstreamPort] = splitAddress(upstream);
@@ -67,8 +71,10 @@ export async function startTcpProxy(upstream: string): Promise<TcpProxy> {
         if (mode === 'reset-next') mode = 'pass';
         resets++;
         reset(pipe);
+      } else {
+        flush(pipe);
+        send(pipe, chunk);
       }
-      else { flush(pipe); send(pipe, chunk); }
     });
     pipe.server.on('data', (chunk: Buffer) => {
       if (mode !== 'lose-replies' && !client.destroyed) client.write(chunk);
@@ -82,7 +88,9 @@ export async function startTcpProxy(upstream: string): Promise<TcpProxy> {
   await new Promise<void>((resolve, reject) => proxy.once('error', reject).listen(0, '127.0.0.1', resolve));
   const { port } = proxy.address() as { port: number };
 
-  const cut = () => { for (const pipe of [...pipes]) reset(pipe); };
+  const cut = () => {
+    for (const pipe of [...pipes]) reset(pipe);
+  };
   return {
     address: `127.0.0.1:${port}`,
     setMode(next) {
@@ -92,7 +100,9 @@ export async function startTcpProxy(upstream: string): Promise<TcpProxy> {
     heldBytes: () => [...pipes].reduce((sum, pipe) => sum + pipe.held.reduce((n, chunk) => n + chunk.length, 0), 0),
     forwardedBytes: () => forwarded,
     resets: () => resets,
-    discardHeld() { for (const pipe of pipes) pipe.held = []; },
+    discardHeld() {
+      for (const pipe of pipes) pipe.held = [];
+    },
     cut,
     async close() {
       cut();

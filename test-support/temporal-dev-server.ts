@@ -34,10 +34,12 @@ const STOP_TIMEOUT_MS = 10_000;
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
-    const server = createServer().once('error', reject).listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
+    const server = createServer()
+      .once('error', reject)
+      .listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as { port: number };
+        server.close(() => resolve(port));
+      });
   });
 }
 
@@ -54,18 +56,40 @@ export async function startDevServer(): Promise<DevServer> {
 
   async function spawnReady(): Promise<void> {
     stderr = '';
-    child = spawn(cli!, [
-      'server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--ui-port', String(uiPort),
-      '--db-filename', join(stateDir, 'temporal.db'), '--log-level', 'error',
-      ...SEARCH_ATTRIBUTES.flatMap((attribute) => ['--search-attribute', attribute]),
-    ], { stdio: ['ignore', 'ignore', 'pipe'] });
-    child.stderr?.on('data', (chunk) => { stderr = (stderr + String(chunk)).slice(-4_000); });
+    child = spawn(
+      cli!,
+      [
+        'server',
+        'start-dev',
+        '--ip',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--ui-port',
+        String(uiPort),
+        '--db-filename',
+        join(stateDir, 'temporal.db'),
+        '--log-level',
+        'error',
+        ...SEARCH_ATTRIBUTES.flatMap((attribute) => ['--search-attribute', attribute]),
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    child.stderr?.on('data', (chunk) => {
+      stderr = (stderr + String(chunk)).slice(-4_000);
+    });
     const deadline = Date.now() + READY_TIMEOUT_MS;
     for (;;) {
       if (child.exitCode !== null) throw new Error(`temporal dev server exited early: ${stderr}`);
-      const ok = await fetch(`${uiUrl}/api/v1/namespaces/default`).then((r) => r.ok, () => false);
+      const ok = await fetch(`${uiUrl}/api/v1/namespaces/default`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) return;
-      if (Date.now() > deadline) { child.kill('SIGKILL'); throw new Error(`temporal dev server not ready: ${stderr}`); }
+      if (Date.now() > deadline) {
+        child.kill('SIGKILL');
+        throw new Error(`temporal dev server not ready: ${stderr}`);
+      }
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
   }
@@ -76,7 +100,12 @@ export async function startDevServer(): Promise<DevServer> {
     child.kill('SIGCONT'); // a frozen server would not act on SIGTERM
     child.kill('SIGTERM');
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([exited, new Promise((resolve) => { timer = setTimeout(resolve, STOP_TIMEOUT_MS); })]);
+    await Promise.race([
+      exited,
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, STOP_TIMEOUT_MS);
+      }),
+    ]);
     clearTimeout(timer); // a pending timer would keep jest waiting after the last test
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGKILL');
@@ -103,8 +132,12 @@ export async function startDevServer(): Promise<DevServer> {
         await spawnReady();
       }
     },
-    freeze: () => { child.kill('SIGSTOP'); },
-    thaw: () => { child.kill('SIGCONT'); },
+    freeze: () => {
+      child.kill('SIGSTOP');
+    },
+    thaw: () => {
+      child.kill('SIGCONT');
+    },
     async stop() {
       process.removeListener('exit', killOnExit);
       await terminate();

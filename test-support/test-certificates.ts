@@ -26,15 +26,42 @@ export function makeTestCertificates(): TestCertificates {
   const dir = mkdtempSync(join(tmpdir(), 'alfabet-certs-'));
   const path = (name: string) => join(dir, name);
   const authority = (name: string) => {
-    openssl(['req', '-x509', ...EC_KEY, '-keyout', path(`${name}.key`), '-out', path(`${name}.crt`), '-days', '1', '-subj', `/CN=${name}`]);
+    openssl([
+      'req',
+      '-x509',
+      ...EC_KEY,
+      '-keyout',
+      path(`${name}.key`),
+      '-out',
+      path(`${name}.crt`),
+      '-days',
+      '1',
+      '-subj',
+      `/CN=${name}`,
+    ]);
     return name;
   };
   const issue = (ca: string, name: string, extensions: string) => {
     const base = `${ca}-${name}`;
     writeFileSync(path(`${base}.ext`), extensions);
     openssl(['req', ...EC_KEY, '-keyout', path(`${base}.key`), '-out', path(`${base}.csr`), '-subj', `/CN=${name}`]);
-    openssl(['x509', '-req', '-in', path(`${base}.csr`), '-CA', path(`${ca}.crt`), '-CAkey', path(`${ca}.key`), '-CAcreateserial',
-      '-out', path(`${base}.crt`), '-days', '1', '-extfile', path(`${base}.ext`)]);
+    openssl([
+      'x509',
+      '-req',
+      '-in',
+      path(`${base}.csr`),
+      '-CA',
+      path(`${ca}.crt`),
+      '-CAkey',
+      path(`${ca}.key`),
+      '-CAcreateserial',
+      '-out',
+      path(`${base}.crt`),
+      '-days',
+      '1',
+      '-extfile',
+      path(`${base}.ext`),
+    ]);
     return { cert: path(`${base}.crt`), key: path(`${base}.key`) };
   };
   const ca = authority('alfabet-test-ca');
@@ -45,7 +72,7 @@ export function makeTestCertificates(): TestCertificates {
     ca: path(`${ca}.crt`),
     server,
     client: (name) => issue(ca, name, 'extendedKeyUsage=clientAuth\n'),
-    impostor: (name) => issue(foreign ??= authority('foreign-ca'), name, 'extendedKeyUsage=clientAuth\n'),
+    impostor: (name) => issue((foreign ??= authority('foreign-ca')), name, 'extendedKeyUsage=clientAuth\n'),
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
 }

@@ -19,20 +19,42 @@ test('the benchmark harness runs every benchmark in --quick mode and its correct
   const resultsDir = mkdtempSync(join(tmpdir(), 'alfabet-bench-results-'));
   try {
     const { code, output } = await new Promise<{ code: number | null; output: string }>((resolveRun) => {
-      const bench = spawn(process.execPath, [join(ROOT, 'bench/bench.mjs'), '--quick', '--db-suffix', process.env.ALFABET_TEST_DB_SUFFIX ?? '', '--results-dir', resultsDir],
-        { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      const bench = spawn(
+        process.execPath,
+        [
+          join(ROOT, 'bench/bench.mjs'),
+          '--quick',
+          '--db-suffix',
+          process.env.ALFABET_TEST_DB_SUFFIX ?? '',
+          '--results-dir',
+          resultsDir,
+        ],
+        { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
       let text = '';
-      bench.stdout.on('data', (chunk) => { text += String(chunk); });
-      bench.stderr.on('data', (chunk) => { text += String(chunk); });
+      bench.stdout.on('data', (chunk) => {
+        text += String(chunk);
+      });
+      bench.stderr.on('data', (chunk) => {
+        text += String(chunk);
+      });
       bench.once('exit', (exitCode) => resolveRun({ code: exitCode, output: text }));
     });
     expect({ code, tail: output.slice(-3_000) }).toEqual({ code: 0, tail: expect.any(String) });
 
     const files = readdirSync(resultsDir).sort();
-    expect(files).toEqual([expect.stringMatching(/^\d{4}-\d{2}-\d{2}-quick-transfers\.svg$/), expect.stringMatching(/^\d{4}-\d{2}-\d{2}-quick\.json$/)]);
+    expect(files).toEqual([
+      expect.stringMatching(/^\d{4}-\d{2}-\d{2}-quick-transfers\.svg$/),
+      expect.stringMatching(/^\d{4}-\d{2}-\d{2}-quick\.json$/),
+    ]);
     const results = JSON.parse(readFileSync(join(resultsDir, files[1]!), 'utf8'));
 
-    expect(results.checks).toEqual({ reconciliationHealthy: true, bankReplaysMovedNoMoney: true, advancesLedger: true, ledgerVerify: true });
+    expect(results.checks).toEqual({
+      reconciliationHealthy: true,
+      bankReplaysMovedNoMoney: true,
+      advancesLedger: true,
+      ledgerVerify: true,
+    });
     // Benchmark 1: each caller count measured for both account sets, next to its pgbench anchor.
     for (const row of results.transfers.rows) {
       expect(row.pgbench.tps).toBeGreaterThan(0);
@@ -57,11 +79,18 @@ test('the benchmark harness runs every benchmark in --quick mode and its correct
     expect(results.advances.ledgerCheck.advancesWithOneCreditAndExactDebits).toBe(results.plan.advances.count);
     expect(results.advances.payments).toBeGreaterThanOrEqual(12 * results.plan.advances.count);
     // …next to its anchor: as many empty workflows of the same shape, run to completion on the same server.
-    expect(results.advances.anchor).toMatchObject({ completed: results.plan.advances.count, activities: 13 * results.plan.advances.count });
+    expect(results.advances.anchor).toMatchObject({
+      completed: results.plan.advances.count,
+      activities: 13 * results.plan.advances.count,
+    });
     // Benchmark 5: both reconciliation runs checked every seeded advance and raised nothing,
     // next to anchors that read the same 3 ledger rows per advance.
     for (const run of [results.reconciliation.runs.first, results.reconciliation.runs.second]) {
-      expect(run).toMatchObject({ advancesChecked: results.plan.reconciliation.count, findingsRaised: 0, openFindings: 0 });
+      expect(run).toMatchObject({
+        advancesChecked: results.plan.reconciliation.count,
+        findingsRaised: 0,
+        openFindings: 0,
+      });
     }
     expect(results.reconciliation.anchors.sql.rows).toBe(3 * results.plan.reconciliation.count);
     expect(results.reconciliation.anchors.stream.rows).toBeGreaterThanOrEqual(3 * results.plan.reconciliation.count);

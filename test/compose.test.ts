@@ -28,7 +28,10 @@ interface ComposeService {
   depends_on?: Record<string, { condition: string }>;
   healthcheck?: { test: string[] };
 }
-interface ComposeFile { services: Record<string, ComposeService>; volumes?: Record<string, unknown> }
+interface ComposeFile {
+  services: Record<string, ComposeService>;
+  volumes?: Record<string, unknown>;
+}
 
 /** Which variables each of our images' programs reads. */
 const VARIABLES_OF_DOCKERFILE: Record<string, readonly string[]> = {
@@ -54,69 +57,90 @@ it('is valid against the Compose Specification schema', () => {
 });
 
 it('starts every service of the design, with a healthcheck wherever another waits for health', () => {
-  expect(Object.keys(compose.services).sort()).toEqual(
-    ['accounts-manager', 'advances-api', 'advances-worker', 'postgres', 'temporal', 'temporal-setup', 'temporal-ui']);
+  expect(Object.keys(compose.services).sort()).toEqual([
+    'accounts-manager',
+    'advances-api',
+    'advances-worker',
+    'postgres',
+    'temporal',
+    'temporal-setup',
+    'temporal-ui',
+  ]);
   for (const [name, service] of Object.entries(compose.services)) {
     for (const [dependency, { condition }] of Object.entries(service.depends_on ?? {})) {
       expect({ name, dependency, exists: dependency in compose.services }).toEqual({ name, dependency, exists: true });
       if (condition === 'service_healthy') {
-        expect({ dependency, healthcheck: !!compose.services[dependency]!.healthcheck }).toEqual({ dependency, healthcheck: true });
+        expect({ dependency, healthcheck: !!compose.services[dependency]!.healthcheck }).toEqual({
+          dependency,
+          healthcheck: true,
+        });
       }
     }
   }
 });
 
-describe.each(Object.entries(compose.services).filter(([, service]) => service.build))('service %s', (name, service) => {
-  const build = service.build!;
-  const context = join(ROOT, build.context);
-  const dockerfilePath = join(context, build.dockerfile);
+describe.each(Object.entries(compose.services).filter(([, service]) => service.build))(
+  'service %s',
+  (name, service) => {
+    const build = service.build!;
+    const context = join(ROOT, build.context);
+    const dockerfilePath = join(context, build.dockerfile);
 
-  it('has its build context and Dockerfile', () => {
-    expect(existsSync(context)).toBe(true);
-    expect(existsSync(dockerfilePath)).toBe(true);
-  });
+    it('has its build context and Dockerfile', () => {
+      expect(existsSync(context)).toBe(true);
+      expect(existsSync(dockerfilePath)).toBe(true);
+    });
 
-  it('builds in stages, installs production dependencies only and runs as a non-root user', () => {
-    const dockerfile = readFileSync(dockerfilePath, 'utf8');
-    expect(dockerfile.match(/^FROM /gm)?.length).toBeGreaterThanOrEqual(2);
-    expect(dockerfile).toMatch(/npm ci --omit=dev/);
-    const lastStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
-    expect(lastStage).toMatch(/^USER (?!root\b)\w+/m);
-  });
+    it('builds in stages, installs production dependencies only and runs as a non-root user', () => {
+      const dockerfile = readFileSync(dockerfilePath, 'utf8');
+      expect(dockerfile.match(/^FROM /gm)?.length).toBeGreaterThanOrEqual(2);
+      expect(dockerfile).toMatch(/npm ci --omit=dev/);
+      const lastStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+      expect(lastStage).toMatch(/^USER (?!root\b)\w+/m);
+    });
 
-  it('copies only what exists in its context', () => {
-    const dockerfile = readFileSync(dockerfilePath, 'utf8');
-    for (const line of dockerfile.split('\n').filter((l) => /^COPY /.test(l) && !/--from=/.test(l))) {
-      const sources = line.replace(/^COPY\s+/, '').split(/\s+/).slice(0, -1);
-      for (const source of sources) expect({ line, source, exists: existsSync(join(context, source)) }).toEqual({ line, source, exists: true });
-    }
-  });
+    it('copies only what exists in its context', () => {
+      const dockerfile = readFileSync(dockerfilePath, 'utf8');
+      for (const line of dockerfile.split('\n').filter((l) => /^COPY /.test(l) && !/--from=/.test(l))) {
+        const sources = line
+          .replace(/^COPY\s+/, '')
+          .split(/\s+/)
+          .slice(0, -1);
+        for (const source of sources)
+          expect({ line, source, exists: existsSync(join(context, source)) }).toEqual({ line, source, exists: true });
+      }
+    });
 
-  it('runs a program and a health probe that exist in this repository', () => {
-    const dockerfile = readFileSync(dockerfilePath, 'utf8');
-    const defaultCommand = JSON.parse(/^CMD (\[.*\])$/m.exec(dockerfile)![1]!) as string[];
-    const command = Array.isArray(service.command) ? service.command : defaultCommand;
-    expect(command[0]).toBe('node');
-    expect(existsSync(join(ROOT, sourceOf(command[1]!)))).toBe(true);
-    for (const probe of [service.healthcheck?.test ?? [], JSON.parse(/CMD (\[.*\])\s*$/m.exec(dockerfile.split('HEALTHCHECK')[1] ?? '')?.[1] ?? '[]') as string[]]) {
-      const script = probe.find((part) => part.endsWith('.js'));
-      if (script) expect(existsSync(join(ROOT, sourceOf(script)))).toBe(true);
-    }
-  });
+    it('runs a program and a health probe that exist in this repository', () => {
+      const dockerfile = readFileSync(dockerfilePath, 'utf8');
+      const defaultCommand = JSON.parse(/^CMD (\[.*\])$/m.exec(dockerfile)![1]!) as string[];
+      const command = Array.isArray(service.command) ? service.command : defaultCommand;
+      expect(command[0]).toBe('node');
+      expect(existsSync(join(ROOT, sourceOf(command[1]!)))).toBe(true);
+      for (const probe of [
+        service.healthcheck?.test ?? [],
+        JSON.parse(/CMD (\[.*\])\s*$/m.exec(dockerfile.split('HEALTHCHECK')[1] ?? '')?.[1] ?? '[]') as string[],
+      ]) {
+        const script = probe.find((part) => part.endsWith('.js'));
+        if (script) expect(existsSync(join(ROOT, sourceOf(script)))).toBe(true);
+      }
+    });
 
-  it('sets only environment variables its program reads', () => {
-    const known = VARIABLES_OF_DOCKERFILE[build.dockerfile];
-    expect(known).toBeDefined();
-    const unknown = Object.keys(service.environment ?? {}).filter((variable) => !known!.includes(variable));
-    expect(unknown).toEqual([]);
-  });
-});
+    it('sets only environment variables its program reads', () => {
+      const known = VARIABLES_OF_DOCKERFILE[build.dockerfile];
+      expect(known).toBeDefined();
+      const unknown = Object.keys(service.environment ?? {}).filter((variable) => !known!.includes(variable));
+      expect(unknown).toEqual([]);
+    });
+  },
+);
 
 it('mounts only files that exist', () => {
   for (const service of Object.values(compose.services)) {
     for (const volume of service.volumes ?? []) {
       const source = volume.split(':')[0]!;
-      if (source.startsWith('.')) expect({ volume, exists: existsSync(join(ROOT, source)) }).toEqual({ volume, exists: true });
+      if (source.startsWith('.'))
+        expect({ volume, exists: existsSync(join(ROOT, source)) }).toEqual({ volume, exists: true });
       else expect(Object.keys(compose.volumes ?? {})).toContain(source);
     }
   }

@@ -22,8 +22,17 @@ const WORKER_METRICS = [
   'advances_reconciliation_interval_seconds',
 ];
 
-interface Rule { alert?: string; record?: string; expr: string; for?: string; labels?: Record<string, string>; annotations?: Record<string, string> }
-interface RuleFile { groups: { name: string; rules: Rule[] }[] }
+interface Rule {
+  alert?: string;
+  record?: string;
+  expr: string;
+  for?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+interface RuleFile {
+  groups: { name: string; rules: Rule[] }[];
+}
 const rules = (parse(readFileSync(RULES, 'utf8')) as RuleFile).groups.flatMap((group) => group.rules);
 
 function promtool(...args: string[]) {
@@ -39,7 +48,21 @@ function metricNames(expr: string): string[] {
     .replace(/\{[^}]*\}/g, ' ')
     .replace(/\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, ' ')
     .replace(/\[[^\]]*\]/g, ' ');
-  const keywords = new Set(['and', 'or', 'unless', 'bool', 'offset', 'by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'inf', 'nan']);
+  const keywords = new Set([
+    'and',
+    'or',
+    'unless',
+    'bool',
+    'offset',
+    'by',
+    'without',
+    'on',
+    'ignoring',
+    'group_left',
+    'group_right',
+    'inf',
+    'nan',
+  ]);
   const names = [...bare.matchAll(/(?<![\w.])([a-zA-Z_:][\w:]*)(?![\w:]|\s*\()/g)].map((m) => m[1]!);
   return [...new Set(names.filter((name) => !keywords.has(name.toLowerCase())))].sort();
 }
@@ -56,29 +79,38 @@ it('passes its promtool unit tests', () => {
 
 it('has the alerts ops rely on, critical, pointing at ListReconciliationFindings', () => {
   const alerts = Object.fromEntries(rules.map((rule) => [rule.alert, rule]));
-  expect(Object.keys(alerts).sort()).toEqual(
-    ['AdvancesReconciliationFindingOpen', 'AdvancesReconciliationMetricsAbsent', 'AdvancesReconciliationNotSucceeding']);
+  expect(Object.keys(alerts).sort()).toEqual([
+    'AdvancesReconciliationFindingOpen',
+    'AdvancesReconciliationMetricsAbsent',
+    'AdvancesReconciliationNotSucceeding',
+  ]);
   const finding = alerts.AdvancesReconciliationFindingOpen!;
   expect(finding.labels?.severity).toBe('critical');
   expect(finding.expr).toMatch(/max by \(kind\)/);
   expect(finding.annotations?.summary).toContain('{{ $labels.kind }}');
   expect(finding.annotations?.description?.replace(/\s+/g, ' ')).toContain(
-    `grpcurl -plaintext -d '{"open_only": true}' 127.0.0.1:50052 alfabet.advances.v1.AdvancesService/ListReconciliationFindings`);
+    `grpcurl -plaintext -d '{"open_only": true}' 127.0.0.1:50052 alfabet.advances.v1.AdvancesService/ListReconciliationFindings`,
+  );
   expect(alerts.AdvancesReconciliationNotSucceeding!.labels?.severity).toBe('critical');
   expect(alerts.AdvancesReconciliationNotSucceeding!.expr).toContain('advances_reconciliation_interval_seconds');
 });
 
 it('uses only the metrics the advances worker exports', () => {
   // Sanity check of the extraction itself, so that the assertion below cannot pass vacuously.
-  expect(metricNames('max by (kind) (foo_total{kind="A"}) > 0 and on () count_over_time((max(bar) == 0)[7d:5m]) * 300 or absent(baz)'))
-    .toEqual(['bar', 'baz', 'foo_total']);
+  expect(
+    metricNames(
+      'max by (kind) (foo_total{kind="A"}) > 0 and on () count_over_time((max(bar) == 0)[7d:5m]) * 300 or absent(baz)',
+    ),
+  ).toEqual(['bar', 'baz', 'foo_total']);
   const used = [...new Set(rules.flatMap((rule) => metricNames(rule.expr)))].sort();
   expect(used).toEqual([...WORKER_METRICS].sort());
 });
 
 describe('a deliberately broken copy fails promtool test rules:', () => {
   let dir: string;
-  beforeAll(() => { dir = mkdtempSync(join(tmpdir(), 'alfabet-prometheus-rules-')); });
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'alfabet-prometheus-rules-'));
+  });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   /** Runs the unit tests from a copy of the test file changed by `mutate` (in a temporary directory, against the real rules). */
@@ -97,35 +129,48 @@ describe('a deliberately broken copy fails promtool test rules:', () => {
 
   // Each names the alert and evaluation time that failed: so the copy did load, and it failed for the change made.
   it('the finding alert expected while the series are clean', () => {
-    const broken = testBroken('finding-flipped', (text) => replaceOnce(text,
-      '{ eval_time: 2m, alertname: AdvancesReconciliationFindingOpen, exp_alerts: [] }',
-      '{ eval_time: 2m, alertname: AdvancesReconciliationFindingOpen, exp_alerts: [{ exp_labels: { severity: critical, service: advances, kind: PAYMENT_STUCK } }] }'));
+    const broken = testBroken('finding-flipped', (text) =>
+      replaceOnce(
+        text,
+        '{ eval_time: 2m, alertname: AdvancesReconciliationFindingOpen, exp_alerts: [] }',
+        '{ eval_time: 2m, alertname: AdvancesReconciliationFindingOpen, exp_alerts: [{ exp_labels: { severity: critical, service: advances, kind: PAYMENT_STUCK } }] }',
+      ),
+    );
     expect(broken.status).not.toBe(0);
     expect(broken.output).toContain('FAILED');
     expect(broken.output).toContain('alertname: AdvancesReconciliationFindingOpen, time: 2m,');
   });
 
   it('silence expected once the last success is stale', () => {
-    const broken = testBroken('stale-flipped', (text) => replaceOnce(text,
-      '{ eval_time: 190m, alertname: AdvancesReconciliationNotSucceeding, exp_alerts: [] }',
-      '{ eval_time: 200m, alertname: AdvancesReconciliationNotSucceeding, exp_alerts: [] }'));
+    const broken = testBroken('stale-flipped', (text) =>
+      replaceOnce(
+        text,
+        '{ eval_time: 190m, alertname: AdvancesReconciliationNotSucceeding, exp_alerts: [] }',
+        '{ eval_time: 200m, alertname: AdvancesReconciliationNotSucceeding, exp_alerts: [] }',
+      ),
+    );
     expect(broken.status).not.toBe(0);
     expect(broken.output).toContain('alertname: AdvancesReconciliationNotSucceeding, time: 3h20m,');
     expect(broken.output).toContain('reason="stale"');
   });
 
   it('silence expected once the worker has run 3 intervals without a success', () => {
-    const broken = testBroken('never-flipped', (text) => replaceOnce(text,
-      '{ eval_time: 170m, alertname: AdvancesReconciliationNotSucceeding, exp_alerts: [] }',
-      '{ eval_time: 195m, alertname: AdvancesReconciliationNotSucceeding, exp_alerts: [] }'));
+    const broken = testBroken('never-flipped', (text) =>
+      replaceOnce(
+        text,
+        '{ eval_time: 170m, alertname: AdvancesReconciliationNotSucceeding, exp_alerts: [] }',
+        '{ eval_time: 195m, alertname: AdvancesReconciliationNotSucceeding, exp_alerts: [] }',
+      ),
+    );
     expect(broken.status).not.toBe(0);
     expect(broken.output).toContain('alertname: AdvancesReconciliationNotSucceeding, time: 3h15m,');
     expect(broken.output).toContain('reason="never"');
   });
 
   it('the worker exporting a metric the rules use under another name', () => {
-    const broken = testBroken('metric-renamed',
-      (text) => text.replaceAll('advances_reconciliation_findings_open{', 'advances_reconciliation_open_findings{'));
+    const broken = testBroken('metric-renamed', (text) =>
+      text.replaceAll('advances_reconciliation_findings_open{', 'advances_reconciliation_open_findings{'),
+    );
     expect(broken.status).not.toBe(0);
     expect(broken.output).toContain('alertname: AdvancesReconciliationFindingOpen, time: 3m,');
   });

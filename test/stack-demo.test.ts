@@ -16,7 +16,10 @@ import { freePort } from '../test-support/temporal-dev-server.js';
  */
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const suffix = process.env.ALFABET_TEST_DB_SUFFIX ?? '';
-const DATABASES = { accounts: `alfabet_accounts_stack_test${suffix}`, advances: `alfabet_advances_stack_test${suffix}` };
+const DATABASES = {
+  accounts: `alfabet_accounts_stack_test${suffix}`,
+  advances: `alfabet_advances_stack_test${suffix}`,
+};
 const STACK_UP_TIMEOUT_MS = 150_000;
 
 interface Stack {
@@ -45,10 +48,18 @@ async function startStack(extraEnv: NodeJS.ProcessEnv = {}): Promise<Stack> {
     ADVANCE_PAYMENT_INTERVAL: '1s',
     ...extraEnv,
   };
-  const child = spawn(process.execPath, [join(ROOT, 'scripts/stack.mjs')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(ROOT, 'scripts/stack.mjs')], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
-  child.stdout!.on('data', (chunk) => { output += String(chunk); });
-  child.stderr!.on('data', (chunk) => { output += String(chunk); });
+  child.stdout!.on('data', (chunk) => {
+    output += String(chunk);
+  });
+  child.stderr!.on('data', (chunk) => {
+    output += String(chunk);
+  });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return { child, output: () => output, exited, env, ports: [temporal, ui, accounts, advances] };
 }
@@ -56,7 +67,8 @@ async function startStack(extraEnv: NodeJS.ProcessEnv = {}): Promise<Stack> {
 async function waitForOutput(stack: Stack, text: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!stack.output().includes(text)) {
-    if (stack.child.exitCode !== null) throw new Error(`the stack exited (${stack.child.exitCode}) before "${text}":\n${stack.output()}`);
+    if (stack.child.exitCode !== null)
+      throw new Error(`the stack exited (${stack.child.exitCode}) before "${text}":\n${stack.output()}`);
     if (Date.now() > deadline) throw new Error(`no "${text}" within ${timeoutMs} ms:\n${stack.output()}`);
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
@@ -64,28 +76,52 @@ async function waitForOutput(stack: Stack, text: string, timeoutMs: number): Pro
 
 /** Every process below `pid` (the stack's children run in their own process groups). */
 function descendants(pid: number): number[] {
-  const table = execFileSync('ps', ['-eo', 'pid=,ppid='], { encoding: 'utf8' }).trim().split('\n')
+  const table = execFileSync('ps', ['-eo', 'pid=,ppid='], { encoding: 'utf8' })
+    .trim()
+    .split('\n')
     .map((line) => line.trim().split(/\s+/).map(Number) as [number, number]);
   const found: number[] = [];
   const walk = (parent: number) => {
-    for (const [child, ppid] of table) if (ppid === parent) { found.push(child); walk(child); }
+    for (const [child, ppid] of table)
+      if (ppid === parent) {
+        found.push(child);
+        walk(child);
+      }
   };
   walk(pid);
   return found;
 }
 
-const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
-const portFree = (port: number) => new Promise<boolean>((resolve) => {
-  const probe = createServer().once('error', () => resolve(false)).once('listening', () => probe.close(() => resolve(true)));
-  probe.listen(port, '127.0.0.1');
-});
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+const portFree = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const probe = createServer()
+      .once('error', () => resolve(false))
+      .once('listening', () => probe.close(() => resolve(true)));
+    probe.listen(port, '127.0.0.1');
+  });
 
 function runDemo(env: NodeJS.ProcessEnv): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
-    const demo = spawn(process.execPath, [join(ROOT, 'scripts/demo.mjs')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const demo = spawn(process.execPath, [join(ROOT, 'scripts/demo.mjs')], {
+      cwd: ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
-    demo.stdout.on('data', (chunk) => { output += String(chunk); });
-    demo.stderr.on('data', (chunk) => { output += String(chunk); });
+    demo.stdout.on('data', (chunk) => {
+      output += String(chunk);
+    });
+    demo.stderr.on('data', (chunk) => {
+      output += String(chunk);
+    });
     demo.once('exit', (code) => resolve({ code, output }));
   });
 }
@@ -106,7 +142,9 @@ test('npm run demo tells its story against the stack, and Ctrl-C stops every pro
     expect({ code: demo.code, output: demo.output }).toEqual({ code: 0, output: expect.any(String) });
     expect(demo.output).toMatch(/Bob → Alice\s+999\.00: transfer 999\.00 FAILED — /);
     expect(demo.output).toMatch(/page 1\/2 \(3 in the snapshot\)[\s\S]*page 2\/2 \(3 in the snapshot\)/);
-    expect(demo.output).toMatch(/payment (\d+) of 10\.00: FAILED \(FAILURE_REASON_INSUFFICIENT_FUNDS\), rolled into payment \d+/);
+    expect(demo.output).toMatch(
+      /payment (\d+) of 10\.00: FAILED \(FAILURE_REASON_INSUFFICIENT_FUNDS\), rolled into payment \d+/,
+    );
     expect(demo.output).toMatch(/payment \d+ is now 20\.00/);
     expect(demo.output).toContain('paid 120.00 of 120.00; outstanding 0.00');
     expect(demo.output).toMatch(/http:\/\/127\.0\.0\.1:\d+\/namespaces\/default\/workflows\/advance-[0-9a-f-]{36}/);
@@ -116,20 +154,31 @@ test('npm run demo tells its story against the stack, and Ctrl-C stops every pro
 
     stack.child.kill('SIGINT'); // what Ctrl-C sends
     expect(await stack.exited).toBe(0);
-    expect(stack.output()).toMatch(/worker stopped[\s\S]*advances stopped[\s\S]*accounts stopped[\s\S]*temporal stopped/);
+    expect(stack.output()).toMatch(
+      /worker stopped[\s\S]*advances stopped[\s\S]*accounts stopped[\s\S]*temporal stopped/,
+    );
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(children.filter(alive)).toEqual([]);
     for (const port of stack.ports) expect(await portFree(port)).toBe(true);
   } finally {
     if (stack.child.exitCode === null) stack.child.kill('SIGKILL');
-    for (const pid of descendants(stack.child.pid!)) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    for (const pid of descendants(stack.child.pid!))
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
     rmSync(stack.env.ALFABET_DATA_DIR!, { recursive: true, force: true });
   }
 }, 400_000);
 
 test('the demo says how to start the stack when it is not running', async () => {
   const [accounts, advances] = [await freePort(), await freePort()];
-  const demo = await runDemo({ ...process.env, ACCOUNTS_GRPC_ADDR: `127.0.0.1:${accounts}`, ADVANCES_GRPC_ADDR: `127.0.0.1:${advances}` });
+  const demo = await runDemo({
+    ...process.env,
+    ACCOUNTS_GRPC_ADDR: `127.0.0.1:${accounts}`,
+    ADVANCES_GRPC_ADDR: `127.0.0.1:${advances}`,
+  });
   expect(demo.code).toBe(1);
   expect(demo.output).toContain('The stack is not running');
   expect(demo.output).toContain('ADVANCE_PAYMENT_INTERVAL=2s npm start');

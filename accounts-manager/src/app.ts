@@ -43,7 +43,10 @@ export async function startAccountsApp(config: AccountsConfig, log: Logger): Pro
   const grpc = await startAccountsGrpc(config, log, pool, metrics);
   logAuthorization(config, log);
   const metricsEndpoint = await startMetricsEndpoint(config.metricsAddress, metrics.registry);
-  log.info({ address: config.grpcAddress, port: grpc.port, metricsPort: metricsEndpoint.port }, 'accounts-manager listening');
+  log.info(
+    { address: config.grpcAddress, port: grpc.port, metricsPort: metricsEndpoint.port },
+    'accounts-manager listening',
+  );
 
   return {
     grpc,
@@ -86,7 +89,9 @@ async function startMaintenance(pool: pg.Pool, config: AccountsConfig, log: Logg
   const created = await ensureTransactionPartitions(pool);
   if (created > 0) log.info({ created }, 'created transaction partitions');
   const partitions = setInterval(() => {
-    ensureTransactionPartitions(pool).catch((error: unknown) => log.error({ err: error }, 'partition maintenance failed'));
+    ensureTransactionPartitions(pool).catch((error: unknown) =>
+      log.error({ err: error }, 'partition maintenance failed'),
+    );
   }, PARTITION_MAINTENANCE_INTERVAL_MS);
   partitions.unref();
   const counts = maintainReportCountsPeriodically(pool, config, log);
@@ -103,11 +108,16 @@ async function startMaintenance(pool: pg.Pool, config: AccountsConfig, log: Logg
  * Start-up does not wait for them (totals are exact without them, only slower), and stop() waits for the run in flight.
  */
 function maintainReportCountsPeriodically(pool: pg.Pool, config: AccountsConfig, log: Logger): Maintenance {
-  const maintainCounts = () => maintainReportCounts(pool, new Date(Date.now() - config.reportWindowMs - 60 * 60 * 1000))
-    .then(({ marked, sealed }) => { if (marked + sealed > 0) log.debug({ marked, sealed }, 'report hour counts'); })
-    .catch((error: unknown) => log.error({ err: error }, 'report count maintenance failed'));
+  const maintainCounts = () =>
+    maintainReportCounts(pool, new Date(Date.now() - config.reportWindowMs - 60 * 60 * 1000))
+      .then(({ marked, sealed }) => {
+        if (marked + sealed > 0) log.debug({ marked, sealed }, 'report hour counts');
+      })
+      .catch((error: unknown) => log.error({ err: error }, 'report count maintenance failed'));
   let countsRun = maintainCounts();
-  const timer = setInterval(() => { countsRun = countsRun.then(maintainCounts); }, REPORT_COUNTS_INTERVAL_MS);
+  const timer = setInterval(() => {
+    countsRun = countsRun.then(maintainCounts);
+  }, REPORT_COUNTS_INTERVAL_MS);
   timer.unref();
   return {
     stop() {
@@ -118,9 +128,17 @@ function maintainReportCountsPeriodically(pool: pg.Pool, config: AccountsConfig,
 }
 
 /** The AccountsService on a gRPC server (reflection and health included), observed and authorized. */
-async function startAccountsGrpc(config: AccountsConfig, log: Logger, pool: pg.Pool, metrics: AccountsMetrics): Promise<RunningGrpcServer> {
+async function startAccountsGrpc(
+  config: AccountsConfig,
+  log: Logger,
+  pool: pg.Pool,
+  metrics: AccountsMetrics,
+): Promise<RunningGrpcServer> {
   const implementation = accountsService({
-    pool, maxAmountMinor: config.maxAmountMinor, log, metrics,
+    pool,
+    maxAmountMinor: config.maxAmountMinor,
+    log,
+    metrics,
     listTransactions: listTransactions({
       pool,
       tokens: new ReportTokens(config.reportTokenSecret, config.reportTokenTtlMs),
@@ -131,12 +149,18 @@ async function startAccountsGrpc(config: AccountsConfig, log: Logger, pool: pg.P
   });
   return startGrpcServer({
     address: config.grpcAddress,
-    services: [{
-      name: ACCOUNTS_SERVICE_NAME,
-      definition: AccountsServiceService,
-      implementation: observeService(ACCOUNTS_SERVICE_NAME, AccountsServiceService, withAuthorization(AccountsServiceService, implementation, config.authorization),
-        { metrics: metrics.rpc, log }),
-    }],
+    services: [
+      {
+        name: ACCOUNTS_SERVICE_NAME,
+        definition: AccountsServiceService,
+        implementation: observeService(
+          ACCOUNTS_SERVICE_NAME,
+          AccountsServiceService,
+          withAuthorization(AccountsServiceService, implementation, config.authorization),
+          { metrics: metrics.rpc, log },
+        ),
+      },
+    ],
     protoFiles: [PROTO_FILES.accounts],
     credentials: serverCredentials(config.tls),
   });
@@ -145,6 +169,7 @@ async function startAccountsGrpc(config: AccountsConfig, log: Logger, pool: pg.P
 /** Says at start whether callers are checked: an open ledger should be a visible choice. */
 function logAuthorization(config: AccountsConfig, log: Logger): void {
   const transport = transportOf(config.tls);
-  if (config.authorization) log.info({ transport }, 'authorization on: callers are identified and checked against the policy');
+  if (config.authorization)
+    log.info({ transport }, 'authorization on: callers are identified and checked against the policy');
   else log.warn({ transport }, 'authorization off: any caller may call any method (set ACCOUNTS_AUTH=on)');
 }

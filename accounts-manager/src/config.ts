@@ -1,5 +1,17 @@
 import { z } from 'zod';
-import { addressOrOff, assertLoopbackOrAllowed, duration, flag, hostPort, logLevel, minorUnits, onOff, parseEnv, positiveInt, postgresUrl } from '@alfabet/service-kit/config-parsing';
+import {
+  addressOrOff,
+  assertLoopbackOrAllowed,
+  duration,
+  flag,
+  hostPort,
+  logLevel,
+  minorUnits,
+  onOff,
+  parseEnv,
+  positiveInt,
+  postgresUrl,
+} from '@alfabet/service-kit/config-parsing';
 import { authorizationPolicyFrom, type AuthorizationPolicy } from '@alfabet/service-kit/authorization';
 import { pemPath, serverTlsFrom, type ServerTls } from '@alfabet/service-kit/tls';
 
@@ -36,7 +48,14 @@ export interface AccountsConfig {
 }
 
 /** The ledger's methods, as the authorization policy names them. */
-export const ACCOUNTS_METHODS = ['CreateAccount', 'GetAccount', 'Transfer', 'BankTransaction', 'GetTransaction', 'ListTransactions'] as const;
+export const ACCOUNTS_METHODS = [
+  'CreateAccount',
+  'GetAccount',
+  'Transfer',
+  'BankTransaction',
+  'GetTransaction',
+  'ListTransactions',
+] as const;
 
 /**
  * With authorization on and no ACCOUNTS_AUTHZ_POLICY: BankTransaction creates
@@ -58,7 +77,9 @@ const schema = z.object({
   // At most 10^15 keeps every balance sum far from int64's limit (see the ledger migration).
   MAX_AMOUNT: minorUnits('MAX_AMOUNT', MAX_AMOUNT_DEFAULT * 1000n).prefault(String(MAX_AMOUNT_DEFAULT)),
   REPORT_WINDOW: duration('REPORT_WINDOW').prefault('5d'),
-  REPORT_TOKEN_SECRET: z.string().min(16, 'REPORT_TOKEN_SECRET must be at least 16 characters')
+  REPORT_TOKEN_SECRET: z
+    .string()
+    .min(16, 'REPORT_TOKEN_SECRET must be at least 16 characters')
     .default('alfabet-dev-only-report-token-secret'),
   REPORT_TOKEN_TTL: duration('REPORT_TOKEN_TTL').prefault('1h'),
   ACCOUNTS_DB_POOL_SIZE: positiveInt('ACCOUNTS_DB_POOL_SIZE', 200).prefault('20'),
@@ -94,6 +115,8 @@ export function loadAccountsConfig(env: NodeJS.ProcessEnv = process.env): Accoun
     shutdownGraceMs: c.SHUTDOWN_GRACE,
     logLevel: c.LOG_LEVEL,
     tls,
-    authorization: c.ACCOUNTS_AUTH ? authorizationPolicyFrom('ACCOUNTS', c, ACCOUNTS_METHODS, DEFAULT_ACCOUNTS_POLICY) : null,
+    authorization: c.ACCOUNTS_AUTH
+      ? authorizationPolicyFrom('ACCOUNTS', c, ACCOUNTS_METHODS, DEFAULT_ACCOUNTS_POLICY)
+      : null,
   };
 }

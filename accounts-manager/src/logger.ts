@@ -8,5 +8,10 @@ export type { Logger };
  * tokens redacted so they never reach a log line.
  */
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
-  return createServiceLogger(level, 'accounts-manager', ['config.reportTokenSecret', 'snapshotToken', 'pageToken', '*.snapshotToken', '*.pageToken'], destination);
+  return createServiceLogger(
+    level,
+    'accounts-manager',
+    ['config.reportTokenSecret', 'snapshotToken', 'pageToken', '*.snapshotToken', '*.pageToken'],
+    destination,
+  );
 }

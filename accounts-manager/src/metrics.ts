@@ -18,11 +18,15 @@ export function createAccountsMetrics(): AccountsMetrics {
     registry,
     rpc: createRpcMetrics(registry),
     transactions: new Counter({
-      name: 'ledger_transactions_total', help: 'Transfer and BankTransaction answers by kind and outcome; replays of a request_id count again',
-      labelNames: ['kind', 'status', 'failure_reason'], registers: [registry],
+      name: 'ledger_transactions_total',
+      help: 'Transfer and BankTransaction answers by kind and outcome; replays of a request_id count again',
+      labelNames: ['kind', 'status', 'failure_reason'],
+      registers: [registry],
     }),
     reportPages: new Counter({
-      name: 'ledger_report_pages_total', help: 'Pages ListTransactions read from the database and streamed', registers: [registry],
+      name: 'ledger_report_pages_total',
+      help: 'Pages ListTransactions read from the database and streamed',
+      registers: [registry],
     }),
   };
 }

@@ -49,12 +49,25 @@ describe('CreateAccount and GetAccount', () => {
 describe('BankTransaction', () => {
   it('CREDIT gives money to the account from the bank; DEBIT takes it back', async () => {
     const account = (await api.createAccount('Borrower')).accountId;
-    const credit = await api.bankTransaction({ dstAccountId: account, amount: 1_000n, direction: Direction.DIRECTION_CREDIT, description: 'advance' });
-    expect(credit).toMatchObject({
-      kind: TransactionKind.TRANSACTION_KIND_BANK, status: TransactionStatus.TRANSACTION_STATUS_SUCCESS,
-      srcAccountId: '', dstAccountId: account, amount: 1_000n, description: 'advance',
+    const credit = await api.bankTransaction({
+      dstAccountId: account,
+      amount: 1_000n,
+      direction: Direction.DIRECTION_CREDIT,
+      description: 'advance',
     });
-    const debit = await api.bankTransaction({ dstAccountId: account, amount: 400n, direction: Direction.DIRECTION_DEBIT });
+    expect(credit).toMatchObject({
+      kind: TransactionKind.TRANSACTION_KIND_BANK,
+      status: TransactionStatus.TRANSACTION_STATUS_SUCCESS,
+      srcAccountId: '',
+      dstAccountId: account,
+      amount: 1_000n,
+      description: 'advance',
+    });
+    const debit = await api.bankTransaction({
+      dstAccountId: account,
+      amount: 400n,
+      direction: Direction.DIRECTION_DEBIT,
+    });
     expect(debit.status).toBe(TransactionStatus.TRANSACTION_STATUS_SUCCESS);
     expect((await api.getAccount(account)).balance).toBe(600n);
   });
@@ -62,7 +75,12 @@ describe('BankTransaction', () => {
   it('DEBIT beyond the balance is a stored FAILED answer that moves nothing', async () => {
     const account = await api.fundedAccount(100n);
     const requestId = randomUUID();
-    const debit = await api.bankTransaction({ requestId, dstAccountId: account, amount: 101n, direction: Direction.DIRECTION_DEBIT });
+    const debit = await api.bankTransaction({
+      requestId,
+      dstAccountId: account,
+      amount: 101n,
+      direction: Direction.DIRECTION_DEBIT,
+    });
     expect(debit.status).toBe(TransactionStatus.TRANSACTION_STATUS_FAILED);
     expect(debit.failureReason).toBe(FailureReason.FAILURE_REASON_INSUFFICIENT_FUNDS);
     expect((await api.getAccount(account)).balance).toBe(100n);
@@ -72,8 +90,18 @@ describe('BankTransaction', () => {
   it('a repeated request_id replays the first outcome and moves the money once', async () => {
     const account = (await api.createAccount('Repeat')).accountId;
     const requestId = randomUUID();
-    const request = { requestId, dstAccountId: account, amount: 250n, direction: Direction.DIRECTION_CREDIT, description: 'once' };
-    const results = await Promise.all([api.bankTransaction(request), api.bankTransaction(request), api.bankTransaction(request)]);
+    const request = {
+      requestId,
+      dstAccountId: account,
+      amount: 250n,
+      direction: Direction.DIRECTION_CREDIT,
+      description: 'once',
+    };
+    const results = await Promise.all([
+      api.bankTransaction(request),
+      api.bankTransaction(request),
+      api.bankTransaction(request),
+    ]);
     expect(new Set(results.map((r) => r.transactionId)).size).toBe(1);
     expect((await api.getAccount(account)).balance).toBe(250n);
   });
@@ -81,7 +109,12 @@ describe('BankTransaction', () => {
   it('finds a transaction by its id and by its request_id', async () => {
     const account = (await api.createAccount('Lookup')).accountId;
     const requestId = randomUUID();
-    const credit = await api.bankTransaction({ requestId, dstAccountId: account, amount: 5n, direction: Direction.DIRECTION_CREDIT });
+    const credit = await api.bankTransaction({
+      requestId,
+      dstAccountId: account,
+      amount: 5n,
+      direction: Direction.DIRECTION_CREDIT,
+    });
     expect(await api.getTransaction({ transactionId: credit.transactionId })).toEqual(credit);
     expect(await api.getTransaction({ requestId })).toEqual(credit);
   });

@@ -37,8 +37,12 @@ afterAll(async () => {
 
 function runArchive(...args: string[]): Promise<{ code: number; output: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--no-warnings', CLI, ...args], { env: { ...process.env, NODE_OPTIONS: '', ACCOUNTS_DATABASE_URL: DATABASE_URL } },
-      (error, stdout, stderr) => resolve({ code: error ? Number(error.code) : 0, output: stdout + stderr }));
+    execFile(
+      process.execPath,
+      ['--no-warnings', CLI, ...args],
+      { env: { ...process.env, NODE_OPTIONS: '', ACCOUNTS_DATABASE_URL: DATABASE_URL } },
+      (error, stdout, stderr) => resolve({ code: error ? Number(error.code) : 0, output: stdout + stderr }),
+    );
   });
 }
 
@@ -50,16 +54,27 @@ async function creditInThePast(accountId: string, amount: bigint, daysAgo: numbe
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
-    await client.query('SELECT ensure_transaction_partitions($1::date, $1::date)', [createTime.toISOString().slice(0, 10)]);
+    await client.query('SELECT ensure_transaction_partitions($1::date, $1::date)', [
+      createTime.toISOString().slice(0, 10),
+    ]);
     await client.query(
       `INSERT INTO transactions (transaction_id, create_time, request_id, kind, dst_account_id, amount, direction, description,
                                  status, from_account_id, to_account_id)
        VALUES ($1, $2, $3, 'bank', $4, $5, 'credit', 'from long ago', 'success', $6, $4)`,
-      [transactionId, createTime, requestId, accountId, amount.toString(), BANK_ACCOUNT_ID]);
-    await client.query('INSERT INTO transaction_requests (request_id, transaction_id, create_time) VALUES ($1, $2, $3)',
-      [requestId, transactionId, createTime]);
-    await client.query('UPDATE accounts SET balance = balance + $2 WHERE account_id = $1', [accountId, amount.toString()]);
-    await client.query('UPDATE accounts SET balance = balance - $2 WHERE account_id = $1', [BANK_ACCOUNT_ID, amount.toString()]);
+      [transactionId, createTime, requestId, accountId, amount.toString(), BANK_ACCOUNT_ID],
+    );
+    await client.query(
+      'INSERT INTO transaction_requests (request_id, transaction_id, create_time) VALUES ($1, $2, $3)',
+      [requestId, transactionId, createTime],
+    );
+    await client.query('UPDATE accounts SET balance = balance + $2 WHERE account_id = $1', [
+      accountId,
+      amount.toString(),
+    ]);
+    await client.query('UPDATE accounts SET balance = balance - $2 WHERE account_id = $1', [
+      BANK_ACCOUNT_ID,
+      amount.toString(),
+    ]);
     await client.query('COMMIT');
   } catch (error) {
     await client.query('ROLLBACK');
@@ -73,7 +88,9 @@ async function creditInThePast(accountId: string, amount: bigint, daysAgo: numbe
 const partitionOf = (date: Date) => `transactions_p${date.toISOString().slice(0, 10).replace(/-/g, '')}`;
 async function schemaOf(table: string): Promise<string | null> {
   const result = await pool.query<{ nspname: string }>(
-    'SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relname = $1', [table]);
+    'SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relname = $1',
+    [table],
+  );
   return result.rows[0]?.nspname ?? null;
 }
 
@@ -93,7 +110,14 @@ it('archives old partitions without blocking writers, and the ledger stays whole
   const writes: Promise<unknown>[] = [];
   const writer = (async () => {
     while (writing) {
-      writes.push(api.bankTransaction({ dstAccountId: account, amount: 1n, direction: Direction.DIRECTION_CREDIT, requestId: randomUUID() }));
+      writes.push(
+        api.bankTransaction({
+          dstAccountId: account,
+          amount: 1n,
+          direction: Direction.DIRECTION_CREDIT,
+          requestId: randomUUID(),
+        }),
+      );
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
   })();
@@ -117,9 +141,16 @@ it('archives old partitions without blocking writers, and the ledger stays whole
   expect((await api.getTransaction({ requestId: old.requestId })).transactionId).toBe(old.transactionId);
   const balance = (await api.getAccount(account)).balance;
   const replay = await api.bankTransaction({
-    dstAccountId: account, amount: 500n, direction: Direction.DIRECTION_CREDIT, requestId: old.requestId, description: 'from long ago',
+    dstAccountId: account,
+    amount: 500n,
+    direction: Direction.DIRECTION_CREDIT,
+    requestId: old.requestId,
+    description: 'from long ago',
   });
-  expect(replay).toMatchObject({ transactionId: old.transactionId, status: TransactionStatus.TRANSACTION_STATUS_SUCCESS });
+  expect(replay).toMatchObject({
+    transactionId: old.transactionId,
+    status: TransactionStatus.TRANSACTION_STATUS_SUCCESS,
+  });
   expect((await api.getAccount(account)).balance).toBe(balance);
 
   // Running it again finds nothing more to do.

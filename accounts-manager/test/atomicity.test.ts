@@ -40,7 +40,8 @@ async function stallUpdatesOf(accountId: string, seconds: number): Promise<() =>
 async function waitForStalledBackend(): Promise<number> {
   for (let attempt = 0; attempt < 200; attempt++) {
     const { rows } = await pool.query<{ pid: number }>(
-      `SELECT pid FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND query LIKE '%ledger_post%'`);
+      `SELECT pid FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND query LIKE '%ledger_post%'`,
+    );
     if (rows[0]) return rows[0].pid;
     await new Promise((resolve) => setTimeout(resolve, 25));
   }

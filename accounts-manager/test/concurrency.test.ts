@@ -49,49 +49,57 @@ it(`keeps the ledger exact under ${CLIENTS} concurrent clients on ${ACCOUNTS} ac
   const accounts: string[] = [];
   for (let i = 0; i < ACCOUNTS; i++) accounts.push(await api.fundedAccount(1_000n, `hot ${i}`));
 
-  const channels = Array.from({ length: CHANNELS }, () => new AccountsServiceClient(ledger.address, credentials.createInsecure()));
+  const channels = Array.from(
+    { length: CHANNELS },
+    () => new AccountsServiceClient(ledger.address, credentials.createInsecure()),
+  );
   const responses = new Map<string, Transaction[]>(); // request_id → every answer it got
   let sampledNegative: string | null = null;
   let sampling = true;
   const sampler = (async () => {
     while (sampling) {
       const { rows } = await pool.query<{ account_id: string; balance: string }>(
-        'SELECT account_id, balance FROM accounts WHERE account_id = ANY($1::uuid[])', [accounts]);
+        'SELECT account_id, balance FROM accounts WHERE account_id = ANY($1::uuid[])',
+        [accounts],
+      );
       for (const row of rows) if (BigInt(row.balance) < 0n) sampledNegative = `${row.account_id}=${row.balance}`;
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
   })();
 
   const pick = () => accounts[Math.floor(random() * ACCOUNTS)]!;
-  await Promise.all(Array.from({ length: CLIENTS }, async (_, clientIndex) => {
-    const client = ledgerApi(channels[clientIndex % CHANNELS]!);
-    let previous: (() => Promise<Transaction>) | null = null;
-    for (let op = 0; op < OPERATIONS_PER_CLIENT; op++) {
-      let send: () => Promise<Transaction>;
-      let requestId: string;
-      if (previous && random() < REPEAT_PROBABILITY) {
-        send = previous; // the very same request again, as after a lost reply
-        requestId = (previous as unknown as { requestId: string }).requestId;
-      } else {
-        requestId = randomUUID();
-        const amount = BigInt(1 + Math.floor(random() * 300));
-        const direction = random() < 0.5 ? Direction.DIRECTION_DEBIT : Direction.DIRECTION_CREDIT;
-        if (random() < 0.75) {
-          const src = pick();
-          let dst = pick();
-          while (dst === src) dst = pick();
-          send = () => client.transfer({ requestId, srcAccountId: src, dstAccountId: dst, amount, direction });
+  await Promise.all(
+    Array.from({ length: CLIENTS }, async (_, clientIndex) => {
+      const client = ledgerApi(channels[clientIndex % CHANNELS]!);
+      let previous: (() => Promise<Transaction>) | null = null;
+      for (let op = 0; op < OPERATIONS_PER_CLIENT; op++) {
+        let send: () => Promise<Transaction>;
+        let requestId: string;
+        if (previous && random() < REPEAT_PROBABILITY) {
+          send = previous; // the very same request again, as after a lost reply
+          requestId = (previous as unknown as { requestId: string }).requestId;
         } else {
-          const dst = pick();
-          send = () => client.bankTransaction({ requestId, dstAccountId: dst, amount, direction, description: 'load' });
+          requestId = randomUUID();
+          const amount = BigInt(1 + Math.floor(random() * 300));
+          const direction = random() < 0.5 ? Direction.DIRECTION_DEBIT : Direction.DIRECTION_CREDIT;
+          if (random() < 0.75) {
+            const src = pick();
+            let dst = pick();
+            while (dst === src) dst = pick();
+            send = () => client.transfer({ requestId, srcAccountId: src, dstAccountId: dst, amount, direction });
+          } else {
+            const dst = pick();
+            send = () =>
+              client.bankTransaction({ requestId, dstAccountId: dst, amount, direction, description: 'load' });
+          }
+          Object.assign(send, { requestId });
         }
-        Object.assign(send, { requestId });
+        const answer = await send();
+        responses.set(requestId, [...(responses.get(requestId) ?? []), answer]);
+        previous = send;
       }
-      const answer = await send();
-      responses.set(requestId, [...(responses.get(requestId) ?? []), answer]);
-      previous = send;
-    }
-  }));
+    }),
+  );
   sampling = false;
   await sampler;
   for (const channel of channels) channel.close();
@@ -106,9 +114,18 @@ it(`keeps the ledger exact under ${CLIENTS} concurrent clients on ${ACCOUNTS} ac
   }
 
   // The database holds exactly the acknowledged transactions, once each.
-  const { rows } = await pool.query<{ transaction_id: string; request_id: string; status: string; amount: string; from_account_id: string; to_account_id: string }>(
+  const { rows } = await pool.query<{
+    transaction_id: string;
+    request_id: string;
+    status: string;
+    amount: string;
+    from_account_id: string;
+    to_account_id: string;
+  }>(
     `SELECT transaction_id, request_id, status, amount, from_account_id, to_account_id FROM transactions
-     WHERE request_id = ANY($1::uuid[])`, [[...acknowledged.keys()]]);
+     WHERE request_id = ANY($1::uuid[])`,
+    [[...acknowledged.keys()]],
+  );
   expect(rows).toHaveLength(acknowledged.size);
   for (const row of rows) {
     const answer = acknowledged.get(row.request_id)!;
@@ -119,8 +136,10 @@ it(`keeps the ledger exact under ${CLIENTS} concurrent clients on ${ACCOUNTS} ac
   // Replaying the acknowledged successes from the initial balances gives the final balances: no lost update.
   const expected = new Map(accounts.map((id) => [id, 1_000n]));
   for (const row of rows.filter((r) => r.status === 'success')) {
-    if (expected.has(row.from_account_id)) expected.set(row.from_account_id, expected.get(row.from_account_id)! - BigInt(row.amount));
-    if (expected.has(row.to_account_id)) expected.set(row.to_account_id, expected.get(row.to_account_id)! + BigInt(row.amount));
+    if (expected.has(row.from_account_id))
+      expected.set(row.from_account_id, expected.get(row.from_account_id)! - BigInt(row.amount));
+    if (expected.has(row.to_account_id))
+      expected.set(row.to_account_id, expected.get(row.to_account_id)! + BigInt(row.amount));
   }
   for (const id of accounts) {
     const balance = (await api.getAccount(id)).balance;

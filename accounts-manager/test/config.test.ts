@@ -25,8 +25,12 @@ describe('configuration', () => {
   });
 
   it('refuses to serve plaintext gRPC beyond loopback unless told to', () => {
-    expect(() => loadAccountsConfig({ ACCOUNTS_GRPC_ADDR: '0.0.0.0:50051' })).toThrow(/ACCOUNTS_GRPC_ADDR: .*not a loopback address/);
-    expect(loadAccountsConfig({ ACCOUNTS_GRPC_ADDR: '0.0.0.0:50051', ALLOW_INSECURE_NON_LOOPBACK: 'true' }).grpcAddress).toBe('0.0.0.0:50051');
+    expect(() => loadAccountsConfig({ ACCOUNTS_GRPC_ADDR: '0.0.0.0:50051' })).toThrow(
+      /ACCOUNTS_GRPC_ADDR: .*not a loopback address/,
+    );
+    expect(
+      loadAccountsConfig({ ACCOUNTS_GRPC_ADDR: '0.0.0.0:50051', ALLOW_INSECURE_NON_LOOPBACK: 'true' }).grpcAddress,
+    ).toBe('0.0.0.0:50051');
     expect(loadAccountsConfig({ ACCOUNTS_GRPC_ADDR: 'localhost:50051' }).grpcAddress).toBe('localhost:50051');
     expect(() => loadAccountsConfig({ ALLOW_INSECURE_NON_LOOPBACK: 'yes' })).toThrow(/ALLOW_INSECURE_NON_LOOPBACK/);
   });

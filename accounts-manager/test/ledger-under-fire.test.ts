@@ -42,12 +42,19 @@ const unexpectedExits: string[] = [];
 function startService(): ChildProcess {
   const child = spawn(process.execPath, [join(ROOT, 'accounts-manager/dist/src/main.js')], {
     env: {
-      ...process.env, ACCOUNTS_GRPC_ADDR: address, ACCOUNTS_DATABASE_URL: databaseUrl, ACCOUNTS_METRICS_ADDR: 'off',
-      ACCOUNTS_DB_POOL_SIZE: '16', LOG_LEVEL: 'warn', SHUTDOWN_GRACE: '2s',
+      ...process.env,
+      ACCOUNTS_GRPC_ADDR: address,
+      ACCOUNTS_DATABASE_URL: databaseUrl,
+      ACCOUNTS_METRICS_ADDR: 'off',
+      ACCOUNTS_DB_POOL_SIZE: '16',
+      LOG_LEVEL: 'warn',
+      SHUTDOWN_GRACE: '2s',
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-  child.once('exit', (code, signal) => { if (signal !== 'SIGKILL' && signal !== 'SIGTERM') unexpectedExits.push(`exit ${code} ${signal}`); });
+  child.once('exit', (code, signal) => {
+    if (signal !== 'SIGKILL' && signal !== 'SIGTERM') unexpectedExits.push(`exit ${code} ${signal}`);
+  });
   return child;
 }
 
@@ -83,7 +90,10 @@ afterAll(async () => {
   postgres?.stop();
 });
 
-interface Request { requestId: string; send: () => Promise<Transaction> }
+interface Request {
+  requestId: string;
+  send: () => Promise<Transaction>;
+}
 
 it('loses nothing and duplicates nothing while accounts-manager is killed 3 times and PostgreSQL restarted once', async () => {
   const setup = new AccountsServiceClient(address, credentials.createInsecure());
@@ -92,10 +102,15 @@ it('loses nothing and duplicates nothing while accounts-manager is killed 3 time
   for (let i = 0; i < ACCOUNTS; i++) accounts.push(await api.fundedAccount(1_000n, `fire ${i}`));
   setup.close();
 
-  const channels = Array.from({ length: CHANNELS }, () => new AccountsServiceClient(address, credentials.createInsecure(), {
-    // Reconnect quickly after each restart instead of backing off for minutes.
-    'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 1_000,
-  }));
+  const channels = Array.from(
+    { length: CHANNELS },
+    () =>
+      new AccountsServiceClient(address, credentials.createInsecure(), {
+        // Reconnect quickly after each restart instead of backing off for minutes.
+        'grpc.initial_reconnect_backoff_ms': 100,
+        'grpc.max_reconnect_backoff_ms': 1_000,
+      }),
+  );
   const answers = new Map<string, Transaction[]>();
   const unresolved = new Set<string>();
   const errorsSeen = new Map<string, number>();
@@ -127,31 +142,53 @@ it('loses nothing and duplicates nothing while accounts-manager is killed 3 time
     }
   }
 
-  const load = Promise.all(Array.from({ length: CLIENTS }, async (_, index) => {
-    const channel = channels[index % CHANNELS]!;
-    let previous: Request | null = null;
-    while (Date.now() < loadEnds) {
-      let request: Request;
-      if (previous && Math.random() < 0.1) {
-        request = previous; // sent again after it was answered, as a client that lost the reply
-      } else {
-        const requestId = randomUUID();
-        const amount = BigInt(1 + Math.floor(Math.random() * 300));
-        const direction = Math.random() < 0.5 ? Direction.DIRECTION_DEBIT : Direction.DIRECTION_CREDIT;
-        if (Math.random() < 0.75) {
-          const src = pick();
-          let dst = pick();
-          while (dst === src) dst = pick();
-          request = { requestId, send: () => callWithDeadline(channel, 'transfer', { requestId, srcAccountId: src, dstAccountId: dst, amount, direction }) };
+  const load = Promise.all(
+    Array.from({ length: CLIENTS }, async (_, index) => {
+      const channel = channels[index % CHANNELS]!;
+      let previous: Request | null = null;
+      while (Date.now() < loadEnds) {
+        let request: Request;
+        if (previous && Math.random() < 0.1) {
+          request = previous; // sent again after it was answered, as a client that lost the reply
         } else {
-          const dst = pick();
-          request = { requestId, send: () => callWithDeadline(channel, 'bankTransaction', { requestId, dstAccountId: dst, amount, direction, description: 'under fire' }) };
+          const requestId = randomUUID();
+          const amount = BigInt(1 + Math.floor(Math.random() * 300));
+          const direction = Math.random() < 0.5 ? Direction.DIRECTION_DEBIT : Direction.DIRECTION_CREDIT;
+          if (Math.random() < 0.75) {
+            const src = pick();
+            let dst = pick();
+            while (dst === src) dst = pick();
+            request = {
+              requestId,
+              send: () =>
+                callWithDeadline(channel, 'transfer', {
+                  requestId,
+                  srcAccountId: src,
+                  dstAccountId: dst,
+                  amount,
+                  direction,
+                }),
+            };
+          } else {
+            const dst = pick();
+            request = {
+              requestId,
+              send: () =>
+                callWithDeadline(channel, 'bankTransaction', {
+                  requestId,
+                  dstAccountId: dst,
+                  amount,
+                  direction,
+                  description: 'under fire',
+                }),
+            };
+          }
         }
+        await untilAnswered(request);
+        previous = request;
       }
-      await untilAnswered(request);
-      previous = request;
-    }
-  }));
+    }),
+  );
 
   // No balance below zero at any moment we can look (PostgreSQL down: nothing to see, nothing to change).
   const sampler = new pg.Pool({ connectionString: databaseUrl, max: 1 });
@@ -160,7 +197,9 @@ it('loses nothing and duplicates nothing while accounts-manager is killed 3 time
   let sampling = true;
   const sampling$ = (async () => {
     while (sampling) {
-      const rows = await sampler.query<{ n: string }>('SELECT count(*) AS n FROM accounts WHERE balance < 0 AND NOT is_system').catch(() => null);
+      const rows = await sampler
+        .query<{ n: string }>('SELECT count(*) AS n FROM accounts WHERE balance < 0 AND NOT is_system')
+        .catch(() => null);
       if (rows && rows.rows[0]!.n !== '0') negative = rows.rows[0]!.n;
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -192,15 +231,26 @@ it('loses nothing and duplicates nothing while accounts-manager is killed 3 time
   expect(errorsSeen.get('UNAVAILABLE') ?? 0).toBeGreaterThan(0);
 
   // Every request_id answered with one single transaction, however often it was sent.
-  for (const [requestId, got] of answers) expect({ requestId, ids: new Set(got.map((a) => a.transactionId)).size }).toEqual({ requestId, ids: 1 });
+  for (const [requestId, got] of answers)
+    expect({ requestId, ids: new Set(got.map((a) => a.transactionId)).size }).toEqual({ requestId, ids: 1 });
 
   const db = new pg.Pool({ connectionString: databaseUrl, max: 2 });
   try {
-    const { rows } = await db.query<{ transaction_id: string; request_id: string; status: string; amount: string; from_account_id: string; to_account_id: string }>(
+    const { rows } = await db.query<{
+      transaction_id: string;
+      request_id: string;
+      status: string;
+      amount: string;
+      from_account_id: string;
+      to_account_id: string;
+    }>(
       `SELECT transaction_id, request_id, status, amount, from_account_id, to_account_id FROM transactions WHERE request_id = ANY($1::uuid[])`,
-      [[...answers.keys()]]);
+      [[...answers.keys()]],
+    );
     expect(rows).toHaveLength(answers.size); // stored once each, nothing extra for those ids
-    const duplicates = await db.query('SELECT request_id FROM transactions WHERE request_id IS NOT NULL GROUP BY request_id HAVING count(*) > 1');
+    const duplicates = await db.query(
+      'SELECT request_id FROM transactions WHERE request_id IS NOT NULL GROUP BY request_id HAVING count(*) > 1',
+    );
     expect(duplicates.rows).toEqual([]);
     for (const row of rows) {
       const answer = answers.get(row.request_id)![0]!;
@@ -214,22 +264,47 @@ it('loses nothing and duplicates nothing while accounts-manager is killed 3 time
     // Balances = the initial 1 000 each, replayed through the acknowledged successes.
     const expected = new Map(accounts.map((id) => [id, 1_000n]));
     for (const row of rows.filter((r) => r.status === 'success')) {
-      if (expected.has(row.from_account_id)) expected.set(row.from_account_id, expected.get(row.from_account_id)! - BigInt(row.amount));
-      if (expected.has(row.to_account_id)) expected.set(row.to_account_id, expected.get(row.to_account_id)! + BigInt(row.amount));
+      if (expected.has(row.from_account_id))
+        expected.set(row.from_account_id, expected.get(row.from_account_id)! - BigInt(row.amount));
+      if (expected.has(row.to_account_id))
+        expected.set(row.to_account_id, expected.get(row.to_account_id)! + BigInt(row.amount));
     }
-    const balances = await db.query<{ account_id: string; balance: string }>('SELECT account_id, balance FROM accounts WHERE account_id = ANY($1::uuid[])', [accounts]);
-    for (const row of balances.rows) expect({ account: row.account_id, balance: BigInt(row.balance) }).toEqual({ account: row.account_id, balance: expected.get(row.account_id) });
+    const balances = await db.query<{ account_id: string; balance: string }>(
+      'SELECT account_id, balance FROM accounts WHERE account_id = ANY($1::uuid[])',
+      [accounts],
+    );
+    for (const row of balances.rows)
+      expect({ account: row.account_id, balance: BigInt(row.balance) }).toEqual({
+        account: row.account_id,
+        balance: expected.get(row.account_id),
+      });
 
-    expect(await verifyLedger(db)).toMatchObject({ ok: true, balanceSumMinor: 0n, mismatchedAccounts: [], negativeAccounts: [] });
+    expect(await verifyLedger(db)).toMatchObject({
+      ok: true,
+      balanceSumMinor: 0n,
+      mismatchedAccounts: [],
+      negativeAccounts: [],
+    });
   } finally {
     await db.end();
     await sampler.end();
   }
 }, 240_000);
 
-function callWithDeadline(client: AccountsServiceClient, method: 'transfer' | 'bankTransaction', request: object): Promise<Transaction> {
+function callWithDeadline(
+  client: AccountsServiceClient,
+  method: 'transfer' | 'bankTransaction',
+  request: object,
+): Promise<Transaction> {
   return new Promise((resolveCall, reject) => {
-    (client[method] as unknown as (r: object, o: object, cb: (e: ServiceError | null, res: { transaction: Transaction }) => void) => void)
-      .call(client, request, { deadline: Date.now() + CALL_DEADLINE_MS }, (error, response) => (error ? reject(error) : resolveCall(response.transaction)));
+    (
+      client[method] as unknown as (
+        r: object,
+        o: object,
+        cb: (e: ServiceError | null, res: { transaction: Transaction }) => void,
+      ) => void
+    ).call(client, request, { deadline: Date.now() + CALL_DEADLINE_MS }, (error, response) =>
+      error ? reject(error) : resolveCall(response.transaction),
+    );
   });
 }

@@ -7,12 +7,16 @@ import { testPool } from './support/db.js';
 import { healthCheck, healthWatch, reflect } from './support/ops-clients.js';
 
 let pool: pg.Pool;
-beforeAll(() => { pool = testPool(); });
+beforeAll(() => {
+  pool = testPool();
+});
 afterAll(async () => pool.end());
 
 describe('what ops see of a running accounts-manager', () => {
   let ledger: TestLedger;
-  beforeAll(async () => { ledger = await startTestLedger(); });
+  beforeAll(async () => {
+    ledger = await startTestLedger();
+  });
   afterAll(async () => ledger.stop());
 
   it('lists its services through server reflection (grpcurl list)', async () => {
@@ -24,8 +28,17 @@ describe('what ops see of a running accounts-manager', () => {
   it('describes every RPC and message through reflection (grpcurl describe)', async () => {
     const answer = await reflect(ledger.address, { file_containing_symbol: ACCOUNTS_SERVICE_NAME });
     const descriptors = Buffer.concat(answer.file_descriptor_response.file_descriptor_proto).toString('latin1');
-    for (const name of ['CreateAccount', 'GetAccount', 'Transfer', 'BankTransaction', 'GetTransaction', 'ListTransactions',
-      'TransferRequest', 'TRANSACTION_STATUS_FAILED', 'FAILURE_REASON_INSUFFICIENT_FUNDS']) {
+    for (const name of [
+      'CreateAccount',
+      'GetAccount',
+      'Transfer',
+      'BankTransaction',
+      'GetTransaction',
+      'ListTransactions',
+      'TransferRequest',
+      'TRANSACTION_STATUS_FAILED',
+      'FAILURE_REASON_INSUFFICIENT_FUNDS',
+    ]) {
       expect(descriptors).toContain(name);
     }
   });
@@ -44,12 +57,18 @@ describe('graceful shutdown', () => {
     const payee = await api.fundedAccount(0n);
     // Slow the payee's update down so the transfer is still running when the stop begins.
     const name = `slow_${payee.replace(/-/g, '')}`;
-    await pool.query(`CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(1); RETURN NEW; END $$`);
-    await pool.query(`CREATE TRIGGER ${name} BEFORE UPDATE ON accounts FOR EACH ROW WHEN (NEW.account_id = '${payee}'::uuid) EXECUTE FUNCTION ${name}()`);
+    await pool.query(
+      `CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(1); RETURN NEW; END $$`,
+    );
+    await pool.query(
+      `CREATE TRIGGER ${name} BEFORE UPDATE ON accounts FOR EACH ROW WHEN (NEW.account_id = '${payee}'::uuid) EXECUTE FUNCTION ${name}()`,
+    );
     try {
       const inFlight = api.transfer({ srcAccountId: payer, dstAccountId: payee, amount: 60n });
       for (let i = 0; i < 100; i++) {
-        const { rows } = await pool.query(`SELECT 1 FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND query LIKE '%ledger_post%'`);
+        const { rows } = await pool.query(
+          `SELECT 1 FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND query LIKE '%ledger_post%'`,
+        );
         if (rows.length > 0) break;
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
@@ -63,7 +82,10 @@ describe('graceful shutdown', () => {
     await expect(api.getAccount(payer)).rejects.toMatchObject({ code: status.UNAVAILABLE });
     ledger.client.close();
 
-    const balances = await pool.query<{ balance: string }>('SELECT balance FROM accounts WHERE account_id = ANY($1::uuid[]) ORDER BY balance', [[payer, payee]]);
+    const balances = await pool.query<{ balance: string }>(
+      'SELECT balance FROM accounts WHERE account_id = ANY($1::uuid[]) ORDER BY balance',
+      [[payer, payee]],
+    );
     expect(balances.rows.map((r) => r.balance)).toEqual(['40', '60']);
   });
 
@@ -93,27 +115,43 @@ describe('metrics and correlation ids', () => {
 
       const text = await (await fetch(`http://127.0.0.1:${ledger.app.metricsPort}/metrics`)).text();
       expect(text).toMatch(/grpc_server_handled_total\{service="AccountsService",method="Transfer",code="OK"[^}]*\} 1/);
-      expect(text).toMatch(/grpc_server_handled_total\{service="AccountsService",method="GetAccount",code="INVALID_ARGUMENT"[^}]*\} 1/);
+      expect(text).toMatch(
+        /grpc_server_handled_total\{service="AccountsService",method="GetAccount",code="INVALID_ARGUMENT"[^}]*\} 1/,
+      );
       expect(text).toMatch(/grpc_server_handling_seconds_bucket\{[^}]*method="Transfer"/);
-      expect(text).toMatch(/ledger_transactions_total\{kind="transfer",status="failed",failure_reason="insufficient_funds"[^}]*\} 1/);
+      expect(text).toMatch(
+        /ledger_transactions_total\{kind="transfer",status="failed",failure_reason="insufficient_funds"[^}]*\} 1/,
+      );
       expect(text).toMatch(/process_resident_memory_bytes/);
     } finally {
       await ledger.stop();
     }
   });
 
-  it('echoes the caller\'s x-correlation-id and stamps it on the log lines of the call', async () => {
+  it("echoes the caller's x-correlation-id and stamps it on the log lines of the call", async () => {
     const lines: Record<string, unknown>[] = [];
     const { Writable } = await import('node:stream');
     const { pino } = await import('pino');
     const { currentRequestContext } = await import('@alfabet/service-kit/request-context');
-    const sink = new Writable({ write(chunk, _encoding, done) { lines.push(JSON.parse(String(chunk))); done(); } });
-    const ledger = await startTestLedger({ LOG_LEVEL: 'debug' }, pino({ level: 'debug', mixin: () => currentRequestContext() ?? {} }, sink));
+    const sink = new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(JSON.parse(String(chunk)));
+        done();
+      },
+    });
+    const ledger = await startTestLedger(
+      { LOG_LEVEL: 'debug' },
+      pino({ level: 'debug', mixin: () => currentRequestContext() ?? {} }, sink),
+    );
     try {
       const metadata = new Metadata();
       metadata.set('x-correlation-id', 'payment-42-attempt-1');
       const echoed = await new Promise<string>((resolve, reject) => {
-        const call = ledger.client.createAccount({ displayName: 'Traced', requestId: '' }, metadata, (error) => error && reject(error));
+        const call = ledger.client.createAccount(
+          { displayName: 'Traced', requestId: '' },
+          metadata,
+          (error) => error && reject(error),
+        );
         call.on('metadata', (m) => resolve(String(m.get('x-correlation-id')[0])));
       });
       expect(echoed).toBe('payment-42-attempt-1');

@@ -27,14 +27,19 @@ beforeAll(async () => {
   ledger = await startTestLedger({ ACCOUNTS_DATABASE_URL: DATABASE_URL });
   pool = new pg.Pool({ connectionString: DATABASE_URL, max: 4 });
   // FAILED transfers (they move no money) spread over the last three days, written as history.
-  await pool.query(`INSERT INTO accounts (account_id, display_name) SELECT gen_random_uuid(), 'counts ' || i FROM generate_series(1, 2) i`);
-  await pool.query(`
+  await pool.query(
+    `INSERT INTO accounts (account_id, display_name) SELECT gen_random_uuid(), 'counts ' || i FROM generate_series(1, 2) i`,
+  );
+  await pool.query(
+    `
     WITH a AS (SELECT array_agg(account_id) AS ids FROM accounts WHERE NOT is_system)
     INSERT INTO transactions (transaction_id, create_time, kind, src_account_id, dst_account_id, amount, direction,
                               status, failure_reason, from_account_id, to_account_id)
     SELECT gen_random_uuid(), now() - (i * (3 * 86400.0 / $1)) * interval '1 second', 'transfer',
            a.ids[1], a.ids[2], 100, 'debit', 'failed', 'insufficient_funds', a.ids[1], a.ids[2]
-    FROM generate_series(1, $1) i, a`, [ROWS]);
+    FROM generate_series(1, $1) i, a`,
+    [ROWS],
+  );
   await forgetReportCounts(pool);
 }, 60_000);
 afterAll(async () => {
@@ -43,10 +48,19 @@ afterAll(async () => {
 });
 
 const oldest = () => new Date(Date.now() - 5 * DAY - HOUR);
-const rowsIn = async (start: Date, end: Date | null) => Number((await pool.query<{ n: string }>(
-  'SELECT count(*) AS n FROM transactions WHERE create_time >= $1 AND ($2::timestamptz IS NULL OR create_time < $2)', [start, end])).rows[0]!.n);
+const rowsIn = async (start: Date, end: Date | null) =>
+  Number(
+    (
+      await pool.query<{ n: string }>(
+        'SELECT count(*) AS n FROM transactions WHERE create_time >= $1 AND ($2::timestamptz IS NULL OR create_time < $2)',
+        [start, end],
+      )
+    ).rows[0]!.n,
+  );
 const totalOf = async (start: Date, end: Date | null) =>
-  Number((await listFirst(ledger.client, { startTime: start, endTime: end ?? undefined, pageSize: 1 }, 1))[0]!.totalSize);
+  Number(
+    (await listFirst(ledger.client, { startTime: start, endTime: end ?? undefined, pageSize: 1 }, 1))[0]!.totalSize,
+  );
 /**
  * Runs the maintenance until `hours` hours are sealed. xids are cluster-wide:
  * a transaction open in another test's database holds the seal back (as it
@@ -61,7 +75,11 @@ async function sealUntil(hours: number): Promise<void> {
     await new Promise((r) => setTimeout(r, 200));
   }
 }
-const sealedHours = async () => Number((await pool.query<{ n: string }>('SELECT count(*) AS n FROM report_hour_counts WHERE row_count IS NOT NULL')).rows[0]!.n);
+const sealedHours = async () =>
+  Number(
+    (await pool.query<{ n: string }>('SELECT count(*) AS n FROM report_hour_counts WHERE row_count IS NOT NULL'))
+      .rows[0]!.n,
+  );
 
 it('keeps totals exact for windows that start and end anywhere, and the total is made of the sealed counts', async () => {
   await sealUntil(3 * 24);
@@ -75,10 +93,16 @@ it('keeps totals exact for windows that start and end anywhere, and the total is
 
   // Proof the sealed counts are used: a count changed by hand shows up in the total.
   const start = new Date(Date.now() - 2 * DAY);
-  const { rows: [hour] } = await pool.query<{ hour_start: Date }>(
-    'SELECT hour_start FROM report_hour_counts WHERE row_count IS NOT NULL AND hour_start > $1 ORDER BY hour_start LIMIT 1', [new Date(start.getTime() + HOUR)]);
+  const {
+    rows: [hour],
+  } = await pool.query<{ hour_start: Date }>(
+    'SELECT hour_start FROM report_hour_counts WHERE row_count IS NOT NULL AND hour_start > $1 ORDER BY hour_start LIMIT 1',
+    [new Date(start.getTime() + HOUR)],
+  );
   const exact = await totalOf(start, null);
-  await pool.query('UPDATE report_hour_counts SET row_count = row_count + 1000 WHERE hour_start = $1', [hour!.hour_start]);
+  await pool.query('UPDATE report_hour_counts SET row_count = row_count + 1000 WHERE hour_start = $1', [
+    hour!.hour_start,
+  ]);
   expect(await totalOf(start, null)).toBe(exact + 1000);
   // A gap in the sealed hours: the run is broken, so everything is counted row by row again — still exact.
   await pool.query('DELETE FROM report_hour_counts WHERE hour_start = $1', [hour!.hour_start]);
@@ -115,9 +139,12 @@ it('stamps a transaction with the time it was written, not the time its database
     await client.query('BEGIN');
     const began = (await client.query<{ began: Date }>('SELECT now() AS began')).rows[0]!.began;
     await client.query('SELECT pg_sleep(0.3)');
-    const { rows: [row] } = await client.query<{ create_time: Date }>(
+    const {
+      rows: [row],
+    } = await client.query<{ create_time: Date }>(
       `SELECT create_time FROM ledger_post(gen_random_uuid(), NULL, 'transfer', $1, $2, 5, 'debit', '', $1, $2)`,
-      [payer, payee.accountId]);
+      [payer, payee.accountId],
+    );
     await client.query('COMMIT');
     expect(row!.create_time.getTime() - began.getTime()).toBeGreaterThanOrEqual(300);
   } finally {

@@ -28,33 +28,44 @@ beforeAll(async () => {
   pool = new pg.Pool({ connectionString: DATABASE_URL, max: 2 });
   // FAILED transfers among 1000 accounts, one every ~1.15 s over the last four days.
   await pool.query(
-    `INSERT INTO accounts (account_id, display_name) SELECT gen_random_uuid(), 'plan ' || i FROM generate_series(1, $1) i`, [ACCOUNTS]);
-  await pool.query(`
+    `INSERT INTO accounts (account_id, display_name) SELECT gen_random_uuid(), 'plan ' || i FROM generate_series(1, $1) i`,
+    [ACCOUNTS],
+  );
+  await pool.query(
+    `
     WITH a AS (SELECT array_agg(account_id) AS ids FROM accounts WHERE NOT is_system)
     INSERT INTO transactions (transaction_id, create_time, kind, src_account_id, dst_account_id, amount, direction,
                               status, failure_reason, from_account_id, to_account_id)
     SELECT gen_random_uuid(), now() - (i * (4 * 86400.0 / $1)) * interval '1 second', 'transfer',
            a.ids[1 + i % $2], a.ids[1 + (i + 1) % $2], 100, 'debit', 'failed', 'insufficient_funds',
            a.ids[1 + i % $2], a.ids[1 + (i + 1) % $2]
-    FROM generate_series(1, $1) i, a`, [ROWS, ACCOUNTS]);
+    FROM generate_series(1, $1) i, a`,
+    [ROWS, ACCOUNTS],
+  );
   await forgetReportCounts(pool); // history written directly: its hour counts are taken again
   await pool.query('ANALYZE transactions');
   snapshot = (await pool.query<{ s: string }>('SELECT pg_current_snapshot()::text AS s')).rows[0]!.s;
-  someAccount = (await pool.query<{ id: string }>('SELECT from_account_id AS id FROM transactions LIMIT 1')).rows[0]!.id;
+  someAccount = (await pool.query<{ id: string }>('SELECT from_account_id AS id FROM transactions LIMIT 1')).rows[0]!
+    .id;
 }, 120_000);
 afterAll(async () => {
   await pool.end();
   await ledger.stop();
 });
 
-async function planOf(report: Omit<ReportSnapshot, 'snapshot' | 'takenAtMs' | 'totalSize'>, position: PagePosition): Promise<string> {
+async function planOf(
+  report: Omit<ReportSnapshot, 'snapshot' | 'takenAtMs' | 'totalSize'>,
+  position: PagePosition,
+): Promise<string> {
   const query = pageQuery({ ...report, snapshot, totalSize: 1000n, takenAtMs: Date.now() }, position);
-  const rows = (await pool.query<{ 'QUERY PLAN': string }>({ text: `EXPLAIN ${query.text}`, values: query.values })).rows;
+  const rows = (await pool.query<{ 'QUERY PLAN': string }>({ text: `EXPLAIN ${query.text}`, values: query.values }))
+    .rows;
   return rows.map((row) => row['QUERY PLAN']).join('\n');
 }
 
 const windowStart = () => microsOfDate(new Date(Date.now() - 2 * DAY));
-const dayName = (daysAgo: number) => `transactions_p${new Date(Date.now() - daysAgo * DAY).toISOString().slice(0, 10).replace(/-/g, '')}`;
+const dayName = (daysAgo: number) =>
+  `transactions_p${new Date(Date.now() - daysAgo * DAY).toISOString().slice(0, 10).replace(/-/g, '')}`;
 
 function expectOrderedIndexWalk(plan: string, index: RegExp) {
   expect(plan).toMatch(index);
@@ -64,21 +75,33 @@ function expectOrderedIndexWalk(plan: string, index: RegExp) {
   expect(plan).not.toContain(dayName(4));
 }
 
-it('walks the report index of the window\'s partitions, newest first, for the first page', async () => {
-  const plan = await planOf({ filter: { startUs: windowStart(), endUs: null, accountId: null }, pageSize: 1000 }, { offset: 0 });
+it("walks the report index of the window's partitions, newest first, for the first page", async () => {
+  const plan = await planOf(
+    { filter: { startUs: windowStart(), endUs: null, accountId: null }, pageSize: 1000 },
+    { offset: 0 },
+  );
   expectOrderedIndexWalk(plan, /Index (Only )?Scan using transactions_p\d{8}_create_time_transaction_id_xact_id_idx/);
 });
 
 it('starts every later page at its cursor (keyset), not at an offset', async () => {
   const plan = await planOf(
     { filter: { startUs: windowStart(), endUs: null, accountId: null }, pageSize: 1000 },
-    { after: { createTimeUs: microsOfDate(new Date(Date.now() - DAY)), transactionId: '80000000-0000-4000-8000-000000000000' } });
+    {
+      after: {
+        createTimeUs: microsOfDate(new Date(Date.now() - DAY)),
+        transactionId: '80000000-0000-4000-8000-000000000000',
+      },
+    },
+  );
   expectOrderedIndexWalk(plan, /Index (Only )?Scan using transactions_p\d{8}_create_time_transaction_id_xact_id_idx/);
   expect(plan).toMatch(/ROW\(create_time, transaction_id\) < ROW\(/);
 });
 
 it('uses the per-account indexes of both legs for one account, never a scan of the whole window', async () => {
-  const plan = await planOf({ filter: { startUs: windowStart(), endUs: null, accountId: someAccount }, pageSize: 100 }, { offset: 0 });
+  const plan = await planOf(
+    { filter: { startUs: windowStart(), endUs: null, accountId: someAccount }, pageSize: 100 },
+    { offset: 0 },
+  );
   // Sorting the few hundred rows of one account is fine; reading everyone's rows is not.
   expect(plan).toMatch(/Index Scan (using|on) transactions_p\d{8}_from_account_id_create_time_transact\w*_idx/);
   expect(plan).toMatch(/Index Scan (using|on) transactions_p\d{8}_to_account_id_create_time_transacti\w*_idx/);

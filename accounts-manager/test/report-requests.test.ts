@@ -39,8 +39,11 @@ afterAll(async () => {
 
 async function expectRefused(fields: Partial<ListTransactionsRequest>, field: string): Promise<void> {
   const error = await listAll(ledger.client, fields).then(
-    () => { throw new Error(`expected INVALID_ARGUMENT naming ${field}`); },
-    (e: ServiceError) => e);
+    () => {
+      throw new Error(`expected INVALID_ARGUMENT naming ${field}`);
+    },
+    (e: ServiceError) => e,
+  );
   expect(error.code).toBe(status.INVALID_ARGUMENT);
   expect(error.details.startsWith(`${field}:`)).toBe(true);
 }
@@ -62,7 +65,10 @@ describe('bad requests', () => {
   ])('%s', async (_name, fields, field) => expectRefused(fields, field));
 
   it('accepts a start just inside the window', async () => {
-    const pages = await listAll(ledger.client, { startTime: new Date(Date.now() - 5 * DAY + 60_000), accountId: accountA });
+    const pages = await listAll(ledger.client, {
+      startTime: new Date(Date.now() - 5 * DAY + 60_000),
+      accountId: accountA,
+    });
     expect(pages[0]!.totalSize).toBe(25n);
   });
 
@@ -82,12 +88,18 @@ describe('bad requests', () => {
 
 describe('tokens', () => {
   it('refuses a token with any single byte changed, in every position', async () => {
-    for (const [field, token] of [['snapshot_token', snapshotToken], ['page_token', pageToken]] as const) {
+    for (const [field, token] of [
+      ['snapshot_token', snapshotToken],
+      ['page_token', pageToken],
+    ] as const) {
       const raw = Buffer.from(token, 'base64url');
       for (let index = 0; index < raw.length; index++) {
         const changed = Buffer.from(raw);
         changed[index] = changed[index]! ^ 0x01;
-        await expectRefused({ [field === 'snapshot_token' ? 'snapshotToken' : 'pageToken']: changed.toString('base64url') }, field);
+        await expectRefused(
+          { [field === 'snapshot_token' ? 'snapshotToken' : 'pageToken']: changed.toString('base64url') },
+          field,
+        );
       }
     }
   }, 60_000);
@@ -108,7 +120,10 @@ describe('tokens', () => {
     const foreign = new ReportTokens('some-other-server-secret-000000', 3_600_000);
     const token = foreign.sealSnapshot({
       filter: { startUs: microsOfDate(new Date(now - DAY)), endUs: null, accountId: accountB },
-      pageSize: 10, snapshot: '1:1:', totalSize: 5n, takenAtMs: Date.now(),
+      pageSize: 10,
+      snapshot: '1:1:',
+      totalSize: 5n,
+      takenAtMs: Date.now(),
     });
     await expectRefused({ snapshotToken: token }, 'snapshot_token');
   });
@@ -122,7 +137,10 @@ describe('tokens', () => {
     const tokens = new ReportTokens(SECRET, ledger.config.reportTokenTtlMs);
     const expired = tokens.sealSnapshot({
       filter: { startUs: microsOfDate(new Date(now - DAY)), endUs: null, accountId: accountA },
-      pageSize: 10, snapshot: '1:1:', totalSize: 5n, takenAtMs: Date.now() - ledger.config.reportTokenTtlMs - 1000,
+      pageSize: 10,
+      snapshot: '1:1:',
+      totalSize: 5n,
+      takenAtMs: Date.now() - ledger.config.reportTokenTtlMs - 1000,
     });
     await expectRefused({ snapshotToken: expired }, 'snapshot_token');
   });

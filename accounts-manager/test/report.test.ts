@@ -32,9 +32,12 @@ const pagesFetched = async () => (await ledger.app.metrics.reportPages.get()).va
  */
 async function transferOn(client: pg.PoolClient, src: string, dst: string, amount: bigint): Promise<string> {
   const transactionId = randomUUID();
-  await client.query(
-    `SELECT * FROM ledger_post($1, NULL, 'transfer', $2, $3, $4, 'debit', '', $2, $3)`,
-    [transactionId, src, dst, amount.toString()]);
+  await client.query(`SELECT * FROM ledger_post($1, NULL, 'transfer', $2, $3, $4, 'debit', '', $2, $3)`, [
+    transactionId,
+    src,
+    dst,
+    amount.toString(),
+  ]);
   return transactionId;
 }
 
@@ -54,10 +57,22 @@ function expectConsistentPages(pages: ListTransactionsResponse[], pageSize: numb
 describe('ListTransactions: the snapshot', () => {
   it('shows what committed before it, never a transaction that began before and committed after, never a rolled-back one, never a later one', async () => {
     // Four transfers on four separate account pairs, so that none waits for another's row locks.
-    const pairs = await Promise.all([1, 2, 3, 4].map(async () =>
-      [await api.fundedAccount(100n, 'report race payer'), (await api.createAccount('report race payee')).accountId] as const));
+    const pairs = await Promise.all(
+      [1, 2, 3, 4].map(
+        async () =>
+          [
+            await api.fundedAccount(100n, 'report race payer'),
+            (await api.createAccount('report race payee')).accountId,
+          ] as const,
+      ),
+    );
     const clients = await Promise.all(pairs.map(() => pool.connect()));
-    const [early, committedBefore, rolledBack, afterwards] = clients as [pg.PoolClient, pg.PoolClient, pg.PoolClient, pg.PoolClient];
+    const [early, committedBefore, rolledBack, afterwards] = clients as [
+      pg.PoolClient,
+      pg.PoolClient,
+      pg.PoolClient,
+      pg.PoolClient,
+    ];
     try {
       // Began (and wrote) before the snapshot, will commit after it.
       await early.query('BEGIN');
@@ -78,7 +93,9 @@ describe('ListTransactions: the snapshot', () => {
 
       // A timestamp cut-off would wrongly include `early`: it began before `before` committed.
       const times = await pool.query<{ transaction_id: string; create_time: Date }>(
-        'SELECT transaction_id, create_time FROM transactions WHERE transaction_id = ANY($1::uuid[])', [[earlyId, beforeId]]);
+        'SELECT transaction_id, create_time FROM transactions WHERE transaction_id = ANY($1::uuid[])',
+        [[earlyId, beforeId]],
+      );
       const timeOf = (id: string) => times.rows.find((row) => row.transaction_id === id)!.create_time.getTime();
       expect(timeOf(earlyId)).toBeLessThanOrEqual(timeOf(beforeId));
 
@@ -113,7 +130,11 @@ describe('ListTransactions: the snapshot', () => {
     const pages: ListTransactionsResponse[] = [];
     let next = '';
     do {
-      const [page] = await listFirst(ledger.client, next ? { pageToken: next } : { accountId: a.accountId, pageSize: 7 }, 1);
+      const [page] = await listFirst(
+        ledger.client,
+        next ? { pageToken: next } : { accountId: a.accountId, pageSize: 7 },
+        1,
+      );
       pages.push(page!);
       // Between pages, more transactions for the same account commit (newer and, seeded, older in time).
       await seedFailedTransfers(pool, a.accountId, b.accountId, 3);
@@ -123,14 +144,18 @@ describe('ListTransactions: the snapshot', () => {
     expect(idsOf(pages)).toEqual(seeded);
   });
 
-  it.each([1, 7, 100, 1000])('covers the snapshot exactly, in order, with no duplicates or gaps, at page size %i', async (pageSize) => {
-    const a = await api.createAccount('report exact a');
-    const b = await api.createAccount('report exact b');
-    const seeded = await seedFailedTransfers(pool, a.accountId, b.accountId, 2500);
-    const pages = await listAll(ledger.client, { accountId: b.accountId, pageSize });
-    expectConsistentPages(pages, pageSize, seeded.length);
-    expect(idsOf(pages)).toEqual(seeded);
-  }, 60_000);
+  it.each([1, 7, 100, 1000])(
+    'covers the snapshot exactly, in order, with no duplicates or gaps, at page size %i',
+    async (pageSize) => {
+      const a = await api.createAccount('report exact a');
+      const b = await api.createAccount('report exact b');
+      const seeded = await seedFailedTransfers(pool, a.accountId, b.accountId, 2500);
+      const pages = await listAll(ledger.client, { accountId: b.accountId, pageSize });
+      expectConsistentPages(pages, pageSize, seeded.length);
+      expect(idsOf(pages)).toEqual(seeded);
+    },
+    60_000,
+  );
 
   it('restarts at page N of a snapshot and continues from any page_token, with the same rows', async () => {
     const a = await api.createAccount('report resume a');
@@ -148,7 +173,11 @@ describe('ListTransactions: the snapshot', () => {
     expect(afterPage3[0]!.page).toBe(4);
     expect(idsOf(afterPage3)).toEqual(seeded.slice(30));
     // The same filters may be repeated alongside a token.
-    const repeated = await listAll(ledger.client, { pageToken: all[8]!.nextPageToken, accountId: a.accountId, pageSize: 10 });
+    const repeated = await listAll(ledger.client, {
+      pageToken: all[8]!.nextPageToken,
+      accountId: a.accountId,
+      pageSize: 10,
+    });
     expect(idsOf(repeated)).toEqual(seeded.slice(90));
   });
 
@@ -171,7 +200,9 @@ describe('ListTransactions: the snapshot', () => {
     const b = await api.createAccount('report window b');
     const seeded = await seedFailedTransfers(pool, a.accountId, b.accountId, 30); // 10 distinct seconds, newest first
     const times = await pool.query<{ create_time: Date }>(
-      'SELECT DISTINCT create_time FROM transactions WHERE transaction_id = ANY($1::uuid[]) ORDER BY create_time DESC', [seeded]);
+      'SELECT DISTINCT create_time FROM transactions WHERE transaction_id = ANY($1::uuid[]) ORDER BY create_time DESC',
+      [seeded],
+    );
     const t = times.rows.map((row) => row.create_time);
     // [t[6], t[2]) holds the rows of t[6] … t[3]: 4 seconds × 3 rows.
     const pages = await listAll(ledger.client, { accountId: a.accountId, startTime: t[6], endTime: t[2] });
@@ -196,18 +227,35 @@ describe('ListTransactions: flow control and cancellation', () => {
   it('reads a page only when the client can take it', async () => {
     const before = await pagesFetched();
     const stream = ledger.client.listTransactions({
-      startTime: undefined, endTime: undefined, pageSize: PAGE_SIZE, pageToken: '', snapshotToken: '', page: 0, accountId: account,
+      startTime: undefined,
+      endTime: undefined,
+      pageSize: PAGE_SIZE,
+      pageToken: '',
+      snapshotToken: '',
+      page: 0,
+      accountId: account,
     });
     let received = 0;
-    const done = new Promise<void>((resolve, reject) => { stream.on('end', resolve); stream.on('error', reject); });
+    const done = new Promise<void>((resolve, reject) => {
+      stream.on('end', resolve);
+      stream.on('error', reject);
+    });
     done.catch(() => undefined); // awaited below; no unhandled rejection while paused
-    await new Promise<void>((resolve) => stream.once('data', () => { received++; stream.pause(); resolve(); }));
+    await new Promise<void>((resolve) =>
+      stream.once('data', () => {
+        received++;
+        stream.pause();
+        resolve();
+      }),
+    );
     await new Promise((resolve) => setTimeout(resolve, 1500));
     const fetchedWhilePaused = (await pagesFetched()) - before;
     // Some pages sit in buffers (HTTP/2 window, stream high-water mark) — never the whole report.
     expect(fetchedWhilePaused).toBeLessThan(PAGES);
 
-    stream.on('data', () => { received++; });
+    stream.on('data', () => {
+      received++;
+    });
     stream.resume();
     await done;
     expect(received).toBe(PAGES);
@@ -227,8 +275,17 @@ describe('ListTransactions: flow control and cancellation', () => {
   it('stops reading when the client deadline passes', async () => {
     const before = await pagesFetched();
     const stream = ledger.client.listTransactions(
-      { startTime: undefined, endTime: undefined, pageSize: PAGE_SIZE, pageToken: '', snapshotToken: '', page: 0, accountId: account },
-      { deadline: Date.now() + 1000 });
+      {
+        startTime: undefined,
+        endTime: undefined,
+        pageSize: PAGE_SIZE,
+        pageToken: '',
+        snapshotToken: '',
+        page: 0,
+        accountId: account,
+      },
+      { deadline: Date.now() + 1000 },
+    );
     const failed = new Promise<ServiceError>((resolve) => stream.on('error', resolve));
     stream.once('data', () => stream.pause());
     expect((await failed).code).toBe(status.DEADLINE_EXCEEDED);

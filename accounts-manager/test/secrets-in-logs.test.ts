@@ -19,14 +19,22 @@ let logged = '';
 let stopped = false;
 
 beforeAll(async () => {
-  const sink = new Writable({ write(chunk, _encoding, done) { logged += String(chunk); done(); } });
-  ledger = await startTestLedger({
-    LOG_LEVEL: 'debug',
-    REPORT_TOKEN_SECRET: SECRET,
-    ACCOUNTS_DATABASE_URL: TEST_ACCOUNTS_DATABASE_URL.replace('postgres@', `postgres:${PASSWORD}@`), // trust auth ignores it
-    ACCOUNTS_AUTH: 'on',
-    ACCOUNTS_AUTH_TOKENS: `ops:${OPS_TOKEN}`,
-  }, createLogger('debug', sink));
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      logged += String(chunk);
+      done();
+    },
+  });
+  ledger = await startTestLedger(
+    {
+      LOG_LEVEL: 'debug',
+      REPORT_TOKEN_SECRET: SECRET,
+      ACCOUNTS_DATABASE_URL: TEST_ACCOUNTS_DATABASE_URL.replace('postgres@', `postgres:${PASSWORD}@`), // trust auth ignores it
+      ACCOUNTS_AUTH: 'on',
+      ACCOUNTS_AUTH_TOKENS: `ops:${OPS_TOKEN}`,
+    },
+    createLogger('debug', sink),
+  );
 });
 afterAll(async () => {
   if (!stopped) await ledger?.stop();
@@ -39,31 +47,92 @@ const withToken = (token: string) => {
 };
 
 it('logs neither the token key, the database password, bearer tokens nor report tokens', async () => {
-  const call = (method: 'createAccount' | 'bankTransaction', request: object, token: string) => new Promise<unknown>((resolve) =>
-    (ledger.client[method] as unknown as (r: object, m: Metadata, cb: (e: ServiceError | null, r: unknown) => void) => void)
-      .call(ledger.client, request, withToken(token), (error, response) => resolve(error ?? response)));
-  const { account } = await call('createAccount', { requestId: '', displayName: 'logged' }, OPS_TOKEN) as { account: { accountId: string } };
-  await call('bankTransaction', { requestId: randomUUID(), dstAccountId: account.accountId, amount: 5n, direction: Direction.DIRECTION_CREDIT, description: '' }, OPS_TOKEN);
-  await call('bankTransaction', { requestId: randomUUID(), dstAccountId: account.accountId, amount: 5n, direction: Direction.DIRECTION_CREDIT, description: '' }, 'a-wrong-token-0123456789');
+  const call = (method: 'createAccount' | 'bankTransaction', request: object, token: string) =>
+    new Promise<unknown>((resolve) =>
+      (
+        ledger.client[method] as unknown as (
+          r: object,
+          m: Metadata,
+          cb: (e: ServiceError | null, r: unknown) => void,
+        ) => void
+      ).call(ledger.client, request, withToken(token), (error, response) => resolve(error ?? response)),
+    );
+  const { account } = (await call('createAccount', { requestId: '', displayName: 'logged' }, OPS_TOKEN)) as {
+    account: { accountId: string };
+  };
+  await call(
+    'bankTransaction',
+    {
+      requestId: randomUUID(),
+      dstAccountId: account.accountId,
+      amount: 5n,
+      direction: Direction.DIRECTION_CREDIT,
+      description: '',
+    },
+    OPS_TOKEN,
+  );
+  await call(
+    'bankTransaction',
+    {
+      requestId: randomUUID(),
+      dstAccountId: account.accountId,
+      amount: 5n,
+      direction: Direction.DIRECTION_CREDIT,
+      description: '',
+    },
+    'a-wrong-token-0123456789',
+  );
 
   // Listings with tokens: a real one, then a tampered one.
   const pages = await new Promise<Array<{ snapshotToken: string; nextPageToken: string }>>((resolve) => {
     const got: Array<{ snapshotToken: string; nextPageToken: string }> = [];
-    const stream = ledger.client.listTransactions({ pageSize: 1, accountId: account.accountId, startTime: undefined, endTime: undefined, pageToken: '', snapshotToken: '', page: 0 }, withToken(OPS_TOKEN));
+    const stream = ledger.client.listTransactions(
+      {
+        pageSize: 1,
+        accountId: account.accountId,
+        startTime: undefined,
+        endTime: undefined,
+        pageToken: '',
+        snapshotToken: '',
+        page: 0,
+      },
+      withToken(OPS_TOKEN),
+    );
     stream.on('data', (page) => got.push(page));
     stream.on('error', () => resolve(got));
     stream.on('end', () => resolve(got));
   });
   expect(pages.length).toBeGreaterThan(0);
-  const refused = await new Promise<ServiceError>((resolve) => ledger.client.listTransactions(
-    { pageSize: 0, accountId: '', startTime: undefined, endTime: undefined, pageToken: '', page: 0, snapshotToken: `${pages[0]!.snapshotToken}x` },
-    withToken(OPS_TOKEN)).on('data', () => undefined).on('error', resolve));
+  const refused = await new Promise<ServiceError>((resolve) =>
+    ledger.client
+      .listTransactions(
+        {
+          pageSize: 0,
+          accountId: '',
+          startTime: undefined,
+          endTime: undefined,
+          pageToken: '',
+          page: 0,
+          snapshotToken: `${pages[0]!.snapshotToken}x`,
+        },
+        withToken(OPS_TOKEN),
+      )
+      .on('data', () => undefined)
+      .on('error', resolve),
+  );
   expect(refused.details).toMatch(/^snapshot_token: /);
   await ledger.stop();
   stopped = true;
 
   expect(logged.length).toBeGreaterThan(0);
-  for (const secret of [SECRET, PASSWORD, OPS_TOKEN, 'a-wrong-token-0123456789', pages[0]!.snapshotToken, ...pages.map((p) => p.nextPageToken).filter(Boolean)]) {
+  for (const secret of [
+    SECRET,
+    PASSWORD,
+    OPS_TOKEN,
+    'a-wrong-token-0123456789',
+    pages[0]!.snapshotToken,
+    ...pages.map((p) => p.nextPageToken).filter(Boolean),
+  ]) {
     expect({ secret, found: logged.includes(secret) }).toEqual({ secret, found: false });
   }
 });

@@ -1,4 +1,11 @@
-import { credentials, loadPackageDefinition, Metadata, status, type ChannelCredentials, type ServiceError } from '@grpc/grpc-js';
+import {
+  credentials,
+  loadPackageDefinition,
+  Metadata,
+  status,
+  type ChannelCredentials,
+  type ServiceError,
+} from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
 import { AccountsServiceClient, Direction } from '@alfabet/proto/accounts/v1';
@@ -38,7 +45,11 @@ afterAll(async () => {
 
 const pem = (path: string) => readFileSync(path);
 async function serve(env: Record<string, string>): Promise<TestLedger> {
-  const server = await startTestLedger({ ACCOUNTS_TLS_CERT: certs.server.cert, ACCOUNTS_TLS_KEY: certs.server.key, ...env });
+  const server = await startTestLedger({
+    ACCOUNTS_TLS_CERT: certs.server.cert,
+    ACCOUNTS_TLS_KEY: certs.server.key,
+    ...env,
+  });
   servers.push(server);
   return server;
 }
@@ -50,37 +61,83 @@ function clientOf(server: TestLedger, channel: ChannelCredentials): AccountsServ
 const tls = (identity?: { cert: string; key: string }) =>
   credentials.createSsl(pem(certs.ca), identity ? pem(identity.key) : null, identity ? pem(identity.cert) : null);
 
-function unary<Res>(client: AccountsServiceClient, method: 'getAccount' | 'transfer' | 'bankTransaction' | 'createAccount', request: object, token?: string): Promise<Res> {
+function unary<Res>(
+  client: AccountsServiceClient,
+  method: 'getAccount' | 'transfer' | 'bankTransaction' | 'createAccount',
+  request: object,
+  token?: string,
+): Promise<Res> {
   const metadata = new Metadata();
   if (token) metadata.set('authorization', `Bearer ${token}`);
-  return new Promise((resolve, reject) => (client[method] as unknown as (r: object, m: Metadata, o: object, cb: (e: ServiceError | null, r: Res) => void) => void)
-    .call(client, request, metadata, { deadline: Date.now() + 5_000 }, (error, response) => (error ? reject(error) : resolve(response))));
+  return new Promise((resolve, reject) =>
+    (
+      client[method] as unknown as (
+        r: object,
+        m: Metadata,
+        o: object,
+        cb: (e: ServiceError | null, r: Res) => void,
+      ) => void
+    ).call(client, request, metadata, { deadline: Date.now() + 5_000 }, (error, response) =>
+      error ? reject(error) : resolve(response),
+    ),
+  );
 }
-const refusal = (promise: Promise<unknown>) => promise.then(() => null, (error: ServiceError) => ({ code: error.code, details: error.details }));
-const credit = (dstAccountId: string) => ({ requestId: randomUUID(), dstAccountId, amount: 100n, direction: Direction.DIRECTION_CREDIT, description: 'tls test' });
-const rowsOf = async (requestId: string) => Number((await pool.query('SELECT count(*) AS n FROM transaction_requests WHERE request_id = $1', [requestId])).rows[0].n);
+const refusal = (promise: Promise<unknown>) =>
+  promise.then(
+    () => null,
+    (error: ServiceError) => ({ code: error.code, details: error.details }),
+  );
+const credit = (dstAccountId: string) => ({
+  requestId: randomUUID(),
+  dstAccountId,
+  amount: 100n,
+  direction: Direction.DIRECTION_CREDIT,
+  description: 'tls test',
+});
+const rowsOf = async (requestId: string) =>
+  Number(
+    (await pool.query('SELECT count(*) AS n FROM transaction_requests WHERE request_id = $1', [requestId])).rows[0].n,
+  );
 
 describe('TLS', () => {
   it('serves a client that trusts its CA, and no plaintext client', async () => {
     const server = await serve({});
-    const account = await unary<{ account: { accountId: string } }>(clientOf(server, tls()), 'createAccount', { requestId: '', displayName: 'over TLS' });
+    const account = await unary<{ account: { accountId: string } }>(clientOf(server, tls()), 'createAccount', {
+      requestId: '',
+      displayName: 'over TLS',
+    });
     expect(account.account.accountId).toMatch(/^[0-9a-f-]{36}$/);
-    expect(await refusal(unary(clientOf(server, credentials.createInsecure()), 'getAccount', { accountId: account.account.accountId })))
-      .toMatchObject({ code: status.UNAVAILABLE });
+    expect(
+      await refusal(
+        unary(clientOf(server, credentials.createInsecure()), 'getAccount', { accountId: account.account.accountId }),
+      ),
+    ).toMatchObject({ code: status.UNAVAILABLE });
   });
 
   it('may bind beyond loopback with TLS; without it, only if explicitly allowed', () => {
     const tlsFiles = { ACCOUNTS_TLS_CERT: certs.server.cert, ACCOUNTS_TLS_KEY: certs.server.key };
     expect(loadAccountsConfig({ ACCOUNTS_GRPC_ADDR: '0.0.0.0:50051', ...tlsFiles }).tls).not.toBeNull();
-    expect(() => loadAccountsConfig({ ACCOUNTS_GRPC_ADDR: '0.0.0.0:50051' })).toThrow(/ACCOUNTS_GRPC_ADDR: 0\.0\.0\.0:50051 is not a loopback address/);
+    expect(() => loadAccountsConfig({ ACCOUNTS_GRPC_ADDR: '0.0.0.0:50051' })).toThrow(
+      /ACCOUNTS_GRPC_ADDR: 0\.0\.0\.0:50051 is not a loopback address/,
+    );
   });
 
   it('refuses a configuration it cannot honour, naming the variable', () => {
-    expect(() => loadAccountsConfig({ ACCOUNTS_TLS_CERT: certs.server.cert })).toThrow(/ACCOUNTS_TLS_KEY: must be set together with ACCOUNTS_TLS_CERT/);
-    expect(() => loadAccountsConfig({ ACCOUNTS_TLS_CERT: '/nonexistent.pem', ACCOUNTS_TLS_KEY: certs.server.key })).toThrow(/ACCOUNTS_TLS_CERT: cannot read \/nonexistent\.pem/);
-    expect(() => loadAccountsConfig({ ACCOUNTS_TLS_CLIENT_CA: certs.ca })).toThrow(/ACCOUNTS_TLS_CLIENT_CA: needs ACCOUNTS_TLS_CERT/);
-    expect(() => loadAccountsConfig({ ACCOUNTS_AUTH: 'on', ACCOUNTS_AUTHZ_POLICY: '{"shop": ["Mint"]}' })).toThrow(ConfigError);
-    expect(() => loadAccountsConfig({ ACCOUNTS_AUTH: 'on', ACCOUNTS_AUTH_TOKENS: 'ops:short' })).toThrow(/ACCOUNTS_AUTH_TOKENS: each entry must be identity:token/);
+    expect(() => loadAccountsConfig({ ACCOUNTS_TLS_CERT: certs.server.cert })).toThrow(
+      /ACCOUNTS_TLS_KEY: must be set together with ACCOUNTS_TLS_CERT/,
+    );
+    expect(() =>
+      loadAccountsConfig({ ACCOUNTS_TLS_CERT: '/nonexistent.pem', ACCOUNTS_TLS_KEY: certs.server.key }),
+    ).toThrow(/ACCOUNTS_TLS_CERT: cannot read \/nonexistent\.pem/);
+    expect(() => loadAccountsConfig({ ACCOUNTS_TLS_CLIENT_CA: certs.ca })).toThrow(
+      /ACCOUNTS_TLS_CLIENT_CA: needs ACCOUNTS_TLS_CERT/,
+    );
+    expect(() => loadAccountsConfig({ ACCOUNTS_AUTH: 'on', ACCOUNTS_AUTHZ_POLICY: '{"shop": ["Mint"]}' })).toThrow(
+      ConfigError,
+    );
+    expect(() => loadAccountsConfig({ ACCOUNTS_AUTH: 'on', ACCOUNTS_AUTH_TOKENS: 'ops:short' })).toThrow(
+      /ACCOUNTS_AUTH_TOKENS: each entry must be identity:token/,
+    );
     expect(() => loadAccountsConfig({ ACCOUNTS_AUTH: 'maybe' })).toThrow(/ACCOUNTS_AUTH must be off or on/);
   });
 });
@@ -90,39 +147,58 @@ describe('mutual TLS: the client certificate is the identity', () => {
   let account: string;
   beforeAll(async () => {
     server = await serve({ ACCOUNTS_TLS_CLIENT_CA: certs.ca, ACCOUNTS_AUTH: 'on' });
-    account = (await unary<{ account: { accountId: string } }>(clientOf(server, tls(certs.client('shop'))), 'createAccount', { requestId: '', displayName: 'mTLS' })).account.accountId;
+    account = (
+      await unary<{ account: { accountId: string } }>(clientOf(server, tls(certs.client('shop'))), 'createAccount', {
+        requestId: '',
+        displayName: 'mTLS',
+      })
+    ).account.accountId;
   });
 
   it('lets the advances service move money with BankTransaction, and an ordinary client not', async () => {
     const advances = clientOf(server, tls(certs.client('advances')));
     const shop = clientOf(server, tls(certs.client('shop')));
     const denied = credit(account);
-    expect(await refusal(unary(shop, 'bankTransaction', denied)))
-      .toEqual({ code: status.PERMISSION_DENIED, details: 'authorization: shop may not call BankTransaction' });
+    expect(await refusal(unary(shop, 'bankTransaction', denied))).toEqual({
+      code: status.PERMISSION_DENIED,
+      details: 'authorization: shop may not call BankTransaction',
+    });
     expect(await rowsOf(denied.requestId)).toBe(0);
     const allowed = credit(account);
     await expect(unary(advances, 'bankTransaction', allowed)).resolves.toMatchObject({ transaction: { amount: 100n } });
     expect(await rowsOf(allowed.requestId)).toBe(1);
     // The rest of the ledger stays open to any authenticated caller, the report stream included.
-    await expect(unary(shop, 'getAccount', { accountId: account })).resolves.toMatchObject({ account: { balance: 100n } });
+    await expect(unary(shop, 'getAccount', { accountId: account })).resolves.toMatchObject({
+      account: { balance: 100n },
+    });
     expect((await listAll(shop, { accountId: account }))[0]!.totalSize).toBe(1n);
   });
 
   it('refuses a client without a certificate, or with one from another CA, at the handshake', async () => {
-    expect(await refusal(unary(clientOf(server, tls()), 'getAccount', { accountId: account }))).toMatchObject({ code: status.UNAVAILABLE });
-    expect(await refusal(unary(clientOf(server, tls(certs.impostor('advances'))), 'bankTransaction', credit(account))))
-      .toMatchObject({ code: status.UNAVAILABLE });
+    expect(await refusal(unary(clientOf(server, tls()), 'getAccount', { accountId: account }))).toMatchObject({
+      code: status.UNAVAILABLE,
+    });
+    expect(
+      await refusal(unary(clientOf(server, tls(certs.impostor('advances'))), 'bankTransaction', credit(account))),
+    ).toMatchObject({ code: status.UNAVAILABLE });
   });
 
   it("is how the advances service's ledger client reaches it", async () => {
     const ledger = createLedgerClient({
-      address: server.address, callTimeoutMs: 5_000, authToken: null,
-      tls: { ca: pem(certs.ca), ...(({ cert, key }) => ({ cert: pem(cert), key: pem(key) }))(certs.client('advances')) },
+      address: server.address,
+      callTimeoutMs: 5_000,
+      authToken: null,
+      tls: {
+        ca: pem(certs.ca),
+        ...(({ cert, key }) => ({ cert: pem(cert), key: pem(key) }))(certs.client('advances')),
+      },
     });
     try {
       const request = credit(account);
       expect((await ledger.bankTransaction(request, 'tls-test')).requestId).toBe(request.requestId);
-      expect((await ledger.findTransactionByRequestId(request.requestId, 'tls-test'))?.requestId).toBe(request.requestId);
+      expect((await ledger.findTransactionByRequestId(request.requestId, 'tls-test'))?.requestId).toBe(
+        request.requestId,
+      );
     } finally {
       ledger.close();
     }
@@ -134,33 +210,76 @@ describe('bearer tokens', () => {
   let account: string;
   beforeAll(async () => {
     server = await serve({ ACCOUNTS_AUTH: 'on', ACCOUNTS_AUTH_TOKENS: `ops:${OPS_TOKEN}, shop:${SHOP_TOKEN}` });
-    account = (await unary<{ account: { accountId: string } }>(clientOf(server, tls()), 'createAccount', { requestId: '', displayName: 'tokens' }, SHOP_TOKEN)).account.accountId;
+    account = (
+      await unary<{ account: { accountId: string } }>(
+        clientOf(server, tls()),
+        'createAccount',
+        { requestId: '', displayName: 'tokens' },
+        SHOP_TOKEN,
+      )
+    ).account.accountId;
   });
 
   it('answers UNAUTHENTICATED without an identity or with a wrong token, PERMISSION_DENIED when not allowed', async () => {
     const client = clientOf(server, tls());
-    expect(await refusal(unary(client, 'getAccount', { accountId: account })))
-      .toEqual({ code: status.UNAUTHENTICATED, details: 'authorization: a client certificate or a bearer token is required' });
-    expect(await refusal(unary(client, 'getAccount', { accountId: account }, 'not-the-token-0123456789')))
-      .toEqual({ code: status.UNAUTHENTICATED, details: 'authorization: the bearer token is not valid' });
+    expect(await refusal(unary(client, 'getAccount', { accountId: account }))).toEqual({
+      code: status.UNAUTHENTICATED,
+      details: 'authorization: a client certificate or a bearer token is required',
+    });
+    expect(await refusal(unary(client, 'getAccount', { accountId: account }, 'not-the-token-0123456789'))).toEqual({
+      code: status.UNAUTHENTICATED,
+      details: 'authorization: the bearer token is not valid',
+    });
     const denied = credit(account);
-    expect(await refusal(unary(client, 'bankTransaction', denied, SHOP_TOKEN))).toMatchObject({ code: status.PERMISSION_DENIED });
+    expect(await refusal(unary(client, 'bankTransaction', denied, SHOP_TOKEN))).toMatchObject({
+      code: status.PERMISSION_DENIED,
+    });
     expect(await rowsOf(denied.requestId)).toBe(0);
-    await expect(unary(client, 'bankTransaction', credit(account), OPS_TOKEN)).resolves.toMatchObject({ transaction: { amount: 100n } });
-    const stream = await listAll(client, { accountId: account }).then(() => null, (error: ServiceError) => error.code);
+    await expect(unary(client, 'bankTransaction', credit(account), OPS_TOKEN)).resolves.toMatchObject({
+      transaction: { amount: 100n },
+    });
+    const stream = await listAll(client, { accountId: account }).then(
+      () => null,
+      (error: ServiceError) => error.code,
+    );
     expect(stream).toBe(status.UNAUTHENTICATED); // the report too
   });
 
   it('follows a policy from ACCOUNTS_AUTHZ_POLICY', async () => {
-    const strict = await serve({ ACCOUNTS_AUTH: 'on', ACCOUNTS_AUTH_TOKENS: `shop:${SHOP_TOKEN}`, ACCOUNTS_AUTHZ_POLICY: '{"shop": ["GetAccount"]}' });
+    const strict = await serve({
+      ACCOUNTS_AUTH: 'on',
+      ACCOUNTS_AUTH_TOKENS: `shop:${SHOP_TOKEN}`,
+      ACCOUNTS_AUTHZ_POLICY: '{"shop": ["GetAccount"]}',
+    });
     const client = clientOf(strict, tls());
-    await expect(unary(client, 'getAccount', { accountId: account }, SHOP_TOKEN)).resolves.toMatchObject({ account: { accountId: account } });
-    expect(await refusal(unary(client, 'transfer', { requestId: '', srcAccountId: account, dstAccountId: randomUUID(), amount: 1n, direction: Direction.DIRECTION_DEBIT }, SHOP_TOKEN)))
-      .toEqual({ code: status.PERMISSION_DENIED, details: 'authorization: shop may not call Transfer' });
+    await expect(unary(client, 'getAccount', { accountId: account }, SHOP_TOKEN)).resolves.toMatchObject({
+      account: { accountId: account },
+    });
+    expect(
+      await refusal(
+        unary(
+          client,
+          'transfer',
+          {
+            requestId: '',
+            srcAccountId: account,
+            dstAccountId: randomUUID(),
+            amount: 1n,
+            direction: Direction.DIRECTION_DEBIT,
+          },
+          SHOP_TOKEN,
+        ),
+      ),
+    ).toEqual({ code: status.PERMISSION_DENIED, details: 'authorization: shop may not call Transfer' });
   });
 
   it("is sent by the advances service's ledger client", async () => {
-    const ledger = createLedgerClient({ address: server.address, callTimeoutMs: 5_000, tls: { ca: pem(certs.ca), cert: null, key: null }, authToken: OPS_TOKEN });
+    const ledger = createLedgerClient({
+      address: server.address,
+      callTimeoutMs: 5_000,
+      tls: { ca: pem(certs.ca), cert: null, key: null },
+      authToken: OPS_TOKEN,
+    });
     try {
       await expect(ledger.bankTransaction(credit(account), 'token-test')).resolves.toMatchObject({ amount: 100n });
     } finally {
@@ -172,7 +291,10 @@ describe('bearer tokens', () => {
     const health = (loadPackageDefinition(loadSync(healthProtoPath, { enums: String })) as any).grpc.health.v1.Health;
     const probe = new health(server.address, tls());
     const answer = await new Promise<{ status: string }>((resolve, reject) =>
-      probe.Check({ service: 'alfabet.accounts.v1.AccountsService' }, (e: Error | null, r: { status: string }) => (e ? reject(e) : resolve(r))));
+      probe.Check({ service: 'alfabet.accounts.v1.AccountsService' }, (e: Error | null, r: { status: string }) =>
+        e ? reject(e) : resolve(r),
+      ),
+    );
     probe.close();
     expect(answer.status).toBe('SERVING');
   });

@@ -51,8 +51,12 @@ describe('Transfer', () => {
   it('lets a balance reach exactly zero but never below', async () => {
     const src = await api.fundedAccount(50n);
     const dst = await api.fundedAccount(0n);
-    expect((await api.transfer({ srcAccountId: src, dstAccountId: dst, amount: 50n })).status).toBe(TransactionStatus.TRANSACTION_STATUS_SUCCESS);
-    expect((await api.transfer({ srcAccountId: src, dstAccountId: dst, amount: 1n })).status).toBe(TransactionStatus.TRANSACTION_STATUS_FAILED);
+    expect((await api.transfer({ srcAccountId: src, dstAccountId: dst, amount: 50n })).status).toBe(
+      TransactionStatus.TRANSACTION_STATUS_SUCCESS,
+    );
+    expect((await api.transfer({ srcAccountId: src, dstAccountId: dst, amount: 1n })).status).toBe(
+      TransactionStatus.TRANSACTION_STATUS_FAILED,
+    );
     expect((await api.getAccount(src)).balance).toBe(0n);
   });
 
@@ -60,10 +64,13 @@ describe('Transfer', () => {
     const src = await api.fundedAccount(100n);
     const requestId = randomUUID();
     const unknown = randomUUID();
-    await expect(api.transfer({ requestId, srcAccountId: src, dstAccountId: unknown, amount: 1n }))
-      .rejects.toMatchObject({ code: status.NOT_FOUND, details: expect.stringContaining('dst_account_id') });
-    await expect(api.transfer({ srcAccountId: unknown, dstAccountId: src, amount: 1n }))
-      .rejects.toMatchObject({ code: status.NOT_FOUND, details: expect.stringContaining('src_account_id') });
+    await expect(
+      api.transfer({ requestId, srcAccountId: src, dstAccountId: unknown, amount: 1n }),
+    ).rejects.toMatchObject({ code: status.NOT_FOUND, details: expect.stringContaining('dst_account_id') });
+    await expect(api.transfer({ srcAccountId: unknown, dstAccountId: src, amount: 1n })).rejects.toMatchObject({
+      code: status.NOT_FOUND,
+      details: expect.stringContaining('src_account_id'),
+    });
     await expect(api.getTransaction({ requestId })).rejects.toMatchObject({ code: status.NOT_FOUND });
     expect((await api.getAccount(src)).balance).toBe(100n);
   });
@@ -100,12 +107,21 @@ describe('Transfer idempotency', () => {
     const dst = await api.fundedAccount(0n);
     const requestId = randomUUID();
     await api.transfer({ requestId, srcAccountId: src, dstAccountId: dst, amount: 100n });
-    await expect(api.transfer({ requestId, srcAccountId: src, dstAccountId: dst, amount: 101n }))
-      .rejects.toMatchObject({ code: status.ALREADY_EXISTS, details: expect.stringContaining('request_id') });
-    await expect(api.transfer({ requestId, srcAccountId: src, dstAccountId: dst, amount: 100n, direction: Direction.DIRECTION_CREDIT }))
-      .rejects.toMatchObject({ code: status.ALREADY_EXISTS });
-    await expect(api.bankTransaction({ requestId, dstAccountId: dst, amount: 100n, direction: Direction.DIRECTION_DEBIT }))
-      .rejects.toMatchObject({ code: status.ALREADY_EXISTS });
+    await expect(api.transfer({ requestId, srcAccountId: src, dstAccountId: dst, amount: 101n })).rejects.toMatchObject(
+      { code: status.ALREADY_EXISTS, details: expect.stringContaining('request_id') },
+    );
+    await expect(
+      api.transfer({
+        requestId,
+        srcAccountId: src,
+        dstAccountId: dst,
+        amount: 100n,
+        direction: Direction.DIRECTION_CREDIT,
+      }),
+    ).rejects.toMatchObject({ code: status.ALREADY_EXISTS });
+    await expect(
+      api.bankTransaction({ requestId, dstAccountId: dst, amount: 100n, direction: Direction.DIRECTION_DEBIT }),
+    ).rejects.toMatchObject({ code: status.ALREADY_EXISTS });
     expect((await api.getAccount(src)).balance).toBe(900n);
   });
 
@@ -113,8 +129,9 @@ describe('Transfer idempotency', () => {
     const src = await api.fundedAccount(1_000n);
     const dst = await api.fundedAccount(0n);
     const requestId = randomUUID();
-    const results = await Promise.all(Array.from({ length: 20 }, () =>
-      api.transfer({ requestId, srcAccountId: src, dstAccountId: dst, amount: 10n })));
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => api.transfer({ requestId, srcAccountId: src, dstAccountId: dst, amount: 10n })),
+    );
 
     expect(new Set(results.map((r) => r.transactionId)).size).toBe(1);
     expect((await api.getAccount(src)).balance).toBe(990n);

@@ -30,7 +30,9 @@ export interface AdvancesApi {
 
 /** Wires the advances gRPC API: database, ledger client, Temporal client, server with reflection and health. */
 export async function startAdvancesApi(
-  config: AdvancesConfig, log: Logger, overrides: { temporal?: Client } = {},
+  config: AdvancesConfig,
+  log: Logger,
+  overrides: { temporal?: Client } = {},
 ): Promise<AdvancesApi> {
   const { orm, pool } = await openAdvancesDatabase(config, log);
   // Tests pass the time-skipping environment's client; otherwise connect to TEMPORAL_ADDRESS.
@@ -41,10 +43,25 @@ export async function startAdvancesApi(
   const grpc = await startAdvancesGrpc(config, log, { pool, ledger, temporal, metrics });
   const metricsEndpoint = await startMetricsEndpoint(config.metricsAddress, metrics.registry);
   const transport = transportOf(config.tls);
-  log.info({ address: config.grpcAddress, port: grpc.port, metricsPort: metricsEndpoint.port, temporal: config.temporalAddress, transport, authorization: config.authorization ? 'on' : 'off' }, 'advances API listening');
+  log.info(
+    {
+      address: config.grpcAddress,
+      port: grpc.port,
+      metricsPort: metricsEndpoint.port,
+      temporal: config.temporalAddress,
+      transport,
+      authorization: config.authorization ? 'on' : 'off',
+    },
+    'advances API listening',
+  );
 
   return {
-    grpc, orm, pool, temporal, metrics, metricsPort: metricsEndpoint.port,
+    grpc,
+    orm,
+    pool,
+    temporal,
+    metrics,
+    metricsPort: metricsEndpoint.port,
     async stop() {
       await grpc.shutdown(config.shutdownGraceMs);
       await metricsEndpoint.close();
@@ -57,11 +74,22 @@ export async function startAdvancesApi(
 
 /** The AdvancesService on a gRPC server (reflection and health included), observed and authorized. */
 async function startAdvancesGrpc(
-  config: AdvancesConfig, log: Logger,
-  { pool, ledger, temporal, metrics }: { pool: pg.Pool; ledger: LedgerClient; temporal: Client; metrics: AdvancesMetrics },
+  config: AdvancesConfig,
+  log: Logger,
+  {
+    pool,
+    ledger,
+    temporal,
+    metrics,
+  }: { pool: pg.Pool; ledger: LedgerClient; temporal: Client; metrics: AdvancesMetrics },
 ): Promise<RunningGrpcServer> {
   const implementation = advancesService({
-    pool, ledger, temporal, taskQueue: config.taskQueue, log, metrics,
+    pool,
+    ledger,
+    temporal,
+    taskQueue: config.taskQueue,
+    log,
+    metrics,
     policy: {
       minAmountMinor: config.minAmountMinor,
       maxAmountMinor: config.maxAmountMinor,
@@ -72,12 +100,18 @@ async function startAdvancesGrpc(
   });
   return startGrpcServer({
     address: config.grpcAddress,
-    services: [{
-      name: ADVANCES_SERVICE_NAME,
-      definition: AdvancesServiceService,
-      implementation: observeService(ADVANCES_SERVICE_NAME, AdvancesServiceService, withAuthorization(AdvancesServiceService, implementation, config.authorization),
-        { metrics: metrics.rpc, log }),
-    }],
+    services: [
+      {
+        name: ADVANCES_SERVICE_NAME,
+        definition: AdvancesServiceService,
+        implementation: observeService(
+          ADVANCES_SERVICE_NAME,
+          AdvancesServiceService,
+          withAuthorization(AdvancesServiceService, implementation, config.authorization),
+          { metrics: metrics.rpc, log },
+        ),
+      },
+    ],
     protoFiles: [PROTO_FILES.advances],
     credentials: serverCredentials(config.tls),
   });

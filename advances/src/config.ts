@@ -1,5 +1,17 @@
 import { z } from 'zod';
-import { addressOrOff, assertLoopbackOrAllowed, duration, flag, hostPort, logLevel, minorUnits, onOff, parseEnv, positiveInt, postgresUrl } from '@alfabet/service-kit/config-parsing';
+import {
+  addressOrOff,
+  assertLoopbackOrAllowed,
+  duration,
+  flag,
+  hostPort,
+  logLevel,
+  minorUnits,
+  onOff,
+  parseEnv,
+  positiveInt,
+  postgresUrl,
+} from '@alfabet/service-kit/config-parsing';
 import { clientTlsFrom, pemPath, serverTlsFrom, type ClientTls, type ServerTls } from '@alfabet/service-kit/tls';
 import { authorizationPolicyFrom, type AuthorizationPolicy } from '@alfabet/service-kit/authorization';
 
@@ -71,7 +83,10 @@ const variables = z.object({
   ACCOUNTS_GRPC_ADDR: hostPort('ACCOUNTS_GRPC_ADDR').default('127.0.0.1:50051'),
   LEDGER_CALL_TIMEOUT: duration('LEDGER_CALL_TIMEOUT').prefault('10s'),
   TEMPORAL_ADDRESS: hostPort('TEMPORAL_ADDRESS').default('127.0.0.1:7233'),
-  TEMPORAL_NAMESPACE: z.string().regex(/^[\w.-]{1,255}$/, 'TEMPORAL_NAMESPACE must be a namespace name').default('default'),
+  TEMPORAL_NAMESPACE: z
+    .string()
+    .regex(/^[\w.-]{1,255}$/, 'TEMPORAL_NAMESPACE must be a namespace name')
+    .default('default'),
   ADVANCE_PAYMENT_INTERVAL: duration('ADVANCE_PAYMENT_INTERVAL').prefault('7d'),
   ADVANCE_INSTALLMENTS: positiveInt('ADVANCE_INSTALLMENTS', 520).prefault('12'),
   RECONCILIATION_INTERVAL: z.union([z.literal('off'), duration('RECONCILIATION_INTERVAL')]).prefault('1h'),
@@ -101,18 +116,22 @@ const variables = z.object({
 /** Every variable the advances processes read (docker-compose.yml is checked against it). */
 export const ADVANCES_CONFIG_VARIABLES: readonly string[] = Object.keys(variables.shape);
 
-const schema = variables.refine((c) => c.ADVANCE_MIN_AMOUNT <= c.ADVANCE_MAX_AMOUNT, {
-  path: ['ADVANCE_MIN_AMOUNT'], message: 'ADVANCE_MIN_AMOUNT must not exceed ADVANCE_MAX_AMOUNT',
-}).refine((c) => c.ADVANCE_MAX_AMOUNT <= c.MAX_AMOUNT, {
-  // Every ledger request advances make is at most the advance: the disbursement is
-  // the advance, and a payment — however many refused payments rolled into it —
-  // never exceeds it, because startPayment (db/schedule-transitions.ts) only takes
-  // a payment while paid + this payment ≤ the advance amount. So an advance the
-  // API accepts can never grow a payment the ledger refuses as too large, which
-  // would halt its workflow.
-  path: ['ADVANCE_MAX_AMOUNT'],
-  message: 'ADVANCE_MAX_AMOUNT must not exceed MAX_AMOUNT (the ledger\'s largest amount in one request): a payment the ledger refuses would halt the advance',
-});
+const schema = variables
+  .refine((c) => c.ADVANCE_MIN_AMOUNT <= c.ADVANCE_MAX_AMOUNT, {
+    path: ['ADVANCE_MIN_AMOUNT'],
+    message: 'ADVANCE_MIN_AMOUNT must not exceed ADVANCE_MAX_AMOUNT',
+  })
+  .refine((c) => c.ADVANCE_MAX_AMOUNT <= c.MAX_AMOUNT, {
+    // Every ledger request advances make is at most the advance: the disbursement is
+    // the advance, and a payment — however many refused payments rolled into it —
+    // never exceeds it, because startPayment (db/schedule-transitions.ts) only takes
+    // a payment while paid + this payment ≤ the advance amount. So an advance the
+    // API accepts can never grow a payment the ledger refuses as too large, which
+    // would halt its workflow.
+    path: ['ADVANCE_MAX_AMOUNT'],
+    message:
+      "ADVANCE_MAX_AMOUNT must not exceed MAX_AMOUNT (the ledger's largest amount in one request): a payment the ledger refuses would halt the advance",
+  });
 
 export function loadAdvancesConfig(env: NodeJS.ProcessEnv = process.env): AdvancesConfig {
   const c = parseEnv(schema, env);

@@ -22,19 +22,33 @@ export function createAdvancesMetrics(): AdvancesMetrics {
     registry,
     rpc: createRpcMetrics(registry),
     advancesRequested: new Counter({
-      name: 'advances_requested_total', help: 'RequestAdvance outcomes (created, replayed)',
-      labelNames: ['outcome'], registers: [registry],
+      name: 'advances_requested_total',
+      help: 'RequestAdvance outcomes (created, replayed)',
+      labelNames: ['outcome'],
+      registers: [registry],
     }),
     disbursements: new Counter({
-      name: 'advances_disbursements_total', help: 'Disbursements by ledger outcome', labelNames: ['status'], registers: [registry],
+      name: 'advances_disbursements_total',
+      help: 'Disbursements by ledger outcome',
+      labelNames: ['status'],
+      registers: [registry],
     }),
     payments: new Counter({
-      name: 'advances_payments_total', help: 'Payments collected by ledger outcome (paid, failed)', labelNames: ['status'], registers: [registry],
+      name: 'advances_payments_total',
+      help: 'Payments collected by ledger outcome (paid, failed)',
+      labelNames: ['status'],
+      registers: [registry],
     }),
-    reconciliationRuns: new Counter({ name: 'advances_reconciliation_runs_total', help: 'Reconciliation runs finished', registers: [registry] }),
+    reconciliationRuns: new Counter({
+      name: 'advances_reconciliation_runs_total',
+      help: 'Reconciliation runs finished',
+      registers: [registry],
+    }),
     reconciliationMismatches: new Counter({
-      name: 'advances_reconciliation_mismatches_total', help: 'Advances found not adding up, by kind of mismatch',
-      labelNames: ['kind'], registers: [registry],
+      name: 'advances_reconciliation_mismatches_total',
+      help: 'Advances found not adding up, by kind of mismatch',
+      labelNames: ['kind'],
+      registers: [registry],
     }),
   };
 }
@@ -46,14 +60,17 @@ export function createAdvancesMetrics(): AdvancesMetrics {
  */
 export function registerReconciliationGauges(registry: Registry, pool: pg.Pool, intervalMs: number | null): void {
   new Gauge({
-    name: 'advances_reconciliation_findings_open', help: 'Reconciliation findings not yet resolved, by kind',
-    labelNames: ['kind'], registers: [registry],
+    name: 'advances_reconciliation_findings_open',
+    help: 'Reconciliation findings not yet resolved, by kind',
+    labelNames: ['kind'],
+    registers: [registry],
     async collect() {
       for (const [kind, open] of await openFindingCounts(pool)) this.set({ kind }, open);
     },
   });
   new Gauge({
-    name: 'advances_reconciliation_last_success_timestamp_seconds', help: 'When a reconciliation run last finished (unix seconds; 0: never)',
+    name: 'advances_reconciliation_last_success_timestamp_seconds',
+    help: 'When a reconciliation run last finished (unix seconds; 0: never)',
     registers: [registry],
     async collect() {
       const finished = await lastSuccessfulRun(pool);
@@ -62,7 +79,8 @@ export function registerReconciliationGauges(registry: Registry, pool: pg.Pool, 
   });
   if (intervalMs !== null) {
     new Gauge({
-      name: 'advances_reconciliation_interval_seconds', help: 'RECONCILIATION_INTERVAL, the time between reconciliation runs',
+      name: 'advances_reconciliation_interval_seconds',
+      help: 'RECONCILIATION_INTERVAL, the time between reconciliation runs',
       registers: [registry],
     }).set(intervalMs / 1000);
   }

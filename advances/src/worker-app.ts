@@ -45,12 +45,16 @@ export interface WorkerOverrides {
 }
 
 /** Wires the Temporal worker: database, ledger client, activities, the reconciliation Schedule. */
-export async function startAdvancesWorker(config: AdvancesConfig, log: Logger, overrides: WorkerOverrides = {}): Promise<AdvancesWorker> {
+export async function startAdvancesWorker(
+  config: AdvancesConfig,
+  log: Logger,
+  overrides: WorkerOverrides = {},
+): Promise<AdvancesWorker> {
   const { orm, pool } = await openAdvancesDatabase(config, log);
   const ledgerClient = createLedgerClient(ledgerConnectionOf(config));
   const ledger = overrides.wrapLedger ? overrides.wrapLedger(ledgerClient) : ledgerClient;
   const metrics = createAdvancesMetrics();
-  const connection = overrides.connection ?? await NativeConnection.connect({ address: config.temporalAddress });
+  const connection = overrides.connection ?? (await NativeConnection.connect({ address: config.temporalAddress }));
 
   // Activities ask Temporal about advance workflows (reconciliation) over the worker's own connection.
   const temporal = overrides.client ?? new Client({ connection, namespace: config.temporalNamespace });
@@ -59,10 +63,18 @@ export async function startAdvancesWorker(config: AdvancesConfig, log: Logger, o
   }
   registerReconciliationGauges(metrics.registry, pool, config.reconciliationIntervalMs);
 
-  const worker = await createWorker(config, log, { connection, pool, ledger, metrics, temporal }, overrides.workerOptions);
+  const worker = await createWorker(
+    config,
+    log,
+    { connection, pool, ledger, metrics, temporal },
+    overrides.workerOptions,
+  );
   const metricsEndpoint = await startMetricsEndpoint(config.workerMetricsAddress, metrics.registry);
   const finished = worker.run();
-  log.info({ taskQueue: config.taskQueue, namespace: config.temporalNamespace, metricsPort: metricsEndpoint.port }, 'worker running');
+  log.info(
+    { taskQueue: config.taskQueue, namespace: config.temporalNamespace, metricsPort: metricsEndpoint.port },
+    'worker running',
+  );
 
   let closed: Promise<void> | null = null;
   const close = async () => {
@@ -73,7 +85,12 @@ export async function startAdvancesWorker(config: AdvancesConfig, log: Logger, o
     await orm.close(true);
   };
   return {
-    worker, orm, pool, metrics, metricsPort: metricsEndpoint.port, finished,
+    worker,
+    orm,
+    pool,
+    metrics,
+    metricsPort: metricsEndpoint.port,
+    finished,
     stop() {
       if (worker.getState() === 'RUNNING') worker.shutdown();
       closed ??= close();
@@ -93,7 +110,10 @@ interface WorkerParts {
 
 /** The Temporal worker on the task queue: the workflow bundle, the activities, and how fast a dead worker is noticed. */
 async function createWorker(
-  config: AdvancesConfig, log: Logger, { connection, pool, ledger, metrics, temporal }: WorkerParts, workerOptions: Partial<WorkerOptions> = {},
+  config: AdvancesConfig,
+  log: Logger,
+  { connection, pool, ledger, metrics, temporal }: WorkerParts,
+  workerOptions: Partial<WorkerOptions> = {},
 ): Promise<Worker> {
   return Worker.create({
     connection,
@@ -101,8 +121,14 @@ async function createWorker(
     taskQueue: config.taskQueue,
     workflowsPath: workflowsPath(),
     activities: createActivities({
-      pool, ledger, log, metrics, temporal, taskQueue: config.taskQueue,
-      reportWindowMs: config.reportWindowMs, stuckAfterMs: config.reconciliationStuckAfterMs,
+      pool,
+      ledger,
+      log,
+      metrics,
+      temporal,
+      taskQueue: config.taskQueue,
+      reportWindowMs: config.reportWindowMs,
+      stuckAfterMs: config.reconciliationStuckAfterMs,
     }),
     shutdownGraceTime: config.shutdownGraceMs,
     // A worker that died mid-payment is noticed by its missing heartbeat (3 s): send them at least every second,

@@ -51,23 +51,31 @@ test('a ledger outage across payments 3–5 delays only those: payment 6 onwards
   const outage = { fromMs: dueMs.get(3)! - INTERVAL_MS / 2, untilMs: dueMs.get(5)! + INTERVAL_MS / 2 };
   outages.set(borrower, outage);
 
-  const view = await stack.temporal.client.workflow.getHandle(requested.workflowId).result() as AdvanceView;
+  const view = (await stack.temporal.client.workflow.getHandle(requested.workflowId).result()) as AdvanceView;
   expect(view.status).toBe('REPAID');
 
-  const taken = new Map((await paymentActivities(stack.temporal.client, requested.workflowId)).map((a) => [a.number, a]));
+  const taken = new Map(
+    (await paymentActivities(stack.temporal.client, requested.workflowId)).map((a) => [a.number, a]),
+  );
   expect([...taken.keys()].sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
   const lateness = (number: number) => taken.get(number)!.startedMs! - dueMs.get(number)!;
   // Before and after the outage: on the dot (the workflow's timer fires at due_time; a minute of slack for a slow machine).
   for (const number of [1, 2, 6, 7, 8, 9, 10, 11, 12]) {
-    expect({ number, attempt: taken.get(number)!.attempt, onTime: lateness(number) >= 0 && lateness(number) < 60_000 })
-      .toEqual({ number, attempt: 1, onTime: true });
+    expect({
+      number,
+      attempt: taken.get(number)!.attempt,
+      onTime: lateness(number) >= 0 && lateness(number) < 60_000,
+    }).toEqual({ number, attempt: 1, onTime: true });
   }
   // Payment 3 retried through the outage; 3, 4 and 5 taken as soon as it ended, all before payment 6 was due.
   expect(taken.get(3)!.attempt).toBeGreaterThan(1);
   for (const number of [3, 4, 5]) {
     const startedMs = taken.get(number)!.startedMs!;
-    expect({ number, afterOutage: startedMs >= outage.untilMs, beforePayment6: startedMs < dueMs.get(6)! })
-      .toEqual({ number, afterOutage: true, beforePayment6: true });
+    expect({ number, afterOutage: startedMs >= outage.untilMs, beforePayment6: startedMs < dueMs.get(6)! }).toEqual({
+      number,
+      afterOutage: true,
+      beforePayment6: true,
+    });
   }
 
   // The schedule ops see is unchanged: the due times are still one interval apart, every payment paid once.

@@ -29,7 +29,7 @@ test('a 12-week advance repaid on time: one credit, twelve debits that add up to
   expect(requested.workflowId).toBe(`advance-${requested.advanceId}`);
 
   // result() lets the time-skipping server jump over the 12 weekly timers.
-  const view = await stack.temporal.client.workflow.getHandle(requested.workflowId).result() as AdvanceView;
+  const view = (await stack.temporal.client.workflow.getHandle(requested.workflowId).result()) as AdvanceView;
   expect(view.status).toBe('REPAID');
 
   const advance = await api.getAdvance(requested.advanceId);

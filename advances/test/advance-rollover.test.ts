@@ -15,7 +15,9 @@ const beforePayment = new Map<string, (call: LedgerCall) => Promise<void>>();
 
 beforeAll(async () => {
   stack = await startAdvancesStack({
-    worker: { wrapLedger: hookedLedger({ before: async (call) => beforePayment.get(call.request.dstAccountId)?.(call) }) },
+    worker: {
+      wrapLedger: hookedLedger({ before: async (call) => beforePayment.get(call.request.dstAccountId)?.(call) }),
+    },
   });
 }, 120_000);
 
@@ -49,7 +51,7 @@ test('payments refused at weeks 3 and 12 roll forward; a 13th payment is added; 
 
   const requested = await api.requestAdvance({ accountId: borrower, amount, requestId: randomUUID() });
   const advanceId = requested.advanceId;
-  const view = await stack.temporal.client.workflow.getHandle(requested.workflowId).result() as AdvanceView;
+  const view = (await stack.temporal.client.workflow.getHandle(requested.workflowId).result()) as AdvanceView;
   expect(view.status).toBe('REPAID');
   expect(statusBefore13).toBe(AdvanceStatus.ADVANCE_STATUS_OVERDUE);
 
@@ -58,7 +60,9 @@ test('payments refused at weeks 3 and 12 roll forward; a 13th payment is added; 
   expect(advance.payments).toHaveLength(13);
   const byNumber = new Map(advance.payments.map((p) => [p.number, p]));
   expect(byNumber.get(3)).toMatchObject({
-    status: PaymentStatus.PAYMENT_STATUS_FAILED, amount: 100n, rolledInto: 4,
+    status: PaymentStatus.PAYMENT_STATUS_FAILED,
+    amount: 100n,
+    rolledInto: 4,
     failureReason: FailureReason.FAILURE_REASON_INSUFFICIENT_FUNDS,
   });
   expect(byNumber.get(4)).toMatchObject({ status: PaymentStatus.PAYMENT_STATUS_PAID, amount: 200n });
@@ -97,7 +101,7 @@ test('an advance whose payments keep failing stays OVERDUE and keeps adding paym
   });
 
   const requested = await api.requestAdvance({ accountId: borrower, amount });
-  const view = await stack.temporal.client.workflow.getHandle(requested.workflowId).result() as AdvanceView;
+  const view = (await stack.temporal.client.workflow.getHandle(requested.workflowId).result()) as AdvanceView;
   expect(view.status).toBe('REPAID');
   const advance = await api.getAdvance(requested.advanceId);
   expect(advance.payments).toHaveLength(15);

@@ -28,7 +28,13 @@ afterAll(async () => {
 });
 
 test('visibility lists the running advance workflows among those asked about, and nothing else', async () => {
-  const [running, terminated, otherType, neverStarted, notAsked] = [randomUUID(), randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+  const [running, terminated, otherType, neverStarted, notAsked] = [
+    randomUUID(),
+    randomUUID(),
+    randomUUID(),
+    randomUUID(),
+    randomUUID(),
+  ];
   // No worker polls this queue: a started workflow stays running.
   const start = (advanceId: string, type = 'advanceWorkflow') =>
     client.workflow.start(type, { taskQueue: `no-worker-${randomUUID()}`, workflowId: `advance-${advanceId}` });

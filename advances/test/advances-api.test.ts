@@ -23,8 +23,10 @@ afterAll(async () => {
 const ledgerDb = ledgerPool();
 const api = () => advancesApi(stack.client);
 /** Advances the API created and started a workflow for, by its own counter. */
-const countCreated = async () => (await stack.api.metrics.advancesRequested.get()).values
-  .filter((v) => v.labels.outcome === 'created').reduce((sum, v) => sum + v.value, 0);
+const countCreated = async () =>
+  (await stack.api.metrics.advancesRequested.get()).values
+    .filter((v) => v.labels.outcome === 'created')
+    .reduce((sum, v) => sum + v.value, 0);
 const borrower = () => ledgerApi(stack.ledger.client).fundedAccount(0n, 'Borrower');
 
 /**
@@ -33,15 +35,22 @@ const borrower = () => ledgerApi(stack.ledger.client).fundedAccount(0n, 'Borrowe
  * time-skipping server has no visibility store to list workflows by account.
  */
 async function footprint(accountId: string) {
-  const advances = await advancesDb.query<{ n: number }>('SELECT count(*)::int AS n FROM advances WHERE account_id::text = $1', [accountId]);
+  const advances = await advancesDb.query<{ n: number }>(
+    'SELECT count(*)::int AS n FROM advances WHERE account_id::text = $1',
+    [accountId],
+  );
   const ledgerRows = UUID.test(accountId)
-    ? (await bankLegsOf(ledgerDb, accountId).catch(() => ({ credits: [], debits: [] }))).credits.length : 0;
+    ? (await bankLegsOf(ledgerDb, accountId).catch(() => ({ credits: [], debits: [] }))).credits.length
+    : 0;
   return { advances: advances.rows[0]!.n, ledgerCredits: ledgerRows };
 }
 const UUID = /^[0-9a-f-]{36}$/;
 
 async function expectError(promise: Promise<unknown>, code: status, field: string) {
-  const error = await promise.then(() => null, (e: ServiceError) => e);
+  const error = await promise.then(
+    () => null,
+    (e: ServiceError) => e,
+  );
   expect(error).not.toBeNull();
   expect({ code: error!.code, fieldNamed: error!.details.includes(field) }).toEqual({ code, fieldNamed: true });
   expect(error!.metadata.get('alfabet-error-field')).toEqual([field]);
@@ -51,12 +60,22 @@ describe('RequestAdvance refuses bad input: the right code, the field named, not
   const cases: Array<[string, (accountId: string) => object, status, string]> = [
     ['no account_id', () => ({ amount: 500n }), status.INVALID_ARGUMENT, 'account_id'],
     ['account_id not a UUID', () => ({ accountId: 'acct-1', amount: 500n }), status.INVALID_ARGUMENT, 'account_id'],
-    ['request_id not a UUID', (accountId) => ({ accountId, amount: 500n, requestId: 'again' }), status.INVALID_ARGUMENT, 'request_id'],
+    [
+      'request_id not a UUID',
+      (accountId) => ({ accountId, amount: 500n, requestId: 'again' }),
+      status.INVALID_ARGUMENT,
+      'request_id',
+    ],
     ['zero amount', (accountId) => ({ accountId, amount: 0n }), status.INVALID_ARGUMENT, 'amount'],
     ['negative amount', (accountId) => ({ accountId, amount: -500n }), status.INVALID_ARGUMENT, 'amount'],
     ['int64 minimum', (accountId) => ({ accountId, amount: -(2n ** 63n) }), status.INVALID_ARGUMENT, 'amount'],
     ['below the policy minimum', (accountId) => ({ accountId, amount: 99n }), status.FAILED_PRECONDITION, 'amount'],
-    ['above the policy maximum', (accountId) => ({ accountId, amount: 1_000_001n }), status.FAILED_PRECONDITION, 'amount'],
+    [
+      'above the policy maximum',
+      (accountId) => ({ accountId, amount: 1_000_001n }),
+      status.FAILED_PRECONDITION,
+      'amount',
+    ],
     ['int64 maximum', (accountId) => ({ accountId, amount: 2n ** 63n - 1n }), status.FAILED_PRECONDITION, 'amount'],
     ['unknown account', () => ({ accountId: randomUUID(), amount: 500n }), status.NOT_FOUND, 'account_id'],
   ];
@@ -81,7 +100,11 @@ test('GetAdvance and ListAdvances refuse bad input with the field named', async 
   await expectError(api().listAdvances({ pageSize: -1 }), status.INVALID_ARGUMENT, 'page_size');
   await expectError(api().listAdvances({ pageSize: 501 }), status.INVALID_ARGUMENT, 'page_size');
   await expectError(api().listAdvances({ pageToken: 'garbage!' }), status.INVALID_ARGUMENT, 'page_token');
-  await expectError(api().listAdvances({ pageToken: Buffer.from('{"v":1}').toString('base64url') }), status.INVALID_ARGUMENT, 'page_token');
+  await expectError(
+    api().listAdvances({ pageToken: Buffer.from('{"v":1}').toString('base64url') }),
+    status.INVALID_ARGUMENT,
+    'page_token',
+  );
 });
 
 test('RequestAdvance is idempotent by request_id: a repeat returns the same advance, other parameters are ALREADY_EXISTS', async () => {
@@ -98,7 +121,9 @@ test('RequestAdvance is idempotent by request_id: a repeat returns the same adva
 test('eight concurrent calls with one request_id create one advance and one workflow', async () => {
   const accountId = await borrower();
   const requestId = randomUUID();
-  const answers = await Promise.all(Array.from({ length: 8 }, () => api().requestAdvance({ accountId, amount: 700n, requestId })));
+  const answers = await Promise.all(
+    Array.from({ length: 8 }, () => api().requestAdvance({ accountId, amount: 700n, requestId })),
+  );
   expect(new Set(answers.map((a) => a.advanceId)).size).toBe(1);
   expect((await footprint(accountId)).advances).toBe(1);
   await stack.temporal.client.workflow.getHandle(answers[0]!.workflowId).result();
@@ -128,7 +153,12 @@ test('ListAdvances pages newest first by account and status, every advance exact
   const listed: string[] = [];
   let pageToken = '';
   do {
-    const page = await api().listAdvances({ accountId: accountIds[0], status: AdvanceStatus.ADVANCE_STATUS_REPAID, pageSize: 2, pageToken });
+    const page = await api().listAdvances({
+      accountId: accountIds[0],
+      status: AdvanceStatus.ADVANCE_STATUS_REPAID,
+      pageSize: 2,
+      pageToken,
+    });
     listed.push(...page.advances.map((a) => a.advanceId));
     expect(page.advances.every((a) => a.accountId === accountIds[0] && a.payments.length === 12)).toBe(true);
     pageToken = page.nextPageToken;
@@ -136,5 +166,9 @@ test('ListAdvances pages newest first by account and status, every advance exact
   expect(listed).toEqual(made.slice(0, 3).reverse());
   // A token is bound to the filters it was made for.
   const first = await api().listAdvances({ accountId: accountIds[0], pageSize: 1 });
-  await expectError(api().listAdvances({ accountId: accountIds[1], pageSize: 1, pageToken: first.nextPageToken }), status.INVALID_ARGUMENT, 'page_token');
+  await expectError(
+    api().listAdvances({ accountId: accountIds[1], pageSize: 1, pageToken: first.nextPageToken }),
+    status.INVALID_ARGUMENT,
+    'page_token',
+  );
 });

@@ -14,8 +14,11 @@ beforeAll(async () => {
   stack = await startAdvancesStack({
     noWorker: true,
     env: {
-      ADVANCES_TLS_CERT: certs.server.cert, ADVANCES_TLS_KEY: certs.server.key, ADVANCES_TLS_CLIENT_CA: certs.ca,
-      ADVANCES_AUTH: 'on', ADVANCES_AUTHZ_POLICY: '{"ops": ["*"], "viewer": ["GetAdvance", "ListAdvances"]}',
+      ADVANCES_TLS_CERT: certs.server.cert,
+      ADVANCES_TLS_KEY: certs.server.key,
+      ADVANCES_TLS_CLIENT_CA: certs.ca,
+      ADVANCES_AUTH: 'on',
+      ADVANCES_AUTHZ_POLICY: '{"ops": ["*"], "viewer": ["GetAdvance", "ListAdvances"]}',
     },
   });
 }, 120_000);
@@ -24,19 +27,30 @@ afterAll(async () => {
   certs?.remove();
 });
 
-function codeOf(channel: ChannelCredentials, method: 'getAdvance' | 'requestAdvance', request: object): Promise<number> {
+function codeOf(
+  channel: ChannelCredentials,
+  method: 'getAdvance' | 'requestAdvance',
+  request: object,
+): Promise<number> {
   const client = new AdvancesServiceClient(`127.0.0.1:${stack.api.grpc.port}`, channel);
-  return new Promise((resolve) => (client[method] as unknown as (r: object, o: object, cb: (e: ServiceError | null) => void) => void)
-    .call(client, request, { deadline: Date.now() + 5_000 }, (error) => {
-      client.close();
-      resolve(error ? error.code : status.OK);
-    }));
+  return new Promise((resolve) =>
+    (client[method] as unknown as (r: object, o: object, cb: (e: ServiceError | null) => void) => void).call(
+      client,
+      request,
+      { deadline: Date.now() + 5_000 },
+      (error) => {
+        client.close();
+        resolve(error ? error.code : status.OK);
+      },
+    ),
+  );
 }
 const getAdvance = (channel: ChannelCredentials) => codeOf(channel, 'getAdvance', { advanceId: randomUUID() });
 
 test('serves a client with a certificate of its CA, and refuses plaintext, no certificate, or another CA', async () => {
   const pem = (path: string) => readFileSync(path);
-  const withIdentity = (identity: { cert: string; key: string }) => credentials.createSsl(pem(certs.ca), pem(identity.key), pem(identity.cert));
+  const withIdentity = (identity: { cert: string; key: string }) =>
+    credentials.createSsl(pem(certs.ca), pem(identity.key), pem(identity.cert));
   expect(await getAdvance(withIdentity(certs.client('ops')))).toBe(status.NOT_FOUND); // reached the handler: no such advance
   expect(await getAdvance(credentials.createInsecure())).toBe(status.UNAVAILABLE);
   expect(await getAdvance(credentials.createSsl(pem(certs.ca)))).toBe(status.UNAVAILABLE);
@@ -45,7 +59,10 @@ test('serves a client with a certificate of its CA, and refuses plaintext, no ce
 
 test('checks each identity against the policy: a viewer may read advances, not request one', async () => {
   const pem = (path: string) => readFileSync(path);
-  const as = (name: string) => { const id = certs.client(name); return credentials.createSsl(pem(certs.ca), pem(id.key), pem(id.cert)); };
+  const as = (name: string) => {
+    const id = certs.client(name);
+    return credentials.createSsl(pem(certs.ca), pem(id.key), pem(id.cert));
+  };
   const request = { requestId: randomUUID(), accountId: randomUUID(), amount: 1_000n };
   expect(await getAdvance(as('viewer'))).toBe(status.NOT_FOUND);
   expect(await codeOf(as('viewer'), 'requestAdvance', request)).toBe(status.PERMISSION_DENIED);

@@ -52,17 +52,28 @@ const unexpectedExits: string[] = [];
 function run(file: string, env: Record<string, string>): ChildProcess {
   const child = spawn(process.execPath, [dist(file)], {
     env: {
-      PATH: process.env.PATH!, LOG_LEVEL: 'warn', SHUTDOWN_GRACE: '2s',
-      ACCOUNTS_GRPC_ADDR: accountsAddress, ACCOUNTS_DATABASE_URL: testDatabaseUrl(accountsDb), ACCOUNTS_METRICS_ADDR: 'off',
-      ADVANCES_GRPC_ADDR: advancesAddress, ADVANCES_DATABASE_URL: testDatabaseUrl(advancesDb),
-      ADVANCES_METRICS_ADDR: 'off', ADVANCES_WORKER_METRICS_ADDR: 'off', ADVANCES_TEMPORAL_METRICS_ADDR: 'off',
-      TEMPORAL_ADDRESS: temporal.address, ADVANCE_PAYMENT_INTERVAL: '1s', RECONCILIATION_INTERVAL: 'off',
+      PATH: process.env.PATH!,
+      LOG_LEVEL: 'warn',
+      SHUTDOWN_GRACE: '2s',
+      ACCOUNTS_GRPC_ADDR: accountsAddress,
+      ACCOUNTS_DATABASE_URL: testDatabaseUrl(accountsDb),
+      ACCOUNTS_METRICS_ADDR: 'off',
+      ADVANCES_GRPC_ADDR: advancesAddress,
+      ADVANCES_DATABASE_URL: testDatabaseUrl(advancesDb),
+      ADVANCES_METRICS_ADDR: 'off',
+      ADVANCES_WORKER_METRICS_ADDR: 'off',
+      ADVANCES_TEMPORAL_METRICS_ADDR: 'off',
+      TEMPORAL_ADDRESS: temporal.address,
+      ADVANCE_PAYMENT_INTERVAL: '1s',
+      RECONCILIATION_INTERVAL: 'off',
       LEDGER_CALL_TIMEOUT: '3s',
       ...env,
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-  child.once('exit', (code, signal) => { if (signal !== 'SIGKILL' && signal !== 'SIGTERM') unexpectedExits.push(`${file}: exit ${code} ${signal}`); });
+  child.once('exit', (code, signal) => {
+    if (signal !== 'SIGKILL' && signal !== 'SIGTERM') unexpectedExits.push(`${file}: exit ${code} ${signal}`);
+  });
   return child;
 }
 
@@ -119,14 +130,18 @@ test(`${ADVANCES} advances repaid exactly while the worker is killed ${WORKER_KI
   const workerKillTimesMs: number[] = [];
   let calm = false;
   let chaos$: Promise<void> = Promise.resolve();
-  const reconcile = () => temporalClient.workflow.execute('reconciliationWorkflow', {
-    taskQueue: 'advances', workflowId: `reconciliation-under-fire-${++reconciliations}`,
-  }) as Promise<ReconciliationSummary>;
+  const reconcile = () =>
+    temporalClient.workflow.execute('reconciliationWorkflow', {
+      taskQueue: 'advances',
+      workflowId: `reconciliation-under-fire-${++reconciliations}`,
+    }) as Promise<ReconciliationSummary>;
   try {
     const ledger = ledgerApi(ledgerClient);
     const api = advancesApi(advancesClient);
     const sink = await ledger.fundedAccount(0n, 'where the short borrowers move their money');
-    const borrowers = await Promise.all(Array.from({ length: ADVANCES }, (_, i) => ledger.fundedAccount(0n, `fire borrower ${i}`)));
+    const borrowers = await Promise.all(
+      Array.from({ length: ADVANCES }, (_, i) => ledger.fundedAccount(0n, `fire borrower ${i}`)),
+    );
     const advances = await Promise.all(borrowers.map((accountId) => api.requestAdvance({ accountId, amount: AMOUNT })));
     const started = Date.now();
 
@@ -151,7 +166,11 @@ test(`${ADVANCES} advances repaid exactly while the worker is killed ${WORKER_KI
 
     // Ten borrowers move their whole balance away once disbursed (their next payments fail), and back 6 s later.
     const shortOnes = borrowers.slice(0, SHORT_OF_FUNDS);
-    const balanceOf = async (id: string) => BigInt((await accounts.query<{ b: string }>('SELECT balance::text AS b FROM accounts WHERE account_id = $1', [id])).rows[0]!.b);
+    const balanceOf = async (id: string) =>
+      BigInt(
+        (await accounts.query<{ b: string }>('SELECT balance::text AS b FROM accounts WHERE account_id = $1', [id]))
+          .rows[0]!.b,
+      );
     const moved = new Map<string, bigint>();
     // One request id per intended move, re-sent until answered: a kill mid-call cannot move money twice.
     const transferUntilAnswered = async (srcAccountId: string, dstAccountId: string, amount: bigint) => {
@@ -162,13 +181,18 @@ test(`${ADVANCES} advances repaid exactly while the worker is killed ${WORKER_KI
         await new Promise((r) => setTimeout(r, 200));
       }
     };
-    await Promise.all(shortOnes.map(async (id) => {
-      while ((await balanceOf(id)) === 0n) await new Promise((r) => setTimeout(r, 100));
-      for (;;) {
-        const balance = await balanceOf(id); // a payment may take some first: then the move fails and is redone
-        if (await transferUntilAnswered(id, sink, balance)) { moved.set(id, balance); return; }
-      }
-    }));
+    await Promise.all(
+      shortOnes.map(async (id) => {
+        while ((await balanceOf(id)) === 0n) await new Promise((r) => setTimeout(r, 100));
+        for (;;) {
+          const balance = await balanceOf(id); // a payment may take some first: then the move fails and is redone
+          if (await transferUntilAnswered(id, sink, balance)) {
+            moved.set(id, balance);
+            return;
+          }
+        }
+      }),
+    );
 
     // While payments are in flight (and failing, and workers dying), reconciliation must not cry wolf.
     const midway = await reconcile();
@@ -176,20 +200,27 @@ test(`${ADVANCES} advances repaid exactly while the worker is killed ${WORKER_KI
     expect(midway.findingsRaised).toBe(0);
 
     // Money stays away until each short borrower has had a payment fail (whatever the kills delayed).
-    const failedDebits = async () => (await accounts.query<{ dst_account_id: string }>(
-      `SELECT DISTINCT dst_account_id FROM transactions WHERE kind = 'bank' AND direction = 'debit' AND status = 'failed' AND dst_account_id = ANY($1::uuid[])`,
-      [shortOnes])).rowCount;
+    const failedDebits = async () =>
+      (
+        await accounts.query<{ dst_account_id: string }>(
+          `SELECT DISTINCT dst_account_id FROM transactions WHERE kind = 'bank' AND direction = 'debit' AND status = 'failed' AND dst_account_id = ANY($1::uuid[])`,
+          [shortOnes],
+        )
+      ).rowCount;
     while (((await failedDebits()) ?? 0) < SHORT_OF_FUNDS) {
-      if (Date.now() - started > REPAID_WITHIN_MS / 2) throw new Error('the short borrowers\' payments did not fail in time');
+      if (Date.now() - started > REPAID_WITHIN_MS / 2)
+        throw new Error("the short borrowers' payments did not fail in time");
       await new Promise((r) => setTimeout(r, 250));
     }
     for (const [id, amount] of moved) expect(await transferUntilAnswered(sink, id, amount)).toBe(true);
 
     // Until every advance is repaid.
     for (;;) {
-      const n = (await store.query<{ n: string }>(`SELECT count(*) AS n FROM advances WHERE status = 'REPAID'`)).rows[0]!.n;
+      const n = (await store.query<{ n: string }>(`SELECT count(*) AS n FROM advances WHERE status = 'REPAID'`))
+        .rows[0]!.n;
       if (Number(n) === ADVANCES) break;
-      if (Date.now() - started > REPAID_WITHIN_MS) throw new Error(`only ${n} of ${ADVANCES} advances repaid after ${REPAID_WITHIN_MS / 1000} s`);
+      if (Date.now() - started > REPAID_WITHIN_MS)
+        throw new Error(`only ${n} of ${ADVANCES} advances repaid after ${REPAID_WITHIN_MS / 1000} s`);
       await new Promise((r) => setTimeout(r, 500));
     }
     calm = true;
@@ -202,10 +233,16 @@ test(`${ADVANCES} advances repaid exactly while the worker is killed ${WORKER_KI
     // by its missing heartbeat and retried after the first retry interval; here the retry also waits
     // for the restarted worker (there is no second one), so the measurement is printed, and the bound
     // asserted is the design's: heartbeatTimeout + first retry interval, never the start-to-close timeout.
-    const resumed = await resumeAfterKills(temporalClient, advances.map((a) => a.workflowId), workerKillTimesMs);
-    console.log(`resume after worker kill: in-flight payments retried after ${summarize(resumed.inFlightRetriedMs)} payments; `
-      + `next payment taken after ${summarize(resumed.nextPaymentMs)} kills (${resumed.killedAgainBeforeResuming} more killed again before any) `
-      + `(bound: heartbeat timeout ${MONEY_HEARTBEAT_TIMEOUT_MS} ms + first retry ${MONEY_RETRY_INITIAL_INTERVAL_MS} ms)`);
+    const resumed = await resumeAfterKills(
+      temporalClient,
+      advances.map((a) => a.workflowId),
+      workerKillTimesMs,
+    );
+    console.log(
+      `resume after worker kill: in-flight payments retried after ${summarize(resumed.inFlightRetriedMs)} payments; ` +
+        `next payment taken after ${summarize(resumed.nextPaymentMs)} kills (${resumed.killedAgainBeforeResuming} more killed again before any) ` +
+        `(bound: heartbeat timeout ${MONEY_HEARTBEAT_TIMEOUT_MS} ms + first retry ${MONEY_RETRY_INITIAL_INTERVAL_MS} ms)`,
+    );
     expect(MONEY_HEARTBEAT_TIMEOUT_MS + MONEY_RETRY_INITIAL_INTERVAL_MS).toBeLessThan(RESUME_WITHIN_MS);
     // What was seen is printed, not asserted: how many kills land mid-payment with the other replica alive, and how
     // long a starved 2-core machine takes to schedule the retry, vary from run to run. The design's bound is asserted
@@ -213,32 +250,72 @@ test(`${ADVANCES} advances repaid exactly while the worker is killed ${WORKER_KI
     expect(resumed.noticedByStartToClose.map((a) => a.number)).toEqual([]);
 
     // The ledger: per advance, one disbursement and successful debits adding up to exactly the amount.
-    const { rows: legs } = await accounts.query<{ dst: string; credits: string; credited: string; debited: string; failed: string }>(
+    const { rows: legs } = await accounts.query<{
+      dst: string;
+      credits: string;
+      credited: string;
+      debited: string;
+      failed: string;
+    }>(
       `SELECT dst_account_id AS dst,
               count(*) FILTER (WHERE direction = 'credit') AS credits,
               coalesce(sum(amount) FILTER (WHERE direction = 'credit' AND status = 'success'), 0)::text AS credited,
               coalesce(sum(amount) FILTER (WHERE direction = 'debit' AND status = 'success'), 0)::text AS debited,
               count(*) FILTER (WHERE direction = 'debit' AND status = 'failed') AS failed
-       FROM transactions WHERE kind = 'bank' AND dst_account_id = ANY($1::uuid[]) GROUP BY dst_account_id`, [borrowers]);
+       FROM transactions WHERE kind = 'bank' AND dst_account_id = ANY($1::uuid[]) GROUP BY dst_account_id`,
+      [borrowers],
+    );
     expect(legs).toHaveLength(ADVANCES);
-    for (const row of legs) expect({ account: row.dst, credits: row.credits, credited: row.credited, debited: row.debited })
-      .toEqual({ account: row.dst, credits: '1', credited: String(AMOUNT), debited: String(AMOUNT) });
+    for (const row of legs)
+      expect({ account: row.dst, credits: row.credits, credited: row.credited, debited: row.debited }).toEqual({
+        account: row.dst,
+        credits: '1',
+        credited: String(AMOUNT),
+        debited: String(AMOUNT),
+      });
     // The short borrowers' payments really failed and rolled forward.
     expect(legs.filter((row) => shortOnes.includes(row.dst)).every((row) => Number(row.failed) > 0)).toBe(true);
-    const duplicates = await accounts.query('SELECT request_id FROM transactions WHERE request_id IS NOT NULL GROUP BY request_id HAVING count(*) > 1');
+    const duplicates = await accounts.query(
+      'SELECT request_id FROM transactions WHERE request_id IS NOT NULL GROUP BY request_id HAVING count(*) > 1',
+    );
     expect(duplicates.rows).toEqual([]);
 
     // The advances database agrees with the ledger, payment by payment.
-    const { rows: payments } = await store.query<{ advance_id: string; number: number; amount: string; status: string; transaction_id: string | null; rolled_into: number | null }>(
-      `SELECT advance_id, number, amount::text, status, transaction_id, rolled_into FROM payments ORDER BY advance_id, number`);
-    const { rows: ledgerRows } = await accounts.query<{ transaction_id: string; request_id: string; amount: string; status: string }>(
-      `SELECT transaction_id, request_id, amount::text, status FROM transactions WHERE kind = 'bank' AND direction = 'debit' AND dst_account_id = ANY($1::uuid[])`, [borrowers]);
+    const { rows: payments } = await store.query<{
+      advance_id: string;
+      number: number;
+      amount: string;
+      status: string;
+      transaction_id: string | null;
+      rolled_into: number | null;
+    }>(
+      `SELECT advance_id, number, amount::text, status, transaction_id, rolled_into FROM payments ORDER BY advance_id, number`,
+    );
+    const { rows: ledgerRows } = await accounts.query<{
+      transaction_id: string;
+      request_id: string;
+      amount: string;
+      status: string;
+    }>(
+      `SELECT transaction_id, request_id, amount::text, status FROM transactions WHERE kind = 'bank' AND direction = 'debit' AND dst_account_id = ANY($1::uuid[])`,
+      [borrowers],
+    );
     const byRequest = new Map(ledgerRows.map((row) => [row.request_id, row]));
     for (const payment of payments) {
       const entry = byRequest.get(paymentRequestId(payment.advance_id, payment.number));
-      expect({ payment: `${payment.advance_id}/${payment.number}`, status: payment.status, ledger: entry && { id: entry.transaction_id, amount: entry.amount, status: entry.status } })
-        .toEqual({ payment: `${payment.advance_id}/${payment.number}`, status: payment.status,
-          ledger: { id: payment.transaction_id, amount: payment.amount, status: payment.status === 'PAID' ? 'success' : 'failed' } });
+      expect({
+        payment: `${payment.advance_id}/${payment.number}`,
+        status: payment.status,
+        ledger: entry && { id: entry.transaction_id, amount: entry.amount, status: entry.status },
+      }).toEqual({
+        payment: `${payment.advance_id}/${payment.number}`,
+        status: payment.status,
+        ledger: {
+          id: payment.transaction_id,
+          amount: payment.amount,
+          status: payment.status === 'PAID' ? 'success' : 'failed',
+        },
+      });
     }
     // The failed payments rolled forward, each into a later one.
     const failed = payments.filter((p) => p.status === 'FAILED');
@@ -249,7 +326,10 @@ test(`${ADVANCES} advances repaid exactly while the worker is killed ${WORKER_KI
     // After the fire, a clean book: a full run raises nothing and nothing is open.
     const clean = await reconcile();
     expect(clean.findingsRaised).toBe(0);
-    expect((await store.query('SELECT count(*)::int AS n FROM reconciliation_findings WHERE resolve_time IS NULL')).rows[0].n).toBe(0);
+    expect(
+      (await store.query('SELECT count(*)::int AS n FROM reconciliation_findings WHERE resolve_time IS NULL')).rows[0]
+        .n,
+    ).toBe(0);
 
     // Corrupt one advance: reopened in the projection, a paid payment a cent short. Reconciliation alerts.
     const victim = advances[ADVANCES - 1]!.advanceId;
@@ -257,7 +337,10 @@ test(`${ADVANCES} advances repaid exactly while the worker is killed ${WORKER_KI
     await store.query(`UPDATE payments SET amount = amount - 1 WHERE advance_id = $1 AND number = 1`, [victim]);
     const after = await reconcile();
     expect(after.findingsRaised).toBeGreaterThan(0);
-    const findings = await store.query<{ advance_id: string }>('SELECT DISTINCT advance_id FROM reconciliation_findings WHERE run_id = $1', [after.runId]);
+    const findings = await store.query<{ advance_id: string }>(
+      'SELECT DISTINCT advance_id FROM reconciliation_findings WHERE run_id = $1',
+      [after.runId],
+    );
     expect(findings.rows.map((row) => row.advance_id)).toEqual([victim]);
   } finally {
     calm = true;

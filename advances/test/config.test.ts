@@ -1,7 +1,7 @@
 import { ConfigError, loadAdvancesConfig } from '../src/config.js';
 
-describe('advances configuration: the largest advance against the ledger\'s largest amount', () => {
-  it('accepts an ADVANCE_MAX_AMOUNT up to the ledger\'s MAX_AMOUNT (default 10^12 minor units)', () => {
+describe("advances configuration: the largest advance against the ledger's largest amount", () => {
+  it("accepts an ADVANCE_MAX_AMOUNT up to the ledger's MAX_AMOUNT (default 10^12 minor units)", () => {
     expect(loadAdvancesConfig({}).maxAmountMinor).toBe(10_000_000n);
     expect(loadAdvancesConfig({ ADVANCE_MAX_AMOUNT: '1000000000000' }).maxAmountMinor).toBe(1_000_000_000_000n);
     expect(loadAdvancesConfig({ ADVANCE_MAX_AMOUNT: '5000', MAX_AMOUNT: '5000' }).maxAmountMinor).toBe(5_000n);
@@ -13,7 +13,11 @@ describe('advances configuration: the largest advance against the ledger\'s larg
     expect(load).toThrow(/ADVANCE_MAX_AMOUNT: ADVANCE_MAX_AMOUNT must not exceed MAX_AMOUNT/);
   });
 
-  it.each([['MAX_AMOUNT', '0'], ['MAX_AMOUNT', '12.5'], ['MAX_AMOUNT', '1000000000000001']])('rejects %s=%s naming the variable', (name, value) => {
+  it.each([
+    ['MAX_AMOUNT', '0'],
+    ['MAX_AMOUNT', '12.5'],
+    ['MAX_AMOUNT', '1000000000000001'],
+  ])('rejects %s=%s naming the variable', (name, value) => {
     expect(() => loadAdvancesConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadAdvancesConfig({ [name]: value })).toThrow(name);
   });

@@ -7,8 +7,20 @@ import type { AdvanceView, ReconciliationSummary } from '../src/domain/advance-t
 import { ensureReconciliationSchedule, RECONCILIATION_SCHEDULE_ID } from '../src/temporal/reconciliation-schedule.js';
 import { paymentRequestId } from '../src/ledger/request-ids.js';
 import { startAdvancesWorker, type AdvancesWorker } from '../src/worker-app.js';
-import { advancesApi, eventually, spawnWorkerProcess, startAdvancesStack, type AdvancesStack } from './support/advances-harness.js';
-import { assertLedgerVerifies, bankLegsOf, holdRowUntilADebitWaits, ledgerPool, sumSuccessful } from './support/ledger-facts.js';
+import {
+  advancesApi,
+  eventually,
+  spawnWorkerProcess,
+  startAdvancesStack,
+  type AdvancesStack,
+} from './support/advances-harness.js';
+import {
+  assertLedgerVerifies,
+  bankLegsOf,
+  holdRowUntilADebitWaits,
+  ledgerPool,
+  sumSuccessful,
+} from './support/ledger-facts.js';
 
 // On the real Temporal dev server with payments one second apart: workers are
 // real processes here (one is SIGKILLed), which the time-skipping server's
@@ -24,8 +36,11 @@ beforeAll(async () => {
   await dropTestDatabase(ACCOUNTS_DB);
   await dropTestDatabase(ADVANCES_DB);
   stack = await startAdvancesStack({
-    temporal: 'dev-server', env: { ADVANCE_PAYMENT_INTERVAL: '1s' }, noWorker: true,
-    database: ADVANCES_DB, ledgerEnv: { ACCOUNTS_DATABASE_URL: testDatabaseUrl(ACCOUNTS_DB) },
+    temporal: 'dev-server',
+    env: { ADVANCE_PAYMENT_INTERVAL: '1s' },
+    noWorker: true,
+    database: ADVANCES_DB,
+    ledgerEnv: { ACCOUNTS_DATABASE_URL: testDatabaseUrl(ACCOUNTS_DB) },
   });
 }, 120_000);
 
@@ -34,20 +49,23 @@ afterAll(async () => {
   await pool.end();
 });
 
-const freePort = () => new Promise<number>((resolve) => {
-  const server = createServer().listen(0, '127.0.0.1', () => {
-    const { port } = server.address() as { port: number };
-    server.close(() => resolve(port));
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
   });
-});
 
-const result = (workflowId: string) => stack.temporal.client.workflow.getHandle(workflowId).result() as Promise<AdvanceView>;
+const result = (workflowId: string) =>
+  stack.temporal.client.workflow.getHandle(workflowId).result() as Promise<AdvanceView>;
 
 function expectEachPaymentOnce(legs: Awaited<ReturnType<typeof bankLegsOf>>, advanceId: string, amount: bigint) {
   expect(legs.credits).toHaveLength(1);
   expect(legs.debits).toHaveLength(12);
   expect(new Set(legs.debits.map((d) => d.requestId))).toEqual(
-    new Set(Array.from({ length: 12 }, (_, n) => paymentRequestId(advanceId, n + 1))));
+    new Set(Array.from({ length: 12 }, (_, n) => paymentRequestId(advanceId, n + 1))),
+  );
   expect(sumSuccessful(legs.debits)).toBe(amount);
 }
 
@@ -62,15 +80,22 @@ test('ten advances at once on two workers polling one task queue: every payment 
     }
     const ledger = ledgerApi(stack.ledger.client);
     const api = advancesApi(stack.client);
-    const borrowers = await Promise.all(Array.from({ length: 10 }, (_, i) => ledger.fundedAccount(0n, `Borrower ${i}`)));
+    const borrowers = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => ledger.fundedAccount(0n, `Borrower ${i}`)),
+    );
     const amounts = borrowers.map((_, i) => 1_000n + BigInt(i) * 37n);
-    const advances = await Promise.all(borrowers.map((accountId, i) => api.requestAdvance({ accountId, amount: amounts[i]! })));
+    const advances = await Promise.all(
+      borrowers.map((accountId, i) => api.requestAdvance({ accountId, amount: amounts[i]! })),
+    );
     const views = await Promise.all(advances.map((a) => result(a.workflowId)));
     expect(views.every((v) => v.status === 'REPAID')).toBe(true);
 
-    for (const [i, advance] of advances.entries()) expectEachPaymentOnce(await bankLegsOf(pool, borrowers[i]!), advance.advanceId, amounts[i]!);
+    for (const [i, advance] of advances.entries())
+      expectEachPaymentOnce(await bankLegsOf(pool, borrowers[i]!), advance.advanceId, amounts[i]!);
     // Both workers took payments.
-    const perWorker = await Promise.all(workers.map(async (w) => (await w.metrics.payments.get()).values.reduce((sum, v) => sum + v.value, 0)));
+    const perWorker = await Promise.all(
+      workers.map(async (w) => (await w.metrics.payments.get()).values.reduce((sum, v) => sum + v.value, 0)),
+    );
     expect(perWorker.every((n) => n > 0)).toBe(true);
     expect(perWorker.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(120);
     await assertLedgerVerifies(pool);
@@ -90,7 +115,10 @@ test('a worker SIGKILLed while the ledger is applying a payment: the restarted w
   let worker = spawnWorker();
   try {
     const advance = await api.requestAdvance({ accountId: borrower, amount: 1_200n });
-    await eventually(async () => ((await api.getAdvance(advance.advanceId)).disbursementTransactionId || undefined), 'the disbursement');
+    await eventually(
+      async () => (await api.getAdvance(advance.advanceId)).disbursementTransactionId || undefined,
+      'the disbursement',
+    );
 
     // Hold the borrower's row: payment 1's debit will wait inside the ledger.
     await holdRowUntilADebitWaits(accountsDb, borrower);
@@ -99,8 +127,10 @@ test('a worker SIGKILLed while the ledger is applying a payment: the restarted w
     await new Promise((resolve) => worker.once('exit', resolve));
     await accountsDb.query('COMMIT'); // the ledger now applies the debit; its reply goes to a dead worker
     const payment1 = paymentRequestId(advance.advanceId, 1);
-    await eventually(async () => ((await bankLegsOf(pool, borrower)).debits.some((d) => d.requestId === payment1) ? true : undefined),
-      'the ledger to apply payment 1');
+    await eventually(
+      async () => ((await bankLegsOf(pool, borrower)).debits.some((d) => d.requestId === payment1) ? true : undefined),
+      'the ledger to apply payment 1',
+    );
 
     const metricsPort = await freePort();
     worker = spawnWorker(`127.0.0.1:${metricsPort}`); // after the activity's timeout, Temporal retries payment 1 on it
@@ -130,9 +160,14 @@ test('the reconciliation Schedule is created once at worker start, kept at RECON
   const worker = await startAdvancesWorker(stack.config, stack.log, { connection });
   try {
     // Runs every 2 s: a run completes with a summary.
-    const run = await eventually(async () => (await schedule.describe()).info.recentActions.at(-1), 'a scheduled run', 30_000);
-    const summary = await stack.temporal.client.workflow.getHandle(run.action.workflow.workflowId, run.action.workflow.firstExecutionRunId)
-      .result() as ReconciliationSummary;
+    const run = await eventually(
+      async () => (await schedule.describe()).info.recentActions.at(-1),
+      'a scheduled run',
+      30_000,
+    );
+    const summary = (await stack.temporal.client.workflow
+      .getHandle(run.action.workflow.workflowId, run.action.workflow.firstExecutionRunId)
+      .result()) as ReconciliationSummary;
     expect(summary.findingsRaised).toBe(0);
   } finally {
     await schedule.delete();

@@ -36,7 +36,7 @@ test('a reply lost after the ledger took payment 5 is retried with the same requ
   loseReplyOfPayment5.add(borrower);
 
   const requested = await api.requestAdvance({ accountId: borrower, amount: 1_200n, requestId: randomUUID() });
-  const view = await stack.temporal.client.workflow.getHandle(requested.workflowId).result() as AdvanceView;
+  const view = (await stack.temporal.client.workflow.getHandle(requested.workflowId).result()) as AdvanceView;
   expect(view.status).toBe('REPAID');
   expect(lostReplies).toContain(paymentRequestId(requested.advanceId, 5));
 
@@ -46,6 +46,8 @@ test('a reply lost after the ledger took payment 5 is retried with the same requ
   expect(sumSuccessful(legs.debits)).toBe(1_200n);
   // The activity's history shows the retry: payment 5 took two attempts.
   const history = await stack.temporal.client.workflow.getHandle(requested.workflowId).fetchHistory();
-  const retried = history.events!.filter((e) => e.activityTaskStartedEventAttributes && Number(e.activityTaskStartedEventAttributes.attempt) > 1);
+  const retried = history.events!.filter(
+    (e) => e.activityTaskStartedEventAttributes && Number(e.activityTaskStartedEventAttributes.attempt) > 1,
+  );
   expect(retried).toHaveLength(1);
 });

@@ -6,7 +6,13 @@ import type { AdvanceView } from '../src/domain/advance-types.js';
 import { paymentRequestId } from '../src/ledger/request-ids.js';
 import { MONEY_HEARTBEAT_TIMEOUT_MS, MONEY_RETRY_INITIAL_INTERVAL_MS } from '../src/workflows/advance.workflow.js';
 import { startAdvancesWorker } from '../src/worker-app.js';
-import { advancesApi, eventually, spawnWorkerProcess, startAdvancesStack, type AdvancesStack } from './support/advances-harness.js';
+import {
+  advancesApi,
+  eventually,
+  spawnWorkerProcess,
+  startAdvancesStack,
+  type AdvancesStack,
+} from './support/advances-harness.js';
 import { bankLegsOf, holdRowUntilADebitWaits, ledgerPool, sumSuccessful } from './support/ledger-facts.js';
 import { paymentActivities } from './support/payment-timeline.js';
 
@@ -41,7 +47,10 @@ test(`a payment in flight on a worker that dies is retried by the surviving work
   let survivor: Awaited<ReturnType<typeof startAdvancesWorker>> | null = null;
   try {
     const advance = await api.requestAdvance({ accountId: borrower, amount: 1_200n });
-    await eventually(async () => ((await api.getAdvance(advance.advanceId)).disbursementTransactionId || undefined), 'the disbursement');
+    await eventually(
+      async () => (await api.getAdvance(advance.advanceId)).disbursementTransactionId || undefined,
+      'the disbursement',
+    );
 
     // Hold the borrower's row: payment 1's debit, asked by the doomed worker, waits inside the ledger.
     await holdRowUntilADebitWaits(accountsDb, borrower);
@@ -51,14 +60,20 @@ test(`a payment in flight on a worker that dies is retried by the surviving work
     doomed.kill('SIGKILL');
     await new Promise((resolve) => doomed.once('exit', resolve));
     await accountsDb.query('COMMIT'); // the ledger applies the debit; its reply goes to a dead worker
-    const view = await stack.temporal.client.workflow.getHandle(advance.workflowId).result() as AdvanceView;
+    const view = (await stack.temporal.client.workflow.getHandle(advance.workflowId).result()) as AdvanceView;
     expect(view.status).toBe('REPAID');
 
     const payment1 = (await paymentActivities(stack.temporal.client, advance.workflowId)).find((a) => a.number === 1)!;
     const resumedAfterMs = payment1.startedMs! - killedAtMs;
-    console.log(`resume after worker kill: payment 1 retried by the surviving worker ${resumedAfterMs} ms after the kill `
-      + `(bound: heartbeat timeout ${MONEY_HEARTBEAT_TIMEOUT_MS} ms + first retry ${MONEY_RETRY_INITIAL_INTERVAL_MS} ms)`);
-    expect(payment1).toMatchObject({ attempt: 2, previousAttemptEnded: 'HEARTBEAT_TIMEOUT', identity: `${process.pid}@${hostname()}` });
+    console.log(
+      `resume after worker kill: payment 1 retried by the surviving worker ${resumedAfterMs} ms after the kill ` +
+        `(bound: heartbeat timeout ${MONEY_HEARTBEAT_TIMEOUT_MS} ms + first retry ${MONEY_RETRY_INITIAL_INTERVAL_MS} ms)`,
+    );
+    expect(payment1).toMatchObject({
+      attempt: 2,
+      previousAttemptEnded: 'HEARTBEAT_TIMEOUT',
+      identity: `${process.pid}@${hostname()}`,
+    });
     expect(resumedAfterMs).toBeLessThan(RESUME_WITHIN_MS);
 
     const legs = await bankLegsOf(pool, borrower);

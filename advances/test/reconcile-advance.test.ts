@@ -1,5 +1,9 @@
 import { disbursementRequestId, paymentRequestId } from '../src/ledger/request-ids.js';
-import { reconcileAdvance, type AdvanceToReconcile, type LedgerMovement } from '../src/reconciliation/reconcile-advance.js';
+import {
+  reconcileAdvance,
+  type AdvanceToReconcile,
+  type LedgerMovement,
+} from '../src/reconciliation/reconcile-advance.js';
 
 // The comparison of one advance with the ledger, as a pure function: every rule
 // on a small advance of 3 payments, paid 1, due 2 and 3.
@@ -12,15 +16,34 @@ const options = { now, stuckAfterMs: 2 * DAY };
 
 function healthy(): { advance: AdvanceToReconcile; movements: LedgerMovement[] } {
   const advance: AdvanceToReconcile = {
-    advanceId, accountId, amount: 300n, status: 'ACTIVE', createTime: at(-8), disbursementTransactionId: 'tx-d',
+    advanceId,
+    accountId,
+    amount: 300n,
+    status: 'ACTIVE',
+    createTime: at(-8),
+    disbursementTransactionId: 'tx-d',
     payments: [
       { number: 1, amount: 100n, status: 'PAID', dueTime: at(-1), transactionId: 'tx-1', rolledInto: null },
       { number: 2, amount: 100n, status: 'SCHEDULED', dueTime: at(6), transactionId: null, rolledInto: null },
       { number: 3, amount: 100n, status: 'SCHEDULED', dueTime: at(13), transactionId: null, rolledInto: null },
     ],
   };
-  const movement = (transactionId: string, requestId: string, direction: 'CREDIT' | 'DEBIT', amount: bigint, description: string): LedgerMovement => ({
-    transactionId, requestId, advanceId, accountId, direction, amount, status: 'SUCCESS', description, createTime: at(-1),
+  const movement = (
+    transactionId: string,
+    requestId: string,
+    direction: 'CREDIT' | 'DEBIT',
+    amount: bigint,
+    description: string,
+  ): LedgerMovement => ({
+    transactionId,
+    requestId,
+    advanceId,
+    accountId,
+    direction,
+    amount,
+    status: 'SUCCESS',
+    description,
+    createTime: at(-1),
   });
   return {
     advance,
@@ -49,15 +72,32 @@ test('a failed payment rolled into nothing', () => {
   const { advance, movements } = healthy();
   advance.payments[2]!.amount = 200n;
   Object.assign(advance.payments[1]!, { status: 'FAILED', transactionId: 'tx-2', rolledInto: 9 });
-  movements.push({ ...movements[1]!, transactionId: 'tx-2', requestId: paymentRequestId(advanceId, 2), status: 'FAILED', description: `advance ${advanceId}: payment 2` });
+  movements.push({
+    ...movements[1]!,
+    transactionId: 'tx-2',
+    requestId: paymentRequestId(advanceId, 2),
+    status: 'FAILED',
+    description: `advance ${advanceId}: payment 2`,
+  });
   expect(kindsOf(advance, movements)).toEqual(['PAYMENTS_DO_NOT_ADD_UP schedule']);
 });
 
-test('a stray debit naming the advance is found; a reversed one is not; the bank\'s other movements are not seen at all', () => {
+test("a stray debit naming the advance is found; a reversed one is not; the bank's other movements are not seen at all", () => {
   const { advance, movements } = healthy();
-  const stray: LedgerMovement = { ...movements[1]!, transactionId: 'tx-stray', requestId: 'f00d0000-0000-4000-8000-000000000000', amount: 1n };
+  const stray: LedgerMovement = {
+    ...movements[1]!,
+    transactionId: 'tx-stray',
+    requestId: 'f00d0000-0000-4000-8000-000000000000',
+    amount: 1n,
+  };
   expect(kindsOf(advance, [...movements, stray])).toEqual(['LEDGER_MOVEMENT_WITHOUT_PAYMENT ledger tx-stray']);
-  const reversal: LedgerMovement = { ...stray, transactionId: 'tx-rev', requestId: null, direction: 'CREDIT', description: `advance ${advanceId}: reversal of tx-stray` };
+  const reversal: LedgerMovement = {
+    ...stray,
+    transactionId: 'tx-rev',
+    requestId: null,
+    direction: 'CREDIT',
+    description: `advance ${advanceId}: reversal of tx-stray`,
+  };
   expect(kindsOf(advance, [...movements, stray, reversal])).toEqual([]);
   // A "reversal" of the wrong amount settles nothing: both are strays.
   expect(kindsOf(advance, [...movements, stray, { ...reversal, amount: 2n }])).toHaveLength(2);
@@ -73,8 +113,12 @@ test('FAILED here but SUCCESS in the ledger is a mismatch (the customer was char
 test('a PAID payment the ledger does not hold, or holds for another amount or account', () => {
   const { advance, movements } = healthy();
   expect(kindsOf(advance, [movements[0]!])).toEqual(['PAYMENT_WITHOUT_LEDGER_MOVEMENT payment 1']);
-  expect(kindsOf(advance, [movements[0]!, { ...movements[1]!, amount: 99n }])).toEqual(['PAYMENT_LEDGER_MISMATCH payment 1']);
-  expect(kindsOf(advance, [movements[0]!, { ...movements[1]!, accountId: 'someone-else' }])).toEqual(['PAYMENT_LEDGER_MISMATCH payment 1']);
+  expect(kindsOf(advance, [movements[0]!, { ...movements[1]!, amount: 99n }])).toEqual([
+    'PAYMENT_LEDGER_MISMATCH payment 1',
+  ]);
+  expect(kindsOf(advance, [movements[0]!, { ...movements[1]!, accountId: 'someone-else' }])).toEqual([
+    'PAYMENT_LEDGER_MISMATCH payment 1',
+  ]);
 });
 
 test('a SCHEDULED payment the ledger already took', () => {
@@ -96,7 +140,13 @@ test('stuck: a payment SCHEDULED or PROCESSING past due by more than stuckAfter,
   expect(kindsOf(advance, movements)).toEqual(['PAYMENT_STUCK payment 2']);
   advance.payments[1]!.dueTime = at(-1); // one day late: not yet stuck
   expect(kindsOf(advance, movements)).toEqual([]);
-  const disbursing: AdvanceToReconcile = { ...advance, status: 'DISBURSING', disbursementTransactionId: null, payments: [], createTime: at(-3) };
+  const disbursing: AdvanceToReconcile = {
+    ...advance,
+    status: 'DISBURSING',
+    disbursementTransactionId: null,
+    payments: [],
+    createTime: at(-3),
+  };
   expect(kindsOf(disbursing, [])).toEqual(['ADVANCE_STUCK disbursement']);
 });
 

@@ -1,6 +1,10 @@
 import { credentials, InterceptingCall, status, type Interceptor, type ServiceError } from '@grpc/grpc-js';
 import {
-  Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor, WorkflowNotFoundError,
+  Client,
+  Connection,
+  defaultGrpcRetryOptions,
+  makeGrpcRetryInterceptor,
+  WorkflowNotFoundError,
 } from '@temporalio/client';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -48,7 +52,11 @@ afterAll(async () => {
   await ledgerDb.end();
 });
 
-interface Request { requestId: string; accountId: string; amount: bigint }
+interface Request {
+  requestId: string;
+  accountId: string;
+  amount: bigint;
+}
 
 async function newRequest(borrower: string): Promise<Request> {
   const accountId = await ledgerApi(stack.ledger.client).fundedAccount(0n, borrower);
@@ -58,23 +66,35 @@ async function newRequest(borrower: string): Promise<Request> {
 /** The advance recorded for a request_id, straight from the advances database. */
 async function rowOf(requestId: string): Promise<{ advance_id: string; status: string } | undefined> {
   const result = await stack.api.pool.query<{ advance_id: string; status: string }>(
-    'SELECT advance_id, status FROM advances WHERE request_id = $1', [requestId]);
+    'SELECT advance_id, status FROM advances WHERE request_id = $1',
+    [requestId],
+  );
   return result.rows[0];
 }
 
 /** The call's error; a success fails the test. */
 async function failure(call: Promise<unknown>): Promise<ServiceError> {
   return call.then(
-    (answer) => { throw new Error(`expected the call to fail, it answered ${String((answer as Advance)?.advanceId)}`); },
-    (error: ServiceError) => error);
+    (answer) => {
+      throw new Error(`expected the call to fail, it answered ${String((answer as Advance)?.advanceId)}`);
+    },
+    (error: ServiceError) => error,
+  );
 }
 
 /** What a caller does: sends the same request (same request_id) again until it gets an answer other than UNAVAILABLE. */
 async function retryUntilAnswered(client: AdvancesServiceClient, request: Request): Promise<Advance> {
-  return eventually(() => advancesApi(client).requestAdvance(request).catch((error: ServiceError) => {
-    if (error.code === status.UNAVAILABLE) return undefined;
-    throw error;
-  }), `an answer to request ${request.requestId}`, WAIT_MS);
+  return eventually(
+    () =>
+      advancesApi(client)
+        .requestAdvance(request)
+        .catch((error: ServiceError) => {
+          if (error.code === status.UNAVAILABLE) return undefined;
+          throw error;
+        }),
+    `an answer to request ${request.requestId}`,
+    WAIT_MS,
+  );
 }
 
 const workflowOf = (advanceId: string) => stack.temporal.client.workflow.getHandle(`advance-${advanceId}`);
@@ -84,7 +104,17 @@ async function expectNoWorkflow(advanceId: string): Promise<void> {
 }
 
 async function untilWorkflowExists(advanceId: string): Promise<void> {
-  await eventually(() => workflowOf(advanceId).describe().then(() => true, () => undefined), `workflow advance-${advanceId}`, WAIT_MS);
+  await eventually(
+    () =>
+      workflowOf(advanceId)
+        .describe()
+        .then(
+          () => true,
+          () => undefined,
+        ),
+    `workflow advance-${advanceId}`,
+    WAIT_MS,
+  );
 }
 
 /**
@@ -95,37 +125,58 @@ async function untilWorkflowExists(advanceId: string): Promise<void> {
  */
 async function expectConverged(request: Request, advanceId: string): Promise<void> {
   const api = advancesApi(stack.client);
-  const advance = await eventually(async () => {
-    const current = await api.getAdvance(advanceId);
-    return current.status === AdvanceStatus.ADVANCE_STATUS_ACTIVE ? current : undefined;
-  }, `advance ${advanceId} ACTIVE`, WAIT_MS);
+  const advance = await eventually(
+    async () => {
+      const current = await api.getAdvance(advanceId);
+      return current.status === AdvanceStatus.ADVANCE_STATUS_ACTIVE ? current : undefined;
+    },
+    `advance ${advanceId} ACTIVE`,
+    WAIT_MS,
+  );
   expect(advance.disbursementTransactionId).not.toBe('');
 
   const rows = await stack.api.pool.query<{ advance_id: string; request_id: string }>(
-    'SELECT advance_id, request_id FROM advances WHERE account_id = $1 OR request_id = $2', [request.accountId, request.requestId]);
+    'SELECT advance_id, request_id FROM advances WHERE account_id = $1 OR request_id = $2',
+    [request.accountId, request.requestId],
+  );
   expect(rows.rows).toEqual([{ advance_id: advanceId, request_id: request.requestId }]);
 
-  const executions = await eventually(async () => {
-    const found: string[] = [];
-    for await (const execution of stack.temporal.client.workflow.list({ query: `AdvanceAccountId = '${request.accountId}'` })) {
-      found.push(`${execution.workflowId} ${execution.status.name}`);
-    }
-    return found.length > 0 ? found : undefined;
-  }, 'the workflow in Temporal visibility', WAIT_MS);
+  const executions = await eventually(
+    async () => {
+      const found: string[] = [];
+      for await (const execution of stack.temporal.client.workflow.list({
+        query: `AdvanceAccountId = '${request.accountId}'`,
+      })) {
+        found.push(`${execution.workflowId} ${execution.status.name}`);
+      }
+      return found.length > 0 ? found : undefined;
+    },
+    'the workflow in Temporal visibility',
+    WAIT_MS,
+  );
   expect(executions).toEqual([`advance-${advanceId} RUNNING`]);
 
   const legs = await bankLegsOf(ledgerDb, request.accountId);
-  expect(legs.credits).toEqual([{ amount: request.amount, requestId: disbursementRequestId(advanceId), status: 'success' }]);
+  expect(legs.credits).toEqual([
+    { amount: request.amount, requestId: disbursementRequestId(advanceId), status: 'success' },
+  ]);
   expect(legs.debits).toEqual([]);
   expect(legs.balance).toBe(request.amount);
 }
 
 /** Gives every call (every attempt of the retry interceptor) its own deadline. */
-const deadlineOf = (ms: number): Interceptor => (options, nextCall) =>
-  new InterceptingCall(nextCall({ ...options, deadline: options.deadline ?? Date.now() + ms }));
+const deadlineOf =
+  (ms: number): Interceptor =>
+  (options, nextCall) =>
+    new InterceptingCall(nextCall({ ...options, deadline: options.deadline ?? Date.now() + ms }));
 
 /** A second advances API in this process, on the same database, whose Temporal client goes through a proxy. */
-interface ProxiedApi { proxy: TcpProxy; api: AdvancesApi; client: AdvancesServiceClient; stop(): Promise<void> }
+interface ProxiedApi {
+  proxy: TcpProxy;
+  api: AdvancesApi;
+  client: AdvancesServiceClient;
+  stop(): Promise<void>;
+}
 
 async function startProxiedApi(): Promise<ProxiedApi> {
   const proxy = await startTcpProxy(devServer.address);
@@ -133,13 +184,20 @@ async function startProxiedApi(): Promise<ProxiedApi> {
     address: proxy.address,
     // The API gives up on a start after three tries (not the default ten, which take half a minute), each
     // bounded so that no call hangs the test; and it reconnects within a second once Temporal is back.
-    interceptors: [makeGrpcRetryInterceptor(defaultGrpcRetryOptions({ maxAttempts: 3 })), deadlineOf(START_TRY_TIMEOUT_MS)],
+    interceptors: [
+      makeGrpcRetryInterceptor(defaultGrpcRetryOptions({ maxAttempts: 3 })),
+      deadlineOf(START_TRY_TIMEOUT_MS),
+    ],
     channelArgs: { 'grpc.max_reconnect_backoff_ms': 1_000, 'grpc.initial_reconnect_backoff_ms': 200 },
   });
-  const api = await startAdvancesApi(stack.config, stack.log, { temporal: new Client({ connection, namespace: devServer.namespace }) });
+  const api = await startAdvancesApi(stack.config, stack.log, {
+    temporal: new Client({ connection, namespace: devServer.namespace }),
+  });
   const client = new AdvancesServiceClient(`127.0.0.1:${api.grpc.port}`, credentials.createInsecure());
   return {
-    proxy, api, client,
+    proxy,
+    api,
+    client,
     async stop() {
       client.close();
       await api.stop();
@@ -150,16 +208,26 @@ async function startProxiedApi(): Promise<ProxiedApi> {
 }
 
 /** The built advances API (`advances/dist/src/main-api.js`) as a process of its own, on the stack's database and ledger. */
-interface ApiProcess { client: AdvancesServiceClient; kill(): Promise<void>; stop(): Promise<void> }
+interface ApiProcess {
+  client: AdvancesServiceClient;
+  kill(): Promise<void>;
+  stop(): Promise<void>;
+}
 
 async function spawnApi(temporalAddress: string): Promise<ApiProcess> {
   const address = `127.0.0.1:${await freePort()}`;
   const child: ChildProcess = spawn(process.execPath, [mainApi], {
     env: {
-      PATH: process.env.PATH!, LOG_LEVEL: 'error', SHUTDOWN_GRACE: '2s',
-      ADVANCES_GRPC_ADDR: address, ADVANCES_DATABASE_URL: stack.config.databaseUrl,
-      ADVANCES_METRICS_ADDR: 'off', ADVANCES_WORKER_METRICS_ADDR: 'off', ADVANCES_TEMPORAL_METRICS_ADDR: 'off',
-      ACCOUNTS_GRPC_ADDR: stack.config.accountsAddress, TEMPORAL_ADDRESS: temporalAddress,
+      PATH: process.env.PATH!,
+      LOG_LEVEL: 'error',
+      SHUTDOWN_GRACE: '2s',
+      ADVANCES_GRPC_ADDR: address,
+      ADVANCES_DATABASE_URL: stack.config.databaseUrl,
+      ADVANCES_METRICS_ADDR: 'off',
+      ADVANCES_WORKER_METRICS_ADDR: 'off',
+      ADVANCES_TEMPORAL_METRICS_ADDR: 'off',
+      ACCOUNTS_GRPC_ADDR: stack.config.accountsAddress,
+      TEMPORAL_ADDRESS: temporalAddress,
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -172,10 +240,14 @@ async function spawnApi(temporalAddress: string): Promise<ApiProcess> {
     client.close();
   };
   try {
-    await eventually(async () => {
-      if (!alive()) throw new Error(`the advances API exited (${child.exitCode ?? child.signalCode})`);
-      return (await healthCheck(address).catch(() => 'DOWN')) === 'SERVING' ? true : undefined;
-    }, 'the advances API process serving', WAIT_MS);
+    await eventually(
+      async () => {
+        if (!alive()) throw new Error(`the advances API exited (${child.exitCode ?? child.signalCode})`);
+        return (await healthCheck(address).catch(() => 'DOWN')) === 'SERVING' ? true : undefined;
+      },
+      'the advances API process serving',
+      WAIT_MS,
+    );
   } catch (error) {
     await end('SIGKILL');
     throw error;
@@ -189,8 +261,11 @@ test('a. Temporal goes down while the start is in flight: UNAVAILABLE, the advan
     const request = await newRequest('borrower: Temporal down');
     via.proxy.setMode('hold');
     const first = failure(advancesApi(via.client).requestAdvance(request));
-    const row = await eventually(async () => (via.proxy.heldBytes() > 0 ? rowOf(request.requestId) : undefined),
-      'the advance recorded and its start held in the proxy', WAIT_MS);
+    const row = await eventually(
+      async () => (via.proxy.heldBytes() > 0 ? rowOf(request.requestId) : undefined),
+      'the advance recorded and its start held in the proxy',
+      WAIT_MS,
+    );
 
     await devServer.restart(async () => {
       // Temporal is gone; the held start dies with the connection.
@@ -252,7 +327,7 @@ test('b. Temporal accepts the start but the reply is lost: UNAVAILABLE, the adva
   }
 }, 180_000);
 
-test('c. two calls with one request_id race through two API instances, the first one\'s Temporal connection reset mid-start: one advance, every answer names it', async () => {
+test("c. two calls with one request_id race through two API instances, the first one's Temporal connection reset mid-start: one advance, every answer names it", async () => {
   const via = await startProxiedApi();
   const request = await newRequest('borrower: racing calls');
   // Both calls see the advance DISBURSING, so both go to Temporal (whichever of them records it).
@@ -288,12 +363,17 @@ test('c. the caller gives up on its call (cancelled mid-start) and retries throu
     const request = await newRequest('borrower: impatient caller');
     via.proxy.setMode('hold');
     let cancel = () => {};
-    const first = failure(new Promise((resolve, reject) => {
-      const call = via.client.requestAdvance(request, (error, answer) => (error ? reject(error) : resolve(answer)));
-      cancel = () => call.cancel();
-    }));
-    const row = await eventually(async () => (via.proxy.heldBytes() > 0 ? rowOf(request.requestId) : undefined),
-      'the advance recorded and its start held in the proxy', WAIT_MS);
+    const first = failure(
+      new Promise((resolve, reject) => {
+        const call = via.client.requestAdvance(request, (error, answer) => (error ? reject(error) : resolve(answer)));
+        cancel = () => call.cancel();
+      }),
+    );
+    const row = await eventually(
+      async () => (via.proxy.heldBytes() > 0 ? rowOf(request.requestId) : undefined),
+      'the advance recorded and its start held in the proxy',
+      WAIT_MS,
+    );
     cancel();
     expect((await first).code).toBe(status.CANCELLED);
 
@@ -303,10 +383,16 @@ test('c. the caller gives up on its call (cancelled mid-start) and retries throu
     await untilWorkflowExists(row.advance_id);
     // …then the first call's start reaches Temporal: "already started", which the first call counts as started.
     via.proxy.setMode('pass');
-    await eventually(async () => {
-      const created = (await via.api.metrics.advancesRequested.get()).values.find((v) => v.labels.outcome === 'created');
-      return created?.value === 1 ? true : undefined;
-    }, 'the first call to finish as a success', WAIT_MS);
+    await eventually(
+      async () => {
+        const created = (await via.api.metrics.advancesRequested.get()).values.find(
+          (v) => v.labels.outcome === 'created',
+        );
+        return created?.value === 1 ? true : undefined;
+      },
+      'the first call to finish as a success',
+      WAIT_MS,
+    );
     await expectConverged(request, row.advance_id);
   } finally {
     await via.stop();
@@ -341,31 +427,38 @@ test('d. the API process SIGKILLed while its start hangs on a frozen (SIGSTOPped
 test.each([
   ['reached Temporal (the reply lost with the process)', true],
   ['never reached Temporal', false],
-])('d. the API process SIGKILLed between its database write and the start, which %s: a new API converges on the retry', async (_, reached) => {
-  const request = await newRequest(`borrower: API killed, start ${reached ? 'reached' : 'lost'}`);
-  const proxy = await startTcpProxy(devServer.address);
-  let api = await spawnApi(proxy.address);
-  try {
-    proxy.setMode('hold');
-    const first = failure(advancesApi(api.client).requestAdvance(request));
-    const row = await eventually(async () => (proxy.heldBytes() > 0 ? rowOf(request.requestId) : undefined),
-      'the advance recorded and its start held in the proxy', WAIT_MS);
-    if (reached) {
-      proxy.setMode('lose-replies');
-      await untilWorkflowExists(row.advance_id);
-    }
-    await api.kill(); // the proxy drops what it still held with the connection
-    expect((await first).code).toBe(status.UNAVAILABLE);
-    if (!reached) await expectNoWorkflow(row.advance_id);
+])(
+  'd. the API process SIGKILLed between its database write and the start, which %s: a new API converges on the retry',
+  async (_, reached) => {
+    const request = await newRequest(`borrower: API killed, start ${reached ? 'reached' : 'lost'}`);
+    const proxy = await startTcpProxy(devServer.address);
+    let api = await spawnApi(proxy.address);
+    try {
+      proxy.setMode('hold');
+      const first = failure(advancesApi(api.client).requestAdvance(request));
+      const row = await eventually(
+        async () => (proxy.heldBytes() > 0 ? rowOf(request.requestId) : undefined),
+        'the advance recorded and its start held in the proxy',
+        WAIT_MS,
+      );
+      if (reached) {
+        proxy.setMode('lose-replies');
+        await untilWorkflowExists(row.advance_id);
+      }
+      await api.kill(); // the proxy drops what it still held with the connection
+      expect((await first).code).toBe(status.UNAVAILABLE);
+      if (!reached) await expectNoWorkflow(row.advance_id);
 
-    proxy.cut();
-    proxy.setMode('pass');
-    api = await spawnApi(proxy.address);
-    const answer = await retryUntilAnswered(api.client, request);
-    expect(answer.advanceId).toBe(row.advance_id);
-    await expectConverged(request, row.advance_id);
-  } finally {
-    await api.stop();
-    await proxy.close();
-  }
-}, 180_000);
+      proxy.cut();
+      proxy.setMode('pass');
+      api = await spawnApi(proxy.address);
+      const answer = await retryUntilAnswered(api.client, request);
+      expect(answer.advanceId).toBe(row.advance_id);
+      await expectConverged(request, row.advance_id);
+    } finally {
+      await api.stop();
+      await proxy.close();
+    }
+  },
+  180_000,
+);

@@ -6,8 +6,17 @@ import { splitIntoInstallments, formatMinorUnits } from '../src/domain/schedule.
 test('splitIntoInstallments: whole units that add up exactly, remainder spread over the first payments', () => {
   let seed = 42;
   const random = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
-  const amounts = [1n, 11n, 12n, 13n, 100n, 120_007n, 999_999_999_999n, 10n ** 12n,
-    ...Array.from({ length: 500 }, () => BigInt(Math.floor(random() * 1e12)) + 1n)];
+  const amounts = [
+    1n,
+    11n,
+    12n,
+    13n,
+    100n,
+    120_007n,
+    999_999_999_999n,
+    10n ** 12n,
+    ...Array.from({ length: 500 }, () => BigInt(Math.floor(random() * 1e12)) + 1n),
+  ];
   for (const amount of amounts) {
     for (const installments of [1, 2, 7, 12, 52]) {
       const shares = splitIntoInstallments(amount, installments);

@@ -19,7 +19,10 @@ let stack: AdvancesStack;
 let browser: Browser;
 
 beforeAll(async () => {
-  stack = await startAdvancesStack({ temporal: 'dev-server', env: { ADVANCE_PAYMENT_INTERVAL: '1s', ADVANCE_INSTALLMENTS: '3' } });
+  stack = await startAdvancesStack({
+    temporal: 'dev-server',
+    env: { ADVANCE_PAYMENT_INTERVAL: '1s', ADVANCE_INSTALLMENTS: '3' },
+  });
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
   mkdirSync(SCREENSHOTS, { recursive: true });
 }, 120_000);

@@ -7,7 +7,9 @@ import { HISTORIES_DIR } from './support/histories.js';
 // Histories recorded from real runs (see support/histories.ts) replayed through
 // today's workflow code: a change that would make a running advance take a
 // different path (non-determinism) fails here, before it reaches a worker.
-const files = readdirSync(HISTORIES_DIR).filter((name) => name.endsWith('.history.pb')).sort();
+const files = readdirSync(HISTORIES_DIR)
+  .filter((name) => name.endsWith('.history.pb'))
+  .sort();
 
 test('there are recorded histories to replay', () => {
   expect(files.length).toBeGreaterThanOrEqual(3);
@@ -23,7 +25,8 @@ const PATCHED_HISTORIES: Record<string, string[]> = {
 test.each(Object.entries(PATCHED_HISTORIES))('%s is recorded with the markers of %j', (name, patches) => {
   expect(files).toContain(`${name}.history.pb`);
   const history = temporal.api.history.v1.History.decode(readFileSync(`${HISTORIES_DIR}${name}.history.pb`));
-  const markers = (history.events ?? []).flatMap((event) => Object.values(event.markerRecordedEventAttributes?.details ?? {}))
+  const markers = (history.events ?? [])
+    .flatMap((event) => Object.values(event.markerRecordedEventAttributes?.details ?? {}))
     .map((details) => Buffer.from(details.payloads![0]!.data!).toString());
   for (const patch of patches) expect(markers.some((marker) => marker.includes(`"${patch}"`))).toBe(true);
 });
@@ -34,7 +37,9 @@ test('every recorded advance history replays deterministically', async () => {
     history: temporal.api.history.v1.History.decode(readFileSync(HISTORIES_DIR + name)),
   }));
   const results = [];
-  for await (const result of Worker.runReplayHistories({ workflowsPath: workflowsPath() }, histories)) results.push(result);
-  expect(results.map((r) => ({ workflowId: r.workflowId, error: r.error ? String(r.error) : null })))
-    .toEqual(histories.map((h) => ({ workflowId: h.workflowId, error: null })));
+  for await (const result of Worker.runReplayHistories({ workflowsPath: workflowsPath() }, histories))
+    results.push(result);
+  expect(results.map((r) => ({ workflowId: r.workflowId, error: r.error ? String(r.error) : null }))).toEqual(
+    histories.map((h) => ({ workflowId: h.workflowId, error: null })),
+  );
 }, 60_000);

@@ -23,7 +23,12 @@ export function busyClock() {
   /** Books the time since the last call started or ended to the categories in flight meanwhile. */
   const transition = () => {
     const now = performance.now();
-    const key = [...lanes].filter(([, l]) => l.inFlight > 0).map(([name]) => name).sort().join('+') || 'none';
+    const key =
+      [...lanes]
+        .filter(([, l]) => l.inFlight > 0)
+        .map(([name]) => name)
+        .sort()
+        .join('+') || 'none';
     together.set(key, (together.get(key) ?? 0) + now - last);
     last = now;
     return now;
@@ -42,11 +47,23 @@ export function busyClock() {
       }
     },
     /** Counts things a call carried (rows of a page, workflows of a listing). */
-    add: (name, items) => { lane(name).items += items; },
+    add: (name, items) => {
+      lane(name).items += items;
+    },
     busy: (name) => (lanes.get(name)?.inFlight ?? 0) > 0,
-    reset: () => { lanes = new Map(); together = new Map(); last = performance.now(); },
-    report: () => Object.fromEntries([...lanes].map(([name, l]) => [name, { calls: l.calls, busyMs: round(l.busyMs, 1), items: l.items }])),
-    exclusive: () => { transition(); return Object.fromEntries([...together].map(([key, ms]) => [key, round(ms, 1)])); },
+    reset: () => {
+      lanes = new Map();
+      together = new Map();
+      last = performance.now();
+    },
+    report: () =>
+      Object.fromEntries(
+        [...lanes].map(([name, l]) => [name, { calls: l.calls, busyMs: round(l.busyMs, 1), items: l.items }]),
+      ),
+    exclusive: () => {
+      transition();
+      return Object.fromEntries([...together].map(([key, ms]) => [key, round(ms, 1)]));
+    },
   };
 }
 
@@ -70,12 +87,15 @@ export function instrumentedDeps(deps, clock) {
     query: (...args) => clock.time(clock.busy('scan') ? 'scanDb' : 'db', () => deps.pool.query(...args)),
   });
   const ledger = override(deps.ledger, {
-    findTransactionByRequestId: (...args) => clock.time('ledgerFetch', () => deps.ledger.findTransactionByRequestId(...args)),
-    scanTransactions: (window, correlationId, onPage) => clock.time('scan', () =>
-      deps.ledger.scanTransactions(window, correlationId, (transactions) => {
-        clock.add('scan', transactions.length);
-        return onPage(transactions);
-      })),
+    findTransactionByRequestId: (...args) =>
+      clock.time('ledgerFetch', () => deps.ledger.findTransactionByRequestId(...args)),
+    scanTransactions: (window, correlationId, onPage) =>
+      clock.time('scan', () =>
+        deps.ledger.scanTransactions(window, correlationId, (transactions) => {
+          clock.add('scan', transactions.length);
+          return onPage(transactions);
+        }),
+      ),
   });
   const workflow = override(deps.temporal.workflow, {
     getHandle: (...args) => {
@@ -125,14 +145,25 @@ export function breakdown(lanes, exclusive, totalMs) {
     pageDb: part('pageDb', { statements: lanes.db?.calls ?? 0 }),
     pageDbWhileTemporal: part('pageDbWhileTemporal'),
     temporalAlone: part('temporalAlone', {
-      describes: lanes.temporalDescribe?.calls ?? 0, describeBusyMs: lanes.temporalDescribe?.busyMs ?? 0,
-      listings: lanes.temporalListings?.items ?? 0, listed: lanes.temporalList?.items ?? 0, listBusyMs: lanes.temporalList?.busyMs ?? 0,
+      describes: lanes.temporalDescribe?.calls ?? 0,
+      describeBusyMs: lanes.temporalDescribe?.busyMs ?? 0,
+      listings: lanes.temporalListings?.items ?? 0,
+      listed: lanes.temporalList?.items ?? 0,
+      listBusyMs: lanes.temporalList?.busyMs ?? 0,
     }),
     javascript: part('javascript'),
   };
 }
 
-const CATEGORIES = ['scanStream', 'scanMirrorDb', 'ledgerFetches', 'pageDb', 'pageDbWhileTemporal', 'temporalAlone', 'javascript'];
+const CATEGORIES = [
+  'scanStream',
+  'scanMirrorDb',
+  'ledgerFetches',
+  'pageDb',
+  'pageDbWhileTemporal',
+  'temporalAlone',
+  'javascript',
+];
 
 /** Which category a combination of calls in flight is booked to (first match wins, so none counts twice). */
 function categoryOf(inFlight) {

@@ -16,7 +16,15 @@ const worker = await Worker.create({
   workflowsPath: fileURLToPath(new URL('./idle.workflow.mjs', import.meta.url)),
   // Parked workflows never get another task: no point keeping thousands cached.
   maxCachedWorkflows: 100,
-  sinks: { bench: { parked: { fn: () => { parked += 1; } } } },
+  sinks: {
+    bench: {
+      parked: {
+        fn: () => {
+          parked += 1;
+        },
+      },
+    },
+  },
 });
 const timer = setInterval(() => {
   if (parked !== reported) console.log(`parked ${(reported = parked)}`);

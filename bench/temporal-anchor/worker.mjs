@@ -12,7 +12,11 @@ const worker = await Worker.create({
   connection,
   taskQueue,
   workflowsPath: fileURLToPath(new URL('./shape.workflow.mjs', import.meta.url)),
-  activities: { noop: async () => { activities += 1; } },
+  activities: {
+    noop: async () => {
+      activities += 1;
+    },
+  },
 });
 process.once('SIGTERM', () => worker.shutdown());
 console.log('ready');

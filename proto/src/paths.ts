@@ -13,7 +13,9 @@ export function protoRootDir(): string {
     if (existsSync(join(dir, 'alfabet', 'accounts', 'v1', 'accounts.proto'))) return dir;
     dir = dirname(dir);
   }
-  throw new Error('proto sources (alfabet/accounts/v1/accounts.proto) not found above ' + fileURLToPath(import.meta.url));
+  throw new Error(
+    'proto sources (alfabet/accounts/v1/accounts.proto) not found above ' + fileURLToPath(import.meta.url),
+  );
 }
 
 /** The proto files every service serves reflection for, relative to protoRootDir(). */

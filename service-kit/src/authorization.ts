@@ -25,8 +25,12 @@ const digest = (token: string) => createHash('sha256').update(token).digest('hex
  * default) and `<prefix>_AUTH_TOKENS` ("identity:token,…"). Unknown methods
  * and short tokens stop the service at start.
  */
-export function authorizationPolicyFrom(prefix: string, env: Readonly<Record<string, unknown>>, methods: readonly string[],
-  fallback: Record<string, string[]>): AuthorizationPolicy {
+export function authorizationPolicyFrom(
+  prefix: string,
+  env: Readonly<Record<string, unknown>>,
+  methods: readonly string[],
+  fallback: Record<string, string[]>,
+): AuthorizationPolicy {
   const policyVar = `${prefix}_AUTHZ_POLICY`;
   const tokensVar = `${prefix}_AUTH_TOKENS`;
   let policy: unknown = fallback;
@@ -35,23 +39,33 @@ export function authorizationPolicyFrom(prefix: string, env: Readonly<Record<str
     try {
       policy = JSON.parse(policyText);
     } catch {
-      throw new ConfigError(`invalid configuration:\n  ${policyVar}: must be JSON like {"ops": ["*"], "*": ["GetAccount"]}`);
+      throw new ConfigError(
+        `invalid configuration:\n  ${policyVar}: must be JSON like {"ops": ["*"], "*": ["GetAccount"]}`,
+      );
     }
   }
-  if (typeof policy !== 'object' || policy === null || Array.isArray(policy)) throw new ConfigError(`invalid configuration:\n  ${policyVar}: must be a JSON object`);
+  if (typeof policy !== 'object' || policy === null || Array.isArray(policy))
+    throw new ConfigError(`invalid configuration:\n  ${policyVar}: must be a JSON object`);
   const allow = new Map<string, Set<string>>();
   for (const [identity, allowed] of Object.entries(policy)) {
     if (!Array.isArray(allowed) || !allowed.every((m) => typeof m === 'string' && (m === ANY || methods.includes(m)))) {
-      throw new ConfigError(`invalid configuration:\n  ${policyVar}: "${identity}" must map to a list of methods of ${methods.join(', ')} or "*"`);
+      throw new ConfigError(
+        `invalid configuration:\n  ${policyVar}: "${identity}" must map to a list of methods of ${methods.join(', ')} or "*"`,
+      );
     }
     allow.set(identity, new Set(allowed as string[]));
   }
   const tokens = new Map<string, string>();
-  for (const entry of ((env[tokensVar] as string | undefined) ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const entry of ((env[tokensVar] as string | undefined) ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const at = entry.indexOf(':');
     const [identity, token] = [entry.slice(0, at), entry.slice(at + 1)];
     if (at <= 0 || identity === ANY || token.length < 16) {
-      throw new ConfigError(`invalid configuration:\n  ${tokensVar}: each entry must be identity:token with a token of at least 16 characters`);
+      throw new ConfigError(
+        `invalid configuration:\n  ${tokensVar}: each entry must be identity:token with a token of at least 16 characters`,
+      );
     }
     tokens.set(digest(token), identity);
   }
@@ -82,13 +96,17 @@ function refusal(code: status, details: string) {
 }
 
 /** `implementation` with every call checked against `policy` before its handler runs; as it is when authorization is off (null). */
-export function withAuthorization(definition: ServiceDefinition, implementation: UntypedServiceImplementation,
-  policy: AuthorizationPolicy | null): UntypedServiceImplementation {
+export function withAuthorization(
+  definition: ServiceDefinition,
+  implementation: UntypedServiceImplementation,
+  policy: AuthorizationPolicy | null,
+): UntypedServiceImplementation {
   if (!policy) return implementation;
   return guardService(definition, implementation, (method, call) => {
     const identity = identityOf(call, policy);
     if ('refused' in identity) return refusal(status.UNAUTHENTICATED, identity.refused);
-    if (!allowed(policy, identity.name, method)) return refusal(status.PERMISSION_DENIED, `${identity.name} may not call ${method}`);
+    if (!allowed(policy, identity.name, method))
+      return refusal(status.PERMISSION_DENIED, `${identity.name} may not call ${method}`);
     return null;
   });
 }

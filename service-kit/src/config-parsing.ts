@@ -9,7 +9,10 @@ export const duration = (name: string) =>
   z.string().transform((text, ctx) => {
     const value = ms(text as ms.StringValue);
     if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-      ctx.addIssue({ code: 'custom', message: `${name} must be a positive duration like 500ms, 2s, 1h or 5d (got "${text}")` });
+      ctx.addIssue({
+        code: 'custom',
+        message: `${name} must be a positive duration like 500ms, 2s, 1h or 5d (got "${text}")`,
+      });
       return z.NEVER;
     }
     return value;
@@ -17,12 +20,18 @@ export const duration = (name: string) =>
 
 /** A whole number 1 ..= max. */
 export const positiveInt = (name: string, max: number) =>
-  z.string().regex(/^\d+$/, `${name} must be a whole number`).transform(Number)
+  z
+    .string()
+    .regex(/^\d+$/, `${name} must be a whole number`)
+    .transform(Number)
     .refine((n) => n >= 1 && n <= max, `${name} must be between 1 and ${max}`);
 
 /** A whole number of minor units 1 ..= max. */
 export const minorUnits = (name: string, max: bigint) =>
-  z.string().regex(/^\d{1,19}$/, `${name} must be a whole number of minor units`).transform(BigInt)
+  z
+    .string()
+    .regex(/^\d{1,19}$/, `${name} must be a whole number of minor units`)
+    .transform(BigInt)
     .refine((n) => n >= 1n && n <= max, `${name} must be between 1 and ${max}`);
 
 /** host:port. */
@@ -30,19 +39,32 @@ export const hostPort = (name: string) => z.string().regex(/^[^\s:]+:\d{1,5}$/, 
 
 /** host:port, or `off` to turn the endpoint off (parsed to null). */
 export const addressOrOff = (name: string, fallback: string) =>
-  z.string().regex(/^([^\s:]+:\d{1,5}|off)$/, `${name} must be host:port or off`).default(fallback)
+  z
+    .string()
+    .regex(/^([^\s:]+:\d{1,5}|off)$/, `${name} must be host:port or off`)
+    .default(fallback)
     .transform((value) => (value === 'off' ? null : value));
 
 /** A postgres:// connection URL. */
 export const postgresUrl = (name: string, fallback: string) =>
-  z.string().regex(/^postgres(ql)?:\/\//, `${name} must be a postgres:// URL`).default(fallback);
+  z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, `${name} must be a postgres:// URL`)
+    .default(fallback);
 
 /** `off` (the default) or `on`, parsed to a boolean. */
 export const onOff = (name: string) =>
-  z.enum(['off', 'on'], { message: `${name} must be off or on` }).default('off').transform((value) => value === 'on');
+  z
+    .enum(['off', 'on'], { message: `${name} must be off or on` })
+    .default('off')
+    .transform((value) => value === 'on');
 
 /** `true` or `false`. */
-export const flag = () => z.enum(['true', 'false']).default('false').transform((value) => value === 'true');
+export const flag = () =>
+  z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((value) => value === 'true');
 
 /**
  * The services speak gRPC without TLS (issue: TLS is configured separately).
@@ -54,8 +76,10 @@ export function assertLoopbackOrAllowed(variable: string, address: string, allow
   const host = address.slice(0, address.lastIndexOf(':')).replace(/^\[|\]$/g, '');
   const loopback = host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
   if (!loopback && !allowInsecure) {
-    throw new ConfigError(`invalid configuration:\n  ${variable}: ${address} is not a loopback address and the server has no TLS; ` +
-      'bind 127.0.0.1, or set ALLOW_INSECURE_NON_LOOPBACK=true on a private network');
+    throw new ConfigError(
+      `invalid configuration:\n  ${variable}: ${address} is not a loopback address and the server has no TLS; ` +
+        'bind 127.0.0.1, or set ALLOW_INSECURE_NON_LOOPBACK=true on a private network',
+    );
   }
 }
 

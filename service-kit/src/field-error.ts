@@ -20,4 +20,5 @@ export class FieldError extends Error {
 export const invalidArgument = (field: string, message: string) => new FieldError('invalid_argument', field, message);
 export const notFound = (field: string, message: string) => new FieldError('not_found', field, message);
 export const alreadyExists = (field: string, message: string) => new FieldError('already_exists', field, message);
-export const failedPrecondition = (field: string, message: string) => new FieldError('failed_precondition', field, message);
+export const failedPrecondition = (field: string, message: string) =>
+  new FieldError('failed_precondition', field, message);

@@ -15,7 +15,12 @@ export function optionalUuid(field: string, value: string): string | null {
 }
 
 /** A proto enum field that must hold one of `allowed` (not UNSPECIFIED, not an unknown number). */
-export function requireEnum<T extends number, R>(field: string, value: T, allowed: ReadonlyMap<T, R>, names: string): R {
+export function requireEnum<T extends number, R>(
+  field: string,
+  value: T,
+  allowed: ReadonlyMap<T, R>,
+  names: string,
+): R {
   const mapped = allowed.get(value);
   if (mapped === undefined) throw invalidArgument(field, `must be one of ${names}, got ${value}`);
   return mapped;
@@ -31,7 +36,8 @@ export function requireAmount(field: string, value: bigint, max: bigint): bigint
 /** A page size: 0 means `fallback`; negative or above `max` is refused. */
 export function requirePageSize(field: string, value: number, fallback: number, max: number): number {
   if (value === 0) return fallback;
-  if (!Number.isInteger(value) || value < 0 || value > max) throw invalidArgument(field, `must be between 1 and ${max} (0 for ${fallback}), got ${value}`);
+  if (!Number.isInteger(value) || value < 0 || value > max)
+    throw invalidArgument(field, `must be between 1 and ${max} (0 for ${fallback}), got ${value}`);
   return value;
 }
 
@@ -42,7 +48,11 @@ export function requirePageSize(field: string, value: number, fallback: number, 
  */
 export function requirePlainText(field: string, value: string): string {
   const at = value.search(/[\u0000-\u001f\u007f]/u);
-  if (at >= 0) throw invalidArgument(field, `must not contain control characters (U+${value.charCodeAt(at).toString(16).toUpperCase().padStart(4, '0')} at ${at})`);
+  if (at >= 0)
+    throw invalidArgument(
+      field,
+      `must not contain control characters (U+${value.charCodeAt(at).toString(16).toUpperCase().padStart(4, '0')} at ${at})`,
+    );
   return value;
 }
 

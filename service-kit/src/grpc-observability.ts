@@ -25,20 +25,32 @@ export interface RpcMetrics {
 export function createRpcMetrics(registry: Registry): RpcMetrics {
   return {
     requests: new Counter({
-      name: 'grpc_server_handled_total', help: 'RPCs completed, by method and status code',
-      labelNames: ['service', 'method', 'code'], registers: [registry],
+      name: 'grpc_server_handled_total',
+      help: 'RPCs completed, by method and status code',
+      labelNames: ['service', 'method', 'code'],
+      registers: [registry],
     }),
     latency: new Histogram({
-      name: 'grpc_server_handling_seconds', help: 'Time from request to final status',
-      labelNames: ['service', 'method', 'code'], registers: [registry],
+      name: 'grpc_server_handling_seconds',
+      help: 'Time from request to final status',
+      labelNames: ['service', 'method', 'code'],
+      registers: [registry],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     }),
   };
 }
 
 // Caller mistakes are logged at info; anything that may be our fault at warn.
-const CLIENT_CODES = new Set([status.INVALID_ARGUMENT, status.NOT_FOUND, status.ALREADY_EXISTS, status.FAILED_PRECONDITION,
-  status.UNAUTHENTICATED, status.PERMISSION_DENIED, status.CANCELLED, status.OUT_OF_RANGE]);
+const CLIENT_CODES = new Set([
+  status.INVALID_ARGUMENT,
+  status.NOT_FOUND,
+  status.ALREADY_EXISTS,
+  status.FAILED_PRECONDITION,
+  status.UNAUTHENTICATED,
+  status.PERMISSION_DENIED,
+  status.CANCELLED,
+  status.OUT_OF_RANGE,
+]);
 
 /**
  * Wraps every handler of a service so that each call runs in a request
@@ -63,7 +75,13 @@ export function observeService(
       const labels = { service: shortService, method: methodName, code: status[code] ?? String(code) };
       observers.metrics.requests.inc(labels);
       observers.metrics.latency.observe(labels, seconds);
-      const line = { method: methodName, code: labels.code, durationMs: Math.round(seconds * 1e4) / 10, correlationId, details };
+      const line = {
+        method: methodName,
+        code: labels.code,
+        durationMs: Math.round(seconds * 1e4) / 10,
+        correlationId,
+        details,
+      };
       if (code === status.OK) observers.log.debug(line, 'rpc ok');
       else if (CLIENT_CODES.has(code)) observers.log.info(line, 'rpc refused');
       else observers.log.warn(line, 'rpc failed');
@@ -82,9 +100,16 @@ export function observeService(
         const startedAt = process.hrtime.bigint();
         const correlationId = begin(call.metadata, (m) => call.sendMetadata(m));
         let done = false;
-        const end = (code: number, details?: string) => { if (!done) { done = true; finish(correlationId, startedAt, code, details); } };
+        const end = (code: number, details?: string) => {
+          if (!done) {
+            done = true;
+            finish(correlationId, startedAt, code, details);
+          }
+        };
         call.once('finish', () => end(status.OK));
-        call.once('error', (error: { code?: number; details?: string }) => end(error.code ?? status.UNKNOWN, error.details));
+        call.once('error', (error: { code?: number; details?: string }) =>
+          end(error.code ?? status.UNKNOWN, error.details),
+        );
         call.once('cancelled', () => end(status.CANCELLED));
         runInRequestContext({ correlationId, method: methodName }, () => handler(call));
       };
@@ -96,7 +121,8 @@ export function observeService(
           handler(call, ((error, value) => {
             finish(correlationId, startedAt, error ? (error.code ?? status.UNKNOWN) : status.OK, error?.details);
             callback(error, value);
-          }) satisfies sendUnaryData<unknown>));
+          }) satisfies sendUnaryData<unknown>),
+        );
       };
     }
   }

@@ -41,7 +41,10 @@ export async function startGrpcServer(options: StartGrpcServerOptions): Promise<
     'grpc.max_receive_message_length': options.maxReceiveMessageBytes ?? 4 * 1024 * 1024,
   });
   for (const service of options.services) {
-    server.addService(tolerantDefinition(service.definition), refusingUndecodable(service.definition, service.implementation));
+    server.addService(
+      tolerantDefinition(service.definition),
+      refusingUndecodable(service.definition, service.implementation),
+    );
   }
 
   // Reflection describes the health service too, so `grpcurl list` shows it and ops can call it.
@@ -58,15 +61,22 @@ export async function startGrpcServer(options: StartGrpcServerOptions): Promise<
 
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(options.address, options.credentials ?? ServerCredentials.createInsecure(), (error, boundPort) =>
-      error ? reject(new Error(`cannot listen on ${options.address}: ${error.message}`)) : resolve(boundPort));
+      error ? reject(new Error(`cannot listen on ${options.address}: ${error.message}`)) : resolve(boundPort),
+    );
   });
 
   const shutdown = async (graceMs: number): Promise<void> => {
     health.setStatus('', 'NOT_SERVING');
     for (const service of options.services) health.setStatus(service.name, 'NOT_SERVING');
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => { server.forceShutdown(); resolve(); }, graceMs);
-      server.tryShutdown(() => { clearTimeout(timer); resolve(); });
+      const timer = setTimeout(() => {
+        server.forceShutdown();
+        resolve();
+      }, graceMs);
+      server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
     });
   };
   return { server, port, health, shutdown };

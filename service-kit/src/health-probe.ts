@@ -15,8 +15,12 @@ if (!address) {
 }
 const loaded = loadPackageDefinition(loadSync(protoPath, { enums: String })) as any;
 const client = new loaded.grpc.health.v1.Health(address, credentials.createInsecure());
-client.Check({ service }, { deadline: Date.now() + PROBE_TIMEOUT_MS }, (error: ServiceError | null, response?: { status: string }) => {
-  const status = error ? `error: ${error.message}` : response?.status;
-  process.stdout.write(`${address} ${service || '(server)'}: ${status}\n`);
-  process.exit(status === 'SERVING' ? 0 : 1);
-});
+client.Check(
+  { service },
+  { deadline: Date.now() + PROBE_TIMEOUT_MS },
+  (error: ServiceError | null, response?: { status: string }) => {
+    const status = error ? `error: ${error.message}` : response?.status;
+    process.stdout.write(`${address} ${service || '(server)'}: ${status}\n`);
+    process.exit(status === 'SERVING' ? 0 : 1);
+  },
+);

@@ -9,12 +9,20 @@ export type { Logger };
  * paths holding secrets or tokens that must never reach a log line;
  * `destination` defaults to stdout (tests pass a stream they read).
  */
-export function createLogger(level: string, service: string, redact: string[] = [], destination?: pino.DestinationStream): Logger {
-  return pino({
-    level,
-    base: { service },
-    timestamp: pino.stdTimeFunctions.isoTime,
-    mixin: () => currentRequestContext() ?? {},
-    redact: ['*.password', '*.databaseUrl', 'config.databaseUrl', ...redact],
-  }, destination);
+export function createLogger(
+  level: string,
+  service: string,
+  redact: string[] = [],
+  destination?: pino.DestinationStream,
+): Logger {
+  return pino(
+    {
+      level,
+      base: { service },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      mixin: () => currentRequestContext() ?? {},
+      redact: ['*.password', '*.databaseUrl', 'config.databaseUrl', ...redact],
+    },
+    destination,
+  );
 }

@@ -10,7 +10,10 @@ export function createMetricsRegistry(labels: Record<string, string>): Registry 
 }
 
 /** Serves GET /metrics in the Prometheus text format on host:port. Resolves with the bound port. */
-export async function startMetricsServer(address: string, registry: Registry): Promise<{ server: Server; port: number }> {
+export async function startMetricsServer(
+  address: string,
+  registry: Registry,
+): Promise<{ server: Server; port: number }> {
   const at = address.lastIndexOf(':');
   const host = address.slice(0, at);
   const port = Number(address.slice(at + 1));

@@ -24,7 +24,13 @@ export async function openOrm(schema: OrmSchema, options: OrmOptions): Promise<M
     clientUrl: options.databaseUrl,
     entities: schema.entities,
     extensions: [Migrator],
-    migrations: { migrationsList: schema.migrations, transactional: true, allOrNothing: true, snapshot: false, silent: true },
+    migrations: {
+      migrationsList: schema.migrations,
+      transactional: true,
+      allOrNothing: true,
+      snapshot: false,
+      silent: true,
+    },
     pool: { min: 0, max: options.poolSize },
     // Every statement gets a timeout so a stuck query cannot pin a connection forever.
     driverOptions: { statement_timeout: options.statementTimeoutMs },

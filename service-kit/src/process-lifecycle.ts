@@ -29,7 +29,12 @@ export function loadConfigOrExit<C>(processName: string, load: () => C): C {
  * `closeMarginMs` for closing the rest: the process exits 1 rather than
  * lingering as an orphan.
  */
-export function runUntilSignalled(log: LifecycleLogger, stop: () => Promise<void>, shutdownGraceMs: number, closeMarginMs = 10_000): void {
+export function runUntilSignalled(
+  log: LifecycleLogger,
+  stop: () => Promise<void>,
+  shutdownGraceMs: number,
+  closeMarginMs = 10_000,
+): void {
   const hardLimitMs = shutdownGraceMs + closeMarginMs;
   let stopping = false;
   const onSignal = (signal: string) => {
@@ -41,8 +46,14 @@ export function runUntilSignalled(log: LifecycleLogger, stop: () => Promise<void
       process.exit(1);
     }, hardLimitMs).unref();
     stop().then(
-      () => { log.info({}, 'stopped'); process.exit(0); },
-      (error: unknown) => { log.error({ err: error }, 'unclean shutdown'); process.exit(1); },
+      () => {
+        log.info({}, 'stopped');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        log.error({ err: error }, 'unclean shutdown');
+        process.exit(1);
+      },
     );
   };
   process.on('SIGTERM', () => onSignal('SIGTERM'));

@@ -28,7 +28,12 @@ export function runInRequestContext<T>(context: RequestContext, fn: () => T): T 
 /** The caller's correlation id if it sent a sane one, else a fresh one. */
 export function correlationIdFrom(values: unknown[]): string {
   const given = values[0];
-  if (typeof given === 'string' && given.length > 0 && given.length <= CORRELATION_ID_LENGTH_MAX && /^[\w.:\-/]+$/.test(given)) {
+  if (
+    typeof given === 'string' &&
+    given.length > 0 &&
+    given.length <= CORRELATION_ID_LENGTH_MAX &&
+    /^[\w.:\-/]+$/.test(given)
+  ) {
     return given;
   }
   return randomUUID();

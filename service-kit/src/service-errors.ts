@@ -19,7 +19,21 @@ const CODE_OF_KIND = {
 
 // node-postgres / PostgreSQL errors that mean "the database is not reachable
 // right now": the caller may retry (with the same request_id).
-const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03', '08000', '08003', '08006', '08001', '08004', '53300']);
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  '57P01',
+  '57P02',
+  '57P03',
+  '08000',
+  '08003',
+  '08006',
+  '08001',
+  '08004',
+  '53300',
+]);
 const TIMEOUT_CODES = new Set(['57014']); // statement_timeout / query_canceled
 
 /**
@@ -33,8 +47,10 @@ export class DependencyUnavailable extends Error {
 /** True when an error means the database (not the request) is the problem right now. */
 export function isDatabaseUnavailable(error: unknown): boolean {
   const code = (error as { code?: unknown })?.code;
-  return (typeof code === 'string' && UNAVAILABLE_CODES.has(code))
-    || /Connection terminated|timeout exceeded when trying to connect/i.test(String((error as Error)?.message));
+  return (
+    (typeof code === 'string' && UNAVAILABLE_CODES.has(code)) ||
+    /Connection terminated|timeout exceeded when trying to connect/i.test(String((error as Error)?.message))
+  );
 }
 
 /**
@@ -59,7 +75,10 @@ export function toServiceError(error: unknown, log: ErrorLogger, method: string,
   }
   if (TIMEOUT_CODES.has((error as { code?: string })?.code ?? '')) {
     log.warn({ err: error, method }, 'statement timed out');
-    return { code: status.DEADLINE_EXCEEDED, details: `${what} did not finish in time; retry with the same request_id` };
+    return {
+      code: status.DEADLINE_EXCEEDED,
+      details: `${what} did not finish in time; retry with the same request_id`,
+    };
   }
   log.error({ err: error, method }, 'unexpected error');
   return { code: status.INTERNAL, details: 'internal error' };
@@ -70,7 +89,12 @@ export function toServiceError(error: unknown, log: ErrorLogger, method: string,
  * whatever it throws becomes a gRPC status through toServiceError (`what` names
  * the service's store in the messages, as there).
  */
-export function unary<Req, Res>(log: ErrorLogger, method: string, what: string, handle: (request: Req) => Promise<Res>): handleUnaryCall<Req, Res> {
+export function unary<Req, Res>(
+  log: ErrorLogger,
+  method: string,
+  what: string,
+  handle: (request: Req) => Promise<Res>,
+): handleUnaryCall<Req, Res> {
   return (call, callback) => {
     handle(call.request).then(
       (response) => callback(null, response),

@@ -41,10 +41,16 @@ export function serverTlsFrom(prefix: string, env: Readonly<Record<string, unkno
   const [certVar, keyVar, caVar] = [`${prefix}_TLS_CERT`, `${prefix}_TLS_KEY`, `${prefix}_TLS_CLIENT_CA`];
   const [cert, key, ca] = [certVar, keyVar, caVar].map((name) => env[name] as string | undefined);
   if (!cert && !key) {
-    if (ca) throw new ConfigError(`invalid configuration:\n  ${caVar}: needs ${certVar} and ${keyVar} (mutual TLS is TLS first)`);
+    if (ca)
+      throw new ConfigError(
+        `invalid configuration:\n  ${caVar}: needs ${certVar} and ${keyVar} (mutual TLS is TLS first)`,
+      );
     return null;
   }
-  if (!cert || !key) throw new ConfigError(`invalid configuration:\n  ${cert ? keyVar : certVar}: must be set together with ${cert ? certVar : keyVar}`);
+  if (!cert || !key)
+    throw new ConfigError(
+      `invalid configuration:\n  ${cert ? keyVar : certVar}: must be set together with ${cert ? certVar : keyVar}`,
+    );
   return { cert: readPem(certVar, cert), key: readPem(keyVar, key), clientCa: ca ? readPem(caVar, ca) : null };
 }
 
@@ -53,16 +59,26 @@ export function clientTlsFrom(prefix: string, env: Readonly<Record<string, unkno
   const [caVar, certVar, keyVar] = [`${prefix}_TLS_CA`, `${prefix}_TLS_CERT`, `${prefix}_TLS_KEY`];
   const [ca, cert, key] = [caVar, certVar, keyVar].map((name) => env[name] as string | undefined);
   if (!ca) {
-    if (cert || key) throw new ConfigError(`invalid configuration:\n  ${caVar}: needed to use ${cert ? certVar : keyVar} (the server's CA)`);
+    if (cert || key)
+      throw new ConfigError(
+        `invalid configuration:\n  ${caVar}: needed to use ${cert ? certVar : keyVar} (the server's CA)`,
+      );
     return null;
   }
-  if (!!cert !== !!key) throw new ConfigError(`invalid configuration:\n  ${cert ? keyVar : certVar}: must be set together with ${cert ? certVar : keyVar}`);
+  if (!!cert !== !!key)
+    throw new ConfigError(
+      `invalid configuration:\n  ${cert ? keyVar : certVar}: must be set together with ${cert ? certVar : keyVar}`,
+    );
   return { ca: readPem(caVar, ca), cert: cert ? readPem(certVar, cert) : null, key: key ? readPem(keyVar, key) : null };
 }
 
 export function serverCredentials(tls: ServerTls | null): ServerCredentials {
   if (!tls) return ServerCredentials.createInsecure();
-  return ServerCredentials.createSsl(tls.clientCa, [{ cert_chain: tls.cert, private_key: tls.key }], tls.clientCa !== null);
+  return ServerCredentials.createSsl(
+    tls.clientCa,
+    [{ cert_chain: tls.cert, private_key: tls.key }],
+    tls.clientCa !== null,
+  );
 }
 
 export function channelCredentials(tls: ClientTls | null): ChannelCredentials {

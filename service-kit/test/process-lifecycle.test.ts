@@ -16,7 +16,9 @@ function runWithStop(stop: 'hangs' | 'finishes'): Promise<{ code: number | null;
     console.log('ready');`;
   return new Promise((resolve) => {
     const started = Date.now();
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let output = '';
     child.stdout.on('data', (chunk) => {
       output += String(chunk);

@@ -11,9 +11,14 @@ const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 1 });
 try {
   const result = await verifyLedger(pool);
   const line = (ok: boolean, text: string) => console.log(`${ok ? 'ok  ' : 'FAIL'} ${text}`);
-  console.log(`ledger:verify on ${new URL(config.databaseUrl).pathname.slice(1)}: ${result.accountsChecked} accounts, ${result.transactionsChecked} transactions`);
+  console.log(
+    `ledger:verify on ${new URL(config.databaseUrl).pathname.slice(1)}: ${result.accountsChecked} accounts, ${result.transactionsChecked} transactions`,
+  );
   line(result.balanceSumMinor === 0n, `sum of all balances (bank included) = ${result.balanceSumMinor} (must be 0)`);
-  line(result.mismatchedAccounts.length === 0, `every balance equals the sum of its successful legs (${result.mismatchedAccounts.length} differ)`);
+  line(
+    result.mismatchedAccounts.length === 0,
+    `every balance equals the sum of its successful legs (${result.mismatchedAccounts.length} differ)`,
+  );
   for (const m of result.mismatchedAccounts.slice(0, 20)) {
     console.log(`     account ${m.accountId}: balance ${m.balanceMinor}, legs sum ${m.legsSumMinor}`);
   }

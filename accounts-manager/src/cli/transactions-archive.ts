@@ -14,11 +14,17 @@ const config = loadAccountsConfig();
 // A live report token may reach back to now − window − grace − TTL: keep that hot.
 const cutoff = new Date(Date.now() - config.reportWindowMs - START_TIME_GRACE_MS - config.reportTokenTtlMs);
 const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 1 });
-const log = { info: (fields: { partition?: string }, message: string) => console.log(`${message} ${fields.partition ?? ''}`) };
+const log = {
+  info: (fields: { partition?: string }, message: string) => console.log(`${message} ${fields.partition ?? ''}`),
+};
 try {
-  console.log(`transactions:archive: partitions whose day ended before ${cutoff.toISOString()}${dryRun ? ' (dry run)' : ''}`);
+  console.log(
+    `transactions:archive: partitions whose day ended before ${cutoff.toISOString()}${dryRun ? ' (dry run)' : ''}`,
+  );
   const result = await archiveOldPartitions(pool, cutoff, log, dryRun);
-  console.log(`${dryRun ? 'would archive' : 'archived'} ${result.archived.length} partition(s); ${result.kept} hot partition(s) kept`);
+  console.log(
+    `${dryRun ? 'would archive' : 'archived'} ${result.archived.length} partition(s); ${result.kept} hot partition(s) kept`,
+  );
 } catch (error) {
   console.error(`transactions:archive failed: ${(error as Error).message}`);
   process.exitCode = 1;

@@ -48,7 +48,12 @@ function nextDay(day: string): string {
  * run again at any time: a move interrupted half-way (a crash between
  * detaching and attaching) is finished by the next run.
  */
-export async function archiveOldPartitions(pool: pg.Pool, cutoff: Date, log: ArchiveLog, dryRun = false): Promise<ArchiveResult> {
+export async function archiveOldPartitions(
+  pool: pg.Pool,
+  cutoff: Date,
+  log: ArchiveLog,
+  dryRun = false,
+): Promise<ArchiveResult> {
   const client = await pool.connect();
   try {
     const archived: string[] = [];
@@ -82,7 +87,13 @@ export async function archiveOldPartitions(pool: pg.Pool, cutoff: Date, log: Arc
   }
 }
 
-async function moveToArchive(client: pg.PoolClient, name: string, day: string, attached: boolean, detachPending: boolean): Promise<void> {
+async function moveToArchive(
+  client: pg.PoolClient,
+  name: string,
+  day: string,
+  attached: boolean,
+  detachPending: boolean,
+): Promise<void> {
   const table = `public.${quoteIdent(name)}`;
   await client.query('SELECT pg_advisory_lock($1)', [ARCHIVE_LOCK_KEY]);
   try {
@@ -98,10 +109,13 @@ async function moveToArchive(client: pg.PoolClient, name: string, day: string, a
       await client.query(`ALTER TABLE ${table} SET SCHEMA archive`);
       await client.query(
         `ALTER TABLE archive.transactions ATTACH PARTITION archive.${quoteIdent(name)}
-         FOR VALUES FROM ('${day} 00:00:00+00') TO ('${nextDay(day)} 00:00:00+00')`);
+         FOR VALUES FROM ('${day} 00:00:00+00') TO ('${nextDay(day)} 00:00:00+00')`,
+      );
       // Its hours' sealed counts described hot rows; the day is no longer hot.
-      await client.query(`DELETE FROM report_hour_counts WHERE hour_start >= $1::timestamptz AND hour_start < $2::timestamptz`,
-        [`${day} 00:00:00+00`, `${nextDay(day)} 00:00:00+00`]);
+      await client.query(
+        `DELETE FROM report_hour_counts WHERE hour_start >= $1::timestamptz AND hour_start < $2::timestamptz`,
+        [`${day} 00:00:00+00`, `${nextDay(day)} 00:00:00+00`],
+      );
       await client.query('COMMIT');
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);

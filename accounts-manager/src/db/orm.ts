@@ -1,5 +1,10 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { migrate as migrateSchema, openOrm as openServiceOrm, type OrmOptions, type OrmSchema } from '@alfabet/service-kit/orm';
+import {
+  migrate as migrateSchema,
+  openOrm as openServiceOrm,
+  type OrmOptions,
+  type OrmSchema,
+} from '@alfabet/service-kit/orm';
 import { AccountSchema } from './entities/account.entity.js';
 import { TransactionSchema } from './entities/transaction.entity.js';
 import { TransactionRequestSchema } from './entities/transaction-request.entity.js';

@@ -31,7 +31,8 @@ export interface AccountsServiceDeps {
  */
 export function accountsService(deps: AccountsServiceDeps): AccountsServiceServer {
   const ledger = { pool: deps.pool, maxAmountMinor: deps.maxAmountMinor };
-  const unary = <Req, Res>(method: string, handle: (request: Req) => Promise<Res>) => unaryHandler(deps.log, method, 'the ledger', handle);
+  const unary = <Req, Res>(method: string, handle: (request: Req) => Promise<Res>) =>
+    unaryHandler(deps.log, method, 'the ledger', handle);
 
   return {
     createAccount: unary('CreateAccount', async (request) => {
@@ -83,18 +84,29 @@ export function accountsService(deps: AccountsServiceDeps): AccountsServiceServe
     }),
 
     listTransactions: (call) => {
-      deps.listTransactions(call).catch((error: unknown) => call.emit('error', toServiceError(error, deps.log, 'ListTransactions', 'the ledger')));
+      deps
+        .listTransactions(call)
+        .catch((error: unknown) =>
+          call.emit('error', toServiceError(error, deps.log, 'ListTransactions', 'the ledger')),
+        );
     },
   };
 }
 
 function recordTransaction(deps: AccountsServiceDeps, transaction: LedgerTransaction): void {
-  deps.metrics.transactions.inc({ kind: transaction.kind, status: transaction.status, failure_reason: transaction.failureReason ?? '' });
-  deps.log.info({
-    transactionId: transaction.transactionId,
-    requestId: transaction.requestId,
+  deps.metrics.transactions.inc({
+    kind: transaction.kind,
     status: transaction.status,
-    failureReason: transaction.failureReason ?? undefined,
-    amountMinor: transaction.amountMinor.toString(),
-  }, transaction.status === 'success' ? 'transaction posted' : 'transaction failed');
+    failure_reason: transaction.failureReason ?? '',
+  });
+  deps.log.info(
+    {
+      transactionId: transaction.transactionId,
+      requestId: transaction.requestId,
+      status: transaction.status,
+      failureReason: transaction.failureReason ?? undefined,
+      amountMinor: transaction.amountMinor.toString(),
+    },
+    transaction.status === 'success' ? 'transaction posted' : 'transaction failed',
+  );
 }

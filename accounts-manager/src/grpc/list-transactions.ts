@@ -47,7 +47,9 @@ export function listTransactions(deps: ReportDeps): (call: ReportCall) => Promis
     } else {
       snapshot = start.snapshot;
       page = start.cursor.page;
-      position = { after: { createTimeUs: start.cursor.afterCreateTimeUs, transactionId: start.cursor.afterTransactionId } };
+      position = {
+        after: { createTimeUs: start.cursor.afterCreateTimeUs, transactionId: start.cursor.afterTransactionId },
+      };
     }
 
     const totalPages = totalPagesOf(snapshot);

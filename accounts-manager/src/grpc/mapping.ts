@@ -6,7 +6,14 @@ import {
   type Account,
   type Transaction,
 } from '@alfabet/proto/accounts/v1';
-import type { Direction, FailureReason, LedgerAccount, LedgerTransaction, TransactionKind, TransactionStatus } from '../ledger/types.js';
+import type {
+  Direction,
+  FailureReason,
+  LedgerAccount,
+  LedgerTransaction,
+  TransactionKind,
+  TransactionStatus,
+} from '../ledger/types.js';
 
 /** The directions a request may carry; UNSPECIFIED and unknown numbers are rejected. */
 export const DIRECTION_FROM_PROTO: ReadonlyMap<ProtoDirection, Direction> = new Map([
@@ -54,7 +61,9 @@ export function transactionToProto(transaction: LedgerTransaction): Transaction 
     direction: DIRECTION_TO_PROTO[transaction.direction],
     description: transaction.description,
     status: STATUS_TO_PROTO[transaction.status],
-    failureReason: transaction.failureReason ? REASON_TO_PROTO[transaction.failureReason] : ProtoFailureReason.FAILURE_REASON_UNSPECIFIED,
+    failureReason: transaction.failureReason
+      ? REASON_TO_PROTO[transaction.failureReason]
+      : ProtoFailureReason.FAILURE_REASON_UNSPECIFIED,
     failureMessage: transaction.failureMessage,
   };
 }

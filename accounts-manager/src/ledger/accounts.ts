@@ -12,10 +12,15 @@ export const DISPLAY_NAME_LENGTH_MAX = 200;
  * account the first call opened; a racing duplicate waits on the unique index
  * and then finds it.
  */
-export async function createAccount(pool: pg.Pool, requestId: string | null, displayName: string): Promise<LedgerAccount> {
+export async function createAccount(
+  pool: pg.Pool,
+  requestId: string | null,
+  displayName: string,
+): Promise<LedgerAccount> {
   const name = requirePlainText('display_name', displayName).trim();
   if (name.length === 0) throw invalidArgument('display_name', 'must not be empty');
-  if (name.length > DISPLAY_NAME_LENGTH_MAX) throw invalidArgument('display_name', `must be at most ${DISPLAY_NAME_LENGTH_MAX} characters`);
+  if (name.length > DISPLAY_NAME_LENGTH_MAX)
+    throw invalidArgument('display_name', `must be at most ${DISPLAY_NAME_LENGTH_MAX} characters`);
 
   const inserted = await pool.query<AccountRecord>({
     name: 'create_account',
@@ -25,12 +30,16 @@ export async function createAccount(pool: pg.Pool, requestId: string | null, dis
   });
   if (inserted.rows[0]) return toLedgerAccount(inserted.rows[0]);
 
-  const existing = await pool.query<AccountRecord>(
-    `SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE request_id = $1`, [requestId]);
+  const existing = await pool.query<AccountRecord>(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE request_id = $1`, [
+    requestId,
+  ]);
   const account = existing.rows[0];
   if (!account) throw new Error(`request_id ${requestId} conflicted but no account holds it`);
   if (account.display_name !== name) {
-    throw alreadyExists('request_id', `was already used to open account ${account.account_id} with another display_name`);
+    throw alreadyExists(
+      'request_id',
+      `was already used to open account ${account.account_id} with another display_name`,
+    );
   }
   return toLedgerAccount(account);
 }

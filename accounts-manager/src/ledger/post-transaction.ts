@@ -53,7 +53,10 @@ export async function transfer(deps: LedgerDeps, command: TransferCommand): Prom
   }
   for (const field of ['srcAccountId', 'dstAccountId'] as const) {
     if (command[field] === BANK_ACCOUNT_ID) {
-      throw invalidArgument(snakeCase(field), "is the bank's system account; the bank moves money with BankTransaction");
+      throw invalidArgument(
+        snakeCase(field),
+        "is the bank's system account; the bank moves money with BankTransaction",
+      );
     }
   }
   const payer = command.direction === 'debit' ? command.srcAccountId : command.dstAccountId;
@@ -119,9 +122,16 @@ async function post(deps: LedgerDeps, posting: Posting): Promise<LedgerTransacti
       name: 'ledger_post',
       text: LEDGER_POST,
       values: [
-        uuidv7(), posting.requestId, posting.kind, posting.srcAccountId, posting.dstAccountId,
-        posting.amountMinor.toString(), posting.direction, posting.description,
-        posting.fromAccountId, posting.toAccountId,
+        uuidv7(),
+        posting.requestId,
+        posting.kind,
+        posting.srcAccountId,
+        posting.dstAccountId,
+        posting.amountMinor.toString(),
+        posting.direction,
+        posting.description,
+        posting.fromAccountId,
+        posting.toAccountId,
       ],
     });
   } catch (error) {
@@ -147,7 +157,9 @@ async function replayFromArchive(deps: LedgerDeps, posting: Posting): Promise<Le
   } catch (error) {
     if (!(error instanceof FieldError)) throw error;
     // Only while its partition moves to the archive (a moment): retrying finds it.
-    throw new DependencyUnavailable(`the transaction of request_id ${posting.requestId} is being archived; retry with the same request_id`);
+    throw new DependencyUnavailable(
+      `the transaction of request_id ${posting.requestId} is being archived; retry with the same request_id`,
+    );
   }
   assertSameRequest(transaction, posting);
   return transaction;
@@ -163,7 +175,10 @@ function assertSameRequest(stored: LedgerTransaction, posting: Posting): void {
     stored.direction !== posting.direction ||
     stored.description !== posting.description;
   if (differs) {
-    throw alreadyExists('request_id', `was already used for another request (transaction ${stored.transactionId}); use a new request_id`);
+    throw alreadyExists(
+      'request_id',
+      `was already used for another request (transaction ${stored.transactionId}); use a new request_id`,
+    );
   }
 }
 
@@ -176,7 +191,8 @@ function translateNotFound(error: unknown, posting: Posting): unknown {
 
 function checkAmount(amountMinor: bigint, maxAmountMinor: bigint): void {
   if (amountMinor <= 0n) throw invalidArgument('amount', 'must be greater than 0 minor units');
-  if (amountMinor > maxAmountMinor) throw invalidArgument('amount', `must be at most ${maxAmountMinor} minor units (MAX_AMOUNT)`);
+  if (amountMinor > maxAmountMinor)
+    throw invalidArgument('amount', `must be at most ${maxAmountMinor} minor units (MAX_AMOUNT)`);
 }
 
 function snakeCase(name: string): string {

@@ -1,4 +1,11 @@
-import type { Direction, FailureReason, LedgerAccount, LedgerTransaction, TransactionKind, TransactionStatus } from './types.js';
+import type {
+  Direction,
+  FailureReason,
+  LedgerAccount,
+  LedgerTransaction,
+  TransactionKind,
+  TransactionStatus,
+} from './types.js';
 
 /** Raw rows as node-postgres returns them (int8 as string, uuids as strings). */
 export interface TransactionRecord {

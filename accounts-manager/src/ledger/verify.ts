@@ -43,13 +43,16 @@ export async function verifyLedger(pool: pg.Pool): Promise<LedgerVerification> {
       SELECT s.account_id, 0, s.legs_sum FROM sums s
       WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.account_id = s.account_id)`);
     const negatives = await client.query<{ account_id: string }>(
-      'SELECT account_id FROM accounts WHERE NOT is_system AND balance < 0');
+      'SELECT account_id FROM accounts WHERE NOT is_system AND balance < 0',
+    );
     await client.query('COMMIT');
 
     const row = totals.rows[0]!;
     const balanceSumMinor = BigInt(row.balance_sum);
     const mismatchedAccounts = mismatches.rows.map((m) => ({
-      accountId: m.account_id, balanceMinor: BigInt(m.balance), legsSumMinor: BigInt(m.legs_sum),
+      accountId: m.account_id,
+      balanceMinor: BigInt(m.balance),
+      legsSumMinor: BigInt(m.legs_sum),
     }));
     const negativeAccounts = negatives.rows.map((n) => n.account_id);
     return {

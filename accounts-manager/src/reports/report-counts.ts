@@ -39,14 +39,17 @@ export async function maintainReportCounts(pool: pg.Pool, oldest: Date): Promise
     `INSERT INTO report_hour_counts (hour_start, xid_mark, marked_at)
      SELECT hour, pg_current_xact_id(), clock_timestamp()
      FROM generate_series(date_trunc('hour', $1::timestamptz), clock_timestamp() - interval '1 hour' - ${MARK_DELAY}, interval '1 hour') AS hour
-     ON CONFLICT (hour_start) DO NOTHING`, [oldest]);
+     ON CONFLICT (hour_start) DO NOTHING`,
+    [oldest],
+  );
   // pg_current_snapshot() is this statement's snapshot: the one the counts are taken in.
   const sealed = await pool.query(
     `UPDATE report_hour_counts c
         SET row_count = (SELECT count(*) FROM transactions t
                          WHERE t.create_time >= c.hour_start AND t.create_time < c.hour_start + interval '1 hour'),
             sealed_at = clock_timestamp()
-      WHERE c.row_count IS NULL AND c.xid_mark < pg_snapshot_xmin(pg_current_snapshot())`);
+      WHERE c.row_count IS NULL AND c.xid_mark < pg_snapshot_xmin(pg_current_snapshot())`,
+  );
   await pool.query(`DELETE FROM report_hour_counts WHERE hour_start < $1::timestamptz - interval '1 day'`, [oldest]);
   return { marked: marked.rowCount ?? 0, sealed: sealed.rowCount ?? 0 };
 }

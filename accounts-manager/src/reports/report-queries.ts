@@ -23,9 +23,7 @@ const MAX_UUID = 'ffffffff-ffff-ffff-ffff-ffffffffffff';
 export type ReportRow = TransactionRecord & { create_time_us: string };
 
 /** A listing's starting point: a cursor (keyset, for walking forward) or an offset (to jump to page N). */
-export type PagePosition =
-  | { after: { createTimeUs: bigint; transactionId: string } }
-  | { offset: number };
+export type PagePosition = { after: { createTimeUs: bigint; transactionId: string } } | { offset: number };
 
 /** Rows of the window ($1 start, $2 end) that `snapshot` sees. */
 const inSnapshotWindow = (snapshot: string) => `t.create_time >= $1::timestamptz AND t.create_time < $2::timestamptz
@@ -41,20 +39,24 @@ const SELECT_ROW = `${TRANSACTION_COLUMNS.replace(/(\w+)/g, 't.$1')},
  * one unbroken run of hours — to a row count of the two edges around them;
  * without sealed hours the run is empty and everything is counted.
  */
-export async function takeSnapshot(pool: pg.Pool, filter: ReportFilter): Promise<{ snapshot: string; totalSize: bigint }> {
-  const result = await pool.query<{ snapshot: string; total: string }>(filter.accountId
-    ? {
-      name: 'report_snapshot_account',
-      text: `WITH s AS (SELECT pg_current_snapshot() AS snapshot)
+export async function takeSnapshot(
+  pool: pg.Pool,
+  filter: ReportFilter,
+): Promise<{ snapshot: string; totalSize: bigint }> {
+  const result = await pool.query<{ snapshot: string; total: string }>(
+    filter.accountId
+      ? {
+          name: 'report_snapshot_account',
+          text: `WITH s AS (SELECT pg_current_snapshot() AS snapshot)
              SELECT s.snapshot::text AS snapshot,
                     (SELECT count(*) FROM transactions t
                      WHERE ${inSnapshotWindow('s.snapshot')} AND (t.from_account_id = $3 OR t.to_account_id = $3)) AS total
              FROM s`,
-      values: [...windowValues(filter), filter.accountId],
-    }
-    : {
-      name: 'report_snapshot',
-      text: `WITH s AS (SELECT pg_current_snapshot() AS snapshot),
+          values: [...windowValues(filter), filter.accountId],
+        }
+      : {
+          name: 'report_snapshot',
+          text: `WITH s AS (SELECT pg_current_snapshot() AS snapshot),
              sealed AS (
                SELECT min(hour_start) AS first_hour, max(hour_start) + interval '1 hour' AS end_hour,
                       coalesce(sum(row_count), 0) AS total, count(*) AS hours
@@ -72,8 +74,9 @@ export async function takeSnapshot(pool: pg.Pool, filter: ReportFilter): Promise
                     + (SELECT count(*) FROM transactions t WHERE t.create_time >= run.run_end AND t.create_time < $2::timestamptz
                          AND pg_visible_in_snapshot(t.xact_id, s.snapshot)) AS total
              FROM s, run`,
-      values: windowValues(filter),
-    });
+          values: windowValues(filter),
+        },
+  );
   const row = result.rows[0]!;
   return { snapshot: row.snapshot, totalSize: BigInt(row.total) };
 }
@@ -88,8 +91,12 @@ export function pageQuery(snapshot: ReportSnapshot, position: PagePosition): pg.
   const after = 'after' in position ? position.after : { createTimeUs: END_OF_TIME_US, transactionId: MAX_UUID };
   const offset = 'offset' in position ? position.offset : 0;
   const values: unknown[] = [
-    ...windowValues(snapshot.filter), snapshot.snapshot,
-    isoOfMicros(after.createTimeUs), after.transactionId, offset, snapshot.pageSize,
+    ...windowValues(snapshot.filter),
+    snapshot.snapshot,
+    isoOfMicros(after.createTimeUs),
+    after.transactionId,
+    offset,
+    snapshot.pageSize,
   ];
   // $4/$5 cursor, $6 offset, $7 limit, $8 account.
   const beforeCursor = '(t.create_time, t.transaction_id) < ($4::timestamptz, $5::uuid)';

@@ -35,14 +35,17 @@ export interface ReportPolicy {
  */
 export function parseListingRequest(request: ListTransactionsRequest, policy: ReportPolicy): ListingStart {
   if (request.page < 0) throw invalidArgument('page', `must be 1 or more (0 for the first page), got ${request.page}`);
-  const pageSize = request.pageSize === 0 ? 0 : requirePageSize('page_size', request.pageSize, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
+  const pageSize =
+    request.pageSize === 0 ? 0 : requirePageSize('page_size', request.pageSize, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
   const accountId = optionalUuid('account_id', request.accountId);
   const startTime = optionalTime('start_time', request.startTime);
   const endTime = optionalTime('end_time', request.endTime);
 
   if (request.pageToken) {
-    if (request.snapshotToken) throw invalidArgument('snapshot_token', 'give either page_token or snapshot_token, not both');
-    if (request.page > 0) throw invalidArgument('page', 'cannot be combined with page_token (the token says which page is next)');
+    if (request.snapshotToken)
+      throw invalidArgument('snapshot_token', 'give either page_token or snapshot_token, not both');
+    if (request.page > 0)
+      throw invalidArgument('page', 'cannot be combined with page_token (the token says which page is next)');
     const { snapshot, cursor } = policy.tokens.openPage(request.pageToken);
     assertSameListing('page_token', snapshot, { pageSize, accountId, startTime, endTime });
     return { from: 'page', snapshot, cursor };
@@ -63,10 +66,16 @@ export function parseListingRequest(request: ListTransactionsRequest, policy: Re
   const earliest = now - policy.windowMs;
   const start = startTime ?? new Date(now - Math.min(DEFAULT_REPORT_SPAN_MS, policy.windowMs));
   if (start.getTime() < earliest - START_TIME_GRACE_MS) {
-    throw invalidArgument('start_time', `must not be earlier than now − REPORT_WINDOW (${new Date(earliest).toISOString()}), got ${start.toISOString()}`);
+    throw invalidArgument(
+      'start_time',
+      `must not be earlier than now − REPORT_WINDOW (${new Date(earliest).toISOString()}), got ${start.toISOString()}`,
+    );
   }
   if (endTime && endTime.getTime() <= start.getTime()) {
-    throw invalidArgument('end_time', `must be after start_time (${start.toISOString()}), got ${endTime.toISOString()}`);
+    throw invalidArgument(
+      'end_time',
+      `must be after start_time (${start.toISOString()}), got ${endTime.toISOString()}`,
+    );
   }
   return {
     from: 'new',
@@ -80,7 +89,8 @@ function optionalTime(field: string, value: Date | undefined): Date | null {
   if (value === undefined) return null;
   if (Number.isNaN(value.getTime())) throw invalidArgument(field, 'is not a valid timestamp');
   const year = value.getUTCFullYear();
-  if (year < 1970 || year > 9999) throw invalidArgument(field, `must be between 1970 and 9999, got ${value.toISOString()}`);
+  if (year < 1970 || year > 9999)
+    throw invalidArgument(field, `must be between 1970 and 9999, got ${value.toISOString()}`);
   return value;
 }
 
@@ -92,9 +102,12 @@ interface RequestedListing {
 }
 
 function assertSameListing(field: string, snapshot: ReportSnapshot, requested: RequestedListing): void {
-  const differs = (name: string) => invalidArgument(name, `differs from the listing ${field} was made for; send the same filters or none`);
+  const differs = (name: string) =>
+    invalidArgument(name, `differs from the listing ${field} was made for; send the same filters or none`);
   if (requested.pageSize !== 0 && requested.pageSize !== snapshot.pageSize) throw differs('page_size');
   if (requested.accountId !== null && requested.accountId !== snapshot.filter.accountId) throw differs('account_id');
-  if (requested.startTime !== null && microsOfDate(requested.startTime) !== snapshot.filter.startUs) throw differs('start_time');
-  if (requested.endTime !== null && microsOfDate(requested.endTime) !== snapshot.filter.endUs) throw differs('end_time');
+  if (requested.startTime !== null && microsOfDate(requested.startTime) !== snapshot.filter.startUs)
+    throw differs('start_time');
+  if (requested.endTime !== null && microsOfDate(requested.endTime) !== snapshot.filter.endUs)
+    throw differs('end_time');
 }

@@ -19,20 +19,28 @@ const VERSION = 1;
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 
-const micros = z.string().regex(/^-?\d{1,19}$/).transform(BigInt);
-const snapshotPayload = z.object({
-  kind: z.enum(['snapshot', 'page']),
-  snapshot: z.string().regex(/^\d+:\d+:(\d+(,\d+)*)?$/),
-  startUs: micros,
-  endUs: micros.nullable(),
-  accountId: z.string().uuid().nullable(),
-  pageSize: z.number().int().min(1).max(1000),
-  totalSize: z.string().regex(/^\d{1,19}$/).transform(BigInt),
-  takenAtMs: z.number().int().nonnegative(),
-  page: z.number().int().min(1).optional(),
-  afterCreateTimeUs: micros.optional(),
-  afterTransactionId: z.string().uuid().optional(),
-}).strict();
+const micros = z
+  .string()
+  .regex(/^-?\d{1,19}$/)
+  .transform(BigInt);
+const snapshotPayload = z
+  .object({
+    kind: z.enum(['snapshot', 'page']),
+    snapshot: z.string().regex(/^\d+:\d+:(\d+(,\d+)*)?$/),
+    startUs: micros,
+    endUs: micros.nullable(),
+    accountId: z.string().uuid().nullable(),
+    pageSize: z.number().int().min(1).max(1000),
+    totalSize: z
+      .string()
+      .regex(/^\d{1,19}$/)
+      .transform(BigInt),
+    takenAtMs: z.number().int().nonnegative(),
+    page: z.number().int().min(1).optional(),
+    afterCreateTimeUs: micros.optional(),
+    afterTransactionId: z.string().uuid().optional(),
+  })
+  .strict();
 
 export type TokenField = 'snapshot_token' | 'page_token';
 
@@ -40,9 +48,15 @@ export class ReportTokens {
   private readonly key: Buffer;
   private readonly ivKey: Buffer;
 
-  constructor(secret: string, private readonly ttlMs: number, private readonly now: () => number = Date.now) {
+  constructor(
+    secret: string,
+    private readonly ttlMs: number,
+    private readonly now: () => number = Date.now,
+  ) {
     this.key = Buffer.from(hkdfSync('sha256', secret, 'alfabet.accounts.v1.ListTransactions', 'report-token-v1', 32));
-    this.ivKey = Buffer.from(hkdfSync('sha256', secret, 'alfabet.accounts.v1.ListTransactions', 'report-token-v1-iv', 32));
+    this.ivKey = Buffer.from(
+      hkdfSync('sha256', secret, 'alfabet.accounts.v1.ListTransactions', 'report-token-v1-iv', 32),
+    );
   }
 
   sealSnapshot(snapshot: ReportSnapshot): string {
@@ -51,7 +65,8 @@ export class ReportTokens {
 
   sealPage(snapshot: ReportSnapshot, cursor: PageCursor): string {
     return this.seal({
-      kind: 'page', ...flatten(snapshot),
+      kind: 'page',
+      ...flatten(snapshot),
       page: cursor.page,
       afterCreateTimeUs: cursor.afterCreateTimeUs.toString(),
       afterTransactionId: cursor.afterTransactionId,
@@ -64,10 +79,21 @@ export class ReportTokens {
 
   openPage(token: string): { snapshot: ReportSnapshot; cursor: PageCursor } {
     const { snapshot, payload } = this.open('page_token', 'page', token);
-    if (payload.page === undefined || payload.afterCreateTimeUs === undefined || payload.afterTransactionId === undefined) {
+    if (
+      payload.page === undefined ||
+      payload.afterCreateTimeUs === undefined ||
+      payload.afterTransactionId === undefined
+    ) {
       throw invalidToken('page_token');
     }
-    return { snapshot, cursor: { page: payload.page, afterCreateTimeUs: payload.afterCreateTimeUs, afterTransactionId: payload.afterTransactionId } };
+    return {
+      snapshot,
+      cursor: {
+        page: payload.page,
+        afterCreateTimeUs: payload.afterCreateTimeUs,
+        afterTransactionId: payload.afterTransactionId,
+      },
+    };
   }
 
   private seal(payload: object): string {
@@ -92,7 +118,10 @@ export class ReportTokens {
       takenAtMs: payload.takenAtMs,
     };
     if (this.now() - snapshot.takenAtMs > this.ttlMs) {
-      throw invalidArgument(field, `has expired (report tokens last ${Math.round(this.ttlMs / 1000)} s); start a new listing`);
+      throw invalidArgument(
+        field,
+        `has expired (report tokens last ${Math.round(this.ttlMs / 1000)} s); start a new listing`,
+      );
     }
     return { snapshot, payload };
   }
@@ -141,5 +170,8 @@ function flatten(snapshot: ReportSnapshot) {
 }
 
 function invalidToken(field: TokenField) {
-  return invalidArgument(field, 'is not a valid token (changed, truncated, or issued by another server); use the token exactly as received');
+  return invalidArgument(
+    field,
+    'is not a valid token (changed, truncated, or issued by another server); use the token exactly as received',
+  );
 }

@@ -1,10 +1,5 @@
 import { credentials, type ServiceError } from '@grpc/grpc-js';
-import {
-  AccountsServiceClient,
-  Direction,
-  type Account,
-  type Transaction,
-} from '@alfabet/proto/accounts/v1';
+import { AccountsServiceClient, Direction, type Account, type Transaction } from '@alfabet/proto/accounts/v1';
 import { randomUUID } from 'node:crypto';
 import { startAccountsApp, type AccountsApp } from '../../src/app.js';
 import { loadAccountsConfig, type AccountsConfig } from '../../src/config.js';
@@ -35,7 +30,10 @@ export async function startTestLedger(env: Record<string, string> = {}, log?: Lo
   const address = `127.0.0.1:${app.grpc.port}`;
   const client = new AccountsServiceClient(address, credentials.createInsecure());
   return {
-    app, client, config, address,
+    app,
+    client,
+    config,
+    address,
     async stop() {
       client.close();
       await app.stop();
@@ -44,9 +42,15 @@ export async function startTestLedger(env: Record<string, string> = {}, log?: Lo
 }
 
 /** Calls a unary method of a generated client and resolves with its response (or rejects with the ServiceError). */
-export function call<Req, Res>(client: AccountsServiceClient, method: keyof AccountsServiceClient, request: Req): Promise<Res> {
+export function call<Req, Res>(
+  client: AccountsServiceClient,
+  method: keyof AccountsServiceClient,
+  request: Req,
+): Promise<Res> {
   const fn = (client[method] as unknown as (...args: unknown[]) => unknown).bind(client) as unknown as (
-    request: Req, callback: (error: ServiceError | null, response: Res) => void) => unknown;
+    request: Req,
+    callback: (error: ServiceError | null, response: Res) => void,
+  ) => unknown;
   return new Promise((resolve, reject) => {
     fn(request, (error, response) => (error ? reject(error) : resolve(response)));
   });
@@ -59,13 +63,29 @@ export function ledgerApi(client: AccountsServiceClient) {
       call<object, { account: Account }>(client, 'createAccount', { displayName, requestId }).then((r) => r.account),
     getAccount: (accountId: string) =>
       call<object, { account: Account }>(client, 'getAccount', { accountId }).then((r) => r.account),
-    transfer: (request: { srcAccountId: string; dstAccountId: string; amount: bigint; direction?: Direction; requestId?: string }) =>
+    transfer: (request: {
+      srcAccountId: string;
+      dstAccountId: string;
+      amount: bigint;
+      direction?: Direction;
+      requestId?: string;
+    }) =>
       call<object, { transaction: Transaction }>(client, 'transfer', {
-        requestId: '', direction: Direction.DIRECTION_DEBIT, ...request,
+        requestId: '',
+        direction: Direction.DIRECTION_DEBIT,
+        ...request,
       }).then((r) => r.transaction),
-    bankTransaction: (request: { dstAccountId: string; amount: bigint; direction: Direction; requestId?: string; description?: string }) =>
+    bankTransaction: (request: {
+      dstAccountId: string;
+      amount: bigint;
+      direction: Direction;
+      requestId?: string;
+      description?: string;
+    }) =>
       call<object, { transaction: Transaction }>(client, 'bankTransaction', {
-        requestId: '', description: '', ...request,
+        requestId: '',
+        description: '',
+        ...request,
       }).then((r) => r.transaction),
     getTransaction: (lookup: { transactionId?: string; requestId?: string }) =>
       call<object, { transaction: Transaction }>(client, 'getTransaction', lookup).then((r) => r.transaction),
@@ -74,8 +94,11 @@ export function ledgerApi(client: AccountsServiceClient) {
       const account = await call<object, { account: Account }>(client, 'createAccount', { displayName, requestId: '' });
       if (amount > 0n) {
         await call(client, 'bankTransaction', {
-          requestId: randomUUID(), dstAccountId: account.account.accountId, amount,
-          direction: Direction.DIRECTION_CREDIT, description: 'test funding',
+          requestId: randomUUID(),
+          dstAccountId: account.account.accountId,
+          amount,
+          direction: Direction.DIRECTION_CREDIT,
+          description: 'test funding',
         });
       }
       return account.account.accountId;

@@ -10,7 +10,10 @@ import { dirname, join } from 'node:path';
  */
 const require = createRequire(import.meta.url);
 const healthProto = join(dirname(require.resolve('grpc-health-check/package.json')), 'proto/health/v1/health.proto');
-const reflectionProto = join(dirname(require.resolve('@grpc/reflection/package.json')), 'build/proto/grpc/reflection/v1/reflection.proto');
+const reflectionProto = join(
+  dirname(require.resolve('@grpc/reflection/package.json')),
+  'build/proto/grpc/reflection/v1/reflection.proto',
+);
 
 type Loaded = Record<string, any>;
 
@@ -22,10 +25,14 @@ function healthClient(address: string): Client & Loaded {
 export function healthCheck(address: string, service = ''): Promise<string> {
   const client = healthClient(address);
   return new Promise((resolve, reject) => {
-    client.Check({ service }, { deadline: Date.now() + 5_000 }, (error: ServiceError | null, response: { status: string }) => {
-      client.close();
-      error ? reject(error) : resolve(response.status);
-    });
+    client.Check(
+      { service },
+      { deadline: Date.now() + 5_000 },
+      (error: ServiceError | null, response: { status: string }) => {
+        client.close();
+        error ? reject(error) : resolve(response.status);
+      },
+    );
   });
 }
 
@@ -35,8 +42,14 @@ export function healthWatch(address: string, service: string, onStatus: (status:
   return new Promise((resolve) => {
     const stream = client.Watch({ service });
     stream.on('data', (response: { status: string }) => onStatus(response.status));
-    stream.on('error', () => { client.close(); resolve(); });
-    stream.on('end', () => { client.close(); resolve(); });
+    stream.on('error', () => {
+      client.close();
+      resolve();
+    });
+    stream.on('end', () => {
+      client.close();
+      resolve();
+    });
   });
 }
 
@@ -46,7 +59,11 @@ export function reflect(address: string, request: Record<string, string>): Promi
   const client: Client & Loaded = new pkg.grpc.reflection.v1.ServerReflection(address, credentials.createInsecure());
   return new Promise((resolve, reject) => {
     const stream = client.ServerReflectionInfo();
-    stream.on('data', (response: Loaded) => { resolve(response); stream.end(); client.close(); });
+    stream.on('data', (response: Loaded) => {
+      resolve(response);
+      stream.end();
+      client.close();
+    });
     stream.on('error', reject);
     stream.write(request);
   });

@@ -10,27 +10,35 @@ import { reflect } from './ops-clients.js';
  */
 export async function reflectionJsonClient(address: string, serviceName: string) {
   const answer = await reflect(address, { file_containing_symbol: serviceName });
-  const files = (answer.file_descriptor_response.file_descriptor_proto as Buffer[])
-    .map((bytes) => descriptorExtension.FileDescriptorProto.decode(bytes));
-  const root = (protobuf.Root as unknown as { fromDescriptor(set: object): protobuf.Root })
-    .fromDescriptor(descriptorExtension.FileDescriptorSet.create({ file: files }));
+  const files = (answer.file_descriptor_response.file_descriptor_proto as Buffer[]).map((bytes) =>
+    descriptorExtension.FileDescriptorProto.decode(bytes),
+  );
+  const root = (protobuf.Root as unknown as { fromDescriptor(set: object): protobuf.Root }).fromDescriptor(
+    descriptorExtension.FileDescriptorSet.create({ file: files }),
+  );
   const service = root.lookupService(serviceName);
 
-  const definition = Object.fromEntries(Object.values(service.methods).map((method) => {
-    method.resolve();
-    const requestType = method.resolvedRequestType!;
-    const responseType = method.resolvedResponseType!;
-    return [method.name, {
-      path: `/${serviceName}/${method.name}`,
-      requestStream: false,
-      responseStream: Boolean(method.responseStream),
-      requestSerialize: (json: object) => Buffer.from(requestType.encode(requestType.fromObject(json)).finish()),
-      requestDeserialize: (bytes: Buffer) => requestType.decode(bytes),
-      // grpcurl prints enums by name and int64 as strings: the proto3 JSON mapping.
-      responseSerialize: (value: object) => Buffer.from(responseType.encode(value).finish()),
-      responseDeserialize: (bytes: Buffer) => responseType.toObject(responseType.decode(bytes), { enums: String, longs: String, defaults: true }),
-    }];
-  }));
+  const definition = Object.fromEntries(
+    Object.values(service.methods).map((method) => {
+      method.resolve();
+      const requestType = method.resolvedRequestType!;
+      const responseType = method.resolvedResponseType!;
+      return [
+        method.name,
+        {
+          path: `/${serviceName}/${method.name}`,
+          requestStream: false,
+          responseStream: Boolean(method.responseStream),
+          requestSerialize: (json: object) => Buffer.from(requestType.encode(requestType.fromObject(json)).finish()),
+          requestDeserialize: (bytes: Buffer) => requestType.decode(bytes),
+          // grpcurl prints enums by name and int64 as strings: the proto3 JSON mapping.
+          responseSerialize: (value: object) => Buffer.from(responseType.encode(value).finish()),
+          responseDeserialize: (bytes: Buffer) =>
+            responseType.toObject(responseType.decode(bytes), { enums: String, longs: String, defaults: true }),
+        },
+      ];
+    }),
+  );
   const Constructor = makeGenericClientConstructor(definition, serviceName);
   const client = new Constructor(address, credentials.createInsecure()) as Client & Record<string, Function>;
 
@@ -39,7 +47,9 @@ export async function reflectionJsonClient(address: string, serviceName: string)
     /** Calls a unary method with a JSON request; resolves with the JSON response. */
     call(method: string, json: object): Promise<Record<string, any>> {
       return new Promise((resolve, reject) => {
-        client[method]!(json, (error: ServiceError | null, response: Record<string, any>) => (error ? reject(error) : resolve(response)));
+        client[method]!(json, (error: ServiceError | null, response: Record<string, any>) =>
+          error ? reject(error) : resolve(response),
+        );
       });
     },
     /** Calls a server-streaming method; resolves with every message. */

@@ -1,15 +1,29 @@
 import { Metadata, type ServiceError } from '@grpc/grpc-js';
-import type { AccountsServiceClient, ListTransactionsRequest, ListTransactionsResponse } from '@alfabet/proto/accounts/v1';
+import type {
+  AccountsServiceClient,
+  ListTransactionsRequest,
+  ListTransactionsResponse,
+} from '@alfabet/proto/accounts/v1';
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { forgetReportCounts } from '../../src/reports/report-counts.js';
 
 export const listRequest = (fields: Partial<ListTransactionsRequest>): ListTransactionsRequest => ({
-  startTime: undefined, endTime: undefined, pageSize: 0, pageToken: '', snapshotToken: '', page: 0, accountId: '', ...fields,
+  startTime: undefined,
+  endTime: undefined,
+  pageSize: 0,
+  pageToken: '',
+  snapshotToken: '',
+  page: 0,
+  accountId: '',
+  ...fields,
 });
 
 /** Reads a whole ListTransactions stream; rejects with the ServiceError if it fails. */
-export function listAll(client: AccountsServiceClient, fields: Partial<ListTransactionsRequest>): Promise<ListTransactionsResponse[]> {
+export function listAll(
+  client: AccountsServiceClient,
+  fields: Partial<ListTransactionsRequest>,
+): Promise<ListTransactionsResponse[]> {
   return new Promise((resolve, reject) => {
     const pages: ListTransactionsResponse[] = [];
     const stream = client.listTransactions(listRequest(fields), new Metadata());
@@ -20,7 +34,11 @@ export function listAll(client: AccountsServiceClient, fields: Partial<ListTrans
 }
 
 /** Reads the first `count` pages of a stream, then cancels it. */
-export function listFirst(client: AccountsServiceClient, fields: Partial<ListTransactionsRequest>, count: number): Promise<ListTransactionsResponse[]> {
+export function listFirst(
+  client: AccountsServiceClient,
+  fields: Partial<ListTransactionsRequest>,
+  count: number,
+): Promise<ListTransactionsResponse[]> {
   return new Promise((resolve, reject) => {
     const pages: ListTransactionsResponse[] = [];
     const stream = client.listTransactions(listRequest(fields), new Metadata());
@@ -36,7 +54,8 @@ export function listFirst(client: AccountsServiceClient, fields: Partial<ListTra
   });
 }
 
-export const idsOf = (pages: ListTransactionsResponse[]) => pages.flatMap((page) => page.transactions.map((t) => t.transactionId));
+export const idsOf = (pages: ListTransactionsResponse[]) =>
+  pages.flatMap((page) => page.transactions.map((t) => t.transactionId));
 
 /**
  * Writes `count` FAILED transfers between two accounts straight into the
@@ -52,10 +71,13 @@ export async function seedFailedTransfers(pool: pg.Pool, from: string, to: strin
      SELECT id, date_trunc('second', now()) - ((ordinality - 1) / 3) * interval '1 second', 'transfer', $2, $3, 100, 'debit',
             'failed', 'insufficient_funds', 'seeded for a report test', $2, $3
      FROM unnest($1::uuid[]) WITH ORDINALITY AS u(id, ordinality)`,
-    [ids, from, to]);
+    [ids, from, to],
+  );
   // Rows written into past hours directly, not by ledger_post(): their hours' counts are taken again.
   await forgetReportCounts(pool);
   const ordered = await pool.query<{ transaction_id: string }>(
-    'SELECT transaction_id FROM transactions WHERE transaction_id = ANY($1::uuid[]) ORDER BY create_time DESC, transaction_id DESC', [ids]);
+    'SELECT transaction_id FROM transactions WHERE transaction_id = ANY($1::uuid[]) ORDER BY create_time DESC, transaction_id DESC',
+    [ids],
+  );
   return ordered.rows.map((row) => row.transaction_id);
 }

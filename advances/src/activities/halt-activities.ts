@@ -37,22 +37,34 @@ export function haltActivities({ pool, log }: HaltActivityDeps) {
       const finding: Finding = {
         ...haltKey(input.advanceId),
         severity: 'CRITICAL',
-        detail: `${input.step} failed and will not be retried until repaired: ${input.cause}. `
-          + `After repairing the cause: temporal workflow signal --workflow-id advance-${input.advanceId} --name resume`,
+        detail:
+          `${input.step} failed and will not be retried until repaired: ${input.cause}. ` +
+          `After repairing the cause: temporal workflow signal --workflow-id advance-${input.advanceId} --name resume`,
       };
       const raised = await raiseFindings(pool, haltRunId(input.advanceId), [finding]);
       // A retry of this activity after the finding was stored alerts no second time.
       if (raised.length === 0) return;
-      log.fatal({
-        alert: 'advance_workflow_halted', severity: 'CRITICAL', advanceId: input.advanceId,
-        workflowId: `advance-${input.advanceId}`, step: input.step, cause: input.cause, kind: finding.kind,
-      }, `advance ${input.advanceId} halted at ${input.step}: ${input.cause}`);
+      log.fatal(
+        {
+          alert: 'advance_workflow_halted',
+          severity: 'CRITICAL',
+          advanceId: input.advanceId,
+          workflowId: `advance-${input.advanceId}`,
+          step: input.step,
+          cause: input.cause,
+          kind: finding.kind,
+        },
+        `advance ${input.advanceId} halted at ${input.step}: ${input.cause}`,
+      );
     },
 
     /** Resolves the WORKFLOW_HALTED finding: ops resumed the workflow, which retries the step. */
     async resolveWorkflowHalt(input: Pick<WorkflowHaltInput, 'advanceId' | 'step'>): Promise<void> {
       const resolved = await resolveFinding(pool, haltKey(input.advanceId));
-      log.info({ advanceId: input.advanceId, step: input.step, resolved }, `advance ${input.advanceId} resumed: retrying ${input.step}`);
+      log.info(
+        { advanceId: input.advanceId, step: input.step, resolved },
+        `advance ${input.advanceId} resumed: retrying ${input.step}`,
+      );
     },
   };
 }

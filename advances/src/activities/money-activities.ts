@@ -4,9 +4,19 @@ import type pg from 'pg';
 import type { Logger } from '@alfabet/service-kit/logger';
 import { isLedgerRejection, type LedgerClient } from '../ledger/ledger-client.js';
 import { disbursementRequestId, paymentRequestId } from '../ledger/request-ids.js';
-import { markDisbursementFailed, openSchedule, recordPaymentOutcome, startPayment } from '../db/schedule-transitions.js';
+import {
+  markDisbursementFailed,
+  openSchedule,
+  recordPaymentOutcome,
+  startPayment,
+} from '../db/schedule-transitions.js';
 import type { AdvancesMetrics } from '../metrics.js';
-import type { CollectPaymentInput, DisburseAdvanceInput, DisbursementOutcome, PaymentOutcome } from '../domain/advance-types.js';
+import type {
+  CollectPaymentInput,
+  DisburseAdvanceInput,
+  DisbursementOutcome,
+  PaymentOutcome,
+} from '../domain/advance-types.js';
 
 export interface MoneyActivityDeps {
   pool: pg.Pool;
@@ -16,7 +26,8 @@ export interface MoneyActivityDeps {
 }
 
 /** "FAILURE_REASON_INSUFFICIENT_FUNDS" → "INSUFFICIENT_FUNDS", the form stored in the projection. */
-const reasonName = (transaction: Transaction) => failureReasonToJSON(transaction.failureReason).replace(/^FAILURE_REASON_/, '');
+const reasonName = (transaction: Transaction) =>
+  failureReasonToJSON(transaction.failureReason).replace(/^FAILURE_REASON_/, '');
 
 /**
  * Asks the ledger; a rejection of the request itself (bad id, unknown account,
@@ -29,7 +40,11 @@ async function askLedger(call: () => Promise<Transaction>): Promise<Transaction>
   try {
     return await call();
   } catch (error) {
-    if (isLedgerRejection(error)) throw ApplicationFailure.nonRetryable(`the ledger rejected the request: ${error.details}`, 'LedgerRejectedRequest');
+    if (isLedgerRejection(error))
+      throw ApplicationFailure.nonRetryable(
+        `the ledger rejected the request: ${error.details}`,
+        'LedgerRejectedRequest',
+      );
     throw error;
   }
 }
@@ -57,8 +72,10 @@ async function heartbeating<T>(work: () => Promise<T>): Promise<T> {
 /** The activities that move money. Each is safe to run any number of times. */
 export function moneyActivities(deps: MoneyActivityDeps) {
   return {
-    disburseAdvance: (input: DisburseAdvanceInput): Promise<DisbursementOutcome> => heartbeating(() => disburseAdvance(deps, input)),
-    collectPayment: (input: CollectPaymentInput): Promise<PaymentOutcome> => heartbeating(() => collectPayment(deps, input)),
+    disburseAdvance: (input: DisburseAdvanceInput): Promise<DisbursementOutcome> =>
+      heartbeating(() => disburseAdvance(deps, input)),
+    collectPayment: (input: CollectPaymentInput): Promise<PaymentOutcome> =>
+      heartbeating(() => collectPayment(deps, input)),
   };
 }
 
@@ -67,21 +84,42 @@ export function moneyActivities(deps: MoneyActivityDeps) {
  * a retry gets the first try's transaction), then records the outcome:
  * ACTIVE with the opening schedule, or DISBURSEMENT_FAILED.
  */
-async function disburseAdvance({ pool, ledger, log, metrics }: MoneyActivityDeps, input: DisburseAdvanceInput): Promise<DisbursementOutcome> {
+async function disburseAdvance(
+  { pool, ledger, log, metrics }: MoneyActivityDeps,
+  input: DisburseAdvanceInput,
+): Promise<DisbursementOutcome> {
   const correlationId = `advance-${input.advanceId}/disbursement`;
-  const transaction = await askLedger(() => ledger.bankTransaction({
-    requestId: disbursementRequestId(input.advanceId),
-    dstAccountId: input.accountId,
-    amount: BigInt(input.amount),
-    direction: Direction.DIRECTION_CREDIT,
-    description: `advance ${input.advanceId}: disbursement`,
-  }, correlationId));
+  const transaction = await askLedger(() =>
+    ledger.bankTransaction(
+      {
+        requestId: disbursementRequestId(input.advanceId),
+        dstAccountId: input.accountId,
+        amount: BigInt(input.amount),
+        direction: Direction.DIRECTION_CREDIT,
+        description: `advance ${input.advanceId}: disbursement`,
+      },
+      correlationId,
+    ),
+  );
 
   if (transaction.status !== TransactionStatus.TRANSACTION_STATUS_SUCCESS) {
     await markDisbursementFailed(pool, input.advanceId, transaction.failureMessage);
     metrics.disbursements.inc({ status: 'refused' });
-    log.warn({ advanceId: input.advanceId, transactionId: transaction.transactionId, reason: reasonName(transaction), correlationId }, 'disbursement refused');
-    return { status: 'REFUSED', transactionId: transaction.transactionId, failureReason: reasonName(transaction), failureMessage: transaction.failureMessage };
+    log.warn(
+      {
+        advanceId: input.advanceId,
+        transactionId: transaction.transactionId,
+        reason: reasonName(transaction),
+        correlationId,
+      },
+      'disbursement refused',
+    );
+    return {
+      status: 'REFUSED',
+      transactionId: transaction.transactionId,
+      failureReason: reasonName(transaction),
+      failureMessage: transaction.failureMessage,
+    };
   }
   const disbursedAt = transaction.createTime!.toISOString();
   await openSchedule(pool, {
@@ -92,7 +130,10 @@ async function disburseAdvance({ pool, ledger, log, metrics }: MoneyActivityDeps
     paymentIntervalMs: input.paymentIntervalMs,
   });
   metrics.disbursements.inc({ status: 'disbursed' });
-  log.info({ advanceId: input.advanceId, transactionId: transaction.transactionId, amount: input.amount, correlationId }, 'advance disbursed');
+  log.info(
+    { advanceId: input.advanceId, transactionId: transaction.transactionId, amount: input.amount, correlationId },
+    'advance disbursed',
+  );
   return { status: 'DISBURSED', transactionId: transaction.transactionId, disbursedAt };
 }
 
@@ -102,32 +143,57 @@ async function disburseAdvance({ pool, ledger, log, metrics }: MoneyActivityDeps
  * crash or a lost reply gets the first try's answer and never a second
  * debit), then records PAID or FAILED with the rollover.
  */
-async function collectPayment({ pool, ledger, log, metrics }: MoneyActivityDeps, input: CollectPaymentInput): Promise<PaymentOutcome> {
+async function collectPayment(
+  { pool, ledger, log, metrics }: MoneyActivityDeps,
+  input: CollectPaymentInput,
+): Promise<PaymentOutcome> {
   const correlationId = `advance-${input.advanceId}/payment-${input.number}`;
   const already = await startPayment(pool, input);
   if (already) {
-    log.info({ advanceId: input.advanceId, number: input.number, status: already.status, correlationId }, 'payment already recorded by an earlier try');
+    log.info(
+      { advanceId: input.advanceId, number: input.number, status: already.status, correlationId },
+      'payment already recorded by an earlier try',
+    );
     return already;
   }
   const attempt = Context.current().info.attempt;
-  const transaction = await askLedger(() => ledger.bankTransaction({
-    requestId: paymentRequestId(input.advanceId, input.number),
-    dstAccountId: input.accountId,
-    amount: BigInt(input.amount),
-    direction: Direction.DIRECTION_DEBIT,
-    description: `advance ${input.advanceId}: payment ${input.number}`,
-  }, correlationId));
+  const transaction = await askLedger(() =>
+    ledger.bankTransaction(
+      {
+        requestId: paymentRequestId(input.advanceId, input.number),
+        dstAccountId: input.accountId,
+        amount: BigInt(input.amount),
+        direction: Direction.DIRECTION_DEBIT,
+        description: `advance ${input.advanceId}: payment ${input.number}`,
+      },
+      correlationId,
+    ),
+  );
 
-  const outcome: PaymentOutcome = transaction.status === TransactionStatus.TRANSACTION_STATUS_SUCCESS
-    ? { status: 'PAID', transactionId: transaction.transactionId }
-    : { status: 'FAILED', transactionId: transaction.transactionId, failureReason: reasonName(transaction), failureMessage: transaction.failureMessage };
+  const outcome: PaymentOutcome =
+    transaction.status === TransactionStatus.TRANSACTION_STATUS_SUCCESS
+      ? { status: 'PAID', transactionId: transaction.transactionId }
+      : {
+          status: 'FAILED',
+          transactionId: transaction.transactionId,
+          failureReason: reasonName(transaction),
+          failureMessage: transaction.failureMessage,
+        };
   await recordPaymentOutcome(pool, input, outcome);
   metrics.payments.inc({ status: outcome.status.toLowerCase() });
-  log.info({
-    advanceId: input.advanceId, number: input.number, amount: input.amount, status: outcome.status,
-    transactionId: transaction.transactionId, attempt, correlationId,
-    ...(outcome.status === 'FAILED' ? { reason: outcome.failureReason, rolledInto: input.rollInto.number } : {}),
-  }, outcome.status === 'PAID' ? 'payment collected' : 'payment refused; amount rolls forward');
+  log.info(
+    {
+      advanceId: input.advanceId,
+      number: input.number,
+      amount: input.amount,
+      status: outcome.status,
+      transactionId: transaction.transactionId,
+      attempt,
+      correlationId,
+      ...(outcome.status === 'FAILED' ? { reason: outcome.failureReason, rolledInto: input.rollInto.number } : {}),
+    },
+    outcome.status === 'PAID' ? 'payment collected' : 'payment refused; amount rolls forward',
+  );
   return outcome;
 }
 

@@ -1,5 +1,13 @@
 import { FailureReason } from '@alfabet/proto/accounts/v1';
-import { AdvanceStatus, FindingKind, FindingSeverity, PaymentStatus, type Advance, type Finding, type Payment } from '@alfabet/proto/advances/v1';
+import {
+  AdvanceStatus,
+  FindingKind,
+  FindingSeverity,
+  PaymentStatus,
+  type Advance,
+  type Finding,
+  type Payment,
+} from '@alfabet/proto/advances/v1';
 import type { AdvanceStatusName } from '../domain/advance-types.js';
 import type { StoredAdvance, StoredPayment } from '../db/advance-store.js';
 import type { StoredFinding } from '../db/findings-store.js';
@@ -14,7 +22,8 @@ export const ADVANCE_STATUS_BY_NAME: Record<AdvanceStatusName, AdvanceStatus> = 
 };
 
 export const ADVANCE_STATUS_NAME_BY_VALUE = new Map<AdvanceStatus, AdvanceStatusName>(
-  Object.entries(ADVANCE_STATUS_BY_NAME).map(([name, value]) => [value, name as AdvanceStatusName]));
+  Object.entries(ADVANCE_STATUS_BY_NAME).map(([name, value]) => [value, name as AdvanceStatusName]),
+);
 
 const PAYMENT_STATUS_BY_NAME = {
   SCHEDULED: PaymentStatus.PAYMENT_STATUS_SCHEDULED,
@@ -25,7 +34,8 @@ const PAYMENT_STATUS_BY_NAME = {
 
 function toPayment(payment: StoredPayment): Payment {
   const reason = payment.failureReason
-    ? (FailureReason[`FAILURE_REASON_${payment.failureReason}` as keyof typeof FailureReason] ?? FailureReason.UNRECOGNIZED)
+    ? (FailureReason[`FAILURE_REASON_${payment.failureReason}` as keyof typeof FailureReason] ??
+      FailureReason.UNRECOGNIZED)
     : FailureReason.FAILURE_REASON_UNSPECIFIED;
   return {
     number: payment.number,

@@ -20,7 +20,9 @@ const EXACT_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/;
 const TOKEN_LENGTH_MAX = 512;
 
 export function encodePageToken(filter: PageFilter, pageSize: number, after: PageCursor): string {
-  return Buffer.from(JSON.stringify({ v: 1, f: filter, n: pageSize, t: after.createTime, i: after.id })).toString('base64url');
+  return Buffer.from(JSON.stringify({ v: 1, f: filter, n: pageSize, t: after.createTime, i: after.id })).toString(
+    'base64url',
+  );
 }
 
 /** The cursor of `text`, checked against the filters and page size of the request it came with. */
@@ -34,13 +36,24 @@ export function decodePageToken(text: string, filter: PageFilter, pageSize: numb
     throw notOurs();
   }
   const { v, f, n, t, i } = body ?? {};
-  const valid = v === 1 && typeof f === 'object' && f !== null
-    && typeof n === 'number' && Number.isInteger(n) && n > 0
-    && typeof t === 'string' && EXACT_TIME.test(t) && !Number.isNaN(Date.parse(t))
-    && typeof i === 'string' && UUID.test(i);
+  const valid =
+    v === 1 &&
+    typeof f === 'object' &&
+    f !== null &&
+    typeof n === 'number' &&
+    Number.isInteger(n) &&
+    n > 0 &&
+    typeof t === 'string' &&
+    EXACT_TIME.test(t) &&
+    !Number.isNaN(Date.parse(t)) &&
+    typeof i === 'string' &&
+    UUID.test(i);
   if (!valid) throw notOurs();
   if (!sameFilter(f as PageFilter, filter) || n !== pageSize) {
-    throw invalidArgument('page_token', `was made for other ${[...Object.keys(filter), 'page_size'].join(', ')} filters; repeat the request that returned it`);
+    throw invalidArgument(
+      'page_token',
+      `was made for other ${[...Object.keys(filter), 'page_size'].join(', ')} filters; repeat the request that returned it`,
+    );
   }
   return { createTime: t, id: i };
 }

@@ -5,9 +5,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { alreadyExists, failedPrecondition, notFound } from '@alfabet/service-kit/field-error';
 import { DependencyUnavailable } from '@alfabet/service-kit/service-errors';
 import type { Logger } from '@alfabet/service-kit/logger';
-import {
-  findAdvance, findAdvanceByRequestId, insertAdvance, type StoredAdvance,
-} from '../db/advance-store.js';
+import { findAdvance, findAdvanceByRequestId, insertAdvance, type StoredAdvance } from '../db/advance-store.js';
 import type { LedgerClient } from '../ledger/ledger-client.js';
 import type { AdvancesMetrics } from '../metrics.js';
 import { startAdvanceWorkflow } from '../temporal/start-advance-workflow.js';
@@ -57,40 +55,58 @@ export async function requestAdvance(deps: RequestAdvanceDeps, request: ValidAdv
   }
   const { policy } = deps;
   if (request.amount < policy.minAmountMinor || request.amount > policy.maxAmountMinor) {
-    throw failedPrecondition('amount', `must be between ${policy.minAmountMinor} and ${policy.maxAmountMinor} minor units by policy, got ${request.amount}`);
+    throw failedPrecondition(
+      'amount',
+      `must be between ${policy.minAmountMinor} and ${policy.maxAmountMinor} minor units by policy, got ${request.amount}`,
+    );
   }
   await assertAccountExists(deps.ledger, request.accountId, request.correlationId);
 
   const advanceId = uuidv7();
-  const outcome = await insertAdvance(deps.pool, {
-    advanceId,
-    requestId: request.requestId,
-    accountId: request.accountId,
-    amount: request.amount,
-    installments: policy.installments,
-    paymentIntervalMs: policy.paymentIntervalMs,
-  }, policy.maxOpenPerAccount);
+  const outcome = await insertAdvance(
+    deps.pool,
+    {
+      advanceId,
+      requestId: request.requestId,
+      accountId: request.accountId,
+      amount: request.amount,
+      installments: policy.installments,
+      paymentIntervalMs: policy.paymentIntervalMs,
+    },
+    policy.maxOpenPerAccount,
+  );
   if (outcome.outcome === 'request_id_taken') {
     // Another call with this request_id won the race: answer as its replay.
     return replay(deps, (await findAdvanceByRequestId(deps.pool, request.requestId!))!, request);
   }
   if (outcome.outcome === 'too_many_open') {
-    throw failedPrecondition('account_id', `account ${request.accountId} already has ${outcome.openAdvances} open advance(s); at most ${policy.maxOpenPerAccount} allowed until repaid`);
+    throw failedPrecondition(
+      'account_id',
+      `account ${request.accountId} already has ${outcome.openAdvances} open advance(s); at most ${policy.maxOpenPerAccount} allowed until repaid`,
+    );
   }
 
   await startWorkflowOf(deps, advanceId, request.accountId, request.amount, policy);
   deps.metrics.advancesRequested.inc({ outcome: 'created' });
-  deps.log.info({ advanceId, accountId: request.accountId, amount: request.amount.toString() }, 'advance requested; workflow started');
+  deps.log.info(
+    { advanceId, accountId: request.accountId, amount: request.amount.toString() },
+    'advance requested; workflow started',
+  );
   return (await findAdvance(deps.pool, advanceId))!;
 }
 
-async function replay(deps: RequestAdvanceDeps, existing: StoredAdvance, request: ValidAdvanceRequest): Promise<StoredAdvance> {
+async function replay(
+  deps: RequestAdvanceDeps,
+  existing: StoredAdvance,
+  request: ValidAdvanceRequest,
+): Promise<StoredAdvance> {
   assertSameRequest(existing, request.accountId, request.amount);
   // An earlier call may have failed or crashed between recording and starting, or may still be starting it
   // (a racing retry): start now. Only the workflow moves the advance out of DISBURSING, so it may be missing only then.
   if (existing.status === 'DISBURSING') {
     await startWorkflowOf(deps, existing.advanceId, existing.accountId, existing.amount, {
-      installments: existing.installments, paymentIntervalMs: existing.paymentIntervalMs,
+      installments: existing.installments,
+      paymentIntervalMs: existing.paymentIntervalMs,
     });
   }
   deps.metrics.advancesRequested.inc({ outcome: 'replayed' });
@@ -100,21 +116,33 @@ async function replay(deps: RequestAdvanceDeps, existing: StoredAdvance, request
 /** Same request_id, other parameters: refused. */
 function assertSameRequest(existing: StoredAdvance, accountId: string, amount: bigint): void {
   if (existing.accountId !== accountId || existing.amount !== amount) {
-    throw alreadyExists('request_id', `was already used for advance ${existing.advanceId} with another account_id or amount`);
+    throw alreadyExists(
+      'request_id',
+      `was already used for advance ${existing.advanceId} with another account_id or amount`,
+    );
   }
 }
 
 async function startWorkflowOf(
-  deps: RequestAdvanceDeps, advanceId: string, accountId: string, amount: bigint,
+  deps: RequestAdvanceDeps,
+  advanceId: string,
+  accountId: string,
+  amount: bigint,
   schedule: { installments: number; paymentIntervalMs: number },
 ): Promise<void> {
   try {
     await startAdvanceWorkflow(deps.temporal, deps.taskQueue, {
-      advanceId, accountId, amount: amount.toString(), installments: schedule.installments, paymentIntervalMs: schedule.paymentIntervalMs,
+      advanceId,
+      accountId,
+      amount: amount.toString(),
+      installments: schedule.installments,
+      paymentIntervalMs: schedule.paymentIntervalMs,
     });
   } catch (error) {
     deps.log.warn({ err: error, advanceId }, 'could not start the advance workflow');
-    throw new DependencyUnavailable(`Temporal is unavailable; advance ${advanceId} is recorded but may not have started — retry with the same request_id`);
+    throw new DependencyUnavailable(
+      `Temporal is unavailable; advance ${advanceId} is recorded but may not have started — retry with the same request_id`,
+    );
   }
 }
 
@@ -122,7 +150,8 @@ async function assertAccountExists(ledger: LedgerClient, accountId: string, corr
   try {
     await ledger.getAccount(accountId, correlationId);
   } catch (error) {
-    if ((error as ServiceError).code === status.NOT_FOUND) throw notFound('account_id', `no account ${accountId} in the ledger`);
+    if ((error as ServiceError).code === status.NOT_FOUND)
+      throw notFound('account_id', `no account ${accountId} in the ledger`);
     throw new DependencyUnavailable('the ledger (accounts-manager) is unavailable; retry with the same request_id');
   }
 }

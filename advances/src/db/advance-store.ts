@@ -41,10 +41,26 @@ const ADVANCE_SELECT = `
   FROM advances a`;
 
 interface AdvanceRecord {
-  advance_id: string; request_id: string | null; account_id: string; amount: string; status: AdvanceStatusName;
-  installments: number; payment_interval_ms: number; disbursement_transaction_id: string | null;
-  failure_message: string | null; create_time: Date | string; create_time_exact: string;
-  payments: Array<{ number: number; due_time: string; amount: string; status: PaymentStatusName; transaction_id: string | null; failure_reason: string | null; rolled_into: number | null }>;
+  advance_id: string;
+  request_id: string | null;
+  account_id: string;
+  amount: string;
+  status: AdvanceStatusName;
+  installments: number;
+  payment_interval_ms: number;
+  disbursement_transaction_id: string | null;
+  failure_message: string | null;
+  create_time: Date | string;
+  create_time_exact: string;
+  payments: Array<{
+    number: number;
+    due_time: string;
+    amount: string;
+    status: PaymentStatusName;
+    transaction_id: string | null;
+    failure_reason: string | null;
+    rolled_into: number | null;
+  }>;
 }
 
 function toStoredAdvance(row: AdvanceRecord): StoredAdvance {
@@ -62,8 +78,13 @@ function toStoredAdvance(row: AdvanceRecord): StoredAdvance {
     createTime: new Date(row.create_time),
     createTimeExact: row.create_time_exact,
     payments: row.payments.map((p) => ({
-      number: p.number, dueTime: new Date(p.due_time), amount: BigInt(p.amount), status: p.status,
-      transactionId: p.transaction_id, failureReason: p.failure_reason, rolledInto: p.rolled_into,
+      number: p.number,
+      dueTime: new Date(p.due_time),
+      amount: BigInt(p.amount),
+      status: p.status,
+      transactionId: p.transaction_id,
+      failureReason: p.failure_reason,
+      rolledInto: p.rolled_into,
     })),
   };
 }
@@ -102,11 +123,17 @@ export type InsertAdvanceOutcome =
  * The row is written before its workflow starts and is never deleted: a start
  * that seemed to fail may have reached Temporal, whose workflow needs the row.
  */
-export async function insertAdvance(pool: pg.Pool, advance: NewAdvance, maxOpen: number): Promise<InsertAdvanceOutcome> {
+export async function insertAdvance(
+  pool: pg.Pool,
+  advance: NewAdvance,
+  maxOpen: number,
+): Promise<InsertAdvanceOutcome> {
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
-    await client.query(`SELECT pg_advisory_xact_lock(hashtextextended('advances/account/' || $1::text, 0))`, [advance.accountId]);
+    await client.query(`SELECT pg_advisory_xact_lock(hashtextextended('advances/account/' || $1::text, 0))`, [
+      advance.accountId,
+    ]);
     // A racing call with the same request_id may have committed while we waited: it is a replay, not a second advance.
     if (advance.requestId) {
       const taken = await client.query('SELECT 1 FROM advances WHERE request_id = $1', [advance.requestId]);
@@ -116,7 +143,9 @@ export async function insertAdvance(pool: pg.Pool, advance: NewAdvance, maxOpen:
       }
     }
     const open = await client.query<{ open: number }>(
-      `SELECT count(*)::int AS open FROM advances WHERE account_id = $1 AND status = ANY($2)`, [advance.accountId, OPEN_STATUSES]);
+      `SELECT count(*)::int AS open FROM advances WHERE account_id = $1 AND status = ANY($2)`,
+      [advance.accountId, OPEN_STATUSES],
+    );
     const openAdvances = open.rows[0]!.open;
     if (openAdvances >= maxOpen) {
       await client.query('ROLLBACK');
@@ -125,7 +154,15 @@ export async function insertAdvance(pool: pg.Pool, advance: NewAdvance, maxOpen:
     const inserted = await client.query(
       `INSERT INTO advances (advance_id, request_id, account_id, amount, status, installments, payment_interval_ms)
        VALUES ($1, $2, $3, $4, 'DISBURSING', $5, $6) ON CONFLICT (request_id) DO NOTHING`,
-      [advance.advanceId, advance.requestId, advance.accountId, advance.amount.toString(), advance.installments, advance.paymentIntervalMs]);
+      [
+        advance.advanceId,
+        advance.requestId,
+        advance.accountId,
+        advance.amount.toString(),
+        advance.installments,
+        advance.paymentIntervalMs,
+      ],
+    );
     await client.query('COMMIT');
     return { outcome: inserted.rowCount === 1 ? 'inserted' : 'request_id_taken' };
   } catch (error) {
@@ -143,13 +180,17 @@ export interface AdvanceFilter {
 
 /** A page of advances, newest first, after the keyset cursor. */
 export async function listAdvances(
-  pool: pg.Pool, filter: AdvanceFilter, after: { createTime: string; id: string } | null, limit: number,
+  pool: pg.Pool,
+  filter: AdvanceFilter,
+  after: { createTime: string; id: string } | null,
+  limit: number,
 ): Promise<StoredAdvance[]> {
   const result = await pool.query<AdvanceRecord>(
     `${ADVANCE_SELECT}
      WHERE ($1::uuid IS NULL OR a.account_id = $1) AND ($2::text IS NULL OR a.status = $2)
        AND ($3::timestamptz IS NULL OR (a.create_time, a.advance_id) < ($3::timestamptz, $4::uuid))
      ORDER BY a.create_time DESC, a.advance_id DESC LIMIT $5`,
-    [filter.accountId, filter.status, after?.createTime ?? null, after?.id ?? null, limit]);
+    [filter.accountId, filter.status, after?.createTime ?? null, after?.id ?? null, limit],
+  );
   return result.rows.map(toStoredAdvance);
 }

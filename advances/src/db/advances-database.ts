@@ -9,9 +9,16 @@ import { migrate, openOrm, poolOf, type AdvancesOrm } from './orm.js';
  * it — the API (api-app.ts) and the worker (worker-app.ts) — so it lives here,
  * below both, and neither entry imports the other.
  */
-export async function openAdvancesDatabase(config: AdvancesConfig, log: Logger): Promise<{ orm: AdvancesOrm; pool: pg.Pool }> {
+export async function openAdvancesDatabase(
+  config: AdvancesConfig,
+  log: Logger,
+): Promise<{ orm: AdvancesOrm; pool: pg.Pool }> {
   await createDatabaseIfMissing(config.databaseUrl, log);
-  const orm = await openOrm({ databaseUrl: config.databaseUrl, poolSize: config.databasePoolSize, statementTimeoutMs: config.statementTimeoutMs });
+  const orm = await openOrm({
+    databaseUrl: config.databaseUrl,
+    poolSize: config.databasePoolSize,
+    statementTimeoutMs: config.statementTimeoutMs,
+  });
   await migrate(orm);
   return { orm, pool: await poolOf(orm) };
 }

@@ -1,5 +1,11 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { migrate as migrateSchema, openOrm as openServiceOrm, poolOf, type OrmOptions, type OrmSchema } from '@alfabet/service-kit/orm';
+import {
+  migrate as migrateSchema,
+  openOrm as openServiceOrm,
+  poolOf,
+  type OrmOptions,
+  type OrmSchema,
+} from '@alfabet/service-kit/orm';
 import { AdvanceSchema } from './entities/advance.entity.js';
 import { PaymentSchema } from './entities/payment.entity.js';
 import { LedgerMovementSchema, ReconciliationRunSchema } from './entities/ledger-movement.entity.js';

@@ -13,11 +13,27 @@ import type { Finding } from '../reconciliation/findings.js';
  * movement (a stray debit after the last payment) or a finding of it is open
  * (so it is resolved only by being seen fixed).
  */
-export async function advancesToReconcilePage(pool: pg.Pool, afterId: string | null, limit: number, recentSince: Date): Promise<AdvanceToReconcile[]> {
+export async function advancesToReconcilePage(
+  pool: pg.Pool,
+  afterId: string | null,
+  limit: number,
+  recentSince: Date,
+): Promise<AdvanceToReconcile[]> {
   const result = await pool.query<{
-    advance_id: string; account_id: string; amount: string; status: AdvanceToReconcile['status']; create_time: Date;
+    advance_id: string;
+    account_id: string;
+    amount: string;
+    status: AdvanceToReconcile['status'];
+    create_time: Date;
     disbursement_transaction_id: string | null;
-    payments: Array<{ number: number; amount: string; status: string; due_time: string; transaction_id: string | null; rolled_into: number | null }>;
+    payments: Array<{
+      number: number;
+      amount: string;
+      status: string;
+      due_time: string;
+      transaction_id: string | null;
+      rolled_into: number | null;
+    }>;
   }>(
     `SELECT a.advance_id, a.account_id, a.amount::text, a.status, a.create_time, a.disbursement_transaction_id,
             coalesce((SELECT json_agg(json_build_object('number', p.number, 'amount', p.amount::text, 'status', p.status,
@@ -29,7 +45,8 @@ export async function advancesToReconcilePage(pool: pg.Pool, afterId: string | n
             OR EXISTS (SELECT 1 FROM ledger_movements m WHERE m.advance_id = a.advance_id AND m.create_time >= $3)
             OR EXISTS (SELECT 1 FROM reconciliation_findings f WHERE f.advance_id = a.advance_id AND f.resolve_time IS NULL))
      ORDER BY a.advance_id LIMIT $2`,
-    [afterId, limit, recentSince]);
+    [afterId, limit, recentSince],
+  );
   return result.rows.map((row) => ({
     advanceId: row.advance_id,
     accountId: row.account_id,
@@ -38,8 +55,12 @@ export async function advancesToReconcilePage(pool: pg.Pool, afterId: string | n
     createTime: new Date(row.create_time),
     disbursementTransactionId: row.disbursement_transaction_id,
     payments: row.payments.map((p) => ({
-      number: p.number, amount: BigInt(p.amount), status: p.status as AdvanceToReconcile['payments'][number]['status'],
-      dueTime: new Date(p.due_time), transactionId: p.transaction_id, rolledInto: p.rolled_into,
+      number: p.number,
+      amount: BigInt(p.amount),
+      status: p.status as AdvanceToReconcile['payments'][number]['status'],
+      dueTime: new Date(p.due_time),
+      transactionId: p.transaction_id,
+      rolledInto: p.rolled_into,
     })),
   }));
 }
@@ -51,31 +72,63 @@ export async function mirrorMovements(pool: pg.Pool, movements: LedgerMovement[]
     `INSERT INTO ledger_movements (transaction_id, request_id, advance_id, account_id, direction, amount, status, description, create_time)
      SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::bigint[], $7::text[], $8::text[], $9::timestamptz[])
      ON CONFLICT (transaction_id) DO NOTHING`,
-    [movements.map((m) => m.transactionId), movements.map((m) => m.requestId), movements.map((m) => m.advanceId),
-      movements.map((m) => m.accountId), movements.map((m) => m.direction), movements.map((m) => m.amount.toString()),
-      movements.map((m) => m.status), movements.map((m) => m.description), movements.map((m) => m.createTime)]);
+    [
+      movements.map((m) => m.transactionId),
+      movements.map((m) => m.requestId),
+      movements.map((m) => m.advanceId),
+      movements.map((m) => m.accountId),
+      movements.map((m) => m.direction),
+      movements.map((m) => m.amount.toString()),
+      movements.map((m) => m.status),
+      movements.map((m) => m.description),
+      movements.map((m) => m.createTime),
+    ],
+  );
 }
 
 /** The mirrored movements of these advances. */
 export async function movementsOf(pool: pg.Pool, advanceIds: string[]): Promise<LedgerMovement[]> {
   const result = await pool.query<{
-    transaction_id: string; request_id: string | null; advance_id: string; account_id: string;
-    direction: 'CREDIT' | 'DEBIT'; amount: string; status: 'SUCCESS' | 'FAILED'; description: string; create_time: Date;
+    transaction_id: string;
+    request_id: string | null;
+    advance_id: string;
+    account_id: string;
+    direction: 'CREDIT' | 'DEBIT';
+    amount: string;
+    status: 'SUCCESS' | 'FAILED';
+    description: string;
+    create_time: Date;
   }>(
     `SELECT transaction_id, request_id, advance_id, account_id, direction, amount::text, status, description, create_time
      FROM ledger_movements WHERE advance_id = ANY($1::uuid[])`,
-    [advanceIds]);
+    [advanceIds],
+  );
   return result.rows.map((row) => ({
-    transactionId: row.transaction_id, requestId: row.request_id, advanceId: row.advance_id, accountId: row.account_id,
-    direction: row.direction, amount: BigInt(row.amount), status: row.status, description: row.description, createTime: new Date(row.create_time),
+    transactionId: row.transaction_id,
+    requestId: row.request_id,
+    advanceId: row.advance_id,
+    accountId: row.account_id,
+    direction: row.direction,
+    amount: BigInt(row.amount),
+    status: row.status,
+    description: row.description,
+    createTime: new Date(row.create_time),
   }));
 }
 
 /** Mirrored movements naming an advance this service never recorded: each one is a stray. */
 export async function movementsOfUnknownAdvances(pool: pg.Pool): Promise<Finding[]> {
-  const result = await pool.query<{ advance_id: string; transaction_id: string; status: string; direction: string; amount: string; account_id: string }>(
+  const result = await pool.query<{
+    advance_id: string;
+    transaction_id: string;
+    status: string;
+    direction: string;
+    amount: string;
+    account_id: string;
+  }>(
     `SELECT m.advance_id, m.transaction_id, m.status, m.direction, m.amount::text, m.account_id FROM ledger_movements m
-     WHERE NOT EXISTS (SELECT 1 FROM advances a WHERE a.advance_id = m.advance_id)`);
+     WHERE NOT EXISTS (SELECT 1 FROM advances a WHERE a.advance_id = m.advance_id)`,
+  );
   return result.rows.map((row) => ({
     advanceId: row.advance_id,
     kind: 'LEDGER_MOVEMENT_WITHOUT_PAYMENT',
@@ -102,21 +155,26 @@ export async function finishRun(pool: pg.Pool, runId: string, result: RunResult)
     `UPDATE reconciliation_runs SET finish_time = now(), ledger_scanned_until = $2, advances_checked = $3,
             findings_raised = $4, findings_resolved = $5
      WHERE run_id = $1`,
-    [runId, result.ledgerScannedUntil, result.advancesChecked, result.findingsRaised, result.findingsResolved]);
+    [runId, result.ledgerScannedUntil, result.advancesChecked, result.findingsRaised, result.findingsResolved],
+  );
 }
 
 /** Where the last finished run stopped reading the ledger (null: never). */
 export async function lastLedgerScan(pool: pg.Pool): Promise<Date | null> {
   const result = await pool.query<{ until: string | null }>(
-    'SELECT max(ledger_scanned_until) AS until FROM reconciliation_runs WHERE finish_time IS NOT NULL');
+    'SELECT max(ledger_scanned_until) AS until FROM reconciliation_runs WHERE finish_time IS NOT NULL',
+  );
   return dateOrNull(result.rows[0]?.until);
 }
 
 /** When a run last finished (null: never): what the "not succeeding" alert reads. */
 export async function lastSuccessfulRun(pool: pg.Pool): Promise<Date | null> {
-  const result = await pool.query<{ finished: string | null }>('SELECT max(finish_time) AS finished FROM reconciliation_runs');
+  const result = await pool.query<{ finished: string | null }>(
+    'SELECT max(finish_time) AS finished FROM reconciliation_runs',
+  );
   return dateOrNull(result.rows[0]?.finished);
 }
 
 // The ORM's driver hands timestamps over as text.
-const dateOrNull = (value: string | Date | null | undefined) => (value === null || value === undefined ? null : new Date(value));
+const dateOrNull = (value: string | Date | null | undefined) =>
+  value === null || value === undefined ? null : new Date(value);

@@ -13,13 +13,16 @@ import type { AdvanceView, PaymentOutcome, PaymentView } from './advance-types.j
  */
 export function splitIntoInstallments(amount: bigint, installments: number): bigint[] {
   if (amount <= 0n) throw new RangeError(`amount must be positive, got ${amount}`);
-  if (!Number.isInteger(installments) || installments < 1) throw new RangeError(`installments must be a positive integer, got ${installments}`);
+  if (!Number.isInteger(installments) || installments < 1)
+    throw new RangeError(`installments must be a positive integer, got ${installments}`);
   const count = BigInt(installments);
   const base = amount / count;
   const remainder = amount % count;
-  return Array.from({ length: installments }, (_, index) => base + (BigInt(index) < remainder ? 1n : 0n))
-    // An advance smaller than its installment count leaves trailing zero payments: drop them.
-    .filter((share) => share > 0n);
+  return (
+    Array.from({ length: installments }, (_, index) => base + (BigInt(index) < remainder ? 1n : 0n))
+      // An advance smaller than its installment count leaves trailing zero payments: drop them.
+      .filter((share) => share > 0n)
+  );
 }
 
 /** When payment `number` is due: `number` intervals after the disbursement. */
@@ -37,7 +40,11 @@ export function formatMinorUnits(amount: bigint | string): string {
 }
 
 /** The schedule an advance opens with once disbursed: payment n due n intervals after `disbursedAt`. */
-export function openingPayments(shares: readonly bigint[], disbursedAt: string, paymentIntervalMs: number): PaymentView[] {
+export function openingPayments(
+  shares: readonly bigint[],
+  disbursedAt: string,
+  paymentIntervalMs: number,
+): PaymentView[] {
   return shares.map((share, index) => scheduledPayment(index + 1, String(share), disbursedAt, paymentIntervalMs));
 }
 
@@ -63,7 +70,10 @@ export function msUntilDue(dueTime: string, nowMs: number): number {
  * payment, or, after the last, a new payment one interval after it.
  */
 export function rollTargetOf(
-  payments: readonly PaymentView[], index: number, disbursedAt: string, paymentIntervalMs: number,
+  payments: readonly PaymentView[],
+  index: number,
+  disbursedAt: string,
+  paymentIntervalMs: number,
 ): { number: number; dueTime: string; isNew: boolean } {
   const following = payments[index + 1];
   if (following) return { number: following.number, dueTime: following.dueTime, isNew: false };
@@ -78,7 +88,11 @@ export function rollTargetOf(
  * The same arithmetic recordPaymentOutcome writes to the projection.
  */
 export function applyPaymentOutcome(
-  view: AdvanceView, index: number, outcome: PaymentOutcome, disbursedAt: string, paymentIntervalMs: number,
+  view: AdvanceView,
+  index: number,
+  outcome: PaymentOutcome,
+  disbursedAt: string,
+  paymentIntervalMs: number,
 ): 'PAID' | 'ROLLED' | 'ADDED' {
   const payment = view.payments[index]!;
   payment.transactionId = outcome.transactionId;

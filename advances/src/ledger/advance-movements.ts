@@ -16,7 +16,8 @@ export const paymentDescription = (advanceId: string, number: number) => `advanc
  * the other way, same account and amount, described with this (see docs). The
  * reconciliation then counts the stray as settled.
  */
-export const reversalDescription = (advanceId: string, transactionId: string) => `advance ${advanceId}: reversal of ${transactionId}`;
+export const reversalDescription = (advanceId: string, transactionId: string) =>
+  `advance ${advanceId}: reversal of ${transactionId}`;
 
 const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
 const ADVANCE_MOVEMENT = new RegExp(`^advance (${UUID}): (?:disbursement|payment \\d+|reversal of ${UUID})$`);

@@ -28,7 +28,9 @@ export interface LedgerClient {
    * next page is read (flow control).
    */
   scanTransactions(
-    window: { startTime: Date; endTime: Date }, correlationId: string, onPage: (transactions: Transaction[]) => Promise<void>,
+    window: { startTime: Date; endTime: Date },
+    correlationId: string,
+    onPage: (transactions: Transaction[]) => Promise<void>,
   ): Promise<void>;
   close(): void;
 }
@@ -43,8 +45,13 @@ export interface LedgerConnection {
 }
 
 /** How the advances processes reach the ledger, from their configuration. */
-export const ledgerConnectionOf = (config: Pick<AdvancesConfig, 'accountsAddress' | 'ledgerCallTimeoutMs' | 'ledgerTls' | 'ledgerAuthToken'>): LedgerConnection => ({
-  address: config.accountsAddress, callTimeoutMs: config.ledgerCallTimeoutMs, tls: config.ledgerTls, authToken: config.ledgerAuthToken,
+export const ledgerConnectionOf = (
+  config: Pick<AdvancesConfig, 'accountsAddress' | 'ledgerCallTimeoutMs' | 'ledgerTls' | 'ledgerAuthToken'>,
+): LedgerConnection => ({
+  address: config.accountsAddress,
+  callTimeoutMs: config.ledgerCallTimeoutMs,
+  tls: config.ledgerTls,
+  authToken: config.ledgerAuthToken,
 });
 
 /** The report stream's largest page: the fewest round trips per row. */
@@ -63,15 +70,26 @@ export function createLedgerClient({ address, callTimeoutMs, tls, authToken }: L
   }
 
   function unary<Req, Res>(
-    method: (request: Req, metadata: Metadata, options: { deadline: Date }, callback: (error: ServiceError | null, response: Res) => void) => unknown,
+    method: (
+      request: Req,
+      metadata: Metadata,
+      options: { deadline: Date },
+      callback: (error: ServiceError | null, response: Res) => void,
+    ) => unknown,
     request: Req,
     correlationId: string,
   ): Promise<Res> {
     return new Promise((resolve, reject) => {
-      method.call(client, request, metadataFor(correlationId), { deadline: new Date(Date.now() + callTimeoutMs) }, (error, response) => {
-        if (error) reject(error);
-        else resolve(response);
-      });
+      method.call(
+        client,
+        request,
+        metadataFor(correlationId),
+        { deadline: new Date(Date.now() + callTimeoutMs) },
+        (error, response) => {
+          if (error) reject(error);
+          else resolve(response);
+        },
+      );
     });
   }
 
@@ -102,7 +120,8 @@ export function createLedgerClient({ address, callTimeoutMs, tls, authToken }: L
       const stream = client.listTransactions(
         { startTime, endTime, pageSize: SCAN_PAGE_SIZE, pageToken: '', snapshotToken: '', page: 0, accountId: '' },
         metadataFor(correlationId),
-        { deadline: new Date(Date.now() + callTimeoutMs * SCAN_DEADLINE_PAGES) });
+        { deadline: new Date(Date.now() + callTimeoutMs * SCAN_DEADLINE_PAGES) },
+      );
       try {
         for await (const page of stream as AsyncIterable<ListTransactionsResponse>) await onPage(page.transactions);
       } finally {

@@ -1,7 +1,15 @@
 import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import type { Logger } from '@alfabet/service-kit/logger';
-import { advancesToReconcilePage, finishRun, lastLedgerScan, mirrorMovements, movementsOf, movementsOfUnknownAdvances, startRun } from '../db/reconciliation-store.js';
+import {
+  advancesToReconcilePage,
+  finishRun,
+  lastLedgerScan,
+  mirrorMovements,
+  movementsOf,
+  movementsOfUnknownAdvances,
+  startRun,
+} from '../db/reconciliation-store.js';
 import { findAdvance } from '../db/advance-store.js';
 import { raiseFindings, resolveFindingsNotSeen } from '../db/findings-store.js';
 import { advanceNamedBy, toLedgerMovement } from '../ledger/advance-movements.js';
@@ -46,7 +54,12 @@ export interface RunProgress {
   findingsRaised: number;
 }
 
-export const NO_PROGRESS: RunProgress = { scannedUntil: null, afterAdvanceId: null, advancesChecked: 0, findingsRaised: 0 };
+export const NO_PROGRESS: RunProgress = {
+  scannedUntil: null,
+  afterAdvanceId: null,
+  advancesChecked: 0,
+  findingsRaised: 0,
+};
 
 export interface RunHooks {
   /** Records progress (the activity heartbeats it). */
@@ -63,7 +76,10 @@ export interface RunHooks {
  * longer sees. Resumable from `progress`.
  */
 export async function runReconciliation(
-  deps: ReconciliationDeps, runId: string, start: RunProgress, hooks: RunHooks,
+  deps: ReconciliationDeps,
+  runId: string,
+  start: RunProgress,
+  hooks: RunHooks,
 ): Promise<RunProgress & { findingsResolved: number }> {
   const progress = { ...start };
   const correlationId = `reconciliation/${runId}`;
@@ -88,13 +104,21 @@ export async function runReconciliation(
   const resolved = await resolveFindingsNotSeen(deps.pool, runId);
   resolved.forEach(hooks.resolved);
   await finishRun(deps.pool, runId, {
-    ledgerScannedUntil: new Date(progress.scannedUntil), advancesChecked: progress.advancesChecked,
-    findingsRaised: progress.findingsRaised, findingsResolved: resolved.length,
+    ledgerScannedUntil: new Date(progress.scannedUntil),
+    advancesChecked: progress.advancesChecked,
+    findingsRaised: progress.findingsRaised,
+    findingsResolved: resolved.length,
   });
   return { ...progress, findingsResolved: resolved.length };
 }
 
-async function raise(deps: ReconciliationDeps, runId: string, findings: Finding[], progress: RunProgress, hooks: RunHooks): Promise<void> {
+async function raise(
+  deps: ReconciliationDeps,
+  runId: string,
+  findings: Finding[],
+  progress: RunProgress,
+  hooks: RunHooks,
+): Promise<void> {
   const raised = await raiseFindings(deps.pool, runId, findings);
   raised.forEach(hooks.raised);
   progress.findingsRaised += raised.length;
@@ -105,29 +129,45 @@ async function raise(deps: ReconciliationDeps, runId: string, findings: Finding[
  * last scan ended (less an overlap) to now, through the ledger's report
  * stream: one snapshot, a thousand rows a message. Returns where it ended.
  */
-async function scanLedger(deps: ReconciliationDeps, correlationId: string, hooks: RunHooks, progress: RunProgress): Promise<Date> {
+async function scanLedger(
+  deps: ReconciliationDeps,
+  correlationId: string,
+  hooks: RunHooks,
+  progress: RunProgress,
+): Promise<Date> {
   const endTime = new Date();
   const earliest = endTime.getTime() - deps.reportWindowMs + SCAN_WINDOW_MARGIN_MS;
   const last = await lastLedgerScan(deps.pool);
   const from = last ? last.getTime() - SCAN_OVERLAP_MS : earliest;
   if (from < earliest && last) {
-    deps.log.error({ lastScan: last.toISOString(), reportWindowMs: deps.reportWindowMs },
-      'reconciliation: the last ledger scan is older than the ledger report window; movements in the gap are checked by request id only');
+    deps.log.error(
+      { lastScan: last.toISOString(), reportWindowMs: deps.reportWindowMs },
+      'reconciliation: the last ledger scan is older than the ledger report window; movements in the gap are checked by request id only',
+    );
   }
-  await deps.ledger.scanTransactions({ startTime: new Date(Math.max(from, earliest)), endTime }, correlationId, async (transactions) => {
-    const ours: LedgerMovement[] = [];
-    for (const transaction of transactions) {
-      const advanceId = advanceNamedBy(transaction);
-      if (advanceId) ours.push(toLedgerMovement(transaction, advanceId));
-    }
-    await mirrorMovements(deps.pool, ours);
-    hooks.progressed(progress);
-  });
+  await deps.ledger.scanTransactions(
+    { startTime: new Date(Math.max(from, earliest)), endTime },
+    correlationId,
+    async (transactions) => {
+      const ours: LedgerMovement[] = [];
+      for (const transaction of transactions) {
+        const advanceId = advanceNamedBy(transaction);
+        if (advanceId) ours.push(toLedgerMovement(transaction, advanceId));
+      }
+      await mirrorMovements(deps.pool, ours);
+      hooks.progressed(progress);
+    },
+  );
   return endTime;
 }
 
 /** Findings for one page of advances: fetch what the mirror lacks, ask Temporal, compare. */
-async function checkPage(deps: ReconciliationDeps, page: AdvanceToReconcile[], now: Date, correlationId: string): Promise<Finding[]> {
+async function checkPage(
+  deps: ReconciliationDeps,
+  page: AdvanceToReconcile[],
+  now: Date,
+  correlationId: string,
+): Promise<Finding[]> {
   const ids = page.map((advance) => advance.advanceId);
   const unsettled = page.filter(isUnsettled);
   // Temporal lists the page's workflows while the mirror is read and compared (it never throws).
@@ -135,11 +175,16 @@ async function checkPage(deps: ReconciliationDeps, page: AdvanceToReconcile[], n
   await fetchUnmirrored(deps, page, await movementsOf(deps.pool, ids), correlationId);
   const movements = await movementsOf(deps.pool, ids);
   const byAdvance = new Map<string, LedgerMovement[]>();
-  for (const movement of movements) byAdvance.set(movement.advanceId, [...(byAdvance.get(movement.advanceId) ?? []), movement]);
+  for (const movement of movements)
+    byAdvance.set(movement.advanceId, [...(byAdvance.get(movement.advanceId) ?? []), movement]);
   const findings = page.flatMap((advance) =>
-    reconcileAdvance(advance, byAdvance.get(advance.advanceId) ?? [], { now, stuckAfterMs: deps.stuckAfterMs }));
+    reconcileAdvance(advance, byAdvance.get(advance.advanceId) ?? [], { now, stuckAfterMs: deps.stuckAfterMs }),
+  );
   const running = await listing;
-  const workflows = await inParallel(unsettled.filter((advance) => !running.has(advance.advanceId)), (advance) => checkWorkflow(deps, advance, now));
+  const workflows = await inParallel(
+    unsettled.filter((advance) => !running.has(advance.advanceId)),
+    (advance) => checkWorkflow(deps, advance, now),
+  );
   return [...findings, ...workflows.filter((finding): finding is Finding => finding !== null)];
 }
 
@@ -153,7 +198,12 @@ async function checkPage(deps: ReconciliationDeps, page: AdvanceToReconcile[], n
  */
 async function listedRunning(deps: ReconciliationDeps, unsettled: AdvanceToReconcile[]): Promise<Set<string>> {
   try {
-    return (await advancesListedRunning(deps.temporal, unsettled.map((advance) => advance.advanceId))) ?? new Set();
+    return (
+      (await advancesListedRunning(
+        deps.temporal,
+        unsettled.map((advance) => advance.advanceId),
+      )) ?? new Set()
+    );
   } catch (error) {
     deps.log.warn({ err: error }, 'reconciliation: listing running workflows failed; describing each instead');
     return new Set();
@@ -166,7 +216,12 @@ async function listedRunning(deps: ReconciliationDeps, unsettled: AdvanceToRecon
  * has not caught up): normally none, so a run costs one stream, not a call per
  * payment.
  */
-async function fetchUnmirrored(deps: ReconciliationDeps, page: AdvanceToReconcile[], mirrored: LedgerMovement[], correlationId: string): Promise<void> {
+async function fetchUnmirrored(
+  deps: ReconciliationDeps,
+  page: AdvanceToReconcile[],
+  mirrored: LedgerMovement[],
+  correlationId: string,
+): Promise<void> {
   const known = new Set(mirrored.map((movement) => movement.requestId));
   const wanted: Array<{ advanceId: string; requestId: string }> = [];
   for (const advance of page) {
@@ -182,10 +237,14 @@ async function fetchUnmirrored(deps: ReconciliationDeps, page: AdvanceToReconcil
     const transaction = await deps.ledger.findTransactionByRequestId(requestId, correlationId);
     return transaction ? toLedgerMovement(transaction, advanceId) : null;
   });
-  await mirrorMovements(deps.pool, fetched.filter((movement): movement is LedgerMovement => movement !== null));
+  await mirrorMovements(
+    deps.pool,
+    fetched.filter((movement): movement is LedgerMovement => movement !== null),
+  );
 }
 
-const isUnsettled = (advance: AdvanceToReconcile) => advance.status === 'DISBURSING' || advance.status === 'ACTIVE' || advance.status === 'OVERDUE';
+const isUnsettled = (advance: AdvanceToReconcile) =>
+  advance.status === 'DISBURSING' || advance.status === 'ACTIVE' || advance.status === 'OVERDUE';
 
 /**
  * An unsettled advance must have a running workflow. A DISBURSING one without
@@ -193,8 +252,13 @@ const isUnsettled = (advance: AdvanceToReconcile) => advance.status === 'DISBURS
  * retried) is started here — the workflow id and the disbursement's request id
  * make that safe — and reported; any other is reported for ops.
  */
-async function checkWorkflow(deps: ReconciliationDeps, advance: AdvanceToReconcile, now: Date): Promise<Finding | null> {
-  if (advance.status === 'DISBURSING' && now.getTime() - advance.createTime.getTime() < WORKFLOW_START_GRACE_MS) return null;
+async function checkWorkflow(
+  deps: ReconciliationDeps,
+  advance: AdvanceToReconcile,
+  now: Date,
+): Promise<Finding | null> {
+  if (advance.status === 'DISBURSING' && now.getTime() - advance.createTime.getTime() < WORKFLOW_START_GRACE_MS)
+    return null;
   const state = await advanceWorkflowState(deps.temporal, advance.advanceId);
   if (state === 'RUNNING') return null;
   // It may have just finished: judge by the advance as it is now.
@@ -202,16 +266,34 @@ async function checkWorkflow(deps: ReconciliationDeps, advance: AdvanceToReconci
   if (!current || !['DISBURSING', 'ACTIVE', 'OVERDUE'].includes(current.status)) return null;
   const finding = { advanceId: advance.advanceId, subject: 'workflow' } as const;
   if (state !== 'MISSING') {
-    return { ...finding, kind: 'WORKFLOW_FAILED', severity: 'CRITICAL', detail: `workflow advance-${advance.advanceId} is ${state} while the advance is ${current.status}` };
+    return {
+      ...finding,
+      kind: 'WORKFLOW_FAILED',
+      severity: 'CRITICAL',
+      detail: `workflow advance-${advance.advanceId} is ${state} while the advance is ${current.status}`,
+    };
   }
   if (current.status !== 'DISBURSING') {
-    return { ...finding, kind: 'WORKFLOW_MISSING', severity: 'CRITICAL', detail: `the advance is ${current.status} but Temporal has no workflow advance-${advance.advanceId}` };
+    return {
+      ...finding,
+      kind: 'WORKFLOW_MISSING',
+      severity: 'CRITICAL',
+      detail: `the advance is ${current.status} but Temporal has no workflow advance-${advance.advanceId}`,
+    };
   }
   await startAdvanceWorkflow(deps.temporal, deps.taskQueue, {
-    advanceId: current.advanceId, accountId: current.accountId, amount: current.amount.toString(),
-    installments: current.installments, paymentIntervalMs: current.paymentIntervalMs,
+    advanceId: current.advanceId,
+    accountId: current.accountId,
+    amount: current.amount.toString(),
+    installments: current.installments,
+    paymentIntervalMs: current.paymentIntervalMs,
   });
-  return { ...finding, kind: 'WORKFLOW_MISSING', severity: 'WARNING', detail: `DISBURSING since ${current.createTime.toISOString()} without a workflow; reconciliation started it` };
+  return {
+    ...finding,
+    kind: 'WORKFLOW_MISSING',
+    severity: 'WARNING',
+    detail: `DISBURSING since ${current.createTime.toISOString()} without a workflow; reconciliation started it`,
+  };
 }
 
 /** Runs `work` over `items`, CALLS_IN_FLIGHT at a time, keeping the order. */
@@ -227,4 +309,3 @@ async function inParallel<T, R>(items: T[], work: (item: T) => Promise<R>): Prom
   await Promise.all(Array.from({ length: Math.min(CALLS_IN_FLIGHT, items.length) }, lane));
   return results;
 }
-

@@ -3,7 +3,16 @@ import { isGrpcServiceError, ServiceError, WorkflowNotFoundError, type Client } 
 import { workflowIdOf } from './workflow-ids.js';
 
 /** Where an advance's workflow is, as Temporal says: its status name, or MISSING. */
-export type WorkflowState = 'RUNNING' | 'COMPLETED' | 'FAILED' | 'CANCELLED' | 'TERMINATED' | 'CONTINUED_AS_NEW' | 'TIMED_OUT' | 'MISSING' | 'UNKNOWN';
+export type WorkflowState =
+  | 'RUNNING'
+  | 'COMPLETED'
+  | 'FAILED'
+  | 'CANCELLED'
+  | 'TERMINATED'
+  | 'CONTINUED_AS_NEW'
+  | 'TIMED_OUT'
+  | 'MISSING'
+  | 'UNKNOWN';
 
 /** Asks Temporal for the latest run of `advance-<advanceId>`. */
 export async function advanceWorkflowState(client: Client, advanceId: string): Promise<WorkflowState> {

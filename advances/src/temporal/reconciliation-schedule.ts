@@ -8,15 +8,27 @@ export const RECONCILIATION_SCHEDULE_ID = 'advances-reconciliation';
  * or brings an existing one to this interval: safe to call at every worker
  * start, from any number of workers. Overlapping runs are skipped.
  */
-export async function ensureReconciliationSchedule(client: Client, taskQueue: string, intervalMs: number, log: Logger): Promise<void> {
+export async function ensureReconciliationSchedule(
+  client: Client,
+  taskQueue: string,
+  intervalMs: number,
+  log: Logger,
+): Promise<void> {
   const spec = { intervals: [{ every: intervalMs }] };
   try {
     await client.schedule.create({
       scheduleId: RECONCILIATION_SCHEDULE_ID,
       spec,
-      action: { type: 'startWorkflow', workflowType: 'reconciliationWorkflow', taskQueue, workflowId: 'advances-reconciliation-run' },
+      action: {
+        type: 'startWorkflow',
+        workflowType: 'reconciliationWorkflow',
+        taskQueue,
+        workflowId: 'advances-reconciliation-run',
+      },
       policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 minute' },
-      state: { note: 'Checks that every open advance adds up and matches the ledger (see advances/src/reconciliation).' },
+      state: {
+        note: 'Checks that every open advance adds up and matches the ledger (see advances/src/reconciliation).',
+      },
     });
     log.info({ scheduleId: RECONCILIATION_SCHEDULE_ID, intervalMs }, 'reconciliation schedule created');
   } catch (error) {

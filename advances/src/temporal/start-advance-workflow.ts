@@ -19,19 +19,25 @@ const START_DEADLINE_MS = 10_000;
  * between recording the advance and starting it, or on a replayed request —
  * is harmless: "already started" counts as started.
  */
-export async function startAdvanceWorkflow(temporal: Client, taskQueue: string, input: AdvanceWorkflowInput): Promise<void> {
+export async function startAdvanceWorkflow(
+  temporal: Client,
+  taskQueue: string,
+  input: AdvanceWorkflowInput,
+): Promise<void> {
   try {
-    await temporal.connection.withDeadline(Date.now() + START_DEADLINE_MS, () => temporal.workflow.start<typeof advanceWorkflow>('advanceWorkflow', {
-      workflowId: workflowIdOf(input.advanceId),
-      taskQueue,
-      args: [input],
-      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-      typedSearchAttributes: [
-        { key: ADVANCE_ACCOUNT_ID, value: input.accountId },
-        { key: ADVANCE_STATUS, value: 'DISBURSING' },
-      ],
-      staticSummary: `Advance of ${formatMinorUnits(input.amount)} to account ${input.accountId}, ${input.installments} payments`,
-    }));
+    await temporal.connection.withDeadline(Date.now() + START_DEADLINE_MS, () =>
+      temporal.workflow.start<typeof advanceWorkflow>('advanceWorkflow', {
+        workflowId: workflowIdOf(input.advanceId),
+        taskQueue,
+        args: [input],
+        workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+        typedSearchAttributes: [
+          { key: ADVANCE_ACCOUNT_ID, value: input.accountId },
+          { key: ADVANCE_STATUS, value: 'DISBURSING' },
+        ],
+        staticSummary: `Advance of ${formatMinorUnits(input.amount)} to account ${input.accountId}, ${input.installments} payments`,
+      }),
+    );
   } catch (error) {
     if (error instanceof WorkflowExecutionAlreadyStartedError) return;
     throw error;

@@ -21,7 +21,14 @@ import {
 import type { HaltActivities } from '../activities/halt-activities.js';
 import type { MoneyActivities } from '../activities/money-activities.js';
 import type { AdvanceStatusName, AdvanceView, AdvanceWorkflowInput, PaymentView } from '../domain/advance-types.js';
-import { applyPaymentOutcome, formatMinorUnits, msUntilDue, openingPayments, rollTargetOf, splitIntoInstallments } from '../domain/schedule.js';
+import {
+  applyPaymentOutcome,
+  formatMinorUnits,
+  msUntilDue,
+  openingPayments,
+  rollTargetOf,
+  splitIntoInstallments,
+} from '../domain/schedule.js';
 import { ADVANCE_ACCOUNT_ID, ADVANCE_STATUS } from './search-attributes.js';
 
 /** Reads the advance as the workflow sees it: status, amounts, the whole schedule. */
@@ -107,7 +114,12 @@ interface AdvanceRun {
  * advance is repaid. The history of this workflow is the advance's audit trail.
  */
 export async function advanceWorkflow(input: AdvanceWorkflowInput, resume?: Resume): Promise<AdvanceView> {
-  const run: AdvanceRun = { input, view: resume?.view ?? openingView(input), disbursedAt: resume?.disbursedAt, resumeRequested: false };
+  const run: AdvanceRun = {
+    input,
+    view: resume?.view ?? openingView(input),
+    disbursedAt: resume?.disbursedAt,
+    resumeRequested: false,
+  };
   setHandler(scheduleQuery, () => run.view);
   setHandler(resumeSignal, () => {
     run.resumeRequested = true;
@@ -117,7 +129,11 @@ export async function advanceWorkflow(input: AdvanceWorkflowInput, resume?: Resu
   for (let index = resume?.next ?? 0; index < run.view.payments.length; index++) {
     if (workflowInfo().continueAsNewSuggested) {
       // A long-overdue advance keeps adding payments; keep each run's history small.
-      await continueAsNew<typeof advanceWorkflow>(input, { view: run.view, next: index, disbursedAt: run.disbursedAt! });
+      await continueAsNew<typeof advanceWorkflow>(input, {
+        view: run.view,
+        next: index,
+        disbursedAt: run.disbursedAt!,
+      });
     }
     await collect(run, index);
   }
@@ -140,7 +156,10 @@ function openingView(input: AdvanceWorkflowInput): AdvanceView {
 
 function setStatus(run: AdvanceRun, status: AdvanceStatusName): void {
   run.view.status = status;
-  upsertSearchAttributes([{ key: ADVANCE_STATUS, value: status }, { key: ADVANCE_ACCOUNT_ID, value: run.input.accountId }]);
+  upsertSearchAttributes([
+    { key: ADVANCE_STATUS, value: status },
+    { key: ADVANCE_ACCOUNT_ID, value: run.input.accountId },
+  ]);
 }
 
 /** Credits the advance and opens its schedule; false when the ledger refused the credit. */
@@ -148,10 +167,12 @@ async function disburse(run: AdvanceRun): Promise<boolean> {
   const { input, view } = run;
   setStatus(run, 'DISBURSING');
   const shares = splitIntoInstallments(BigInt(input.amount), input.installments);
-  const disbursement = await haltingOnFailure(run, 'disbursement', () => disburseAdvance.executeWithOptions(
-    { ...MONEY_ACTIVITY_OPTIONS, summary: `Credit ${formatMinorUnits(input.amount)} to account ${input.accountId}` },
-    [{ ...input, paymentAmounts: shares.map(String) }],
-  ));
+  const disbursement = await haltingOnFailure(run, 'disbursement', () =>
+    disburseAdvance.executeWithOptions(
+      { ...MONEY_ACTIVITY_OPTIONS, summary: `Credit ${formatMinorUnits(input.amount)} to account ${input.accountId}` },
+      [{ ...input, paymentAmounts: shares.map(String) }],
+    ),
+  );
   if (disbursement.status === 'REFUSED') {
     log.warn('disbursement refused by the ledger', { advanceId: input.advanceId, reason: disbursement.failureReason });
     setStatus(run, 'DISBURSEMENT_FAILED');
@@ -172,17 +193,24 @@ async function collect(run: AdvanceRun, index: number): Promise<void> {
   await untilDue(payment, input.paymentIntervalMs);
 
   payment.status = 'PROCESSING';
-  const outcome = await haltingOnFailure(run, `payment ${payment.number}`, () => collectPayment.executeWithOptions(
-    { ...MONEY_ACTIVITY_OPTIONS, summary: `Payment ${payment.number}: debit ${formatMinorUnits(payment.amount)} from account ${input.accountId}` },
-    [{
-      advanceId: input.advanceId,
-      accountId: input.accountId,
-      number: payment.number,
-      amount: payment.amount,
-      rollInto: rollTargetOf(view.payments, index, run.disbursedAt!, input.paymentIntervalMs),
-      completesAdvance: index === view.payments.length - 1,
-    }],
-  ));
+  const outcome = await haltingOnFailure(run, `payment ${payment.number}`, () =>
+    collectPayment.executeWithOptions(
+      {
+        ...MONEY_ACTIVITY_OPTIONS,
+        summary: `Payment ${payment.number}: debit ${formatMinorUnits(payment.amount)} from account ${input.accountId}`,
+      },
+      [
+        {
+          advanceId: input.advanceId,
+          accountId: input.accountId,
+          number: payment.number,
+          amount: payment.amount,
+          rollInto: rollTargetOf(view.payments, index, run.disbursedAt!, input.paymentIntervalMs),
+          completesAdvance: index === view.payments.length - 1,
+        },
+      ],
+    ),
+  );
   const applied = applyPaymentOutcome(view, index, outcome, run.disbursedAt!, input.paymentIntervalMs);
   if (applied === 'ADDED' && view.status !== 'OVERDUE') setStatus(run, 'OVERDUE');
 }
@@ -216,7 +244,8 @@ async function haltingOnFailure<T>(run: AdvanceRun, step: string, attempt: () =>
       return await attempt();
     } catch (error) {
       // A cancelled workflow (ops cancelled it) ends as cancelled, not halted.
-      if (!(error instanceof ActivityFailure) || isCancellation(error) || !patched(HALT_INSTEAD_OF_FAILING)) throw error;
+      if (!(error instanceof ActivityFailure) || isCancellation(error) || !patched(HALT_INSTEAD_OF_FAILING))
+        throw error;
       await haltUntilResumed(run, step, causeOf(error));
     }
   }

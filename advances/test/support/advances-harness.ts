@@ -27,7 +27,8 @@ function quietTemporalRuntime(): void {
 /** The Temporal time-skipping test server the toolchain installed (scripts/toolchain.sh). */
 export function timeSkippingServerPath(): string {
   const path = process.env.TEMPORAL_TEST_SERVER;
-  if (!path) throw new Error('TEMPORAL_TEST_SERVER is not set: run the tests with `npm test` (it installs the test server)');
+  if (!path)
+    throw new Error('TEMPORAL_TEST_SERVER is not set: run the tests with `npm test` (it installs the test server)');
   return path;
 }
 
@@ -67,7 +68,15 @@ export interface TestTemporal {
 async function startTestTemporal(kind: 'time-skipping' | 'dev-server'): Promise<TestTemporal> {
   if (kind === 'time-skipping') {
     const env = await startTimeSkippingEnvironment();
-    return { address: env.address, client: env.client, nativeConnection: env.nativeConnection, timeSkipping: env, uiUrl: null, devServer: null, stop: () => env.teardown() };
+    return {
+      address: env.address,
+      client: env.client,
+      nativeConnection: env.nativeConnection,
+      timeSkipping: env,
+      uiUrl: null,
+      devServer: null,
+      stop: () => env.teardown(),
+    };
   }
   const server = await startDevServer();
   const connection = await Connection.connect({ address: server.address });
@@ -144,7 +153,9 @@ export async function startAdvancesStack(options: StackOptions = {}): Promise<Ad
       ...options.env,
     });
     const log = options.log ?? createLogger(config.logLevel, 'advances-test');
-    const worker = options.noWorker ? null : await startAdvancesWorker(config, log, { connection: temporal.nativeConnection, ...options.worker });
+    const worker = options.noWorker
+      ? null
+      : await startAdvancesWorker(config, log, { connection: temporal.nativeConnection, ...options.worker });
     if (worker) started.push(() => worker.stop());
     const api = await startAdvancesApi(config, log, { temporal: temporal.client });
     started.push(() => api.stop());
@@ -158,21 +169,35 @@ export async function startAdvancesStack(options: StackOptions = {}): Promise<Ad
 }
 
 /** Calls a unary method of the advances client and resolves with its response. */
-export function callAdvances<Res>(client: AdvancesServiceClient, method: 'requestAdvance' | 'getAdvance' | 'listAdvances', request: object): Promise<Res> {
+export function callAdvances<Res>(
+  client: AdvancesServiceClient,
+  method: 'requestAdvance' | 'getAdvance' | 'listAdvances',
+  request: object,
+): Promise<Res> {
   const fn = (client[method] as unknown as (...args: unknown[]) => unknown).bind(client) as (
-    request: object, callback: (error: ServiceError | null, response: Res) => void) => unknown;
-  return new Promise((resolve, reject) => fn(request, (error, response) => (error ? reject(error) : resolve(response))));
+    request: object,
+    callback: (error: ServiceError | null, response: Res) => void,
+  ) => unknown;
+  return new Promise((resolve, reject) =>
+    fn(request, (error, response) => (error ? reject(error) : resolve(response))),
+  );
 }
 
 export function advancesApi(client: AdvancesServiceClient) {
   return {
     requestAdvance: (request: { accountId: string; amount: bigint; requestId?: string }) =>
-      callAdvances<{ advance: Advance }>(client, 'requestAdvance', { requestId: '', ...request }).then((r) => r.advance),
+      callAdvances<{ advance: Advance }>(client, 'requestAdvance', { requestId: '', ...request }).then(
+        (r) => r.advance,
+      ),
     getAdvance: (advanceId: string) =>
       callAdvances<{ advance: Advance }>(client, 'getAdvance', { advanceId }).then((r) => r.advance),
     listAdvances: (request: { accountId?: string; status?: number; pageSize?: number; pageToken?: string }) =>
       callAdvances<{ advances: Advance[]; nextPageToken: string }>(client, 'listAdvances', {
-        accountId: '', status: 0, pageSize: 0, pageToken: '', ...request,
+        accountId: '',
+        status: 0,
+        pageSize: 0,
+        pageToken: '',
+        ...request,
       }),
   };
 }
@@ -196,7 +221,8 @@ export async function eventually<T>(probe: () => Promise<T | undefined>, what: s
 export function spawnWorkerProcess(stack: AdvancesStack, temporalMetricsAddress = 'off'): ChildProcess {
   return spawn(process.execPath, [fileURLToPath(new URL('../../dist/src/main-worker.js', import.meta.url))], {
     env: {
-      PATH: process.env.PATH, LOG_LEVEL: 'warn',
+      PATH: process.env.PATH,
+      LOG_LEVEL: 'warn',
       TEMPORAL_ADDRESS: stack.temporal.address,
       ADVANCES_DATABASE_URL: stack.config.databaseUrl,
       ACCOUNTS_GRPC_ADDR: stack.config.accountsAddress,

@@ -16,7 +16,10 @@ export const HISTORIES_DIR = fileURLToPath(new URL('../histories/', import.meta.
 export async function recordHistoryIfAsked(client: Client, workflowId: string, name: string): Promise<void> {
   if (process.env.ALFABET_RECORD_HISTORIES !== '1') return;
   const path = `${HISTORIES_DIR}${name}.history.pb`;
-  if (existsSync(path)) throw new Error(`${path} is already recorded: histories are never re-recorded; record the new behaviour under a new name`);
+  if (existsSync(path))
+    throw new Error(
+      `${path} is already recorded: histories are never re-recorded; record the new behaviour under a new name`,
+    );
   const history = await client.workflow.getHandle(workflowId).fetchHistory();
   mkdirSync(HISTORIES_DIR, { recursive: true });
   // Binary protobuf: exactly what the server sent, decoded again by the replay test.

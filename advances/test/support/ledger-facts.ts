@@ -17,10 +17,16 @@ export function ledgerPool(url = TEST_ACCOUNTS_DATABASE_URL): pg.Pool {
 export async function bankLegsOf(pool: pg.Pool, accountId: string): Promise<BankLegs> {
   const rows = await pool.query<{ direction: string; amount: string; request_id: string | null; status: string }>(
     `SELECT direction, amount::text, request_id, status FROM transactions
-     WHERE kind = 'bank' AND dst_account_id = $1 ORDER BY create_time, transaction_id`, [accountId]);
-  const balance = await pool.query<{ balance: string }>('SELECT balance::text FROM accounts WHERE account_id = $1', [accountId]);
-  const legs = (direction: string) => rows.rows.filter((r) => r.direction === direction)
-    .map((r) => ({ amount: BigInt(r.amount), requestId: r.request_id, status: r.status }));
+     WHERE kind = 'bank' AND dst_account_id = $1 ORDER BY create_time, transaction_id`,
+    [accountId],
+  );
+  const balance = await pool.query<{ balance: string }>('SELECT balance::text FROM accounts WHERE account_id = $1', [
+    accountId,
+  ]);
+  const legs = (direction: string) =>
+    rows.rows
+      .filter((r) => r.direction === direction)
+      .map((r) => ({ amount: BigInt(r.amount), requestId: r.request_id, status: r.status }));
   return { credits: legs('credit'), debits: legs('debit'), balance: BigInt(balance.rows[0]!.balance) };
 }
 
@@ -30,7 +36,10 @@ export const sumSuccessful = (legs: BankLegs['debits']) =>
 
 export async function assertLedgerVerifies(pool: pg.Pool): Promise<void> {
   const verification = await verifyLedger(pool);
-  if (!verification.ok) throw new Error(`ledger:verify failed: ${JSON.stringify(verification, (_, v) => (typeof v === 'bigint' ? v.toString() : v))}`);
+  if (!verification.ok)
+    throw new Error(
+      `ledger:verify failed: ${JSON.stringify(verification, (_, v) => (typeof v === 'bigint' ? v.toString() : v))}`,
+    );
 }
 
 /**
@@ -45,7 +54,8 @@ export async function holdRowUntilADebitWaits(lockHolder: pg.Client, accountId: 
   const deadline = Date.now() + 30_000;
   for (;;) {
     const waiting = await lockHolder.query(
-      `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()`);
+      `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()`,
+    );
     if (waiting.rowCount! > 0) return;
     if (Date.now() > deadline) throw new Error('timed out waiting for a payment debit to wait on the row lock');
     await new Promise((resolve) => setTimeout(resolve, 100));

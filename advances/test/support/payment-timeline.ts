@@ -26,7 +26,9 @@ export interface PaymentActivity {
 /** A history event's time in epoch milliseconds (its seconds are a Long or a number). */
 function msOf(time: temporal.api.history.v1.IHistoryEvent['eventTime']): number {
   const seconds = time?.seconds ?? 0;
-  return (typeof seconds === 'number' ? seconds : seconds.toNumber()) * 1000 + Math.floor((time?.nanos ?? 0) / 1_000_000);
+  return (
+    (typeof seconds === 'number' ? seconds : seconds.toNumber()) * 1000 + Math.floor((time?.nanos ?? 0) / 1_000_000)
+  );
 }
 
 const EventType = temporal.api.enums.v1.EventType;
@@ -43,7 +45,13 @@ export async function paymentActivities(client: Client, workflowId: string): Pro
       if (attributes.activityType?.name !== 'collectPayment') continue;
       const input = defaultPayloadConverter.fromPayload<CollectPaymentInput>(attributes.input!.payloads![0]!);
       byScheduledId.set(Number(event.eventId), {
-        number: input.number, scheduledMs: at, startedMs: null, completedMs: null, attempt: 1, identity: null, previousAttemptEnded: null,
+        number: input.number,
+        scheduledMs: at,
+        startedMs: null,
+        completedMs: null,
+        attempt: 1,
+        identity: null,
+        previousAttemptEnded: null,
       });
     } else if (event.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED) {
       const attributes = event.activityTaskStartedEventAttributes!;

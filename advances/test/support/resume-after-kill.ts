@@ -18,7 +18,11 @@ export interface ResumeAfterKills {
  * carry the same clock. A payment that was in flight on a killed worker shows
  * as a last attempt > 1 whose previous attempt ended by heartbeat timeout.
  */
-export async function resumeAfterKills(client: Client, workflowIds: string[], killTimesMs: number[]): Promise<ResumeAfterKills> {
+export async function resumeAfterKills(
+  client: Client,
+  workflowIds: string[],
+  killTimesMs: number[],
+): Promise<ResumeAfterKills> {
   const activities = (await Promise.all(workflowIds.map((id) => paymentActivities(client, id)))).flat();
   const kills = [...killTimesMs].sort((a, b) => a - b);
   const lastKillBefore = (ms: number) => kills.filter((kill) => kill <= ms).at(-1);

@@ -65,8 +65,12 @@ export class Migration20261125000000_ledger extends Migration {
       ) PARTITION BY RANGE (create_time)`);
     this.addSql(`CREATE INDEX transactions_by_id ON transactions (transaction_id)`);
     this.addSql(`CREATE INDEX transactions_report ON transactions (create_time DESC, transaction_id DESC)`);
-    this.addSql(`CREATE INDEX transactions_report_by_from ON transactions (from_account_id, create_time DESC, transaction_id DESC)`);
-    this.addSql(`CREATE INDEX transactions_report_by_to ON transactions (to_account_id, create_time DESC, transaction_id DESC)`);
+    this.addSql(
+      `CREATE INDEX transactions_report_by_from ON transactions (from_account_id, create_time DESC, transaction_id DESC)`,
+    );
+    this.addSql(
+      `CREATE INDEX transactions_report_by_to ON transactions (to_account_id, create_time DESC, transaction_id DESC)`,
+    );
 
     // Every transaction ever recorded, wherever it is kept: ledger:verify reads
     // this. Today that is the transactions table; archival adds its tables here.
@@ -106,7 +110,9 @@ export class Migration20261125000000_ledger extends Migration {
         END LOOP;
         RETURN created;
       END $$`);
-    this.addSql(`SELECT ensure_transaction_partitions((now() AT TIME ZONE 'UTC')::date - 7, (now() AT TIME ZONE 'UTC')::date + 7)`);
+    this.addSql(
+      `SELECT ensure_transaction_partitions((now() AT TIME ZONE 'UTC')::date - 7, (now() AT TIME ZONE 'UTC')::date + 7)`,
+    );
   }
 
   private insertBankAccount(): void {

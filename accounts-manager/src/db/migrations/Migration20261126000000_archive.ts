@@ -33,7 +33,9 @@ export class Migration20261126000000_archive extends Migration {
     // A report's first page reads the newest rows of its window; counting the
     // snapshot's rows needs only create_time and xact_id: this index serves
     // both without touching the table.
-    this.addSql('CREATE INDEX transactions_report_snapshot ON transactions (create_time DESC, transaction_id DESC) INCLUDE (xact_id)');
+    this.addSql(
+      'CREATE INDEX transactions_report_snapshot ON transactions (create_time DESC, transaction_id DESC) INCLUDE (xact_id)',
+    );
     this.addSql('DROP INDEX transactions_report');
   }
 }

@@ -33,17 +33,21 @@ function ledgerPostWithInsertTime(): string {
   const edits: [string, string][] = [
     ['CREATE FUNCTION ledger_post(', 'CREATE OR REPLACE FUNCTION ledger_post('],
     ["  v_message text := '';\n", "  v_message text := '';\n  v_time timestamptz;\n"],
-    ['BEGIN\n  IF p_request_id IS NOT NULL THEN', `BEGIN
+    [
+      'BEGIN\n  IF p_request_id IS NOT NULL THEN',
+      `BEGIN
   -- The xid first, then the time: a row's create_time is never earlier than
   -- the moment its xid existed (what lets report_hour_counts seal an hour).
   PERFORM pg_current_xact_id();
   v_time := clock_timestamp();
-  IF p_request_id IS NOT NULL THEN`],
+  IF p_request_id IS NOT NULL THEN`,
+    ],
     ['VALUES (p_request_id, p_transaction_id, now())', 'VALUES (p_request_id, p_transaction_id, v_time)'],
     ['p_transaction_id, now(), p_request_id', 'p_transaction_id, v_time, p_request_id'],
   ];
   return edits.reduce((sql, [from, to]) => {
-    if (sql.split(from).length !== 2) throw new Error(`migration report_counts: expected exactly one "${from}" in ledger_post()`);
+    if (sql.split(from).length !== 2)
+      throw new Error(`migration report_counts: expected exactly one "${from}" in ledger_post()`);
     return sql.replace(from, to);
   }, LEDGER_POST_FUNCTION);
 }

@@ -62,7 +62,9 @@ export class Migration20261125100000_advances extends Migration {
         detail      text NOT NULL,
         create_time timestamptz NOT NULL DEFAULT now()
       )`);
-    this.addSql(`CREATE INDEX reconciliation_findings_by_advance ON reconciliation_findings (advance_id, create_time DESC)`);
+    this.addSql(
+      `CREATE INDEX reconciliation_findings_by_advance ON reconciliation_findings (advance_id, create_time DESC)`,
+    );
   }
 
   override async down(): Promise<void> {

@@ -37,9 +37,13 @@ export class Migration20261128000000_reconciliation extends Migration {
     // Raised once: at most one open finding per advance, kind and subject.
     this.addSql(`CREATE UNIQUE INDEX reconciliation_findings_open ON reconciliation_findings (advance_id, kind, subject)
                  WHERE resolve_time IS NULL`);
-    this.addSql(`CREATE INDEX reconciliation_findings_newest ON reconciliation_findings (create_time DESC, finding_id DESC)`);
+    this.addSql(
+      `CREATE INDEX reconciliation_findings_newest ON reconciliation_findings (create_time DESC, finding_id DESC)`,
+    );
     this.addSql(`DROP INDEX reconciliation_findings_by_advance`);
-    this.addSql(`CREATE INDEX reconciliation_findings_by_advance ON reconciliation_findings (advance_id, create_time DESC, finding_id DESC)`);
+    this.addSql(
+      `CREATE INDEX reconciliation_findings_by_advance ON reconciliation_findings (advance_id, create_time DESC, finding_id DESC)`,
+    );
 
     this.addSql(`
       CREATE TABLE ledger_movements (
@@ -67,7 +71,9 @@ export class Migration20261128000000_reconciliation extends Migration {
         findings_raised      integer,
         findings_resolved    integer
       )`);
-    this.addSql(`CREATE INDEX reconciliation_runs_finished ON reconciliation_runs (finish_time DESC) WHERE finish_time IS NOT NULL`);
+    this.addSql(
+      `CREATE INDEX reconciliation_runs_finished ON reconciliation_runs (finish_time DESC) WHERE finish_time IS NOT NULL`,
+    );
   }
 
   override async down(): Promise<void> {
