@@ -1,6 +1,6 @@
 // ESLint (flat config): a few rules that catch real bugs in this code base, and
 // the one rule of shape STYLE.md asks for — short functions with one job.
-// Formatting is not linted: nothing here rewrites how code is laid out.
+// Formatting is not linted here: Prettier lays the code out (.prettierrc.json, npm run format:check).
 import tseslint from 'typescript-eslint';
 
 // A function longer than this does more than one job: split it, do not disable.

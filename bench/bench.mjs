@@ -96,15 +96,7 @@ const say = (text) => console.log(`[bench] ${text}`);
 
 async function main() {
   const started = Date.now();
-  const results = {
-    date: new Date().toISOString().slice(0, 10),
-    startedAt: new Date().toISOString(),
-    quick: options.quick,
-    machine: await machine(),
-    plan: PLAN,
-    targets: TARGETS,
-    checks: {},
-  };
+  const results = await newResults();
   say(
     `${results.machine.cpu} × ${results.machine.cores}, ${results.machine.memoryGiB} GiB, PostgreSQL ${results.machine.postgres}, Node ${process.versions.node}`,
   );
@@ -112,72 +104,9 @@ async function main() {
   await dropDatabase(DB.advances);
   const work = mkdtempSync(join(tmpdir(), 'alfabet-bench-'));
   const stack = await startStack(work);
-  // Ctrl-C during a benchmark: stop the stack it started, then leave.
-  for (const signal of ['SIGINT', 'SIGTERM']) {
-    process.once(signal, () => {
-      say(`${signal}: stopping the stack`);
-      void stack.stop().finally(() => process.exit(130));
-    });
-  }
+  stopStackOnSignal(stack);
   try {
-    const pids = {
-      accounts: findDescendant(stack.child.pid, 'accounts-manager/dist/src/main.js'),
-      advances: findDescendant(stack.child.pid, 'advances/dist/src/main-api.js'),
-      worker: findDescendant(stack.child.pid, 'advances/dist/src/main-worker.js'),
-      temporal: findDescendant(stack.child.pid, 'server start-dev'),
-    };
-    stack.pids = pids;
-    // First, on a ledger holding only its own rows: its scan reads the whole
-    // report window, which the other benchmarks would fill with their traffic.
-    if (ONLY.has('reconciliation')) {
-      results.reconciliation = await reconciliationBenchmark({
-        accountsAddress: stack.env.ACCOUNTS_GRPC_ADDR,
-        temporalAddress: stack.env.TEMPORAL_ADDRESS,
-        accountsUrl: dbUrl(DB.accounts),
-        advancesUrl: dbUrl(DB.advances),
-        pids,
-        count: PLAN.reconciliation.count,
-        say,
-      });
-      results.checks.reconciliationHealthy = results.reconciliation.healthy;
-    }
-    if (ONLY.has('transfers') || ONLY.has('bank')) {
-      const accounts = await fundedAccounts(work);
-      if (ONLY.has('transfers')) results.transfers = await transfersBenchmark(stack.env, accounts, pids);
-      if (ONLY.has('bank')) results.bank = await bankBenchmark(stack.env, accounts, results, pids);
-    }
-    if (ONLY.has('report'))
-      results.report = await withReportServer(work, (server) =>
-        reportBenchmark({ ...server, listings: PLAN.report.listings, say }),
-      );
-    if (ONLY.has('advances')) {
-      // The anchor first: its unfinished workflows are terminated, ours would keep the server busy.
-      const anchor = await temporalAnchor({
-        temporalAddress: stack.env.TEMPORAL_ADDRESS,
-        temporalPid: pids.temporal,
-        count: PLAN.advances.count,
-        intervalMs: 1_000,
-        timeoutMs: PLAN.advances.timeoutMs,
-        say,
-      });
-      const advances = await advancesBenchmark({
-        advancesAddress: stack.env.ADVANCES_GRPC_ADDR,
-        accountsUrl: dbUrl(DB.accounts),
-        advancesUrl: dbUrl(DB.advances),
-        pids,
-        count: PLAN.advances.count,
-        intervalMs: 1_000,
-        timeoutMs: PLAN.advances.timeoutMs,
-        say,
-      });
-      results.advances = {
-        ...advances,
-        anchor,
-        ratio: ratio(advances.activitiesPerSecond, anchor.activitiesPerSecond),
-      };
-      results.checks.advancesLedger = advances.ledgerCheck.ok;
-    }
-    results.checks.ledgerVerify = await ledgerVerify(dbUrl(DB.accounts));
+    await runBenchmarks(stack, work, results);
   } finally {
     await stack.stop();
     if (options['cpu-prof']) results.profile = keepProfile(work, stack.pids?.accounts, results.date);
@@ -187,7 +116,74 @@ async function main() {
   const written = writeResults(results);
   printTable(results);
   say(`results: ${written.join(', ')} (${results.seconds} s in all)`);
-  const failed = Object.entries(results.checks)
+  failOnCorrectnessChecks(results.checks);
+}
+
+/** The results record before any benchmark: the date, the machine, the plan and the targets. */
+async function newResults() {
+  return {
+    date: new Date().toISOString().slice(0, 10),
+    startedAt: new Date().toISOString(),
+    quick: options.quick,
+    machine: await machine(),
+    plan: PLAN,
+    targets: TARGETS,
+    checks: {},
+  };
+}
+
+/** Ctrl-C during a benchmark: stop the stack it started, then leave. */
+function stopStackOnSignal(stack) {
+  for (const signal of ['SIGINT', 'SIGTERM']) {
+    process.once(signal, () => {
+      say(`${signal}: stopping the stack`);
+      void stack.stop().finally(() => process.exit(130));
+    });
+  }
+}
+
+/** The benchmarks --only asks for, in their fixed order, then ledger:verify on the stack's ledger. */
+async function runBenchmarks(stack, work, results) {
+  const pids = {
+    accounts: findDescendant(stack.child.pid, 'accounts-manager/dist/src/main.js'),
+    advances: findDescendant(stack.child.pid, 'advances/dist/src/main-api.js'),
+    worker: findDescendant(stack.child.pid, 'advances/dist/src/main-worker.js'),
+    temporal: findDescendant(stack.child.pid, 'server start-dev'),
+  };
+  stack.pids = pids;
+  // First, on a ledger holding only its own rows: its scan reads the whole
+  // report window, which the other benchmarks would fill with their traffic.
+  if (ONLY.has('reconciliation')) {
+    results.reconciliation = await reconciliationBenchmark({
+      accountsAddress: stack.env.ACCOUNTS_GRPC_ADDR,
+      temporalAddress: stack.env.TEMPORAL_ADDRESS,
+      accountsUrl: dbUrl(DB.accounts),
+      advancesUrl: dbUrl(DB.advances),
+      pids,
+      count: PLAN.reconciliation.count,
+      say,
+    });
+    results.checks.reconciliationHealthy = results.reconciliation.healthy;
+  }
+  if (ONLY.has('transfers') || ONLY.has('bank')) {
+    const accounts = await fundedAccounts(work);
+    if (ONLY.has('transfers')) results.transfers = await transfersBenchmark(stack.env, accounts, pids);
+    if (ONLY.has('bank')) results.bank = await bankBenchmark(stack.env, accounts, results, pids);
+  }
+  if (ONLY.has('report'))
+    results.report = await withReportServer(work, (server) =>
+      reportBenchmark({ ...server, listings: PLAN.report.listings, say }),
+    );
+  if (ONLY.has('advances')) {
+    results.advances = await advancesAgainstAnchor(stack.env, pids);
+    results.checks.advancesLedger = results.advances.ledgerCheck.ok;
+  }
+  results.checks.ledgerVerify = await ledgerVerify(dbUrl(DB.accounts));
+}
+
+/** Exits non-zero (after everything is written) when a correctness check failed. */
+function failOnCorrectnessChecks(checks) {
+  const failed = Object.entries(checks)
     .filter(([, ok]) => !ok)
     .map(([name]) => name);
   if (failed.length > 0) {
@@ -417,6 +413,35 @@ async function withReportServer(work, body) {
   }
 }
 
+// ── benchmark 4: advances, against empty Temporal workflows of the same shape ─
+
+async function advancesAgainstAnchor(env, pids) {
+  // The anchor first: its unfinished workflows are terminated, ours would keep the server busy.
+  const anchor = await temporalAnchor({
+    temporalAddress: env.TEMPORAL_ADDRESS,
+    temporalPid: pids.temporal,
+    count: PLAN.advances.count,
+    intervalMs: 1_000,
+    timeoutMs: PLAN.advances.timeoutMs,
+    say,
+  });
+  const advances = await advancesBenchmark({
+    advancesAddress: env.ADVANCES_GRPC_ADDR,
+    accountsUrl: dbUrl(DB.accounts),
+    advancesUrl: dbUrl(DB.advances),
+    pids,
+    count: PLAN.advances.count,
+    intervalMs: 1_000,
+    timeoutMs: PLAN.advances.timeoutMs,
+    say,
+  });
+  return {
+    ...advances,
+    anchor,
+    ratio: ratio(advances.activitiesPerSecond, anchor.activitiesPerSecond),
+  };
+}
+
 // ── the stack under test ────────────────────────────────────────────────────
 
 async function startStack(work) {
@@ -551,7 +576,18 @@ function printTable(results) {
   const row = (...cells) => lines.push(`| ${cells.join(' | ')} |`);
   row('benchmark', 'measured', 'anchor (same run)', 'ratio', 'target');
   row('---', '---', '---', '---', '---');
-  for (const r of results.transfers?.rows ?? []) {
+  transfersRows(row, results.transfers);
+  if (results.bank) bankRow(row, results.bank, results.checks);
+  if (results.report) reportRows(row, results.report);
+  if (results.advances) advancesRow(row, results.advances);
+  if (results.reconciliation) reconciliationRows(row, results.reconciliation);
+  const memory = results.transfers?.rows.find((x) => x.memory)?.memory;
+  if (memory) memoryRow(row, memory);
+  console.log(`\n${lines.join('\n')}\n`);
+}
+
+function transfersRows(row, transfers) {
+  for (const r of transfers?.rows ?? []) {
     const target = r.callers === 32 ? `≥ ${TARGETS.transferRatioAt32}× , p99 ≤ ${TARGETS.transferP99Ms} ms` : '';
     row(
       `Transfer ×${r.callers}, 10 000 accounts`,
@@ -568,88 +604,88 @@ function printTable(results) {
       '',
     );
   }
-  const b = results.bank;
-  if (b) {
+}
+
+function bankRow(row, b, checks) {
+  row(
+    `BankTransaction ×${BANK_CALLERS}, 10 % replays`,
+    `${b.rps}/s, p50 ${b.p50Ms} ms, p99 ${b.p99Ms} ms; ${b.proof.replays} replays moved no money: ${checks.bankReplaysMovedNoMoney ? 'yes' : 'NO'}`,
+    `pgbench one hot row ×${BANK_CALLERS}: ${b.anchors.hotRow.tps}/s; tpcb-like: ${b.anchors.tpcbLike.tps}/s`,
+    `${b.ratioHotRow}× / ${b.ratioTpcb}×`,
+    '',
+  );
+}
+
+function reportRows(row, r) {
+  row(
+    `Report: first page (${r.rowsInWindow.toLocaleString('en')} rows in window)`,
+    `p50 ${r.firstPage.p50Ms} ms, p99 ${r.firstPage.p99Ms} ms`,
+    `same SQL alone: p50 ${r.firstPage.anchor.p50Ms} ms, p99 ${r.firstPage.anchor.p99Ms} ms`,
+    `${r.firstPage.ratioP50}×`,
+    `p99 ≤ ${TARGETS.reportFirstPageP99Ms} ms`,
+  );
+  row(
+    'Report: whole window, 1000 a page',
+    `${r.stream.rowsPerSecond.toLocaleString('en')} rows/s`,
+    `psql COPY: ${r.stream.anchor.rowsPerSecond.toLocaleString('en')} rows/s`,
+    `${r.stream.ratio}×`,
+    `≥ ${TARGETS.reportRowsPerSecond.toLocaleString('en')} rows/s`,
+  );
+  row(
+    'Report: accounts-manager peak RSS while streaming',
+    r.memory.map((m) => `${m.peakMiB} MiB for ${m.rows.toLocaleString('en')} rows`).join(', '),
+    `idle before: ${r.memory[0].startMiB} MiB`,
+    '',
+    'levels off',
+  );
+}
+
+function advancesRow(row, a) {
+  const done = (count, seconds) => (seconds ? `all ${count} done in ${seconds} s` : `bound hit`);
+  row(
+    `Advances: ${a.advances} at once, payments ${a.intervalSeconds} s apart`,
+    `${a.allRepaid ? `all repaid in ${a.secondsUntilAllRepaid} s` : `${a.repaid} repaid when the bound hit`}; ${a.activitiesPerSecond} ledger activities/s (${a.paymentsPerSecond} payments/s); CPU cores: ${Object.entries(
+      a.processes,
+    )
+      .map(([name, p]) => `${name} ${p.cpuCores}`)
+      .join(', ')}; worker peak ${a.worker.peakMiB} MiB`,
+    `empty workflows of the same shape: ${done(a.anchor.completed, a.anchor.secondsUntilAllDone)}, ${a.anchor.activitiesPerSecond} activities/s (floor ${a.idealSeconds} s)`,
+    `${a.ratio}×`,
+    `ledger check: ${a.ledgerCheck.ok ? 'OK' : 'FAILED'}`,
+  );
+}
+
+function reconciliationRows(row, c) {
+  for (const [name, run] of [
+    ['first run, mirror empty', c.runs.first],
+    ['second run, mirror full', c.runs.second],
+  ]) {
+    const ratios = name.startsWith('first')
+      ? [c.ratios.firstVsSql, c.ratios.firstVsStream]
+      : [c.ratios.secondVsSql, c.ratios.secondVsStream];
     row(
-      `BankTransaction ×${BANK_CALLERS}, 10 % replays`,
-      `${b.rps}/s, p50 ${b.p50Ms} ms, p99 ${b.p99Ms} ms; ${b.proof.replays} replays moved no money: ${results.checks.bankReplaysMovedNoMoney ? 'yes' : 'NO'}`,
-      `pgbench one hot row ×${BANK_CALLERS}: ${b.anchors.hotRow.tps}/s; tpcb-like: ${b.anchors.tpcbLike.tps}/s`,
-      `${b.ratioHotRow}× / ${b.ratioTpcb}×`,
-      '',
+      `Reconciliation of ${c.advances.toLocaleString('en')} healthy advances: ${name}`,
+      `${run.advancesPerSecond.toLocaleString('en')} advances/s (${run.seconds} s); ${run.findingsRaised} findings: ${run.findingsRaised === 0 && run.openFindings === 0 ? 'OK' : 'CORRECTNESS FAILURE'}`,
+      `same ${c.anchors.sql.rows.toLocaleString('en')} ledger rows by one SQL query: ${c.anchors.sql.advancesPerSecond.toLocaleString('en')} advances/s; by the report stream: ${c.anchors.stream.advancesPerSecond.toLocaleString('en')} advances/s`,
+      `${ratios[0]}× / ${ratios[1]}×`,
+      `≥ ${TARGETS.reconciliationRatio}× (SQL)`,
     );
   }
-  const r = results.report;
-  if (r) {
-    row(
-      `Report: first page (${r.rowsInWindow.toLocaleString('en')} rows in window)`,
-      `p50 ${r.firstPage.p50Ms} ms, p99 ${r.firstPage.p99Ms} ms`,
-      `same SQL alone: p50 ${r.firstPage.anchor.p50Ms} ms, p99 ${r.firstPage.anchor.p99Ms} ms`,
-      `${r.firstPage.ratioP50}×`,
-      `p99 ≤ ${TARGETS.reportFirstPageP99Ms} ms`,
-    );
-    row(
-      'Report: whole window, 1000 a page',
-      `${r.stream.rowsPerSecond.toLocaleString('en')} rows/s`,
-      `psql COPY: ${r.stream.anchor.rowsPerSecond.toLocaleString('en')} rows/s`,
-      `${r.stream.ratio}×`,
-      `≥ ${TARGETS.reportRowsPerSecond.toLocaleString('en')} rows/s`,
-    );
-    row(
-      'Report: accounts-manager peak RSS while streaming',
-      r.memory.map((m) => `${m.peakMiB} MiB for ${m.rows.toLocaleString('en')} rows`).join(', '),
-      `idle before: ${r.memory[0].startMiB} MiB`,
-      '',
-      'levels off',
-    );
-  }
-  const a = results.advances;
-  if (a) {
-    const done = (count, seconds) => (seconds ? `all ${count} done in ${seconds} s` : `bound hit`);
-    row(
-      `Advances: ${a.advances} at once, payments ${a.intervalSeconds} s apart`,
-      `${a.allRepaid ? `all repaid in ${a.secondsUntilAllRepaid} s` : `${a.repaid} repaid when the bound hit`}; ${a.activitiesPerSecond} ledger activities/s (${a.paymentsPerSecond} payments/s); CPU cores: ${Object.entries(
-        a.processes,
-      )
-        .map(([name, p]) => `${name} ${p.cpuCores}`)
-        .join(', ')}; worker peak ${a.worker.peakMiB} MiB`,
-      `empty workflows of the same shape: ${done(a.anchor.completed, a.anchor.secondsUntilAllDone)}, ${a.anchor.activitiesPerSecond} activities/s (floor ${a.idealSeconds} s)`,
-      `${a.ratio}×`,
-      `ledger check: ${a.ledgerCheck.ok ? 'OK' : 'FAILED'}`,
-    );
-  }
-  const c = results.reconciliation;
-  if (c) {
-    for (const [name, run] of [
-      ['first run, mirror empty', c.runs.first],
-      ['second run, mirror full', c.runs.second],
-    ]) {
-      const ratios = name.startsWith('first')
-        ? [c.ratios.firstVsSql, c.ratios.firstVsStream]
-        : [c.ratios.secondVsSql, c.ratios.secondVsStream];
-      row(
-        `Reconciliation of ${c.advances.toLocaleString('en')} healthy advances: ${name}`,
-        `${run.advancesPerSecond.toLocaleString('en')} advances/s (${run.seconds} s); ${run.findingsRaised} findings: ${run.findingsRaised === 0 && run.openFindings === 0 ? 'OK' : 'CORRECTNESS FAILURE'}`,
-        `same ${c.anchors.sql.rows.toLocaleString('en')} ledger rows by one SQL query: ${c.anchors.sql.advancesPerSecond.toLocaleString('en')} advances/s; by the report stream: ${c.anchors.stream.advancesPerSecond.toLocaleString('en')} advances/s`,
-        `${ratios[0]}× / ${ratios[1]}×`,
-        `≥ ${TARGETS.reconciliationRatio}× (SQL)`,
-      );
-    }
-  }
-  const memory = results.transfers?.rows.find((x) => x.memory)?.memory;
-  if (memory)
-    row(
-      `Memory under Transfer ×${Math.max(...PLAN.callers)}`,
+}
+
+function memoryRow(row, memory) {
+  row(
+    `Memory under Transfer ×${Math.max(...PLAN.callers)}`,
+    Object.entries(memory)
+      .map(([name, m]) => `${name} ${m.peakMiB} MiB`)
+      .join(', '),
+    'before this run: ' +
       Object.entries(memory)
-        .map(([name, m]) => `${name} ${m.peakMiB} MiB`)
+        .map(([name, m]) => `${name} ${m.startMiB} MiB`)
         .join(', '),
-      'before this run: ' +
-        Object.entries(memory)
-          .map(([name, m]) => `${name} ${m.startMiB} MiB`)
-          .join(', '),
-      '',
-      '',
-    );
-  console.log(`\n${lines.join('\n')}\n`);
+    '',
+    '',
+  );
 }
 
 main().catch((error) => {

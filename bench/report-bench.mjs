@@ -45,72 +45,22 @@ function streamAll(client, request) {
   });
 }
 
+/** The listing request without its window and page size. */
+const BASE_REQUEST = { pageSize: 0, pageToken: '', snapshotToken: '', page: 0, accountId: '', endTime: undefined };
+/** The start of the listed window: the report's 5 days less 30 s (the COPY anchor uses the same bound). */
+const windowStart = () => new Date(Date.now() - WINDOW_MS + 30_000);
+
 export async function reportBenchmark({ address, databaseUrl, pid, listings, say }) {
   const client = new AccountsServiceClient(address, credentials.createInsecure(), {
     'grpc.max_receive_message_length': 64 << 20,
   });
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
   try {
-    const startTime = () => new Date(Date.now() - WINDOW_MS + 30_000);
     // What the service's own once-a-minute timer has done long before in steady state: seal the finished hours.
     for (let i = 0; i < 2; i++) await maintainReportCounts(pool, new Date(Date.now() - WINDOW_MS - 3_600_000));
-    const base = { pageSize: 0, pageToken: '', snapshotToken: '', page: 0, accountId: '', endTime: undefined };
-
-    // Time to first page, the service vs the same statements straight on PostgreSQL.
-    await firstPage(client, { ...base, startTime: startTime() }); // warm-up
-    const service = [];
-    const direct = [];
-    let totalSize = 0;
-    for (let i = 0; i < listings; i++) {
-      const answer = await firstPage(client, { ...base, startTime: startTime() });
-      service.push(answer.ms);
-      totalSize = answer.totalSize;
-      const started = process.hrtime.bigint();
-      const filter = { startUs: BigInt(startTime().getTime()) * 1000n, endUs: null, accountId: null };
-      const { snapshot, totalSize: total } = await takeSnapshot(pool, filter);
-      await fetchPage(
-        pool,
-        { filter, pageSize: 100, snapshot, totalSize: total, takenAtMs: Date.now() },
-        { offset: 0 },
-      );
-      direct.push(Number(process.hrtime.bigint() - started) / 1e6);
-    }
-    const first = summarize(service);
-    const firstDirect = summarize(direct);
-    say(
-      `report: first page p50 ${first.p50Ms} ms, p99 ${first.p99Ms} ms over ${listings} listings of ${totalSize.toLocaleString('en')} rows (PostgreSQL alone: p50 ${firstDirect.p50Ms} ms)`,
-    );
-
-    // A tenth, a half, then the whole window at 1000 a page, memory sampled
-    // for each: the peak must level off, not follow the report's size.
-    const measured = async (fraction) => {
-      const sampler = sampleMemory({ accounts: pid });
-      const streamed = await streamAll(client, {
-        ...base,
-        pageSize: 1000,
-        startTime: fraction === 1 ? startTime() : new Date(Date.now() - WINDOW_MS * fraction),
-      });
-      return { ...streamed, memory: sampler.stop().accounts };
-    };
-    const tenth = await measured(0.1);
-    const half = await measured(0.5);
-    const whole = await measured(1);
-    const rowsPerSecond = whole.rows / whole.seconds;
-    say(
-      `report: streamed ${whole.rows.toLocaleString('en')} rows in ${whole.pages} pages at ${Math.round(rowsPerSecond).toLocaleString('en')} rows/s; accounts-manager RSS peak ${tenth.memory.peakMiB} / ${half.memory.peakMiB} / ${whole.memory.peakMiB} MiB streaming ${[tenth, half, whole].map((r) => r.rows.toLocaleString('en')).join(' / ')} rows`,
-    );
-
-    // PostgreSQL's own streaming rate for the same rows in the same order.
-    const copyStarted = process.hrtime.bigint();
-    const copyRows = await countCopiedRows(
-      databaseUrl,
-      `COPY (SELECT transaction_id, create_time, kind, src_account_id, dst_account_id, amount, direction, description, status, failure_reason, failure_message
-             FROM transactions WHERE create_time >= now() - interval '5 days' + interval '30 seconds'
-             ORDER BY create_time DESC, transaction_id DESC) TO STDOUT`,
-    );
-    const copySeconds = Number(process.hrtime.bigint() - copyStarted) / 1e9;
-    const copyRowsPerSecond = copyRows / copySeconds;
-
+    const { first, firstDirect, totalSize } = await firstPageTimes(client, pool, listings, say);
+    const { tenth, half, whole, rowsPerSecond } = await streamedWithMemory(client, pid, say);
+    const copy = await copyAnchor(databaseUrl);
     return {
       rowsInWindow: totalSize,
       firstPage: {
@@ -126,10 +76,10 @@ export async function reportBenchmark({ address, databaseUrl, pid, listings, say
         rowsPerSecond: Math.round(rowsPerSecond),
         anchor: {
           what: 'psql COPY of the same rows, same order',
-          rows: copyRows,
-          rowsPerSecond: Math.round(copyRowsPerSecond),
+          rows: copy.rows,
+          rowsPerSecond: Math.round(copy.rowsPerSecond),
         },
-        ratio: ratio(rowsPerSecond, copyRowsPerSecond),
+        ratio: ratio(rowsPerSecond, copy.rowsPerSecond),
       },
       memory: [tenth, half, whole].map((r) => ({ rows: r.rows, ...r.memory })),
     };
@@ -137,6 +87,67 @@ export async function reportBenchmark({ address, databaseUrl, pid, listings, say
     client.close();
     await pool.end();
   }
+}
+
+/** Time to first page, the service vs the same statements straight on PostgreSQL. */
+async function firstPageTimes(client, pool, listings, say) {
+  await firstPage(client, { ...BASE_REQUEST, startTime: windowStart() }); // warm-up
+  const service = [];
+  const direct = [];
+  let totalSize = 0;
+  for (let i = 0; i < listings; i++) {
+    const answer = await firstPage(client, { ...BASE_REQUEST, startTime: windowStart() });
+    service.push(answer.ms);
+    totalSize = answer.totalSize;
+    const started = process.hrtime.bigint();
+    const filter = { startUs: BigInt(windowStart().getTime()) * 1000n, endUs: null, accountId: null };
+    const { snapshot, totalSize: total } = await takeSnapshot(pool, filter);
+    await fetchPage(pool, { filter, pageSize: 100, snapshot, totalSize: total, takenAtMs: Date.now() }, { offset: 0 });
+    direct.push(Number(process.hrtime.bigint() - started) / 1e6);
+  }
+  const first = summarize(service);
+  const firstDirect = summarize(direct);
+  say(
+    `report: first page p50 ${first.p50Ms} ms, p99 ${first.p99Ms} ms over ${listings} listings of ${totalSize.toLocaleString('en')} rows (PostgreSQL alone: p50 ${firstDirect.p50Ms} ms)`,
+  );
+  return { first, firstDirect, totalSize };
+}
+
+/**
+ * A tenth, a half, then the whole window at 1000 a page, memory sampled
+ * for each: the peak must level off, not follow the report's size.
+ */
+async function streamedWithMemory(client, pid, say) {
+  const measured = async (fraction) => {
+    const sampler = sampleMemory({ accounts: pid });
+    const streamed = await streamAll(client, {
+      ...BASE_REQUEST,
+      pageSize: 1000,
+      startTime: fraction === 1 ? windowStart() : new Date(Date.now() - WINDOW_MS * fraction),
+    });
+    return { ...streamed, memory: sampler.stop().accounts };
+  };
+  const tenth = await measured(0.1);
+  const half = await measured(0.5);
+  const whole = await measured(1);
+  const rowsPerSecond = whole.rows / whole.seconds;
+  say(
+    `report: streamed ${whole.rows.toLocaleString('en')} rows in ${whole.pages} pages at ${Math.round(rowsPerSecond).toLocaleString('en')} rows/s; accounts-manager RSS peak ${tenth.memory.peakMiB} / ${half.memory.peakMiB} / ${whole.memory.peakMiB} MiB streaming ${[tenth, half, whole].map((r) => r.rows.toLocaleString('en')).join(' / ')} rows`,
+  );
+  return { tenth, half, whole, rowsPerSecond };
+}
+
+/** PostgreSQL's own streaming rate for the same rows in the same order. */
+async function copyAnchor(databaseUrl) {
+  const copyStarted = process.hrtime.bigint();
+  const rows = await countCopiedRows(
+    databaseUrl,
+    `COPY (SELECT transaction_id, create_time, kind, src_account_id, dst_account_id, amount, direction, description, status, failure_reason, failure_message
+             FROM transactions WHERE create_time >= now() - interval '5 days' + interval '30 seconds'
+             ORDER BY create_time DESC, transaction_id DESC) TO STDOUT`,
+  );
+  const seconds = Number(process.hrtime.bigint() - copyStarted) / 1e9;
+  return { rows, rowsPerSecond: rows / seconds };
 }
 
 /** Runs a COPY … TO STDOUT through psql and counts the lines it streams. */

@@ -61,6 +61,21 @@ async function main() {
 }
 
 async function story(ledger, advances) {
+  const { alice, bob, carol } = await openAccounts(ledger);
+  await creditAlice(ledger, alice);
+  await transfersAndBalances(ledger, { alice, bob, carol });
+  await listBobsTransactions(ledger, bob);
+  const { advance, disbursed, intervalMs } = await requestCarolsAdvance(advances, carol);
+  if (intervalMs > 60_000) {
+    explainSlowPayments(intervalMs, advance);
+    return;
+  }
+  await failCarolsNextPayment(ledger, advances, { advance, carol, bob, intervalMs });
+  await waitForRepayment(advances, { advance, disbursed, intervalMs });
+  showWorkflow(advance, carol);
+}
+
+async function openAccounts(ledger) {
   step('Opening accounts');
   const open = async (displayName) =>
     (await call(ledger, 'createAccount', { requestId: randomUUID(), displayName })).account;
@@ -68,7 +83,10 @@ async function story(ledger, advances) {
   const bob = await open('Bob');
   const carol = await open('Carol');
   for (const account of [alice, bob, carol]) say(`  ${account.displayName.padEnd(6)} ${dim(account.accountId)}`);
+  return { alice, bob, carol };
+}
 
+async function creditAlice(ledger, alice) {
   step('The bank credits Alice 1,000.00');
   const deposit = await call(ledger, 'bankTransaction', {
     requestId: randomUUID(),
@@ -78,26 +96,34 @@ async function story(ledger, advances) {
     description: 'opening deposit',
   });
   say(`  ${describe(deposit.transaction)}`);
+}
 
+/** A transfer of `amount` (minor units) from `src` to `dst`; resolves the transaction, SUCCESS or FAILED. */
+async function transfer(ledger, src, dst, amount) {
+  return (
+    await call(ledger, 'transfer', {
+      requestId: randomUUID(),
+      srcAccountId: src.accountId,
+      dstAccountId: dst.accountId,
+      amount,
+      direction: Direction.DIRECTION_DEBIT,
+    })
+  ).transaction;
+}
+
+/** Two transfers that succeed and one refused for insufficient funds, then the three balances. */
+async function transfersAndBalances(ledger, { alice, bob, carol }) {
   step('Transfers');
-  const transfer = async (src, dst, amount) =>
-    (
-      await call(ledger, 'transfer', {
-        requestId: randomUUID(),
-        srcAccountId: src.accountId,
-        dstAccountId: dst.accountId,
-        amount,
-        direction: Direction.DIRECTION_DEBIT,
-      })
-    ).transaction;
-  say(`  Alice → Bob   250.00: ${describe(await transfer(alice, bob, 25_000n))}`);
-  say(`  Bob   → Carol  40.00: ${describe(await transfer(bob, carol, 4_000n))}`);
-  say(`  Bob → Alice   999.00: ${describe(await transfer(bob, alice, 99_900n))}`);
+  say(`  Alice → Bob   250.00: ${describe(await transfer(ledger, alice, bob, 25_000n))}`);
+  say(`  Bob   → Carol  40.00: ${describe(await transfer(ledger, bob, carol, 4_000n))}`);
+  say(`  Bob → Alice   999.00: ${describe(await transfer(ledger, bob, alice, 99_900n))}`);
   for (const account of [alice, bob, carol]) {
     const { account: now } = await call(ledger, 'getAccount', { accountId: account.accountId });
     say(`  ${now.displayName.padEnd(6)} balance ${money(now.balance).padStart(9)}`);
   }
+}
 
+async function listBobsTransactions(ledger, bob) {
   step("Bob's transactions of the last 5 days, 2 per page (one stream, one message per page)");
   await new Promise((resolve, reject) => {
     const stream = ledger.listTransactions({
@@ -116,7 +142,10 @@ async function story(ledger, advances) {
     stream.on('error', reject);
     stream.on('end', resolve);
   });
+}
 
+/** Requests the advance and waits for its disbursement; resolves it with the interval between payments. */
+async function requestCarolsAdvance(advances, carol) {
   step('Carol asks for an advance of 120.00');
   const { advance } = await call(advances, 'requestAdvance', {
     requestId: randomUUID(),
@@ -132,16 +161,21 @@ async function story(ledger, advances) {
   );
   const intervalMs = disbursed.payments[1].dueTime.getTime() - disbursed.payments[0].dueTime.getTime();
   say(`  credited; payments of ${money(disbursed.payments[0].amount)} every ${Math.round(intervalMs / 1000)} s`);
-  if (intervalMs > 60_000) {
-    say(`\n  The stack takes a payment every ${Math.round(intervalMs / 3_600_000)} h: restart it with`);
-    say('  ADVANCE_PAYMENT_INTERVAL=2s npm start   to watch the advance being repaid.');
-    say(`  The workflow: ${UI}/namespaces/${NAMESPACE}/workflows/${advance.workflowId}`);
-    return;
-  }
+  return { advance, disbursed, intervalMs };
+}
 
+/** Payments hours apart: the demo stops here and says how to watch a repayment. */
+function explainSlowPayments(intervalMs, advance) {
+  say(`\n  The stack takes a payment every ${Math.round(intervalMs / 3_600_000)} h: restart it with`);
+  say('  ADVANCE_PAYMENT_INTERVAL=2s npm start   to watch the advance being repaid.');
+  say(`  The workflow: ${UI}/namespaces/${NAMESPACE}/workflows/${advance.workflowId}`);
+}
+
+/** Carol empties her account so a payment fails and rolls into the next; then Bob sends her enough to repay. */
+async function failCarolsNextPayment(ledger, advances, { advance, carol, bob, intervalMs }) {
   step('Carol moves all her money to Bob: her next payment will fail and roll into the one after');
   const { account: carolNow } = await call(ledger, 'getAccount', { accountId: carol.accountId });
-  say(`  Carol → Bob ${money(carolNow.balance)}: ${describe(await transfer(carol, bob, carolNow.balance))}`);
+  say(`  Carol → Bob ${money(carolNow.balance)}: ${describe(await transfer(ledger, carol, bob, carolNow.balance))}`);
   const firstFailed = (a) => a.payments.find((p) => p.status === PaymentStatus.PAYMENT_STATUS_FAILED);
   const failed = await waitFor(advances, advance.advanceId, firstFailed, 'a failed payment', intervalMs * 3 + 15_000);
   const miss = firstFailed(failed);
@@ -150,8 +184,10 @@ async function story(ledger, advances) {
     `  payment ${miss.number} of ${money(miss.amount)}: FAILED (${failureReasonToJSON(miss.failureReason)}), rolled into payment ${miss.rolledInto}`,
   );
   say(`  payment ${next.number} is now ${money(next.amount)}`);
-  say(`  Bob → Carol 150.00: ${describe(await transfer(bob, carol, 15_000n))}`);
+  say(`  Bob → Carol 150.00: ${describe(await transfer(ledger, bob, carol, 15_000n))}`);
+}
 
+async function waitForRepayment(advances, { advance, disbursed, intervalMs }) {
   step('Waiting for the advance to be repaid');
   const timeoutMs = intervalMs * (disbursed.payments.length + 3) + 30_000;
   const repaid = await waitFor(
@@ -168,7 +204,9 @@ async function story(ledger, advances) {
     say(`  payment ${String(p.number).padStart(2)}  ${money(p.amount).padStart(7)}  ${status}`);
   }
   say(`  paid ${money(repaid.paidAmount)} of ${money(repaid.amount)}; outstanding ${money(repaid.outstandingAmount)}`);
+}
 
+function showWorkflow(advance, carol) {
   step('The workflow in the Temporal Web UI (timers, payment activities, the schedule query)');
   say(`  ${UI}/namespaces/${NAMESPACE}/workflows/${advance.workflowId}`);
   say(

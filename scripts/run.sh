@@ -44,6 +44,14 @@ case "$task" in
     # Reads the sources with type information from the tsconfigs, needs no build.
     exec npx --no-install eslint --max-warnings 0 "$@" .
     ;;
+  format-check)
+    # Prettier (.prettierrc.json; what it skips: .prettierignore): fails on any file not laid out as it would.
+    exec npx --no-install prettier --check "$@" .
+    ;;
+  format)
+    # Rewrites the files Prettier would lay out differently (the fix for a failing format-check).
+    exec npx --no-install prettier --write "$@" .
+    ;;
   lint-deps)
     # The one-way layers of DESIGN.md §2 (.dependency-cruiser.cjs): reads the sources, needs no build.
     exec npx --no-install depcruise --config .dependency-cruiser.cjs proto/src proto/gen service-kit/src accounts-manager/src advances/src
@@ -73,7 +81,7 @@ case "$task" in
     exec node bench/bench.mjs "$@"
     ;;
   *)
-    echo "usage: scripts/run.sh test|build|typecheck|lint|lint-deps|proto-generate|proto-lint|node-script|start|demo|bench" >&2
+    echo "usage: scripts/run.sh test|build|typecheck|lint|format-check|format|lint-deps|proto-generate|proto-lint|node-script|start|demo|bench" >&2
     exit 2
     ;;
 esac
