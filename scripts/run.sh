@@ -58,6 +58,8 @@ case "$task" in
     ;;
   proto-generate)
     npx --no-install buf generate
+    # The compiled contracts server reflection serves (see service-kit/src/grpc-server.ts).
+    npx --no-install buf build -o proto/descriptors.binpb
     ;;
   proto-lint)
     npx --no-install buf lint

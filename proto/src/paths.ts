@@ -23,3 +23,11 @@ export const PROTO_FILES = {
   accounts: 'alfabet/accounts/v1/accounts.proto',
   advances: 'alfabet/advances/v1/advances.proto',
 } as const;
+
+/**
+ * The contracts compiled by buf (`buf build`, imports included), relative to
+ * protoRootDir(): what server reflection serves, with the real file names and
+ * dependencies. Regenerated with the code (`npm run proto:generate`); CI checks
+ * it is up to date.
+ */
+export const DESCRIPTOR_SET_FILE = 'descriptors.binpb';

@@ -1,9 +1,12 @@
 import { Server, ServerCredentials, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
-import { loadSync } from '@grpc/proto-loader';
+import { loadSync, type PackageDefinition } from '@grpc/proto-loader';
+import { fromBinary, toBinary } from '@bufbuild/protobuf';
+import { FileDescriptorProtoSchema, FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
+import { readFileSync } from 'node:fs';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 import { join } from 'node:path';
-import { protoRootDir } from '@alfabet/proto/paths';
+import { DESCRIPTOR_SET_FILE, protoRootDir } from '@alfabet/proto/paths';
 import { refusingUndecodable, tolerantDefinition } from './undecodable-requests.js';
 
 export interface GrpcServiceBinding {
@@ -47,13 +50,16 @@ export async function startGrpcServer(options: StartGrpcServerOptions): Promise<
     );
   }
 
-  // Reflection describes the health service too, so `grpcurl list` shows it and ops can call it.
+  // Reflection describes the health service too, so `grpcurl list` shows it and ops can call it; it lists only
+  // the services this server serves.
   const protoPaths = [...options.protoFiles.map((file) => join(protoRootDir(), file)), healthProtoPath];
   const packageDefinition = loadSync(protoPaths, {
     includeDirs: [protoRootDir()],
     keepCase: true,
   });
-  new ReflectionService(packageDefinition).addToServer(server);
+  new ReflectionService(withExactDescriptors(packageDefinition), {
+    services: [...options.services.map((service) => service.name), 'grpc.health.v1.Health'],
+  }).addToServer(server);
 
   const health = new HealthImplementation({ '': 'SERVING' });
   for (const service of options.services) health.setStatus(service.name, 'SERVING');
@@ -80,4 +86,32 @@ export async function startGrpcServer(options: StartGrpcServerOptions): Promise<
     });
   };
   return { server, port, health, shutdown };
+}
+
+/**
+ * Our contracts' file descriptors exactly as buf compiled them (proto/descriptors.binpb).
+ * The reflection library would serve the ones protobufjs rebuilds from the loaded
+ * types, which are renamed by package (alfabet_accounts_v1.proto) and lose their
+ * imports: real clients (grpcurl, buf curl) then cannot resolve
+ * google.protobuf.Timestamp and refuse every call. buf's have the real file
+ * names and dependencies, Timestamp's own file included.
+ */
+function withExactDescriptors(packageDefinition: PackageDefinition): PackageDefinition {
+  const set = fromBinary(FileDescriptorSetSchema, readFileSync(join(protoRootDir(), DESCRIPTOR_SET_FILE)));
+  const ours = (packageName: string) => packageName.startsWith('alfabet.') || packageName === 'google.protobuf';
+  // Every entry carries the descriptors of every loaded file: keep protobufjs's only for the others (health).
+  const others = new Map<string, Buffer>();
+  for (const definition of Object.values(packageDefinition)) {
+    for (const bytes of (definition as { fileDescriptorProtos?: Buffer[] }).fileDescriptorProtos ?? []) {
+      const file = fromBinary(FileDescriptorProtoSchema, bytes);
+      if (!ours(file.package)) others.set(file.name, bytes);
+    }
+  }
+  const files = [...set.file.map((file) => Buffer.from(toBinary(FileDescriptorProtoSchema, file))), ...others.values()];
+  return Object.fromEntries(
+    Object.entries(packageDefinition).map(([name, definition]) => [
+      name,
+      { ...definition, fileDescriptorProtos: files },
+    ]),
+  ) as PackageDefinition;
 }
