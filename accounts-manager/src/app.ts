@@ -1,15 +1,11 @@
 import { PROTO_FILES } from '@alfabet/proto/paths';
 import { AccountsServiceService } from '@alfabet/proto/accounts/v1';
-import { startGrpcServer, type RunningGrpcServer } from '@alfabet/service-kit/grpc-server';
-import { observeService } from '@alfabet/service-kit/grpc-observability';
-import { withAuthorization } from '@alfabet/service-kit/authorization';
+import { guardedService, startGrpcServer, type RunningGrpcServer } from '@alfabet/service-kit/grpc-server';
 import { serverCredentials, transportOf } from '@alfabet/service-kit/tls';
 import { startMetricsEndpoint } from '@alfabet/service-kit/metrics-server';
-import { poolOf } from '@alfabet/service-kit/orm';
 import type pg from 'pg';
 import type { AccountsConfig } from './config.js';
-import { createDatabaseIfMissing } from '@alfabet/service-kit/postgres';
-import { migrate, openOrm, type LedgerOrm } from './db/orm.js';
+import { openDatabase, type LedgerOrm } from './db/orm.js';
 import { ensureTransactionPartitions } from './db/partitions.js';
 import { accountsService } from './grpc/accounts-service.js';
 import { listTransactions } from './grpc/list-transactions.js';
@@ -66,14 +62,14 @@ export async function startAccountsApp(config: AccountsConfig, log: Logger): Pro
 
 /** Opens the ledger database: created if missing, migrated, with the native pool the hot path uses. */
 async function openLedgerDatabase(config: AccountsConfig, log: Logger): Promise<{ orm: LedgerOrm; pool: pg.Pool }> {
-  await createDatabaseIfMissing(config.databaseUrl, log);
-  const orm = await openOrm({
-    databaseUrl: config.databaseUrl,
-    poolSize: config.databasePoolSize,
-    statementTimeoutMs: config.statementTimeoutMs,
-  });
-  await migrate(orm);
-  return { orm, pool: await poolOf(orm) };
+  return openDatabase(
+    {
+      databaseUrl: config.databaseUrl,
+      poolSize: config.databasePoolSize,
+      statementTimeoutMs: config.statementTimeoutMs,
+    },
+    log,
+  );
 }
 
 /** Background upkeep of the ledger tables; stop() ends the timers and resolves when the run in flight is over. */
@@ -150,16 +146,10 @@ async function startAccountsGrpc(
   return startGrpcServer({
     address: config.grpcAddress,
     services: [
-      {
-        name: ACCOUNTS_SERVICE_NAME,
-        definition: AccountsServiceService,
-        implementation: observeService(
-          ACCOUNTS_SERVICE_NAME,
-          AccountsServiceService,
-          withAuthorization(AccountsServiceService, implementation, config.authorization),
-          { metrics: metrics.rpc, log },
-        ),
-      },
+      guardedService(ACCOUNTS_SERVICE_NAME, AccountsServiceService, implementation, config.authorization, {
+        metrics: metrics.rpc,
+        log,
+      }),
     ],
     protoFiles: [PROTO_FILES.accounts],
     credentials: serverCredentials(config.tls),

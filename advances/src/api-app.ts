@@ -1,8 +1,6 @@
 import { AdvancesServiceService } from '@alfabet/proto/advances/v1';
-import { startGrpcServer, type RunningGrpcServer } from '@alfabet/service-kit/grpc-server';
-import { observeService } from '@alfabet/service-kit/grpc-observability';
+import { guardedService, startGrpcServer, type RunningGrpcServer } from '@alfabet/service-kit/grpc-server';
 import { serverCredentials, transportOf } from '@alfabet/service-kit/tls';
-import { withAuthorization } from '@alfabet/service-kit/authorization';
 import type { Logger } from '@alfabet/service-kit/logger';
 import { startMetricsEndpoint } from '@alfabet/service-kit/metrics-server';
 import { PROTO_FILES } from '@alfabet/proto/paths';
@@ -101,16 +99,10 @@ async function startAdvancesGrpc(
   return startGrpcServer({
     address: config.grpcAddress,
     services: [
-      {
-        name: ADVANCES_SERVICE_NAME,
-        definition: AdvancesServiceService,
-        implementation: observeService(
-          ADVANCES_SERVICE_NAME,
-          AdvancesServiceService,
-          withAuthorization(AdvancesServiceService, implementation, config.authorization),
-          { metrics: metrics.rpc, log },
-        ),
-      },
+      guardedService(ADVANCES_SERVICE_NAME, AdvancesServiceService, implementation, config.authorization, {
+        metrics: metrics.rpc,
+        log,
+      }),
     ],
     protoFiles: [PROTO_FILES.advances],
     credentials: serverCredentials(config.tls),

@@ -7,6 +7,8 @@ import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 import { join } from 'node:path';
 import { DESCRIPTOR_SET_FILE, protoRootDir } from '@alfabet/proto/paths';
+import { withAuthorization, type AuthorizationPolicy } from './authorization.js';
+import { observeService } from './grpc-observability.js';
 import { refusingUndecodable, tolerantDefinition } from './undecodable-requests.js';
 
 export interface GrpcServiceBinding {
@@ -14,6 +16,25 @@ export interface GrpcServiceBinding {
   name: string;
   definition: ServiceDefinition;
   implementation: UntypedServiceImplementation;
+}
+
+/**
+ * A service as both servers bind it: each call authorized against `policy`
+ * (none when null) before its handler runs, inside an observed call (request
+ * context, metrics, access log) so refusals are counted and logged too.
+ */
+export function guardedService(
+  name: string,
+  definition: ServiceDefinition,
+  implementation: UntypedServiceImplementation,
+  policy: AuthorizationPolicy | null,
+  observers: Parameters<typeof observeService>[3],
+): GrpcServiceBinding {
+  return {
+    name,
+    definition,
+    implementation: observeService(name, definition, withAuthorization(definition, implementation, policy), observers),
+  };
 }
 
 export interface StartGrpcServerOptions {

@@ -1,7 +1,7 @@
 import { MikroORM, type Options } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
 import type pg from 'pg';
-import { withAdvisoryLock } from './postgres.js';
+import { createDatabaseIfMissing, withAdvisoryLock, type InfoLogger } from './postgres.js';
 
 export interface OrmOptions {
   databaseUrl: string;
@@ -51,4 +51,19 @@ export async function poolOf(orm: MikroORM): Promise<pg.Pool> {
  */
 export async function migrate(orm: MikroORM, schema: Pick<OrmSchema, 'migrationLockKey'>): Promise<void> {
   await withAdvisoryLock(await poolOf(orm), schema.migrationLockKey, () => orm.migrator.up().then(() => undefined));
+}
+
+/**
+ * A service's database at start: created if missing, migrated, and the native
+ * pool its single-statement paths use.
+ */
+export async function openMigratedDatabase(
+  schema: OrmSchema,
+  options: OrmOptions,
+  log: InfoLogger,
+): Promise<{ orm: MikroORM; pool: pg.Pool }> {
+  await createDatabaseIfMissing(options.databaseUrl, log);
+  const orm = await openOrm(schema, options);
+  await migrate(orm, schema);
+  return { orm, pool: await poolOf(orm) };
 }

@@ -1,7 +1,7 @@
 import pg from 'pg';
 
 /** The subset of a pino logger this module needs. */
-interface InfoLogger {
+export interface InfoLogger {
   info(object: object, message: string): void;
 }
 

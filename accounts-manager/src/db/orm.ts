@@ -1,6 +1,9 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
+import type pg from 'pg';
+import type { InfoLogger } from '@alfabet/service-kit/postgres';
 import {
   migrate as migrateSchema,
+  openMigratedDatabase,
   openOrm as openServiceOrm,
   type OrmOptions,
   type OrmSchema,
@@ -28,4 +31,9 @@ export async function openOrm(options: OrmOptions): Promise<LedgerOrm> {
 /** Brings the ledger's schema up to date (idempotent; replicas starting together take turns). */
 export async function migrate(orm: LedgerOrm): Promise<void> {
   await migrateSchema(orm, LEDGER_SCHEMA);
+}
+
+/** The database at start: created if missing, migrated, with the native pool. */
+export async function openDatabase(options: OrmOptions, log: InfoLogger): Promise<{ orm: LedgerOrm; pool: pg.Pool }> {
+  return openMigratedDatabase(LEDGER_SCHEMA, options, log);
 }

@@ -1,8 +1,7 @@
 import type { Logger } from '@alfabet/service-kit/logger';
-import { createDatabaseIfMissing } from '@alfabet/service-kit/postgres';
 import type pg from 'pg';
 import type { AdvancesConfig } from '../config.js';
-import { migrate, openOrm, poolOf, type AdvancesOrm } from './orm.js';
+import { openDatabase, type AdvancesOrm } from './orm.js';
 
 /**
  * Opens (creates, migrates) the advances database. Both processes start with
@@ -13,12 +12,12 @@ export async function openAdvancesDatabase(
   config: AdvancesConfig,
   log: Logger,
 ): Promise<{ orm: AdvancesOrm; pool: pg.Pool }> {
-  await createDatabaseIfMissing(config.databaseUrl, log);
-  const orm = await openOrm({
-    databaseUrl: config.databaseUrl,
-    poolSize: config.databasePoolSize,
-    statementTimeoutMs: config.statementTimeoutMs,
-  });
-  await migrate(orm);
-  return { orm, pool: await poolOf(orm) };
+  return openDatabase(
+    {
+      databaseUrl: config.databaseUrl,
+      poolSize: config.databasePoolSize,
+      statementTimeoutMs: config.statementTimeoutMs,
+    },
+    log,
+  );
 }

@@ -1,6 +1,9 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
+import type pg from 'pg';
+import type { InfoLogger } from '@alfabet/service-kit/postgres';
 import {
   migrate as migrateSchema,
+  openMigratedDatabase,
   openOrm as openServiceOrm,
   poolOf,
   type OrmOptions,
@@ -32,4 +35,9 @@ export async function openOrm(options: OrmOptions): Promise<AdvancesOrm> {
 /** Brings the advances schema up to date (idempotent; replicas starting together take turns). */
 export async function migrate(orm: AdvancesOrm): Promise<void> {
   await migrateSchema(orm, ADVANCES_SCHEMA);
+}
+
+/** The database at start: created if missing, migrated, with the native pool. */
+export async function openDatabase(options: OrmOptions, log: InfoLogger): Promise<{ orm: AdvancesOrm; pool: pg.Pool }> {
+  return openMigratedDatabase(ADVANCES_SCHEMA, options, log);
 }

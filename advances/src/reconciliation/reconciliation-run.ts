@@ -172,11 +172,14 @@ async function checkPage(
   const unsettled = page.filter(isUnsettled);
   // Temporal lists the page's workflows while the mirror is read and compared (it never throws).
   const listing = listedRunning(deps, unsettled);
-  await fetchUnmirrored(deps, page, await movementsOf(deps.pool, ids), correlationId);
-  const movements = await movementsOf(deps.pool, ids);
+  const mirrored = await movementsOf(deps.pool, ids);
+  const movements = [...mirrored, ...(await fetchUnmirrored(deps, page, mirrored, correlationId))];
   const byAdvance = new Map<string, LedgerMovement[]>();
-  for (const movement of movements)
-    byAdvance.set(movement.advanceId, [...(byAdvance.get(movement.advanceId) ?? []), movement]);
+  for (const movement of movements) {
+    const ofAdvance = byAdvance.get(movement.advanceId);
+    if (ofAdvance) ofAdvance.push(movement);
+    else byAdvance.set(movement.advanceId, [movement]);
+  }
   const findings = page.flatMap((advance) =>
     reconcileAdvance(advance, byAdvance.get(advance.advanceId) ?? [], { now, stuckAfterMs: deps.stuckAfterMs }),
   );
@@ -214,14 +217,14 @@ async function listedRunning(deps: ReconciliationDeps, unsettled: AdvanceToRecon
  * Asks the ledger, by request id, for each decided or in-flight step the
  * mirror does not hold yet (one older than the report window, or a scan that
  * has not caught up): normally none, so a run costs one stream, not a call per
- * payment.
+ * payment. Mirrors what it found and returns it.
  */
 async function fetchUnmirrored(
   deps: ReconciliationDeps,
   page: AdvanceToReconcile[],
   mirrored: LedgerMovement[],
   correlationId: string,
-): Promise<void> {
+): Promise<LedgerMovement[]> {
   const known = new Set(mirrored.map((movement) => movement.requestId));
   const wanted: Array<{ advanceId: string; requestId: string }> = [];
   for (const advance of page) {
@@ -237,10 +240,9 @@ async function fetchUnmirrored(
     const transaction = await deps.ledger.findTransactionByRequestId(requestId, correlationId);
     return transaction ? toLedgerMovement(transaction, advanceId) : null;
   });
-  await mirrorMovements(
-    deps.pool,
-    fetched.filter((movement): movement is LedgerMovement => movement !== null),
-  );
+  const found = fetched.filter((movement): movement is LedgerMovement => movement !== null);
+  await mirrorMovements(deps.pool, found);
+  return found;
 }
 
 const isUnsettled = (advance: AdvanceToReconcile) =>
