@@ -22,3 +22,18 @@ describe("advances configuration: the largest advance against the ledger's large
     expect(() => loadAdvancesConfig({ [name]: value })).toThrow(name);
   });
 });
+
+describe('advances configuration: the reconciliation full sweep', () => {
+  it('sweeps every advance once a day by default, or as RECONCILIATION_FULL_SWEEP_INTERVAL says', () => {
+    expect(loadAdvancesConfig({}).reconciliationFullSweepEveryMs).toBe(24 * 3600_000);
+    expect(loadAdvancesConfig({ RECONCILIATION_FULL_SWEEP_INTERVAL: '6h' }).reconciliationFullSweepEveryMs).toBe(
+      6 * 3600_000,
+    );
+  });
+
+  it('rejects a RECONCILIATION_FULL_SWEEP_INTERVAL that is no duration, naming the variable', () => {
+    const load = () => loadAdvancesConfig({ RECONCILIATION_FULL_SWEEP_INTERVAL: 'daily' });
+    expect(load).toThrow(ConfigError);
+    expect(load).toThrow('RECONCILIATION_FULL_SWEEP_INTERVAL');
+  });
+});

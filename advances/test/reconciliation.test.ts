@@ -60,6 +60,7 @@ beforeAll(async () => {
     log: stack.log,
     reportWindowMs: stack.config.reportWindowMs,
     stuckAfterMs: stack.config.reconciliationStuckAfterMs,
+    fullSweepEveryMs: stack.config.reconciliationFullSweepEveryMs,
   };
 }, 120_000);
 
