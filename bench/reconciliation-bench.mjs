@@ -33,12 +33,13 @@ const PAYMENT = 1_000n;
 const AMOUNT = PAYMENT * BigInt(INSTALLMENTS); // 120.00 in 12 payments of 10.00
 const PAID = 2; // payments 1–2 taken, 3–12 due in the future
 const INTERVAL_MS = 7 * 24 * 3600_000;
-/** The defaults of the advances worker (ADVANCES_DB_POOL_SIZE, REPORT_WINDOW, RECONCILIATION_STUCK_AFTER, LEDGER_CALL_TIMEOUT). */
+/** The defaults of the advances worker (ADVANCES_DB_POOL_SIZE, REPORT_WINDOW, RECONCILIATION_STUCK_AFTER, RECONCILIATION_FULL_SWEEP_INTERVAL, RECONCILIATION_SCAN_OVERLAP, LEDGER_CALL_TIMEOUT). */
 const WORKER = {
   poolSize: 10,
   reportWindowMs: 5 * 24 * 3600_000,
   stuckAfterMs: 24 * 3600_000,
   fullSweepEveryMs: 24 * 3600_000,
+  scanOverlapMs: 2 * 60_000,
   callTimeoutMs: 10_000,
 };
 /** Runs per payment interval: hourly runs, weekly payments. */
@@ -101,6 +102,7 @@ export async function reconciliationBenchmark({
       reportWindowMs: WORKER.reportWindowMs,
       stuckAfterMs: WORKER.stuckAfterMs,
       fullSweepEveryMs: WORKER.fullSweepEveryMs,
+      scanOverlapMs: WORKER.scanOverlapMs,
     };
     const runs = await theRuns(deps, advancesUrl, seed.advances, pids, say);
     const anchors = {

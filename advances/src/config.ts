@@ -56,6 +56,8 @@ export interface AdvancesConfig {
   reconciliationStuckAfterMs: number;
   /** How often a reconciliation run checks every advance instead of only what changed. */
   reconciliationFullSweepEveryMs: number;
+  /** How far each ledger scan reaches back before the last one's end (see ReconciliationDeps.scanOverlapMs). */
+  reconciliationScanOverlapMs: number;
   /** The ledger's REPORT_WINDOW: how far back the reconciliation can read the ledger's report stream. */
   reportWindowMs: number;
   /** Policy: the smallest and largest advance, in minor units. */
@@ -94,6 +96,7 @@ const variables = z.object({
   RECONCILIATION_INTERVAL: z.union([z.literal('off'), duration('RECONCILIATION_INTERVAL')]).prefault('1h'),
   RECONCILIATION_STUCK_AFTER: duration('RECONCILIATION_STUCK_AFTER').prefault('1d'),
   RECONCILIATION_FULL_SWEEP_INTERVAL: duration('RECONCILIATION_FULL_SWEEP_INTERVAL').prefault('1d'),
+  RECONCILIATION_SCAN_OVERLAP: duration('RECONCILIATION_SCAN_OVERLAP').prefault('2m'),
   REPORT_WINDOW: duration('REPORT_WINDOW').prefault('5d'),
   ADVANCE_MIN_AMOUNT: minorUnits('ADVANCE_MIN_AMOUNT', 1_000_000_000_000n).prefault('100'),
   ADVANCE_MAX_AMOUNT: minorUnits('ADVANCE_MAX_AMOUNT', 1_000_000_000_000n).prefault('10000000'),
@@ -156,6 +159,7 @@ export function loadAdvancesConfig(env: NodeJS.ProcessEnv = process.env): Advanc
     reconciliationIntervalMs: c.RECONCILIATION_INTERVAL === 'off' ? null : c.RECONCILIATION_INTERVAL,
     reconciliationStuckAfterMs: c.RECONCILIATION_STUCK_AFTER,
     reconciliationFullSweepEveryMs: c.RECONCILIATION_FULL_SWEEP_INTERVAL,
+    reconciliationScanOverlapMs: c.RECONCILIATION_SCAN_OVERLAP,
     reportWindowMs: c.REPORT_WINDOW,
     minAmountMinor: c.ADVANCE_MIN_AMOUNT,
     maxAmountMinor: c.ADVANCE_MAX_AMOUNT,

@@ -31,9 +31,17 @@ describe('advances configuration: the reconciliation full sweep', () => {
     );
   });
 
-  it('rejects a RECONCILIATION_FULL_SWEEP_INTERVAL that is no duration, naming the variable', () => {
-    const load = () => loadAdvancesConfig({ RECONCILIATION_FULL_SWEEP_INTERVAL: 'daily' });
-    expect(load).toThrow(ConfigError);
-    expect(load).toThrow('RECONCILIATION_FULL_SWEEP_INTERVAL');
+  it('reaches each ledger scan 2 minutes back over the last by default (RECONCILIATION_SCAN_OVERLAP)', () => {
+    expect(loadAdvancesConfig({}).reconciliationScanOverlapMs).toBe(2 * 60_000);
+    expect(loadAdvancesConfig({ RECONCILIATION_SCAN_OVERLAP: '10m' }).reconciliationScanOverlapMs).toBe(10 * 60_000);
   });
+
+  it.each(['RECONCILIATION_FULL_SWEEP_INTERVAL', 'RECONCILIATION_SCAN_OVERLAP'])(
+    'rejects a %s that is no duration, naming the variable',
+    (name) => {
+      const load = () => loadAdvancesConfig({ [name]: 'daily' });
+      expect(load).toThrow(ConfigError);
+      expect(load).toThrow(name);
+    },
+  );
 });

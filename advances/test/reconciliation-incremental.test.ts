@@ -43,6 +43,7 @@ beforeAll(async () => {
     reportWindowMs: stack.config.reportWindowMs,
     stuckAfterMs: stack.config.reconciliationStuckAfterMs,
     fullSweepEveryMs: stack.config.reconciliationFullSweepEveryMs,
+    scanOverlapMs: stack.config.reconciliationScanOverlapMs,
   };
   const ledger = ledgerApi(stack.ledger.client);
   const api = advancesApi(stack.client);

@@ -61,6 +61,7 @@ beforeAll(async () => {
     reportWindowMs: stack.config.reportWindowMs,
     stuckAfterMs: stack.config.reconciliationStuckAfterMs,
     fullSweepEveryMs: stack.config.reconciliationFullSweepEveryMs,
+    scanOverlapMs: stack.config.reconciliationScanOverlapMs,
   };
 }, 120_000);
 

@@ -29,14 +29,7 @@ import { reconcileAdvance, type AdvanceToReconcile, type LedgerMovement } from '
 const PAGE_SIZE = 500;
 /** Ledger and Temporal calls in flight at once: enough to hide round trips, few enough not to crowd either server. */
 const CALLS_IN_FLIGHT = 16;
-/**
- * The next ledger scan starts this long before the last one ended: a ledger
- * row is stamped when its transaction starts and may commit after a scan's
- * snapshot, so each scan overlaps the previous (mirroring is idempotent). An
- * incremental run lists the workflows closed since the last run started, less
- * the same overlap (visibility shows a close a little after it happens).
- */
-const SCAN_OVERLAP_MS = 10 * 60_000;
+
 /** The ledger refuses a report that starts before now − REPORT_WINDOW; keep this far inside it. */
 const SCAN_WINDOW_MARGIN_MS = 5 * 60_000;
 /** A DISBURSING advance younger than this may be between its row and its workflow's start: not missing yet. */
@@ -53,6 +46,17 @@ export interface ReconciliationDeps {
   stuckAfterMs: number;
   /** RECONCILIATION_FULL_SWEEP_INTERVAL: a run checks every advance when the last full sweep is this old. */
   fullSweepEveryMs: number;
+  /**
+   * RECONCILIATION_SCAN_OVERLAP: the next ledger scan starts this long before
+   * the last one ended. A ledger row is stamped inside its transaction and
+   * commits a little later (at most the ledger's ACCOUNTS_STATEMENT_TIMEOUT:
+   * one statement posts it), and the worker's clock may differ from the
+   * ledger database's: a row committed after a scan's snapshot, stamped before
+   * its end, is read by the next (mirroring is idempotent). An incremental
+   * run lists the workflows closed since the last run started, less the same
+   * overlap (visibility shows a close a little after it happens).
+   */
+  scanOverlapMs: number;
 }
 
 /** How far a run got; carried in the activity's heartbeat so a retry resumes there. */
@@ -147,7 +151,7 @@ async function chooseScope(deps: ReconciliationDeps, resumedAs: RunMode | null, 
   const last = await lastRunStarts(deps.pool);
   const sweepDue = !last.fullSweep || now.getTime() - last.fullSweep.getTime() >= deps.fullSweepEveryMs;
   if (!last.run || (resumedAs === null && sweepDue)) return full;
-  const closed = await advancesClosedSince(deps.temporal, new Date(last.run.getTime() - SCAN_OVERLAP_MS));
+  const closed = await advancesClosedSince(deps.temporal, new Date(last.run.getTime() - deps.scanOverlapMs));
   if (closed === null) return full;
   return {
     mode: 'INCREMENTAL',
@@ -182,7 +186,7 @@ async function scanLedger(
   const endTime = new Date();
   const earliest = endTime.getTime() - deps.reportWindowMs + SCAN_WINDOW_MARGIN_MS;
   const last = await lastLedgerScan(deps.pool);
-  const from = last ? last.getTime() - SCAN_OVERLAP_MS : earliest;
+  const from = last ? last.getTime() - deps.scanOverlapMs : earliest;
   if (from < earliest && last) {
     deps.log.error(
       { lastScan: last.toISOString(), reportWindowMs: deps.reportWindowMs },
