@@ -171,7 +171,7 @@ async function runBenchmarks(stack, work, results) {
     if (ONLY.has('bank')) results.bank = await bankBenchmark(stack.env, accounts, results, pids);
   }
   if (ONLY.has('report'))
-    results.report = await withReportServer(work, (server) =>
+    results.report = await withReportServer((server) =>
       reportBenchmark({ ...server, listings: PLAN.report.listings, say }),
     );
   if (ONLY.has('advances')) {
@@ -388,7 +388,7 @@ async function fundedAccounts(work) {
 
 // ── benchmark 3: the report, on its own accounts-manager and database ──────
 
-async function withReportServer(work, body) {
+async function withReportServer(body) {
   const address = `127.0.0.1:${await freePort()}`;
   const env = {
     ...process.env,

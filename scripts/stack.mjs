@@ -156,7 +156,7 @@ function start(spec, index) {
     );
   }
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
-  exited.then((how) => {
+  void exited.then((how) => {
     if (!stopping) {
       say(`${spec.name} exited unexpectedly (${how}); stopping the stack`);
       void stopAll(1);
