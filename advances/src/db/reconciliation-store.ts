@@ -9,7 +9,8 @@ import type { Finding } from '../reconciliation/findings.js';
 
 /** Which advances a run checks (see reconciliation-run.ts). */
 export type ReconcileScope =
-  { mode: 'FULL'; recentSince: Date } | { mode: 'INCREMENTAL'; stuckBefore: Date; closedWorkflowAdvanceIds: string[] };
+  | { mode: 'FULL'; recentSince: Date }
+  | { mode: 'INCREMENTAL'; stuckBefore: Date; closedWorkflowAdvanceIds: string[] };
 
 /** An advance as a run checks it, with the queue mark read in the same snapshot (null: not queued). */
 export interface AdvanceOnPage extends AdvanceToReconcile {
