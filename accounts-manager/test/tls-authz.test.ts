@@ -116,8 +116,9 @@ describe('TLS', () => {
 
   it('may bind beyond loopback with TLS; without it, only if explicitly allowed', () => {
     const tlsFiles = { ACCOUNTS_TLS_CERT: certs.server.cert, ACCOUNTS_TLS_KEY: certs.server.key };
-    expect(loadAccountsConfig({ ACCOUNTS_GRPC_ADDR: '0.0.0.0:50051', ...tlsFiles }).tls).not.toBeNull();
-    expect(() => loadAccountsConfig({ ACCOUNTS_GRPC_ADDR: '0.0.0.0:50051' })).toThrow(
+    const secured = { ACCOUNTS_AUTH: 'on', REPORT_TOKEN_SECRET: 'a-secret-of-our-own-0123456789' };
+    expect(loadAccountsConfig({ ACCOUNTS_GRPC_ADDR: '0.0.0.0:50051', ...tlsFiles, ...secured }).tls).not.toBeNull();
+    expect(() => loadAccountsConfig({ ACCOUNTS_GRPC_ADDR: '0.0.0.0:50051', ...secured })).toThrow(
       /ACCOUNTS_GRPC_ADDR: 0\.0\.0\.0:50051 is not a loopback address/,
     );
   });

@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import {
   addressOrOff,
-  assertLoopbackOrAllowed,
+  assertSafeBeyondLoopback,
   duration,
   flag,
+  grpcServerBeyondLoopback,
   hostPort,
   logLevel,
   minorUnits,
@@ -142,7 +143,14 @@ const schema = variables
 export function loadAdvancesConfig(env: NodeJS.ProcessEnv = process.env): AdvancesConfig {
   const c = parseEnv(schema, env);
   const tls = serverTlsFrom('ADVANCES', c);
-  if (!tls) assertLoopbackOrAllowed('ADVANCES_GRPC_ADDR', c.ADVANCES_GRPC_ADDR, c.ALLOW_INSECURE_NON_LOOPBACK);
+  assertSafeBeyondLoopback(
+    c.ADVANCES_GRPC_ADDR,
+    grpcServerBeyondLoopback('ADVANCES', c.ADVANCES_GRPC_ADDR, {
+      tls: tls !== null,
+      allowInsecure: c.ALLOW_INSECURE_NON_LOOPBACK,
+      auth: c.ADVANCES_AUTH,
+    }),
+  );
   return {
     grpcAddress: c.ADVANCES_GRPC_ADDR,
     metricsAddress: c.ADVANCES_METRICS_ADDR,

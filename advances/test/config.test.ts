@@ -45,3 +45,24 @@ describe('advances configuration: the reconciliation full sweep', () => {
     },
   );
 });
+
+describe('secure by default (DESIGN.md §6): beyond loopback, the advances API checks who calls', () => {
+  it('refuses to start without authorization, naming ADVANCES_AUTH', () => {
+    const load = () =>
+      loadAdvancesConfig({ ADVANCES_GRPC_ADDR: '10.1.2.3:50052', ALLOW_INSECURE_NON_LOOPBACK: 'true' });
+    expect(load).toThrow(ConfigError);
+    expect(load).toThrow(/ADVANCES_AUTH: must be on when ADVANCES_GRPC_ADDR is not a loopback address/);
+  });
+
+  it('names every variable to change at once, TLS included', () => {
+    expect(() => loadAdvancesConfig({ ADVANCES_GRPC_ADDR: '0.0.0.0:50052' })).toThrow(
+      /ADVANCES_GRPC_ADDR: 0\.0\.0\.0:50052 is not a loopback address[^]*ADVANCES_AUTH: must be on/,
+    );
+  });
+
+  it('starts with authorization on, and keeps the dev defaults on loopback', () => {
+    const beyond = { ADVANCES_GRPC_ADDR: '0.0.0.0:50052', ALLOW_INSECURE_NON_LOOPBACK: 'true', ADVANCES_AUTH: 'on' };
+    expect(loadAdvancesConfig(beyond).authorization).not.toBeNull();
+    expect(loadAdvancesConfig({ ADVANCES_GRPC_ADDR: '127.0.0.1:50052' }).authorization).toBeNull();
+  });
+});
