@@ -2,6 +2,7 @@ import { Metadata, status, type ServiceDefinition, type UntypedServiceImplementa
 import { createHash } from 'node:crypto';
 import { ConfigError } from './config-parsing.js';
 import { guardService, type GuardedCall } from './call-guards.js';
+import { setCallIdentity } from './request-context.js';
 import { ERROR_FIELD_METADATA_KEY } from './service-errors.js';
 
 /**
@@ -131,6 +132,7 @@ export function withAuthorization(
   return guardService(definition, implementation, (method, call) => {
     const identity = identityOf(call, policy);
     if ('refused' in identity) return refusal(status.UNAUTHENTICATED, identity.refused);
+    setCallIdentity(identity.name);
     if (!allowed(policy, identity.name, method))
       return refusal(status.PERMISSION_DENIED, `${identity.name} may not call ${method}`);
     return null;

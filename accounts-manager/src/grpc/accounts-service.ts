@@ -15,6 +15,7 @@ import type { AccountsMetrics } from '../metrics.js';
 import { toServiceError, unary as unaryHandler } from '@alfabet/service-kit/service-errors';
 import { accountToProto, DIRECTION_FROM_PROTO, DIRECTION_NAMES, transactionToProto } from './mapping.js';
 import { optionalUuid, requireEnum, requireUuid } from '@alfabet/service-kit/field-validation';
+import { callIdentity } from '@alfabet/service-kit/request-context';
 
 export interface AccountsServiceDeps {
   pool: pg.Pool;
@@ -50,6 +51,7 @@ export function accountsService(deps: AccountsServiceDeps): AccountsServiceServe
     transfer: unary('Transfer', async (request) => {
       const transaction = await transfer(ledger, {
         requestId: optionalUuid('request_id', request.requestId),
+        initiatedBy: callIdentity(),
         srcAccountId: requireUuid('src_account_id', request.srcAccountId),
         dstAccountId: requireUuid('dst_account_id', request.dstAccountId),
         amountMinor: request.amount,
@@ -62,6 +64,7 @@ export function accountsService(deps: AccountsServiceDeps): AccountsServiceServe
     bankTransaction: unary('BankTransaction', async (request) => {
       const transaction = await bankTransaction(ledger, {
         requestId: optionalUuid('request_id', request.requestId),
+        initiatedBy: callIdentity(),
         dstAccountId: requireUuid('dst_account_id', request.dstAccountId),
         amountMinor: request.amount,
         direction: requireEnum('direction', request.direction, DIRECTION_FROM_PROTO, DIRECTION_NAMES),

@@ -29,6 +29,8 @@ export interface LedgerDeps {
 
 export interface TransferCommand {
   requestId: string | null;
+  /** The authenticated caller, stored with the transaction; '' when authorization is off. */
+  initiatedBy: string;
   srcAccountId: string;
   dstAccountId: string;
   amountMinor: bigint;
@@ -37,6 +39,8 @@ export interface TransferCommand {
 
 export interface BankTransactionCommand {
   requestId: string | null;
+  /** The authenticated caller, stored with the transaction; '' when authorization is off. */
+  initiatedBy: string;
   dstAccountId: string;
   amountMinor: bigint;
   direction: Direction;
@@ -71,6 +75,7 @@ export async function transfer(deps: LedgerDeps, command: TransferCommand): Prom
     description: '',
     fromAccountId: payer,
     toAccountId: payee,
+    initiatedBy: command.initiatedBy,
   });
 }
 
@@ -95,6 +100,7 @@ export async function bankTransaction(deps: LedgerDeps, command: BankTransaction
     description: command.description,
     fromAccountId: toCustomer ? BANK_ACCOUNT_ID : command.dstAccountId,
     toAccountId: toCustomer ? command.dstAccountId : BANK_ACCOUNT_ID,
+    initiatedBy: command.initiatedBy,
   });
 }
 
@@ -108,12 +114,13 @@ interface Posting {
   description: string;
   fromAccountId: string;
   toAccountId: string;
+  initiatedBy: string;
 }
 
 type PostedRecord = TransactionRecord & { outcome: 'posted' | 'replayed' };
 
 // A named statement is parsed and planned once per connection, then reused.
-const LEDGER_POST = 'SELECT * FROM ledger_post($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)';
+const LEDGER_POST = 'SELECT * FROM ledger_post($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)';
 
 async function post(deps: LedgerDeps, posting: Posting): Promise<LedgerTransaction> {
   let result: pg.QueryResult<PostedRecord>;
@@ -132,6 +139,7 @@ async function post(deps: LedgerDeps, posting: Posting): Promise<LedgerTransacti
         posting.description,
         posting.fromAccountId,
         posting.toAccountId,
+        posting.initiatedBy,
       ],
     });
   } catch (error) {

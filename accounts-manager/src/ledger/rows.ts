@@ -21,6 +21,7 @@ export interface TransactionRecord {
   status: string;
   failure_reason: string | null;
   failure_message: string;
+  initiated_by: string;
 }
 
 export interface AccountRecord {
@@ -45,6 +46,7 @@ export function toLedgerTransaction(row: TransactionRecord): LedgerTransaction {
     status: row.status as TransactionStatus,
     failureReason: row.failure_reason as FailureReason | null,
     failureMessage: row.failure_message,
+    initiatedBy: row.initiated_by,
   };
 }
 
@@ -59,5 +61,5 @@ export function toLedgerAccount(row: AccountRecord): LedgerAccount {
 }
 
 export const TRANSACTION_COLUMNS = `transaction_id, create_time, request_id, kind, src_account_id, dst_account_id,
-  amount, direction, description, status, failure_reason, failure_message`;
+  amount, direction, description, status, failure_reason, failure_message, initiated_by`;
 export const ACCOUNT_COLUMNS = 'account_id, display_name, balance, create_time, update_time';
