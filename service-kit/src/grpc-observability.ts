@@ -45,8 +45,12 @@ export function createRpcMetrics(registry: Registry): RpcMetrics {
   };
 }
 
-// Caller mistakes are logged at info; anything that may be our fault at warn.
-const CLIENT_CODES = new Set([
+/**
+ * Codes a caller's request earns: logged at info; anything else may be our
+ * fault and is logged at warn (the ledger's error-ratio alert, in
+ * deploy/prometheus/ledger-alerts.rules.yml, counts the same split).
+ */
+export const CLIENT_CODES: ReadonlySet<status> = new Set([
   status.INVALID_ARGUMENT,
   status.NOT_FOUND,
   status.ALREADY_EXISTS,
