@@ -327,7 +327,7 @@ const VARIABLES_OF_IMAGE: Record<string, readonly string[]> = {
 
 describe.each(Object.entries(compose.services).filter(([, service]) => service.image))(
   'image service %s',
-  (name, service) => {
+  (_name, service) => {
     const script = service.entrypoint?.find((part) => part.startsWith('/alfabet/'));
 
     it('sets only variables its image or script reads, and every variable its script requires', () => {
