@@ -10,6 +10,8 @@ import { ensureTransactionPartitions } from './db/partitions.js';
 import { accountsService } from './grpc/accounts-service.js';
 import { listTransactions } from './grpc/list-transactions.js';
 import { maintainReportCounts, REPORT_COUNTS_INTERVAL_MS } from './reports/report-counts.js';
+import { ReportIssuer } from './reports/report-horizon.js';
+import { START_TIME_GRACE_MS } from './reports/report-request.js';
 import { ReportTokens } from './reports/report-tokens.js';
 import type { Logger } from './logger.js';
 import { createAccountsMetrics, type AccountsMetrics } from './metrics.js';
@@ -36,7 +38,10 @@ export async function startAccountsApp(config: AccountsConfig, log: Logger): Pro
   const { orm, pool } = await openLedgerDatabase(config, log);
   const maintenance = await startMaintenance(pool, config, log);
   const metrics = createAccountsMetrics();
-  const grpc = await startAccountsGrpc(config, log, pool, metrics);
+  // Recorded before serving: transactions:archive reads the report horizon from it.
+  const issuer = new ReportIssuer(pool, config.reportWindowMs + START_TIME_GRACE_MS, config.reportTokenTtlMs);
+  await issuer.record();
+  const grpc = await startAccountsGrpc(config, log, pool, metrics, issuer);
   logAuthorization(config, log);
   const metricsEndpoint = await startMetricsEndpoint(config.metricsAddress, metrics.registry);
   log.info(
@@ -129,6 +134,7 @@ async function startAccountsGrpc(
   log: Logger,
   pool: pg.Pool,
   metrics: AccountsMetrics,
+  issuer: ReportIssuer,
 ): Promise<RunningGrpcServer> {
   const implementation = accountsService({
     pool,
@@ -138,6 +144,7 @@ async function startAccountsGrpc(
     listTransactions: listTransactions({
       pool,
       tokens: new ReportTokens(config.reportTokenSecret, config.reportTokenTtlMs),
+      issuer,
       windowMs: config.reportWindowMs,
       log,
       pagesFetched: metrics.reportPages,

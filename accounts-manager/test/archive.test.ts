@@ -7,13 +7,16 @@ import { BANK_ACCOUNT_ID } from '../src/ledger/system-accounts.js';
 import { verifyLedger } from '../src/ledger/verify.js';
 import { dropTestDatabase, TEST_DATABASES, testDatabaseUrl } from '../../test-support/test-databases.js';
 import { ledgerApi, startTestLedger, type TestLedger } from './support/ledger-harness.js';
-import { listAll } from './support/report-client.js';
+import { forgetReportCounts } from '../src/reports/report-counts.js';
+import { idsOf, listAll, listFirst } from './support/report-client.js';
 
 /**
  * `npm run transactions:archive` moves daily partitions older than the report
- * window to the archive schema while writers keep writing; the ledger stays
- * whole (ledger:verify), old transactions stay readable and replayable, and
- * reports no longer read them. In a database of its own.
+ * horizon the server recorded to the archive schema while writers keep
+ * writing; the ledger stays whole (ledger:verify), old transactions stay
+ * readable and replayable, and reports no longer read them. In a database of
+ * its own; the server runs with an 8-day REPORT_WINDOW, longer than the
+ * command's default of 5 days.
  */
 const DATABASE = `${TEST_DATABASES.accounts}_archive`;
 const DATABASE_URL = testDatabaseUrl(DATABASE);
@@ -26,7 +29,7 @@ let api: ReturnType<typeof ledgerApi>;
 
 beforeAll(async () => {
   await dropTestDatabase(DATABASE);
-  ledger = await startTestLedger({ ACCOUNTS_DATABASE_URL: DATABASE_URL });
+  ledger = await startTestLedger({ ACCOUNTS_DATABASE_URL: DATABASE_URL, REPORT_WINDOW: '8d' });
   pool = new pg.Pool({ connectionString: DATABASE_URL, max: 4 });
   api = ledgerApi(ledger.client);
 });
@@ -36,11 +39,15 @@ afterAll(async () => {
 });
 
 function runArchive(...args: string[]): Promise<{ code: number; output: string }> {
+  return runArchiveWith({}, ...args);
+}
+
+function runArchiveWith(env: Record<string, string>, ...args: string[]): Promise<{ code: number; output: string }> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
       ['--no-warnings', CLI, ...args],
-      { env: { ...process.env, NODE_OPTIONS: '', ACCOUNTS_DATABASE_URL: DATABASE_URL } },
+      { env: { ...process.env, NODE_OPTIONS: '', ACCOUNTS_DATABASE_URL: DATABASE_URL, ...env } },
       (error, stdout, stderr) => resolve({ code: error ? Number(error.code) : 0, output: stdout + stderr }),
     );
   });
@@ -172,3 +179,46 @@ it('finishes a move that was interrupted between detaching and attaching', async
   expect(await schemaOf(partition)).toBe('archive');
   expect((await verifyLedger(pool)).ok).toBe(true);
 });
+
+it('takes its cutoff from the server: no live report token loses a row, whatever the command is told', async () => {
+  const account = await api.fundedAccount(10n, 'archive report holder');
+  const sixDays = await creditInThePast(account, 11n, 6.5);
+  const sevenDays = await creditInThePast(account, 12n, 7.5);
+  await forgetReportCounts(pool);
+  // A listing over the server's whole 8-day window, one row a page; the client reads page 1 and comes back later.
+  const [first] = await listFirst(
+    ledger.client,
+    { accountId: account, pageSize: 1, startTime: new Date(Date.now() - 8 * DAY + 60_000) },
+    1,
+  );
+  const { snapshotToken, totalPages, totalSize } = first!;
+  expect(totalSize).toBe(3n);
+
+  const shorter = await runArchiveWith({ REPORT_WINDOW: '1d' });
+  expect(shorter.code).toBe(2);
+  expect(shorter.output).toContain('REPORT_WINDOW');
+  const shorterTtl = await runArchiveWith({ REPORT_TOKEN_TTL: '1s' });
+  expect(shorterTtl.code).toBe(2);
+  expect(shorterTtl.output).toContain('REPORT_TOKEN_TTL');
+  for (const bad of ['--before=2026-13-01', '--before=yesterday', '--sideways']) {
+    const refused = await runArchive(bad);
+    expect(refused.code).toBe(2);
+    expect(refused.output).toContain(bad.split('=')[0]);
+  }
+  const tooLate = await runArchive(`--before=${new Date().toISOString().slice(0, 10)}`);
+  expect(tooLate.code).toBe(2);
+  expect(tooLate.output).toContain('--before');
+  expect(await schemaOf(partitionOf(sixDays.createTime))).toBe('public');
+
+  // With no settings of its own (its default window is 5 days) it still keeps what the 8-day tokens cover.
+  const result = await runArchive();
+  expect(result.code).toBe(0);
+  expect(await schemaOf(partitionOf(sixDays.createTime))).toBe('public');
+  expect(await schemaOf(partitionOf(sevenDays.createTime))).toBe('public');
+
+  const last = await listAll(ledger.client, { accountId: account, pageSize: 1, snapshotToken, page: totalPages });
+  expect(idsOf(last)).toEqual([sevenDays.transactionId]);
+  const all = await listAll(ledger.client, { accountId: account, pageSize: 1, snapshotToken, page: 1 });
+  expect(idsOf(all)).toHaveLength(3);
+  expect(idsOf(all)).toContain(sixDays.transactionId);
+}, 60_000);

@@ -1,33 +1,45 @@
 /**
- * npm run transactions:archive -w accounts-manager [-- --dry-run]
- * Moves daily partitions of transactions that no report can reach any more
- * (older than REPORT_WINDOW plus the life of a report token) to the archive
- * schema, without blocking writers. Safe to run at any time, e.g. daily.
+ * npm run transactions:archive -w accounts-manager [-- --dry-run] [-- --before=YYYY-MM-DD]
+ * Moves daily partitions of transactions that no report can reach any more to
+ * the archive schema. The cutoff is the report horizon the running servers
+ * record in the database (src/reports/report-horizon.ts), never this
+ * command's environment. Safe to run at any time, e.g. daily, and to kill.
+ * Exit 0 done, 1 failed, 2 input refused (nothing moved).
  */
 import pg from 'pg';
 import { loadAccountsConfig } from '../config.js';
 import { archiveOldPartitions } from '../db/archive.js';
+import { archiveCutoff, ArchiveInputError, parseArchiveArgs } from '../db/archive-cutoff.js';
+import { readReportHorizon } from '../reports/report-horizon.js';
 import { START_TIME_GRACE_MS } from '../reports/report-request.js';
 
-const dryRun = process.argv.includes('--dry-run');
 const config = loadAccountsConfig();
-// A live report token may reach back to now − window − grace − TTL: keep that hot.
-const cutoff = new Date(Date.now() - config.reportWindowMs - START_TIME_GRACE_MS - config.reportTokenTtlMs);
 const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 1 });
 const log = {
-  info: (fields: { partition?: string }, message: string) => console.log(`${message} ${fields.partition ?? ''}`),
+  info: (fields: { partition?: string; step?: string }, message: string) =>
+    console.log(`${message} ${fields.partition ?? ''}${fields.step ? ` ${fields.step}` : ''}`),
 };
 try {
-  console.log(
-    `transactions:archive: partitions whose day ended before ${cutoff.toISOString()}${dryRun ? ' (dry run)' : ''}`,
+  const options = parseArchiveArgs(process.argv.slice(2));
+  const cutoff = archiveCutoff(
+    await readReportHorizon(pool),
+    {
+      reachMs: process.env.REPORT_WINDOW ? config.reportWindowMs + START_TIME_GRACE_MS : null,
+      ttlMs: process.env.REPORT_TOKEN_TTL ? config.reportTokenTtlMs : null,
+    },
+    options,
   );
-  const result = await archiveOldPartitions(pool, cutoff, log, dryRun);
   console.log(
-    `${dryRun ? 'would archive' : 'archived'} ${result.archived.length} partition(s); ${result.kept} hot partition(s) kept`,
+    `transactions:archive: partitions whose day ended before ${cutoff.toISOString()}${options.dryRun ? ' (dry run)' : ''}`,
+  );
+  const result = await archiveOldPartitions(pool, cutoff, log, options.dryRun);
+  console.log(
+    `${options.dryRun ? 'would archive' : 'archived'} ${result.archived.length} partition(s); ${result.kept} hot partition(s) kept`,
   );
 } catch (error) {
-  console.error(`transactions:archive failed: ${(error as Error).message}`);
-  process.exitCode = 1;
+  const refused = error instanceof ArchiveInputError;
+  console.error(`transactions:archive ${refused ? 'refused' : 'failed'}: ${(error as Error).message}`);
+  process.exitCode = refused ? 2 : 1;
 } finally {
   await pool.end();
 }

@@ -11,21 +11,24 @@ import {
 import { AccountSchema } from './entities/account.entity.js';
 import { TransactionSchema } from './entities/transaction.entity.js';
 import { TransactionRequestSchema } from './entities/transaction-request.entity.js';
+import { ReportTokenIssuerSchema } from './entities/report-token-issuer.entity.js';
 import { Migration20261125000000_ledger } from './migrations/Migration20261125000000_ledger.js';
 import { Migration20261126000000_archive } from './migrations/Migration20261126000000_archive.js';
 import { Migration20261127000000_report_counts } from './migrations/Migration20261127000000_report_counts.js';
 import { Migration20261128000000_initiated_by } from './migrations/Migration20261128000000_initiated_by.js';
+import { Migration20261128120000_report_horizon } from './migrations/Migration20261128120000_report_horizon.js';
 
 export type LedgerOrm = MikroORM;
 export type { OrmOptions };
 
 const LEDGER_SCHEMA: OrmSchema = {
-  entities: [AccountSchema, TransactionSchema, TransactionRequestSchema],
+  entities: [AccountSchema, TransactionSchema, TransactionRequestSchema, ReportTokenIssuerSchema],
   migrations: [
     Migration20261125000000_ledger,
     Migration20261126000000_archive,
     Migration20261127000000_report_counts,
     Migration20261128000000_initiated_by,
+    Migration20261128120000_report_horizon,
   ],
   migrationLockKey: 7_242_001,
 };

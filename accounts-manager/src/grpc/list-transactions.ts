@@ -12,6 +12,8 @@ import { totalPagesOf, type ReportSnapshot } from '../reports/report-types.js';
 export interface ReportDeps {
   pool: pg.Pool;
   tokens: ReportTokens;
+  /** Promises, before each new snapshot, that this server's tokens are accounted for (report-horizon.ts). */
+  issuer: { beforeIssuing(): Promise<void> };
   windowMs: number;
   log: Logger;
   /** Counts every page read from the database (a client that is gone stops it). */
@@ -36,6 +38,7 @@ export function listTransactions(deps: ReportDeps): (call: ReportCall) => Promis
     let page: number;
     let position: PagePosition;
     if (start.from === 'new') {
+      await deps.issuer.beforeIssuing();
       const taken = await takeSnapshot(deps.pool, start.filter);
       snapshot = { filter: start.filter, pageSize: start.pageSize, takenAtMs: policy.now(), ...taken };
       page = 1;

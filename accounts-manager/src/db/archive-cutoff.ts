@@ -1,0 +1,84 @@
+import type { ReportHorizon } from '../reports/report-horizon.js';
+
+/**
+ * Where `transactions:archive` stops: the report horizon the running servers
+ * recorded in the database (report-horizon.ts), never the command's own
+ * environment. The command's input can only move the cutoff earlier, and input
+ * that would reach past the horizon, or that is malformed, is refused before
+ * anything moves, with a message naming the option.
+ */
+
+export class ArchiveInputError extends Error {}
+
+export interface ArchiveOptions {
+  dryRun: boolean;
+  /** Archive only days that end on or before this UTC midnight. */
+  before: Date | null;
+}
+
+/** The command line: `--dry-run`, `--before=YYYY-MM-DD` (or `--before YYYY-MM-DD`); anything else is refused. */
+export function parseArchiveArgs(argv: string[]): ArchiveOptions {
+  const options: ArchiveOptions = { dryRun: false, before: null };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--dry-run') options.dryRun = true;
+    else if (arg === '--before' || arg.startsWith('--before=')) {
+      const value = arg === '--before' ? argv[++i] : arg.slice('--before='.length);
+      options.before = utcDate('--before', value);
+    } else throw new ArchiveInputError(`unknown option ${arg} (use --dry-run, --before=YYYY-MM-DD)`);
+  }
+  return options;
+}
+
+function utcDate(option: string, value: string | undefined): Date {
+  const date = new Date(`${value}T00:00:00Z`);
+  if (
+    !value ||
+    !/^\d{4}-\d{2}-\d{2}$/.test(value) ||
+    Number.isNaN(date.getTime()) ||
+    date.toISOString().slice(0, 10) !== value
+  ) {
+    throw new ArchiveInputError(`${option} must be a date YYYY-MM-DD (UTC), got "${value ?? ''}"`);
+  }
+  return date;
+}
+
+/** The command's own report settings, when its environment sets them (only to be checked, never to widen the archive). */
+export interface OwnReportSettings {
+  /** REPORT_WINDOW plus the start-time grace, if REPORT_WINDOW is set. */
+  reachMs: number | null;
+  ttlMs: number | null;
+}
+
+/**
+ * The cutoff: the recorded horizon, or --before if earlier. A REPORT_WINDOW or
+ * REPORT_TOKEN_TTL shorter than the servers' is refused: whoever set it expects
+ * days to move that live tokens still cover.
+ */
+export function archiveCutoff(horizon: ReportHorizon | null, own: OwnReportSettings, options: ArchiveOptions): Date {
+  if (!horizon) {
+    throw new ArchiveInputError(
+      'the ledger has no report horizon recorded yet (start accounts-manager once, it records it at start); nothing archived',
+    );
+  }
+  if (own.reachMs !== null && own.reachMs < horizon.reachMs) {
+    throw new ArchiveInputError(
+      `REPORT_WINDOW is shorter than the running servers' (${days(horizon.reachMs)} with the start-time grace): ` +
+        'live report tokens still cover those days; unset it or make it match; nothing archived',
+    );
+  }
+  if (own.ttlMs !== null && own.ttlMs < horizon.ttlMs) {
+    throw new ArchiveInputError(
+      `REPORT_TOKEN_TTL is shorter than the running servers' (${horizon.ttlMs / 1000} s): unset it or make it match; nothing archived`,
+    );
+  }
+  if (options.before && options.before > horizon.horizon) {
+    throw new ArchiveInputError(
+      `--before ${options.before.toISOString().slice(0, 10)} is later than the report horizon ` +
+        `${horizon.horizon.toISOString()} (live report tokens reach back to it); nothing archived`,
+    );
+  }
+  return options.before ?? horizon.horizon;
+}
+
+const days = (ms: number) => `${(ms / 86_400_000).toFixed(3)} d`;

@@ -1,0 +1,15 @@
+import { defineEntity, p } from '@mikro-orm/postgresql';
+
+/**
+ * A report configuration a server has run with, and until when servers with
+ * it may issue new snapshot tokens (see src/reports/report-horizon.ts).
+ */
+export const ReportTokenIssuerSchema = defineEntity({
+  name: 'ReportTokenIssuer',
+  tableName: 'report_token_issuers',
+  properties: {
+    reachMs: p.bigint('bigint').primary().fieldName('reach_ms'),
+    ttlMs: p.bigint('bigint').primary().fieldName('ttl_ms'),
+    issuingUntil: p.datetime().fieldName('issuing_until'),
+  },
+});
