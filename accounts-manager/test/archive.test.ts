@@ -1,5 +1,5 @@
 import { Direction, TransactionStatus } from '@alfabet/proto/accounts/v1';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -169,7 +169,7 @@ it('archives old partitions without blocking writers, and the ledger stays whole
   expect(pages.flatMap((page) => page.transactions.map((t) => t.transactionId))).not.toContain(old.transactionId);
 }, 60_000);
 
-it('finishes a move that was interrupted between detaching and attaching', async () => {
+it('finishes a move the earlier two-step version left between detaching and attaching', async () => {
   const account = await api.fundedAccount(10n, 'archive interrupted');
   const old = await creditInThePast(account, 70n, 25);
   const partition = partitionOf(old.createTime);
@@ -222,3 +222,65 @@ it('takes its cutoff from the server: no live report token loses a row, whatever
   expect(idsOf(all)).toHaveLength(3);
   expect(idsOf(all)).toContain(sixDays.transactionId);
 }, 60_000);
+
+/** Starts the archive paused after `step` of its first move; resolves once it says so. */
+function archivePausedAt(step: string) {
+  const child = spawn(process.execPath, ['--no-warnings', CLI], {
+    env: { ...process.env, NODE_OPTIONS: '', ACCOUNTS_DATABASE_URL: DATABASE_URL, ARCHIVE_TEST_PAUSE_AT: step },
+  });
+  let output = '';
+  const paused = new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes(`paused at ${step}`)) resolve();
+    });
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.on('exit', () => reject(new Error(`archive exited before pausing at ${step}: ${output}`)));
+  });
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  return { paused, kill: () => (child.kill('SIGKILL'), exited) };
+}
+
+async function attachedTo(table: string): Promise<string | null> {
+  const result = await pool.query<{ parent: string }>(
+    `SELECT i.inhparent::regclass::text AS parent FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE c.relname = $1`,
+    [table],
+  );
+  return result.rows[0]?.parent ?? null;
+}
+
+it.each(['prepared', 'detached', 'attached', 'committed'])(
+  'killed after the step %s, every row stays readable and a rerun completes',
+  async (step) => {
+    const account = await api.fundedAccount(5n, `archive killed ${step}`);
+    const daysAgo = 30 + ['prepared', 'detached', 'attached', 'committed'].indexOf(step);
+    const old = await creditInThePast(account, 40n, daysAgo);
+    const partition = partitionOf(old.createTime);
+    const run = archivePausedAt(step);
+    await run.paused;
+    // A read started now waits for the move's lock (if it holds it) and still finds the row.
+    const during = api.getTransaction({ transactionId: old.transactionId });
+    await run.kill();
+    expect((await during).amount).toBe(40n);
+
+    expect(await attachedTo(partition)).toBe(step === 'committed' ? 'archive.transactions' : 'transactions');
+    expect((await api.getTransaction({ transactionId: old.transactionId })).amount).toBe(40n);
+    expect((await api.getTransaction({ requestId: old.requestId })).transactionId).toBe(old.transactionId);
+    const replay = await api.bankTransaction({
+      dstAccountId: account,
+      amount: 40n,
+      direction: Direction.DIRECTION_CREDIT,
+      requestId: old.requestId,
+      description: 'from long ago',
+    });
+    expect(replay.transactionId).toBe(old.transactionId);
+    expect((await verifyLedger(pool)).ok).toBe(true);
+
+    const rerun = await runArchive();
+    expect(rerun.code).toBe(0);
+    expect(await attachedTo(partition)).toBe('archive.transactions');
+    expect((await api.getTransaction({ requestId: old.requestId })).transactionId).toBe(old.transactionId);
+    expect((await verifyLedger(pool)).ok).toBe(true);
+  },
+  60_000,
+);

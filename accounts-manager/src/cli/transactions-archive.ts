@@ -5,10 +5,12 @@
  * record in the database (src/reports/report-horizon.ts), never this
  * command's environment. Safe to run at any time, e.g. daily, and to kill.
  * Exit 0 done, 1 failed, 2 input refused (nothing moved).
+ * ARCHIVE_TEST_PAUSE_AT=<step> (tests only) stops after that step of the first
+ * move, printing `paused at <step>`, so a test can kill the process there.
  */
 import pg from 'pg';
 import { loadAccountsConfig } from '../config.js';
-import { archiveOldPartitions } from '../db/archive.js';
+import { archiveOldPartitions, type ArchiveStep } from '../db/archive.js';
 import { archiveCutoff, ArchiveInputError, parseArchiveArgs } from '../db/archive-cutoff.js';
 import { readReportHorizon } from '../reports/report-horizon.js';
 import { START_TIME_GRACE_MS } from '../reports/report-request.js';
@@ -19,6 +21,13 @@ const log = {
   info: (fields: { partition?: string; step?: string }, message: string) =>
     console.log(`${message} ${fields.partition ?? ''}${fields.step ? ` ${fields.step}` : ''}`),
 };
+/** Waits forever (until killed) after the step ARCHIVE_TEST_PAUSE_AT names. */
+async function pauseForTests(step: ArchiveStep, partition: string): Promise<void> {
+  if (process.env.ARCHIVE_TEST_PAUSE_AT !== step) return;
+  console.log(`paused at ${step} ${partition}`);
+  await new Promise(() => setInterval(() => undefined, 60_000));
+}
+
 try {
   const options = parseArchiveArgs(process.argv.slice(2));
   const cutoff = archiveCutoff(
@@ -32,7 +41,7 @@ try {
   console.log(
     `transactions:archive: partitions whose day ended before ${cutoff.toISOString()}${options.dryRun ? ' (dry run)' : ''}`,
   );
-  const result = await archiveOldPartitions(pool, cutoff, log, options.dryRun);
+  const result = await archiveOldPartitions(pool, cutoff, log, { dryRun: options.dryRun, afterStep: pauseForTests });
   console.log(
     `${options.dryRun ? 'would archive' : 'archived'} ${result.archived.length} partition(s); ${result.kept} hot partition(s) kept`,
   );

@@ -3,24 +3,46 @@ import type pg from 'pg';
 /**
  * Moving old daily partitions to cold storage.
  *
- * A partition whose whole day is older than `cutoff` is detached from
- * `transactions` with DETACH PARTITION … CONCURRENTLY (writers, which only
- * touch today's partition, are never blocked) and attached to
- * `archive.transactions`, where ledger:verify, GetTransaction and idempotent
- * replays still find its rows; reports no longer read it.
+ * A partition whose whole day ended before the cutoff moves from
+ * `transactions` to `archive.transactions` in ONE database transaction:
+ * DETACH PARTITION (without CONCURRENTLY, which is transactional), SET SCHEMA,
+ * ATTACH PARTITION, and forgetting its hours' sealed counts. Every other
+ * session sees the day either hot or archived, never in between, so
+ * ledger:verify, GetTransaction (by id and request id) and idempotent replays,
+ * which read `ledger_transactions_all` (both tables), always find its rows; a
+ * crash or a kill at any point rolls the move back and the next run does it.
+ *
+ * The price is a brief ACCESS EXCLUSIVE lock on `transactions`: the
+ * transaction only changes catalogs (the attach's range check is proved by a
+ * CHECK constraint validated beforehand, without blocking anyone, and the
+ * partition already has every index the archive needs), and it waits at most
+ * LOCK_TIMEOUT for the lock, so writers queue behind it for milliseconds, not
+ * for a long report page; when it cannot get the lock it retries later.
  */
 
 /**
- * Held (exclusively) while a partition is between the two tables, and
- * (shared) by ledger:verify, so the verifier never sees a ledger with a day
- * of transactions missing.
+ * Held (exclusively) while a partition moves, and (shared) by ledger:verify,
+ * so the verifier never runs across a move.
  */
 export const ARCHIVE_LOCK_KEY = 7_242_003;
 
 const PARTITION_NAME = /^transactions_p(\d{4})(\d{2})(\d{2})$/;
+const LOCK_TIMEOUT = '2s';
+const LOCK_ATTEMPTS = 5;
+const LOCK_RETRY_PAUSE_MS = 1_000;
+const LOCK_NOT_AVAILABLE = '55P03';
+
+/** The steps of one move, logged as `step <partition> <step>`; a test can pause at one and kill the process there. */
+export type ArchiveStep = 'prepared' | 'detached' | 'attached' | 'committed';
 
 export interface ArchiveLog {
   info(object: object, message: string): void;
+}
+
+export interface ArchiveRunOptions {
+  dryRun?: boolean;
+  /** Called after each step (tests pause here to kill the process); the move waits for it. */
+  afterStep?: (step: ArchiveStep, partition: string) => Promise<void>;
 }
 
 export interface ArchiveResult {
@@ -28,6 +50,12 @@ export interface ArchiveResult {
   archived: string[];
   /** Hot partitions kept. */
   kept: number;
+}
+
+interface PartitionRow {
+  name: string;
+  attached: boolean;
+  detach_pending: boolean;
 }
 
 /** The day (UTC, YYYY-MM-DD) a partition holds, from its name; null for a table that is not one of ours. */
@@ -45,19 +73,20 @@ function nextDay(day: string): string {
 
 /**
  * Archives every hot partition whose day ends at or before `cutoff`. Safe to
- * run again at any time: a move interrupted half-way (a crash between
- * detaching and attaching) is finished by the next run.
+ * run again at any time and to kill at any point. A partition left detached
+ * by the earlier, two-step version of this command is put back where it
+ * belongs (archived if old enough, re-attached otherwise).
  */
 export async function archiveOldPartitions(
   pool: pg.Pool,
   cutoff: Date,
   log: ArchiveLog,
-  dryRun = false,
+  options: ArchiveRunOptions = {},
 ): Promise<ArchiveResult> {
   const client = await pool.connect();
   try {
     const archived: string[] = [];
-    const { rows } = await client.query<{ name: string; attached: boolean; detach_pending: boolean }>(`
+    const { rows } = await client.query<PartitionRow>(`
       SELECT c.relname AS name, i.inhrelid IS NOT NULL AS attached, coalesce(i.inhdetachpending, false) AS detach_pending
       FROM pg_class c
       JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public'
@@ -67,18 +96,18 @@ export async function archiveOldPartitions(
     let kept = 0;
     for (const row of rows) {
       const day = partitionDay(row.name)!;
-      const dayEnd = new Date(`${nextDay(day)}T00:00:00Z`);
-      if (dayEnd > cutoff) {
+      const old = new Date(`${nextDay(day)}T00:00:00Z`) <= cutoff;
+      if (!old) {
+        if (!row.attached && !options.dryRun) await reattachHot(client, row.name, day);
         kept++;
         continue;
       }
-      if (dryRun) {
+      if (options.dryRun) {
         log.info({ partition: row.name }, 'would archive');
-        archived.push(row.name);
-        continue;
+      } else {
+        await moveToArchive(client, row, day, log, options.afterStep ?? (async () => undefined));
+        log.info({ partition: row.name }, 'archived');
       }
-      await moveToArchive(client, row.name, day, row.attached, row.detach_pending);
-      log.info({ partition: row.name }, 'archived');
       archived.push(row.name);
     }
     return { archived, kept };
@@ -89,41 +118,87 @@ export async function archiveOldPartitions(
 
 async function moveToArchive(
   client: pg.PoolClient,
-  name: string,
+  row: PartitionRow,
   day: string,
-  attached: boolean,
-  detachPending: boolean,
+  log: ArchiveLog,
+  afterStep: NonNullable<ArchiveRunOptions['afterStep']>,
 ): Promise<void> {
-  const table = `public.${quoteIdent(name)}`;
-  await client.query('SELECT pg_advisory_lock($1)', [ARCHIVE_LOCK_KEY]);
-  try {
-    if (attached && detachPending) {
-      // An earlier run was interrupted during the concurrent detach.
-      await client.query(`ALTER TABLE public.transactions DETACH PARTITION ${table} FINALIZE`);
-    } else if (attached) {
-      // Must run outside a transaction block: this connection is in autocommit.
-      await client.query(`ALTER TABLE public.transactions DETACH PARTITION ${table} CONCURRENTLY`);
-    }
+  const step = async (name: ArchiveStep) => {
+    log.info({ partition: row.name, step: name }, 'step');
+    await afterStep(name, row.name);
+  };
+  const table = `public.${quoteIdent(row.name)}`;
+  if (row.detach_pending) {
+    // Left by the earlier version's DETACH … CONCURRENTLY: finish it, then move the table below.
+    await client.query(`ALTER TABLE public.transactions DETACH PARTITION ${table} FINALIZE`);
+    row = { ...row, attached: false };
+  }
+  await proveDayBounds(client, table, day);
+  await step('prepared');
+  await withLock(client, async () => {
+    if (row.attached) await client.query(`ALTER TABLE public.transactions DETACH PARTITION ${table}`);
+    await step('detached');
+    await client.query(`ALTER TABLE ${table} SET SCHEMA archive`);
+    await client.query(
+      `ALTER TABLE archive.transactions ATTACH PARTITION archive.${quoteIdent(row.name)} ${bounds(day)}`,
+    );
+    // Its hours' sealed counts described hot rows; the day is no longer hot.
+    await client.query(
+      `DELETE FROM report_hour_counts WHERE hour_start >= $1::timestamptz AND hour_start < $2::timestamptz`,
+      [`${day} 00:00:00+00`, `${nextDay(day)} 00:00:00+00`],
+    );
+    await step('attached');
+  });
+  await step('committed');
+}
+
+/** A partition the earlier version left detached whose day is still hot goes back into `transactions`. */
+async function reattachHot(client: pg.PoolClient, name: string, day: string): Promise<void> {
+  await client.query(`ALTER TABLE public.transactions ATTACH PARTITION public.${quoteIdent(name)} ${bounds(day)}`);
+}
+
+/**
+ * A validated CHECK constraint equal to the day's range lets ATTACH skip its
+ * scan of the day's rows (done inside the move, under the lock). VALIDATE
+ * takes only a SHARE UPDATE EXCLUSIVE lock: readers and writers go on.
+ */
+async function proveDayBounds(client: pg.PoolClient, table: string, day: string): Promise<void> {
+  const constraint = quoteIdent(`archive_day_${day.replace(/-/g, '')}`);
+  await client.query(
+    `DO $$ BEGIN
+       ALTER TABLE ${table} ADD CONSTRAINT ${constraint}
+         CHECK (create_time >= '${day} 00:00:00+00' AND create_time < '${nextDay(day)} 00:00:00+00') NOT VALID;
+     EXCEPTION WHEN duplicate_object THEN NULL;
+     END $$`,
+  );
+  await client.query(`ALTER TABLE ${table} VALIDATE CONSTRAINT ${constraint}`);
+}
+
+/**
+ * Runs `move` in one transaction holding the archive lock, waiting at most
+ * LOCK_TIMEOUT for each lock; on a lock timeout everything rolls back and it
+ * tries again a little later.
+ */
+async function withLock(client: pg.PoolClient, move: () => Promise<void>): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
     await client.query('BEGIN');
     try {
-      await client.query(`ALTER TABLE ${table} SET SCHEMA archive`);
-      await client.query(
-        `ALTER TABLE archive.transactions ATTACH PARTITION archive.${quoteIdent(name)}
-         FOR VALUES FROM ('${day} 00:00:00+00') TO ('${nextDay(day)} 00:00:00+00')`,
-      );
-      // Its hours' sealed counts described hot rows; the day is no longer hot.
-      await client.query(
-        `DELETE FROM report_hour_counts WHERE hour_start >= $1::timestamptz AND hour_start < $2::timestamptz`,
-        [`${day} 00:00:00+00`, `${nextDay(day)} 00:00:00+00`],
-      );
+      await client.query(`SET LOCAL lock_timeout = '${LOCK_TIMEOUT}'`);
+      await client.query('SELECT pg_advisory_xact_lock($1)', [ARCHIVE_LOCK_KEY]);
+      await move();
       await client.query('COMMIT');
+      return;
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
+      const lockTimeout = (error as { code?: string }).code === LOCK_NOT_AVAILABLE;
+      if (!lockTimeout || attempt >= LOCK_ATTEMPTS) throw error;
+      await new Promise((resolve) => setTimeout(resolve, LOCK_RETRY_PAUSE_MS * attempt));
     }
-  } finally {
-    await client.query('SELECT pg_advisory_unlock($1)', [ARCHIVE_LOCK_KEY]).catch(() => undefined);
   }
+}
+
+function bounds(day: string): string {
+  return `FOR VALUES FROM ('${day} 00:00:00+00') TO ('${nextDay(day)} 00:00:00+00')`;
 }
 
 /** Partition names come from pg_class and match PARTITION_NAME; quoted anyway. */
