@@ -237,8 +237,8 @@ function archivePausedAt(step: string) {
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.on('exit', () => reject(new Error(`archive exited before pausing at ${step}: ${output}`)));
   });
-  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-  return { paused, kill: () => (child.kill('SIGKILL'), exited) };
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { paused, kill: () => (child.kill('SIGKILL'), exited), resume: () => (child.kill('SIGUSR2'), exited) };
 }
 
 async function attachedTo(table: string): Promise<string | null> {
@@ -284,3 +284,22 @@ it.each(['prepared', 'detached', 'attached', 'committed'])(
   },
   60_000,
 );
+
+it('keeps a day when a server with a longer window records it while the archive is under way', async () => {
+  const account = await api.fundedAccount(5n, 'archive horizon moved');
+  const old = await creditInThePast(account, 9n, 40);
+  const partition = partitionOf(old.createTime);
+  const run = archivePausedAt('prepared');
+  await run.paused;
+  // As a server started with REPORT_WINDOW=60d does at start.
+  await pool.query(
+    `INSERT INTO report_token_issuers (reach_ms, ttl_ms, issuing_until) VALUES ($1, 3600000, now() + interval '1 minute')`,
+    [60 * DAY],
+  );
+  try {
+    expect(await run.resume()).toBe(0);
+    expect(await attachedTo(partition)).toBe('transactions');
+  } finally {
+    await pool.query('DELETE FROM report_token_issuers WHERE reach_ms = $1', [60 * DAY]);
+  }
+}, 60_000);

@@ -6,7 +6,7 @@
  * command's environment. Safe to run at any time, e.g. daily, and to kill.
  * Exit 0 done, 1 failed, 2 input refused (nothing moved).
  * ARCHIVE_TEST_PAUSE_AT=<step> (tests only) stops after that step of the first
- * move, printing `paused at <step>`, so a test can kill the process there.
+ * move, printing `paused at <step>`, until SIGUSR2, so a test can kill it there.
  */
 import pg from 'pg';
 import { loadAccountsConfig } from '../config.js';
@@ -21,11 +21,24 @@ const log = {
   info: (fields: { partition?: string; step?: string }, message: string) =>
     console.log(`${message} ${fields.partition ?? ''}${fields.step ? ` ${fields.step}` : ''}`),
 };
-/** Waits forever (until killed) after the step ARCHIVE_TEST_PAUSE_AT names. */
+/**
+ * The horizon again, inside the move's transaction: a server that started
+ * since with a longer REPORT_WINDOW has recorded it (its record waits for this
+ * SHARE lock, so it cannot take a snapshot before the move commits).
+ */
+async function horizonNow(client: pg.PoolClient): Promise<Date> {
+  await client.query('LOCK TABLE report_token_issuers IN SHARE MODE');
+  return (await readReportHorizon(client))?.horizon ?? new Date(0);
+}
+
+/** Waits after the step ARCHIVE_TEST_PAUSE_AT names until SIGUSR2 (or a kill). */
 async function pauseForTests(step: ArchiveStep, partition: string): Promise<void> {
   if (process.env.ARCHIVE_TEST_PAUSE_AT !== step) return;
+  const keepAlive = setInterval(() => undefined, 60_000);
+  const resumed = new Promise((resolve) => process.once('SIGUSR2', resolve));
   console.log(`paused at ${step} ${partition}`);
-  await new Promise(() => setInterval(() => undefined, 60_000));
+  await resumed;
+  clearInterval(keepAlive);
 }
 
 try {
@@ -41,7 +54,11 @@ try {
   console.log(
     `transactions:archive: partitions whose day ended before ${cutoff.toISOString()}${options.dryRun ? ' (dry run)' : ''}`,
   );
-  const result = await archiveOldPartitions(pool, cutoff, log, { dryRun: options.dryRun, afterStep: pauseForTests });
+  const result = await archiveOldPartitions(pool, cutoff, log, {
+    dryRun: options.dryRun,
+    recheckCutoff: horizonNow,
+    afterStep: pauseForTests,
+  });
   console.log(
     `${options.dryRun ? 'would archive' : 'archived'} ${result.archived.length} partition(s); ${result.kept} hot partition(s) kept`,
   );

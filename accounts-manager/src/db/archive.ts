@@ -41,6 +41,11 @@ export interface ArchiveLog {
 
 export interface ArchiveRunOptions {
   dryRun?: boolean;
+  /**
+   * Called inside each move's transaction, once it holds its locks: the
+   * cutoff as it is now. A day that no longer ends before it is left hot.
+   */
+  recheckCutoff?: (client: pg.PoolClient) => Promise<Date>;
   /** Called after each step (tests pause here to kill the process); the move waits for it. */
   afterStep?: (step: ArchiveStep, partition: string) => Promise<void>;
 }
@@ -105,7 +110,11 @@ export async function archiveOldPartitions(
       if (options.dryRun) {
         log.info({ partition: row.name }, 'would archive');
       } else {
-        await moveToArchive(client, row, day, log, options.afterStep ?? (async () => undefined));
+        if (!(await moveToArchive(client, row, day, log, options))) {
+          log.info({ partition: row.name }, 'kept: the report horizon moved back');
+          kept++;
+          continue;
+        }
         log.info({ partition: row.name }, 'archived');
       }
       archived.push(row.name);
@@ -121,11 +130,11 @@ async function moveToArchive(
   row: PartitionRow,
   day: string,
   log: ArchiveLog,
-  afterStep: NonNullable<ArchiveRunOptions['afterStep']>,
-): Promise<void> {
+  options: ArchiveRunOptions,
+): Promise<boolean> {
   const step = async (name: ArchiveStep) => {
     log.info({ partition: row.name, step: name }, 'step');
-    await afterStep(name, row.name);
+    await options.afterStep?.(name, row.name);
   };
   const table = `public.${quoteIdent(row.name)}`;
   if (row.detach_pending) {
@@ -135,7 +144,9 @@ async function moveToArchive(
   }
   await proveDayBounds(client, table, day);
   await step('prepared');
-  await withLock(client, async () => {
+  const moved = await withLock(client, async () => {
+    const cutoff = await options.recheckCutoff?.(client);
+    if (cutoff && new Date(`${nextDay(day)}T00:00:00Z`) > cutoff) return false;
     if (row.attached) await client.query(`ALTER TABLE public.transactions DETACH PARTITION ${table}`);
     await step('detached');
     await client.query(`ALTER TABLE ${table} SET SCHEMA archive`);
@@ -148,8 +159,10 @@ async function moveToArchive(
       [`${day} 00:00:00+00`, `${nextDay(day)} 00:00:00+00`],
     );
     await step('attached');
+    return true;
   });
-  await step('committed');
+  if (moved) await step('committed');
+  return moved;
 }
 
 /** A partition the earlier version left detached whose day is still hot goes back into `transactions`. */
@@ -179,15 +192,15 @@ async function proveDayBounds(client: pg.PoolClient, table: string, day: string)
  * LOCK_TIMEOUT for each lock; on a lock timeout everything rolls back and it
  * tries again a little later.
  */
-async function withLock(client: pg.PoolClient, move: () => Promise<void>): Promise<void> {
+async function withLock(client: pg.PoolClient, move: () => Promise<boolean>): Promise<boolean> {
   for (let attempt = 1; ; attempt++) {
     await client.query('BEGIN');
     try {
       await client.query(`SET LOCAL lock_timeout = '${LOCK_TIMEOUT}'`);
       await client.query('SELECT pg_advisory_xact_lock($1)', [ARCHIVE_LOCK_KEY]);
-      await move();
-      await client.query('COMMIT');
-      return;
+      const moved = await move();
+      await client.query(moved ? 'COMMIT' : 'ROLLBACK');
+      return moved;
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
       const lockTimeout = (error as { code?: string }).code === LOCK_NOT_AVAILABLE;
