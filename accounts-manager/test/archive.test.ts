@@ -8,6 +8,7 @@ import { verifyLedger } from '../src/ledger/verify.js';
 import { dropTestDatabase, TEST_DATABASES, testDatabaseUrl } from '../../test-support/test-databases.js';
 import { ledgerApi, startTestLedger, type TestLedger } from './support/ledger-harness.js';
 import { forgetReportCounts } from '../src/reports/report-counts.js';
+import { readReportHorizon, ReportIssuer } from '../src/reports/report-horizon.js';
 import { idsOf, listAll, listFirst } from './support/report-client.js';
 
 /**
@@ -303,3 +304,41 @@ it('keeps a day when a server with a longer window records it while the archive 
     await pool.query('DELETE FROM report_token_issuers WHERE reach_ms = $1', [60 * DAY]);
   }
 }, 60_000);
+
+it('the horizon: the largest ttl, and the largest reach of the settings that can have issued a token still valid', async () => {
+  const HOUR = 3600_000;
+  const near = (date: Date | undefined, ms: number) => expect(Math.abs(date!.getTime() - ms)).toBeLessThan(10_000);
+  const server = (await readReportHorizon(pool))!;
+  expect(server).toMatchObject({ reachMs: 8 * DAY + 60_000, ttlMs: HOUR });
+  near(server.horizon, Date.now() - 8 * DAY - 60_000 - HOUR);
+  const record = (reachMs: number, ttlMs: number, promisedMsAgo: number) =>
+    pool.query(
+      `INSERT INTO report_token_issuers (reach_ms, ttl_ms, issuing_until) VALUES ($1, $2, now() - $3::bigint * interval '1 millisecond')`,
+      [reachMs, ttlMs, promisedMsAgo],
+    );
+  try {
+    await record(30 * DAY, HOUR, 2 * HOUR); // a 30-day setting last issued 2 h ago: its tokens have expired
+    expect((await readReportHorizon(pool))!.reachMs).toBe(8 * DAY + 60_000);
+    await record(20 * DAY, HOUR, HOUR / 2); // a 20-day setting last issued 30 min ago: its tokens are valid
+    near((await readReportHorizon(pool))?.horizon, Date.now() - 20 * DAY - HOUR);
+    await record(DAY, 3 * HOUR, 10 * HOUR); // a longer ttl (long stopped) keeps its ttl and revives the 30-day one
+    near((await readReportHorizon(pool))?.horizon, Date.now() - 30 * DAY - 3 * HOUR);
+  } finally {
+    await pool.query('DELETE FROM report_token_issuers WHERE reach_ms <> $1', [8 * DAY + 60_000]);
+  }
+});
+
+it('a server renews its promise before issuing when less than 15 s of it is left, once for concurrent listings', async () => {
+  let now = 0;
+  let writes = 0;
+  const fakePool = { query: async () => (writes++, { rows: [] }) } as unknown as pg.Pool;
+  const issuer = new ReportIssuer(fakePool, 1000, 1000, () => now);
+  await Promise.all([issuer.beforeIssuing(), issuer.beforeIssuing(), issuer.beforeIssuing()]);
+  expect(writes).toBe(1);
+  now = 44_000;
+  await issuer.beforeIssuing();
+  expect(writes).toBe(1);
+  now = 46_000;
+  await issuer.beforeIssuing();
+  expect(writes).toBe(2);
+});
