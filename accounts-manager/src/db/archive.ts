@@ -162,6 +162,7 @@ async function moveToArchive(
     return true;
   });
   if (moved) await step('committed');
+  else if (!row.attached) await reattachHot(client, row.name, day);
   return moved;
 }
 
