@@ -50,7 +50,7 @@ export function findDescendant(root, needle) {
       return { pid: Number(pid), ppid: Number(ppid), args };
     });
   const below = new Set([root]);
-  for (let grew = true; grew;) {
+  for (let grew = true; grew; ) {
     grew = false;
     for (const row of rows)
       if (below.has(row.ppid) && !below.has(row.pid)) {

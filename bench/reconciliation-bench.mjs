@@ -1,11 +1,13 @@
 // Benchmark 5: reconciliation at scale. Seeds N healthy open advances (their
 // ledger movements made through accounts-manager's gRPC API with the request
 // ids and descriptions the advances service derives, their rows in the
-// advances database, a parked workflow `advance-<id>` each), then times two
+// advances database, a parked workflow `advance-<id>` each), then times three
 // reconciliation runs (runReconciliation, the code the Schedule's activity
-// runs): the first with the ledger mirror empty, the second with it full.
-// Both must raise nothing. Anchors, same run: the same ledger rows read by one
-// SQL query, and through the ledger's report stream.
+// runs): two full sweeps (the first ever, with the ledger mirror empty; the
+// daily one, with it full), then an hour's worth of payments (one advance in
+// 168 pays, as with weekly payments) and the hourly incremental run, which
+// must re-check exactly those. All must raise nothing. Anchors, same run: the
+// same ledger rows read by one SQL query, and through the ledger's report stream.
 import { credentials } from '@grpc/grpc-js';
 import { Client, Connection } from '@temporalio/client';
 import { spawn } from 'node:child_process';
@@ -31,8 +33,17 @@ const PAYMENT = 1_000n;
 const AMOUNT = PAYMENT * BigInt(INSTALLMENTS); // 120.00 in 12 payments of 10.00
 const PAID = 2; // payments 1–2 taken, 3–12 due in the future
 const INTERVAL_MS = 7 * 24 * 3600_000;
-/** The defaults of the advances worker (ADVANCES_DB_POOL_SIZE, REPORT_WINDOW, RECONCILIATION_STUCK_AFTER, LEDGER_CALL_TIMEOUT). */
-const WORKER = { poolSize: 10, reportWindowMs: 5 * 24 * 3600_000, stuckAfterMs: 24 * 3600_000, callTimeoutMs: 10_000 };
+/** The defaults of the advances worker (ADVANCES_DB_POOL_SIZE, REPORT_WINDOW, RECONCILIATION_STUCK_AFTER, RECONCILIATION_FULL_SWEEP_INTERVAL, RECONCILIATION_SCAN_OVERLAP, LEDGER_CALL_TIMEOUT). */
+const WORKER = {
+  poolSize: 10,
+  reportWindowMs: 5 * 24 * 3600_000,
+  stuckAfterMs: 24 * 3600_000,
+  fullSweepEveryMs: 24 * 3600_000,
+  scanOverlapMs: 2 * 60_000,
+  callTimeoutMs: 10_000,
+};
+/** Runs per payment interval: hourly runs, weekly payments. */
+const RUNS_PER_INTERVAL = 168;
 /** Where the worker's first scan starts: its margin inside the ledger's report window. */
 const SCAN_WINDOW_MARGIN_MS = 5 * 60_000;
 const SEED_CONCURRENCY = 64;
@@ -90,11 +101,10 @@ export async function reconciliationBenchmark({
       log: createLogger('warn', 'reconciliation-bench'),
       reportWindowMs: WORKER.reportWindowMs,
       stuckAfterMs: WORKER.stuckAfterMs,
+      fullSweepEveryMs: WORKER.fullSweepEveryMs,
+      scanOverlapMs: WORKER.scanOverlapMs,
     };
-    const runs = {
-      first: await measuredRun(deps, pids, 'first run (mirror empty)', say),
-      second: await measuredRun(deps, pids, 'second run (mirror full)', say),
-    };
+    const runs = await theRuns(deps, advancesUrl, seed.advances, pids, say);
     const anchors = {
       sql: await sqlAnchor(accountsUrl, seed.advances, say),
       stream: await streamAnchor(ledger, count, say),
@@ -107,15 +117,34 @@ export async function reconciliationBenchmark({
   }
 }
 
+/** Two full sweeps (the first ever, then the daily one), an hour of payments, the hourly run. */
+async function theRuns(deps, advancesUrl, advances, pids, say) {
+  const first = await measuredRun(deps, pids, 'first full sweep (mirror empty)', say);
+  // The daily sweep: RECONCILIATION_FULL_SWEEP_INTERVAL has passed.
+  const second = await measuredRun({ ...deps, fullSweepEveryMs: 0 }, pids, 'daily full sweep (mirror full)', say);
+  const paid = await payAnHoursWorth(deps.ledger, advancesUrl, advances, say);
+  const hourly = await measuredRun(deps, pids, `hourly run (${paid} advances paid since)`, say);
+  const covered = advances.length;
+  return {
+    first,
+    second,
+    hourly: { ...hourly, changed: paid, covered, coveredPerSecond: round(covered / hourly.seconds, 0) },
+  };
+}
+
 /** The ratios to the anchors, and whether both runs saw the healthy book as healthy (a finding is a correctness failure). */
-function verdict({ first, second }, { sql, stream }, count, say) {
-  const healthy = [first, second].every(
-    (run) => run.findingsRaised === 0 && run.openFindings === 0 && run.advancesChecked === count,
-  );
+function verdict({ first, second, hourly }, { sql, stream }, count, say) {
+  const clean = (run) => run.findingsRaised === 0 && run.openFindings === 0;
+  // Full sweeps check every advance; the hourly run exactly the ones that paid since.
+  const healthy =
+    [first, second].every((run) => clean(run) && run.advancesChecked === count) &&
+    clean(hourly) &&
+    hourly.advancesChecked === hourly.changed;
   if (!healthy) {
     say(
-      `reconciliation: CORRECTNESS FAILURE — a healthy book of ${count} advances raised findings (first run ${first.findingsRaised}, second ${second.findingsRaised}; ` +
-        `open ${second.openFindings}; checked ${first.advancesChecked} / ${second.advancesChecked}): ${first.sample.concat(second.sample).join(' | ')}`,
+      `reconciliation: CORRECTNESS FAILURE — a healthy book of ${count} advances: raised ${first.findingsRaised} / ${second.findingsRaised} / ${hourly.findingsRaised}, ` +
+        `open ${hourly.openFindings}, checked ${first.advancesChecked} / ${second.advancesChecked} / ${hourly.advancesChecked} (hourly: ${hourly.changed} changed): ` +
+        first.sample.concat(second.sample, hourly.sample).join(' | '),
     );
   }
   const ratios = {
@@ -123,10 +152,13 @@ function verdict({ first, second }, { sql, stream }, count, say) {
     secondVsSql: ratio(second.advancesPerSecond, sql.advancesPerSecond),
     firstVsStream: ratio(first.advancesPerSecond, stream.advancesPerSecond),
     secondVsStream: ratio(second.advancesPerSecond, stream.advancesPerSecond),
+    hourlyVsSql: ratio(hourly.coveredPerSecond, sql.advancesPerSecond),
+    hourlyVsStream: ratio(hourly.coveredPerSecond, stream.advancesPerSecond),
   };
   say(
-    `reconciliation: ${first.advancesPerSecond} / ${second.advancesPerSecond} advances/s (first / second run) vs ${sql.advancesPerSecond} by SQL ` +
-      `(${ratios.firstVsSql}× / ${ratios.secondVsSql}×) and ${stream.advancesPerSecond} by the report stream (${ratios.firstVsStream}× / ${ratios.secondVsStream}×)`,
+    `reconciliation: full sweeps ${first.advancesPerSecond} / ${second.advancesPerSecond} advances/s (first / daily), hourly run ${hourly.coveredPerSecond} advances/s covered ` +
+      `vs ${sql.advancesPerSecond} by SQL (${ratios.firstVsSql}× / ${ratios.secondVsSql}× / ${ratios.hourlyVsSql}×) ` +
+      `and ${stream.advancesPerSecond} by the report stream (${ratios.firstVsStream}× / ${ratios.secondVsStream}× / ${ratios.hourlyVsStream}×)`,
   );
   return { ratios, healthy };
 }
@@ -318,6 +350,44 @@ async function parkWorkflows(address, advanceIds, say) {
     await connection.close();
     throw error;
   }
+}
+
+// ── an hour of business ───────────────────────────────────────────────────
+
+/**
+ * What an hour brings with weekly payments: one advance in RUNS_PER_INTERVAL
+ * pays its payment 3 — the ledger's debit (through its API, as the activity
+ * makes it) and the row marked PAID — so the hourly run has real changes to find.
+ */
+async function payAnHoursWorth(ledger, advancesUrl, advances, say) {
+  const paying = advances.filter((_, index) => index % RUNS_PER_INTERVAL === 0);
+  const db = new pg.Client({ connectionString: advancesUrl });
+  await db.connect();
+  try {
+    await inLanes(paying.length, SEED_CONCURRENCY, async (index) => {
+      const { advanceId, accountId } = paying[index];
+      const transaction = await ledger.bankTransaction(
+        {
+          requestId: paymentRequestId(advanceId, 3),
+          dstAccountId: accountId,
+          amount: PAYMENT,
+          direction: Direction.DIRECTION_DEBIT,
+          description: paymentDescription(advanceId, 3),
+        },
+        'reconciliation-bench',
+      );
+      if (transaction.status !== TransactionStatus.TRANSACTION_STATUS_SUCCESS)
+        throw new Error(`payment 3 of ${advanceId} was refused: ${transaction.failureMessage}`);
+      await db.query(
+        `UPDATE payments SET status = 'PAID', transaction_id = $2, update_time = now() WHERE advance_id = $1 AND number = 3`,
+        [advanceId, transaction.transactionId],
+      );
+    });
+  } finally {
+    await db.end();
+  }
+  say(`reconciliation: an hour of business — ${paying.length} advances paid their payment 3`);
+  return paying.length;
 }
 
 // ── the runs ──────────────────────────────────────────────────────────────

@@ -143,7 +143,7 @@ async function copyAnchor(databaseUrl) {
   const copyStarted = process.hrtime.bigint();
   const rows = await countCopiedRows(
     databaseUrl,
-    `COPY (SELECT transaction_id, create_time, kind, src_account_id, dst_account_id, amount, direction, description, status, failure_reason, failure_message
+    `COPY (SELECT transaction_id, create_time, kind, src_account_id, dst_account_id, amount, direction, description, status, failure_reason, failure_message, initiated_by
              FROM transactions WHERE create_time >= now() - interval '5 days' + interval '30 seconds'
              ORDER BY create_time DESC, transaction_id DESC) TO STDOUT`,
   );

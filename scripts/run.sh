@@ -40,17 +40,17 @@ case "$task" in
     typecheck_tests
     ;;
   lint)
-    # ESLint (eslint.config.js): function length on the sources, a few correctness rules everywhere.
-    # Reads the sources with type information from the tsconfigs, needs no build.
-    exec npx --no-install eslint --max-warnings 0 "$@" .
+    # Biome (biome.jsonc): the layout (as format-check) and the lint rules — functions of at most
+    # 70 lines in the sources, a few correctness rules everywhere. Reads the sources, needs no build.
+    exec npx --no-install biome check --error-on-warnings "$@" .
     ;;
   format-check)
-    # Prettier (.prettierrc.json; what it skips: .prettierignore): fails on any file not laid out as it would.
-    exec npx --no-install prettier --check "$@" .
+    # Biome's formatter (biome.jsonc): fails on any file not laid out as it would.
+    exec npx --no-install biome format "$@" .
     ;;
   format)
-    # Rewrites the files Prettier would lay out differently (the fix for a failing format-check).
-    exec npx --no-install prettier --write "$@" .
+    # Rewrites the files Biome would lay out differently (the fix for a failing format-check).
+    exec npx --no-install biome format --write "$@" .
     ;;
   lint-deps)
     # The one-way layers of DESIGN.md §2 (.dependency-cruiser.cjs): reads the sources, needs no build.

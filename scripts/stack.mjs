@@ -4,10 +4,12 @@
 //
 // Each process starts only once the one before it is healthy; every log line
 // is prefixed with the process's name (pino JSON is rendered as one readable
-// line); Ctrl-C (or SIGTERM) stops everything in reverse order, waiting for
-// each to drain, and leaves no process behind. A port already taken is
-// reported before anything starts. scripts/run.sh has built the code and put
-// Node 24 and the Temporal CLI on PATH before this runs.
+// line). A process that dies is started again with backoff, and the stack
+// gives up (stops everything, exit 1) only on a crash loop — see
+// scripts/supervisor.mjs. Ctrl-C (or SIGTERM) stops everything in reverse
+// order, waiting for each to drain, and leaves no process behind. A port
+// already taken is reported before anything starts. scripts/run.sh has built
+// the code and put Node 24 and the Temporal CLI on PATH before this runs.
 import { spawn } from 'node:child_process';
 import { mkdirSync, existsSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -15,6 +17,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { healthCheck } from './stack-health.mjs';
+import { supervise } from './supervisor.mjs';
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 // Where the Temporal dev server keeps its state (gitignored); tests point it elsewhere.
@@ -35,7 +38,8 @@ const advancesAddress = env.ADVANCES_GRPC_ADDR ?? '127.0.0.1:50052';
 /** Search attributes ops filter advances by in the Web UI (registered at dev-server start). */
 const SEARCH_ATTRIBUTES = ['AdvanceAccountId=Keyword', 'AdvanceStatus=Keyword'];
 
-/** @typedef {{ name: string, command: string, args: string[], ports: { port: number, host: string, what: string, variable: string }[], ready: () => Promise<boolean>, optional?: string }} ProcessSpec */
+/** @typedef {{ name: string, command: string, args: string[], ports: { port: number, host: string, what: string, variable: string }[], ready: (launched: Launched) => Promise<boolean>, readyLine?: string, optional?: string }} ProcessSpec */
+/** @typedef {{ child: import('node:child_process').ChildProcess, exited: Promise<{ code: number | null, signal: string | null, error?: Error }>, readyLineSeen: boolean }} Launched */
 
 /** @type {ProcessSpec[]} */
 const PROCESSES = [
@@ -95,7 +99,9 @@ const PROCESSES = [
     command: process.execPath,
     args: [join(ROOT, 'advances/dist/src/main-worker.js')],
     ports: [],
-    ready: async () => true, // the worker logs "worker running" itself; it polls, it serves nothing
+    // It serves nothing (it polls Temporal): it is ready once it says so.
+    ready: async (launched) => launched.readyLineSeen,
+    readyLine: 'worker running',
     optional: join(ROOT, 'advances/dist/src/main-worker.js'),
   },
 ];
@@ -107,7 +113,8 @@ const prefix = (name, index) => {
   const label = name.padEnd(width);
   return useColor ? `\x1b[${COLORS[index % COLORS.length]}m${label} |\x1b[0m` : `${label} |`;
 };
-const say = (text) => process.stdout.write(`${prefix('stack', 4)} ${text}\n`);
+// The stack's own lines carry the time too, as the services' do: when did it crash, when was it back.
+const say = (text) => process.stdout.write(`${prefix('stack', 4)} ${new Date().toISOString().slice(11, 19)} ${text}\n`);
 
 const LEVELS = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
 /** Renders a pino JSON line as `HH:MM:SS level msg key=value…`; other lines pass through. */
@@ -140,66 +147,102 @@ async function firstTakenPort(ports) {
   return null;
 }
 
-const running = []; // { spec, child, exited: Promise<number|null> }
+/** @type {{ spec: ProcessSpec, supervisor: ReturnType<typeof supervise> }[]} */
+const supervised = [];
 let stopping = false;
 
-function start(spec, index) {
+/** Signals a process's whole group (it runs detached, as its own group); false when it is gone. */
+function signalGroup(child, signal) {
+  try {
+    process.kill(-child.pid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Spawns one process of the stack, its output prefixed with its name; `exited` resolves once it is gone. */
+function launch(spec, index, restart) {
   const child = spawn(spec.command, spec.args, {
     cwd: ROOT,
     env: { ...env, FORCE_COLOR: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true, // its own process group, so a stop reaches everything it started
   });
+  /** @type {Launched} */
+  const launched = { child, exited: null, readyLineSeen: false };
   for (const stream of [child.stdout, child.stderr]) {
-    createInterface({ input: stream }).on('line', (line) =>
-      process.stdout.write(`${prefix(spec.name, index)} ${readable(line)}\n`),
-    );
+    createInterface({ input: stream }).on('line', (line) => {
+      if (spec.readyLine && line.includes(spec.readyLine)) launched.readyLineSeen = true;
+      process.stdout.write(`${prefix(spec.name, index)} ${readable(line)}\n`);
+    });
   }
-  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
-  exited.then((how) => {
-    if (!stopping) {
-      say(`${spec.name} exited unexpectedly (${how}); stopping the stack`);
-      void stopAll(1);
-    }
+  launched.exited = new Promise((resolve) => {
+    child.once('exit', (code, signal) => {
+      signalGroup(child, 'SIGKILL'); // whatever it started dies with it, so a restart finds its ports free
+      resolve({ code, signal });
+    });
+    child.once('error', (error) => resolve({ code: null, signal: null, error }));
   });
-  child.once('error', (error) => {
-    say(`${spec.name} could not start: ${error.message}`);
-    void stopAll(1);
-  });
-  running.push({ spec, child, exited });
+  if (restart > 0) void sayWhenBackUp(spec, launched, restart);
+  return launched;
 }
 
-async function waitUntilReady(spec) {
+async function sayWhenBackUp(spec, launched, restart) {
+  let gone = false;
+  void launched.exited.then(() => (gone = true));
+  if (
+    await waitUntilReady(
+      spec,
+      () => launched,
+      () => gone,
+    )
+  )
+    say(`${spec.name} is up again (restart ${restart})`);
+}
+
+/** Starts `spec` under a supervisor: restarted when it dies, the stack stopped when it crash-loops. */
+function startSupervised(spec, index) {
+  const supervisor = supervise({
+    name: spec.name,
+    launch: ({ restart }) => launch(spec, index, restart),
+    log: say,
+    onGiveUp: () => void stopAll(1),
+  });
+  supervised.push({ spec, supervisor });
+  return supervisor;
+}
+
+/** True once `spec` is ready (its process as `current()` returns it), false on a timeout, a stop or `abandoned()`. */
+async function waitUntilReady(spec, current, abandoned = () => false) {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline) {
-    if (stopping) return false;
-    if (await spec.ready().catch(() => false)) return true;
+    if (stopping || abandoned()) return false;
+    if (await spec.ready(current()).catch(() => false)) return true;
     await new Promise((resolve) => setTimeout(resolve, 300));
   }
   return false;
 }
 
+/** Stops one process and waits for it: SIGTERM (it drains), SIGKILL after STOP_TIMEOUT_MS. */
+async function stopProcess(spec, { child, exited }) {
+  signalGroup(child, 'SIGTERM'); // (nothing to signal when it is already gone, waiting for a restart)
+  const timer = setTimeout(() => {
+    say(`${spec.name} did not stop within ${STOP_TIMEOUT_MS / 1000}s; killing it`);
+    signalGroup(child, 'SIGKILL');
+  }, STOP_TIMEOUT_MS);
+  await exited;
+  clearTimeout(timer);
+}
+
 async function stopAll(exitCode) {
   if (stopping) return;
   stopping = true;
+  // No restarts from here on, whichever process exits next.
+  for (const { supervisor } of supervised) supervisor.stop();
   say('stopping (reverse order, each drains first)…');
-  for (const { spec, child, exited } of [...running].reverse()) {
-    if (child.exitCode !== null || child.signalCode !== null) continue;
-    try {
-      process.kill(-child.pid, 'SIGTERM');
-    } catch {
-      /* already gone */
-    }
-    const timer = setTimeout(() => {
-      say(`${spec.name} did not stop within ${STOP_TIMEOUT_MS / 1000}s; killing it`);
-      try {
-        process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        /* already gone */
-      }
-    }, STOP_TIMEOUT_MS);
-    await exited;
-    clearTimeout(timer);
+  for (const { spec, supervisor } of [...supervised].reverse()) {
+    if (supervisor.current) await stopProcess(spec, supervisor.current);
     say(`${spec.name} stopped`);
   }
   process.exit(exitCode);
@@ -234,8 +277,8 @@ async function main() {
 
   for (const [index, spec] of specs.entries()) {
     say(`starting ${spec.name}…`);
-    start(spec, index);
-    if (!(await waitUntilReady(spec))) {
+    const supervisor = startSupervised(spec, index);
+    if (!(await waitUntilReady(spec, () => supervisor.current))) {
       if (!stopping) say(`${spec.name} did not become healthy within ${READY_TIMEOUT_MS / 1000}s`);
       return stopAll(1);
     }

@@ -13,7 +13,8 @@ export interface TestCertificates {
   dir: string;
   ca: string;
   server: { cert: string; key: string };
-  client(name: string): { cert: string; key: string };
+  /** A client certificate whose subject is `subject` (default `/CN=<name>`; `/CN=a/CN=b` has two common names). */
+  client(name: string, subject?: string): { cert: string; key: string };
   /** A client certificate for `name` signed by another CA. */
   impostor(name: string): { cert: string; key: string };
   remove(): void;
@@ -41,10 +42,10 @@ export function makeTestCertificates(): TestCertificates {
     ]);
     return name;
   };
-  const issue = (ca: string, name: string, extensions: string) => {
+  const issue = (ca: string, name: string, extensions: string, subject = `/CN=${name}`) => {
     const base = `${ca}-${name}`;
     writeFileSync(path(`${base}.ext`), extensions);
-    openssl(['req', ...EC_KEY, '-keyout', path(`${base}.key`), '-out', path(`${base}.csr`), '-subj', `/CN=${name}`]);
+    openssl(['req', ...EC_KEY, '-keyout', path(`${base}.key`), '-out', path(`${base}.csr`), '-subj', subject]);
     openssl([
       'x509',
       '-req',
@@ -71,7 +72,7 @@ export function makeTestCertificates(): TestCertificates {
     dir,
     ca: path(`${ca}.crt`),
     server,
-    client: (name) => issue(ca, name, 'extendedKeyUsage=clientAuth\n'),
+    client: (name, subject) => issue(ca, name, 'extendedKeyUsage=clientAuth\n', subject),
     impostor: (name) => issue((foreign ??= authority('foreign-ca')), name, 'extendedKeyUsage=clientAuth\n'),
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };

@@ -15,6 +15,9 @@ export const TEST_DATABASES = {
   // …and a ledger of its own: a movement naming an advance its advances database never recorded is a finding,
   // so it must not see the movements of other tests' advances.
   accountsReconciliation: `alfabet_accounts_recon_test${suffix}`,
+  // The incremental reconciliation test likewise, on a real Temporal dev server.
+  advancesIncremental: `alfabet_advances_incr_test${suffix}`,
+  accountsIncremental: `alfabet_accounts_incr_test${suffix}`,
 } as const;
 
 export const testDatabaseUrl = (name: string) => `postgres://postgres@127.0.0.1:5432/${name}`;

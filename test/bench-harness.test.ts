@@ -83,15 +83,19 @@ test('the benchmark harness runs every benchmark in --quick mode and its correct
       completed: results.plan.advances.count,
       activities: 13 * results.plan.advances.count,
     });
-    // Benchmark 5: both reconciliation runs checked every seeded advance and raised nothing,
-    // next to anchors that read the same 3 ledger rows per advance.
-    for (const run of [results.reconciliation.runs.first, results.reconciliation.runs.second]) {
+    // Benchmark 5: both full sweeps checked every seeded advance, the hourly run exactly the
+    // ones that paid since, and none raised anything, next to anchors that read the same 3
+    // ledger rows per advance.
+    const { first, second, hourly } = results.reconciliation.runs;
+    for (const run of [first, second]) {
       expect(run).toMatchObject({
         advancesChecked: results.plan.reconciliation.count,
         findingsRaised: 0,
         openFindings: 0,
       });
     }
+    expect(hourly.changed).toBe(Math.ceil(results.plan.reconciliation.count / 168));
+    expect(hourly).toMatchObject({ advancesChecked: hourly.changed, findingsRaised: 0, openFindings: 0 });
     expect(results.reconciliation.anchors.sql.rows).toBe(3 * results.plan.reconciliation.count);
     expect(results.reconciliation.anchors.stream.rows).toBeGreaterThanOrEqual(3 * results.plan.reconciliation.count);
     // The chart has the three series.

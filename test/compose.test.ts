@@ -81,7 +81,7 @@ it('starts every service of the design, with a healthcheck wherever another wait
 
 describe.each(Object.entries(compose.services).filter(([, service]) => service.build))(
   'service %s',
-  (name, service) => {
+  (_name, service) => {
     const build = service.build!;
     const context = join(ROOT, build.context);
     const dockerfilePath = join(context, build.dockerfile);

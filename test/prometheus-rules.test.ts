@@ -1,9 +1,8 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse } from 'yaml';
+import { metricNames, promtool, rulesOf } from '../test-support/prometheus-rules.js';
 
 /**
  * The advances worker's alerting rules (issue 16), checked the way Prometheus
@@ -22,50 +21,7 @@ const WORKER_METRICS = [
   'advances_reconciliation_interval_seconds',
 ];
 
-interface Rule {
-  alert?: string;
-  record?: string;
-  expr: string;
-  for?: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-}
-interface RuleFile {
-  groups: { name: string; rules: Rule[] }[];
-}
-const rules = (parse(readFileSync(RULES, 'utf8')) as RuleFile).groups.flatMap((group) => group.rules);
-
-function promtool(...args: string[]) {
-  const run = spawnSync('promtool', args, { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
-  if (run.error) throw new Error(`promtool could not run (scripts/toolchain.sh installs it): ${run.error.message}`);
-  return { status: run.status, output: `${run.stdout}${run.stderr}` };
-}
-
-/** Metric names an expression selects: identifiers left once strings, label matchers, grouping clauses, function calls and keywords are taken out. */
-function metricNames(expr: string): string[] {
-  const bare = expr
-    .replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`/g, ' ')
-    .replace(/\{[^}]*\}/g, ' ')
-    .replace(/\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, ' ')
-    .replace(/\[[^\]]*\]/g, ' ');
-  const keywords = new Set([
-    'and',
-    'or',
-    'unless',
-    'bool',
-    'offset',
-    'by',
-    'without',
-    'on',
-    'ignoring',
-    'group_left',
-    'group_right',
-    'inf',
-    'nan',
-  ]);
-  const names = [...bare.matchAll(/(?<![\w.])([a-zA-Z_:][\w:]*)(?![\w:]|\s*\()/g)].map((m) => m[1]!);
-  return [...new Set(names.filter((name) => !keywords.has(name.toLowerCase())))].sort();
-}
+const rules = rulesOf(RULES);
 
 it('passes promtool check rules', () => {
   const { status, output } = promtool('check', 'rules', RULES);

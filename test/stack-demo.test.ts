@@ -1,10 +1,9 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { dropTestDatabase, testDatabaseUrl } from '../test-support/test-databases.js';
+import { alive, cleanUpStack, descendants, portFree, startStack, waitForOutput } from '../test-support/npm-start.js';
+import { dropTestDatabase } from '../test-support/test-databases.js';
 import { freePort } from '../test-support/temporal-dev-server.js';
 
 /**
@@ -21,92 +20,6 @@ const DATABASES = {
   advances: `alfabet_advances_stack_test${suffix}`,
 };
 const STACK_UP_TIMEOUT_MS = 150_000;
-
-interface Stack {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-  env: NodeJS.ProcessEnv;
-  ports: number[];
-}
-
-async function startStack(extraEnv: NodeJS.ProcessEnv = {}): Promise<Stack> {
-  const [temporal, ui, accounts, advances] = [await freePort(), await freePort(), await freePort(), await freePort()];
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    ALFABET_DATA_DIR: mkdtempSync(join(tmpdir(), 'alfabet-stack-')),
-    TEMPORAL_ADDRESS: `127.0.0.1:${temporal}`,
-    TEMPORAL_UI_PORT: String(ui),
-    ACCOUNTS_GRPC_ADDR: `127.0.0.1:${accounts}`,
-    ADVANCES_GRPC_ADDR: `127.0.0.1:${advances}`,
-    ACCOUNTS_DATABASE_URL: testDatabaseUrl(DATABASES.accounts),
-    ADVANCES_DATABASE_URL: testDatabaseUrl(DATABASES.advances),
-    ACCOUNTS_METRICS_ADDR: 'off',
-    ADVANCES_METRICS_ADDR: 'off',
-    ADVANCES_WORKER_METRICS_ADDR: 'off',
-    ADVANCES_TEMPORAL_METRICS_ADDR: 'off',
-    ADVANCE_PAYMENT_INTERVAL: '1s',
-    ...extraEnv,
-  };
-  const child = spawn(process.execPath, [join(ROOT, 'scripts/stack.mjs')], {
-    cwd: ROOT,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout!.on('data', (chunk) => {
-    output += String(chunk);
-  });
-  child.stderr!.on('data', (chunk) => {
-    output += String(chunk);
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, output: () => output, exited, env, ports: [temporal, ui, accounts, advances] };
-}
-
-async function waitForOutput(stack: Stack, text: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!stack.output().includes(text)) {
-    if (stack.child.exitCode !== null)
-      throw new Error(`the stack exited (${stack.child.exitCode}) before "${text}":\n${stack.output()}`);
-    if (Date.now() > deadline) throw new Error(`no "${text}" within ${timeoutMs} ms:\n${stack.output()}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
-
-/** Every process below `pid` (the stack's children run in their own process groups). */
-function descendants(pid: number): number[] {
-  const table = execFileSync('ps', ['-eo', 'pid=,ppid='], { encoding: 'utf8' })
-    .trim()
-    .split('\n')
-    .map((line) => line.trim().split(/\s+/).map(Number) as [number, number]);
-  const found: number[] = [];
-  const walk = (parent: number) => {
-    for (const [child, ppid] of table)
-      if (ppid === parent) {
-        found.push(child);
-        walk(child);
-      }
-  };
-  walk(pid);
-  return found;
-}
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-const portFree = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const probe = createServer()
-      .once('error', () => resolve(false))
-      .once('listening', () => probe.close(() => resolve(true)));
-    probe.listen(port, '127.0.0.1');
-  });
 
 function runDemo(env: NodeJS.ProcessEnv): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
@@ -132,10 +45,10 @@ beforeAll(async () => {
 });
 
 test('npm run demo tells its story against the stack, and Ctrl-C stops every process', async () => {
-  const stack = await startStack();
+  const stack = await startStack(DATABASES);
   try {
     await waitForOutput(stack, 'the stack is up', STACK_UP_TIMEOUT_MS);
-    const children = descendants(stack.child.pid!);
+    const children = descendants(stack.child.pid!).map(({ pid }) => pid);
     expect(children.length).toBeGreaterThanOrEqual(4); // temporal, accounts, advances, worker
 
     const demo = await runDemo(stack.env);
@@ -161,14 +74,7 @@ test('npm run demo tells its story against the stack, and Ctrl-C stops every pro
     expect(children.filter(alive)).toEqual([]);
     for (const port of stack.ports) expect(await portFree(port)).toBe(true);
   } finally {
-    if (stack.child.exitCode === null) stack.child.kill('SIGKILL');
-    for (const pid of descendants(stack.child.pid!))
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    rmSync(stack.env.ALFABET_DATA_DIR!, { recursive: true, force: true });
+    cleanUpStack(stack);
   }
 }, 400_000);
 
@@ -188,7 +94,7 @@ test('a port already taken stops npm start before anything starts, naming the po
   const holder: Server = createServer();
   const port = await freePort();
   await new Promise<void>((resolve) => holder.listen(port, '127.0.0.1', resolve));
-  const stack = await startStack({ ACCOUNTS_GRPC_ADDR: `127.0.0.1:${port}` });
+  const stack = await startStack(DATABASES, { ACCOUNTS_GRPC_ADDR: `127.0.0.1:${port}` });
   try {
     expect(await stack.exited).toBe(1);
     expect(stack.output()).toContain(`port ${port} on 127.0.0.1 (accounts-manager gRPC) is already in use`);
@@ -196,6 +102,6 @@ test('a port already taken stops npm start before anything starts, naming the po
     expect(stack.output()).not.toContain('starting temporal');
   } finally {
     holder.close();
-    rmSync(stack.env.ALFABET_DATA_DIR!, { recursive: true, force: true });
+    cleanUpStack(stack);
   }
 });

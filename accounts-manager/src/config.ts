@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import {
   addressOrOff,
-  assertLoopbackOrAllowed,
+  assertSafeBeyondLoopback,
   duration,
   flag,
+  grpcServerBeyondLoopback,
   hostPort,
   logLevel,
   minorUnits,
@@ -70,6 +71,12 @@ export const DEFAULT_ACCOUNTS_POLICY = {
 
 export const MAX_AMOUNT_DEFAULT = 1_000_000_000_000n;
 
+/**
+ * REPORT_TOKEN_SECRET when unset: published here, so anyone could forge
+ * report tokens with it. Good enough on loopback; refused anywhere else.
+ */
+export const DEV_REPORT_TOKEN_SECRET = 'alfabet-dev-only-report-token-secret';
+
 const schema = z.object({
   ACCOUNTS_GRPC_ADDR: hostPort('ACCOUNTS_GRPC_ADDR').default('127.0.0.1:50051'),
   ACCOUNTS_METRICS_ADDR: addressOrOff('ACCOUNTS_METRICS_ADDR', '127.0.0.1:9464'),
@@ -80,7 +87,7 @@ const schema = z.object({
   REPORT_TOKEN_SECRET: z
     .string()
     .min(16, 'REPORT_TOKEN_SECRET must be at least 16 characters')
-    .default('alfabet-dev-only-report-token-secret'),
+    .default(DEV_REPORT_TOKEN_SECRET),
   REPORT_TOKEN_TTL: duration('REPORT_TOKEN_TTL').prefault('1h'),
   ACCOUNTS_DB_POOL_SIZE: positiveInt('ACCOUNTS_DB_POOL_SIZE', 200).prefault('20'),
   ACCOUNTS_STATEMENT_TIMEOUT: duration('ACCOUNTS_STATEMENT_TIMEOUT').prefault('10s'),
@@ -101,7 +108,16 @@ export const ACCOUNTS_CONFIG_VARIABLES: readonly string[] = Object.keys(schema.s
 export function loadAccountsConfig(env: NodeJS.ProcessEnv = process.env): AccountsConfig {
   const c = parseEnv(schema, env);
   const tls = serverTlsFrom('ACCOUNTS', c);
-  if (!tls) assertLoopbackOrAllowed('ACCOUNTS_GRPC_ADDR', c.ACCOUNTS_GRPC_ADDR, c.ALLOW_INSECURE_NON_LOOPBACK);
+  assertSafeBeyondLoopback(c.ACCOUNTS_GRPC_ADDR, {
+    ...grpcServerBeyondLoopback('ACCOUNTS', c.ACCOUNTS_GRPC_ADDR, {
+      tls: tls !== null,
+      allowInsecure: c.ALLOW_INSECURE_NON_LOOPBACK,
+      auth: c.ACCOUNTS_AUTH,
+    }),
+    REPORT_TOKEN_SECRET:
+      c.REPORT_TOKEN_SECRET === DEV_REPORT_TOKEN_SECRET &&
+      'must be set to a secret of your own (at least 16 characters) when ACCOUNTS_GRPC_ADDR is not a loopback address: the default is published, so report tokens could be forged',
+  });
   return {
     grpcAddress: c.ACCOUNTS_GRPC_ADDR,
     metricsAddress: c.ACCOUNTS_METRICS_ADDR,

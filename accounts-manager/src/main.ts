@@ -1,5 +1,6 @@
 import { exitOnStartFailure, loadConfigOrExit, runUntilSignalled } from '@alfabet/service-kit/process-lifecycle';
 import { loadAccountsConfig } from './config.js';
+import { routeGrpcLogs } from '@alfabet/service-kit/logger';
 import { createLogger } from './logger.js';
 import { startAccountsApp } from './app.js';
 
@@ -7,6 +8,7 @@ import { startAccountsApp } from './app.js';
 async function main(): Promise<void> {
   const config = loadConfigOrExit('accounts-manager', () => loadAccountsConfig());
   const log = createLogger(config.logLevel);
+  routeGrpcLogs(log);
   const app = await startAccountsApp(config, log);
   runUntilSignalled(log, () => app.stop(), config.shutdownGraceMs);
 }

@@ -377,8 +377,9 @@ describe('a bad request is an error that names the field and stores nothing', ()
     const before = await storedFootprint(pool, [rich, other]);
     const balancesBefore = [(await api.getAccount(rich)).balance, (await api.getAccount(other)).balance];
 
-    const error = await (
-      method === 'listTransactions' ? listAll(ledger.client, body) : call(ledger.client, method, body)
+    const error = await (method === 'listTransactions'
+      ? listAll(ledger.client, body)
+      : call(ledger.client, method, body)
     ).then(
       () => null,
       (e: ServiceError) => e,

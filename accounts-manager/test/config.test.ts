@@ -1,4 +1,4 @@
-import { ConfigError, loadAccountsConfig } from '../src/config.js';
+import { ConfigError, DEV_REPORT_TOKEN_SECRET, loadAccountsConfig } from '../src/config.js';
 
 describe('configuration', () => {
   it('has the documented defaults', () => {
@@ -25,13 +25,58 @@ describe('configuration', () => {
   });
 
   it('refuses to serve plaintext gRPC beyond loopback unless told to', () => {
-    expect(() => loadAccountsConfig({ ACCOUNTS_GRPC_ADDR: '0.0.0.0:50051' })).toThrow(
+    const secured = { ACCOUNTS_AUTH: 'on', REPORT_TOKEN_SECRET: 'a-secret-of-our-own-0123456789' };
+    expect(() => loadAccountsConfig({ ACCOUNTS_GRPC_ADDR: '0.0.0.0:50051', ...secured })).toThrow(
       /ACCOUNTS_GRPC_ADDR: .*not a loopback address/,
     );
     expect(
-      loadAccountsConfig({ ACCOUNTS_GRPC_ADDR: '0.0.0.0:50051', ALLOW_INSECURE_NON_LOOPBACK: 'true' }).grpcAddress,
+      loadAccountsConfig({ ACCOUNTS_GRPC_ADDR: '0.0.0.0:50051', ALLOW_INSECURE_NON_LOOPBACK: 'true', ...secured })
+        .grpcAddress,
     ).toBe('0.0.0.0:50051');
     expect(loadAccountsConfig({ ACCOUNTS_GRPC_ADDR: 'localhost:50051' }).grpcAddress).toBe('localhost:50051');
     expect(() => loadAccountsConfig({ ALLOW_INSECURE_NON_LOOPBACK: 'yes' })).toThrow(/ALLOW_INSECURE_NON_LOOPBACK/);
   });
+});
+
+describe('secure by default (DESIGN.md §6): beyond loopback, no open ledger and no public token key', () => {
+  const beyond = { ACCOUNTS_GRPC_ADDR: '10.1.2.3:50051', ALLOW_INSECURE_NON_LOOPBACK: 'true' };
+  const OWN_SECRET = 'a-secret-of-our-own-0123456789';
+
+  it('refuses to start without authorization, naming ACCOUNTS_AUTH', () => {
+    const load = () => loadAccountsConfig({ ...beyond, REPORT_TOKEN_SECRET: OWN_SECRET });
+    expect(load).toThrow(ConfigError);
+    expect(load).toThrow(/ACCOUNTS_AUTH: must be on when ACCOUNTS_GRPC_ADDR is not a loopback address/);
+    expect(() => loadAccountsConfig({ ...beyond, ACCOUNTS_AUTH: 'off', REPORT_TOKEN_SECRET: OWN_SECRET })).toThrow(
+      /ACCOUNTS_AUTH: must be on/,
+    );
+  });
+
+  it('refuses to start with the published report token key, naming REPORT_TOKEN_SECRET', () => {
+    for (const secret of [{}, { REPORT_TOKEN_SECRET: DEV_REPORT_TOKEN_SECRET }]) {
+      const load = () => loadAccountsConfig({ ...beyond, ACCOUNTS_AUTH: 'on', ...secret });
+      expect(load).toThrow(ConfigError);
+      expect(load).toThrow(/REPORT_TOKEN_SECRET: must be set to a secret of your own/);
+    }
+  });
+
+  it('names every variable to change at once, TLS included', () => {
+    expect(() => loadAccountsConfig({ ACCOUNTS_GRPC_ADDR: '0.0.0.0:50051' })).toThrow(
+      /ACCOUNTS_GRPC_ADDR: 0\.0\.0\.0:50051 is not a loopback address[^]*ACCOUNTS_AUTH: [^]*REPORT_TOKEN_SECRET: /,
+    );
+  });
+
+  it('starts with authorization on and a secret of its own', () => {
+    const config = loadAccountsConfig({ ...beyond, ACCOUNTS_AUTH: 'on', REPORT_TOKEN_SECRET: OWN_SECRET });
+    expect(config.authorization).not.toBeNull();
+    expect(config.reportTokenSecret).toBe(OWN_SECRET);
+  });
+
+  it.each(['127.0.0.1:50051', '127.0.0.2:0', 'localhost:50051'])(
+    'keeps the dev defaults on loopback (%s): no authorization, the dev key',
+    (address) => {
+      const config = loadAccountsConfig({ ACCOUNTS_GRPC_ADDR: address });
+      expect(config.authorization).toBeNull();
+      expect(config.reportTokenSecret).toBe(DEV_REPORT_TOKEN_SECRET);
+    },
+  );
 });

@@ -1,7 +1,11 @@
 import { Metadata, type ServiceError } from '@grpc/grpc-js';
 import { Direction } from '@alfabet/proto/accounts/v1';
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { grpcurl } from '../../test-support/grpcurl.js';
+import { freePort } from '../../test-support/temporal-dev-server.js';
 import { createLogger } from '../src/logger.js';
 import { TEST_ACCOUNTS_DATABASE_URL, startTestLedger, type TestLedger } from './support/ledger-harness.js';
 
@@ -135,4 +139,51 @@ it('logs neither the token key, the database password, bearer tokens nor report 
   ]) {
     expect({ secret, found: logged.includes(secret) }).toEqual({ secret, found: false });
   }
+});
+
+it("keeps a bearer token grpc-js cannot accept out of the process's stdout and stderr (grpc-js logs through ours)", async () => {
+  // grpc-js refuses a header value with a tab and says so in a line of its own, quoting the value.
+  const TAB_TOKEN = 'tab-token-that-must-stay-secret-0123456789';
+  const address = `127.0.0.1:${await freePort()}`;
+  const child = spawn(process.execPath, [fileURLToPath(new URL('../dist/src/main.js', import.meta.url))], {
+    env: {
+      ...process.env,
+      ACCOUNTS_GRPC_ADDR: address,
+      ACCOUNTS_METRICS_ADDR: 'off',
+      ACCOUNTS_DATABASE_URL: TEST_ACCOUNTS_DATABASE_URL,
+      ACCOUNTS_AUTH: 'on',
+      ACCOUNTS_AUTH_TOKENS: `ops:${OPS_TOKEN}`,
+      LOG_LEVEL: 'debug',
+      SHUTDOWN_GRACE: '2s',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk) => (output += String(chunk)));
+  child.stderr.on('data', (chunk) => (output += String(chunk)));
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  try {
+    const deadline = Date.now() + 30_000;
+    while (!output.includes('accounts-manager listening')) {
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`the ledger did not start:\n${output}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const answer = await grpcurl([
+      '-plaintext',
+      '-H', // on the reflection stream and on the call
+      `authorization: Bearer\t${TAB_TOKEN}`,
+      '-d',
+      JSON.stringify({ account_id: randomUUID() }),
+      address,
+      'alfabet.accounts.v1.AccountsService/GetAccount',
+    ]);
+    expect(answer.stderr).toMatch(/Code: Unauthenticated/); // the header was dropped: no identity
+  } finally {
+    child.kill('SIGTERM');
+    await exited;
+  }
+  for (const secret of [TAB_TOKEN, TAB_TOKEN.slice(0, 16), OPS_TOKEN])
+    expect({ secret, found: output.includes(secret) }).toEqual({ secret, found: false });
+  // grpc-js's line is there, through our logger, redacted.
+  expect(output).toMatch(/"source":"grpc-js".*Failed to add metadata entry authorization \[REDACTED\]/);
 });

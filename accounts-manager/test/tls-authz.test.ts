@@ -13,6 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type pg from 'pg';
 import { createLedgerClient } from '../../advances/src/ledger/ledger-client.js';
+import { grpcurl } from '../../test-support/grpcurl.js';
 import { makeTestCertificates, type TestCertificates } from '../../test-support/test-certificates.js';
 import { ConfigError, loadAccountsConfig } from '../src/config.js';
 import { startTestLedger, type TestLedger } from './support/ledger-harness.js';
@@ -31,6 +32,7 @@ const servers: TestLedger[] = [];
 const clients: AccountsServiceClient[] = [];
 const OPS_TOKEN = 'ops-token-0123456789abcdef';
 const SHOP_TOKEN = 'shop-token-0123456789abcdef';
+const ADVANCES_TOKEN = 'advances-token-0123456789abcdef';
 
 beforeAll(() => {
   certs = makeTestCertificates();
@@ -116,8 +118,9 @@ describe('TLS', () => {
 
   it('may bind beyond loopback with TLS; without it, only if explicitly allowed', () => {
     const tlsFiles = { ACCOUNTS_TLS_CERT: certs.server.cert, ACCOUNTS_TLS_KEY: certs.server.key };
-    expect(loadAccountsConfig({ ACCOUNTS_GRPC_ADDR: '0.0.0.0:50051', ...tlsFiles }).tls).not.toBeNull();
-    expect(() => loadAccountsConfig({ ACCOUNTS_GRPC_ADDR: '0.0.0.0:50051' })).toThrow(
+    const secured = { ACCOUNTS_AUTH: 'on', REPORT_TOKEN_SECRET: 'a-secret-of-our-own-0123456789' };
+    expect(loadAccountsConfig({ ACCOUNTS_GRPC_ADDR: '0.0.0.0:50051', ...tlsFiles, ...secured }).tls).not.toBeNull();
+    expect(() => loadAccountsConfig({ ACCOUNTS_GRPC_ADDR: '0.0.0.0:50051', ...secured })).toThrow(
       /ACCOUNTS_GRPC_ADDR: 0\.0\.0\.0:50051 is not a loopback address/,
     );
   });
@@ -297,5 +300,109 @@ describe('bearer tokens', () => {
     );
     probe.close();
     expect(answer.status).toBe('SERVING');
+  });
+});
+
+describe('authentication without edges: anything ambiguous is refused, never resolved by picking one', () => {
+  let server: TestLedger;
+  let account: string;
+  beforeAll(async () => {
+    server = await serve({
+      ACCOUNTS_TLS_CLIENT_CA: certs.ca,
+      ACCOUNTS_AUTH: 'on',
+      ACCOUNTS_AUTH_TOKENS: `advances:${ADVANCES_TOKEN}, shop:${SHOP_TOKEN}`,
+    });
+    account = (
+      await unary<{ account: { accountId: string } }>(clientOf(server, tls(certs.client('shop'))), 'createAccount', {
+        requestId: '',
+        displayName: 'edges',
+      })
+    ).account.accountId;
+  });
+
+  it('refuses a certificate with two common names instead of taking the first (CN=advances,CN=someone-else)', async () => {
+    const twoNames = clientOf(server, tls(certs.client('two-names', '/CN=advances/CN=someone-else')));
+    const minted = credit(account);
+    expect(await refusal(unary(twoNames, 'bankTransaction', minted))).toEqual({
+      code: status.UNAUTHENTICATED,
+      details: 'authorization: the client certificate has more than one common name (CN)',
+    });
+    expect(await rowsOf(minted.requestId)).toBe(0);
+    // Not even what any authenticated caller may do: the certificate names no one identity.
+    expect(await refusal(unary(twoNames, 'getAccount', { accountId: account }))).toMatchObject({
+      code: status.UNAUTHENTICATED,
+    });
+    const reversed = clientOf(server, tls(certs.client('two-names-reversed', '/CN=someone-else/CN=advances')));
+    expect(await refusal(unary(reversed, 'bankTransaction', credit(account)))).toMatchObject({
+      code: status.UNAUTHENTICATED,
+    });
+  });
+
+  it('takes the identity from the certificate under mutual TLS: a token cannot lend it another name', async () => {
+    const stranger = clientOf(server, tls(certs.client('someone-else')));
+    const minted = credit(account);
+    expect(await refusal(unary(stranger, 'bankTransaction', minted, ADVANCES_TOKEN))).toEqual({
+      code: status.UNAUTHENTICATED,
+      details: 'authorization: the bearer token and the client certificate name different identities',
+    });
+    expect(await rowsOf(minted.requestId)).toBe(0);
+    // The shop's certificate with the advances token: the same refusal, for any method.
+    const shop = clientOf(server, tls(certs.client('shop')));
+    expect(await refusal(unary(shop, 'getAccount', { accountId: account }, ADVANCES_TOKEN))).toMatchObject({
+      code: status.UNAUTHENTICATED,
+    });
+    // A token that names nobody is refused even beside a good certificate.
+    expect(await refusal(unary(shop, 'getAccount', { accountId: account }, 'not-a-token-0123456789'))).toMatchObject({
+      code: status.UNAUTHENTICATED,
+    });
+    // A token that agrees with the certificate changes nothing.
+    await expect(unary(shop, 'getAccount', { accountId: account }, SHOP_TOKEN)).resolves.toMatchObject({
+      account: { accountId: account },
+    });
+    const advances = clientOf(server, tls(certs.client('advances')));
+    await expect(unary(advances, 'bankTransaction', credit(account), ADVANCES_TOKEN)).resolves.toMatchObject({
+      transaction: { amount: 100n },
+    });
+  });
+
+  it('refuses two authorization headers instead of taking the first (sent by the real grpcurl)', async () => {
+    const tokenServer = await serve({
+      ACCOUNTS_AUTH: 'on',
+      ACCOUNTS_AUTH_TOKENS: `advances:${ADVANCES_TOKEN}, shop:${SHOP_TOKEN}`,
+    });
+    const request = credit(account);
+    const bankTransaction = (...tokens: string[]) =>
+      grpcurl([
+        '-cacert',
+        certs.ca,
+        ...tokens.flatMap((token) => ['-rpc-header', `authorization: Bearer ${token}`]),
+        '-d',
+        JSON.stringify({
+          request_id: request.requestId,
+          dst_account_id: account,
+          amount: '100',
+          direction: 'DIRECTION_CREDIT',
+        }),
+        tokenServer.address,
+        'alfabet.accounts.v1.AccountsService/BankTransaction',
+      ]);
+    for (const tokens of [
+      [ADVANCES_TOKEN, SHOP_TOKEN],
+      [SHOP_TOKEN, ADVANCES_TOKEN],
+      [ADVANCES_TOKEN, ADVANCES_TOKEN],
+    ]) {
+      const refused = await bankTransaction(...tokens);
+      expect({ tokens, stderr: refused.stderr }).toEqual({
+        tokens,
+        stderr: expect.stringMatching(
+          /Code: Unauthenticated\s+Message: authorization: more than one authorization header/,
+        ),
+      });
+    }
+    expect(await rowsOf(request.requestId)).toBe(0);
+    // One header, the same token: the call goes through.
+    const answered = await bankTransaction(ADVANCES_TOKEN);
+    expect({ exitCode: answered.exitCode, stderr: answered.stderr }).toEqual({ exitCode: 0, stderr: '' });
+    expect(await rowsOf(request.requestId)).toBe(1);
   });
 });

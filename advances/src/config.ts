@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import {
   addressOrOff,
-  assertLoopbackOrAllowed,
+  assertSafeBeyondLoopback,
   duration,
   flag,
+  grpcServerBeyondLoopback,
   hostPort,
   logLevel,
   minorUnits,
@@ -54,6 +55,10 @@ export interface AdvancesConfig {
   reconciliationIntervalMs: number | null;
   /** A payment SCHEDULED or PROCESSING, or an advance DISBURSING, this long past due is reported stuck. */
   reconciliationStuckAfterMs: number;
+  /** How often a reconciliation run checks every advance instead of only what changed. */
+  reconciliationFullSweepEveryMs: number;
+  /** How far each ledger scan reaches back before the last one's end (see ReconciliationDeps.scanOverlapMs). */
+  reconciliationScanOverlapMs: number;
   /** The ledger's REPORT_WINDOW: how far back the reconciliation can read the ledger's report stream. */
   reportWindowMs: number;
   /** Policy: the smallest and largest advance, in minor units. */
@@ -91,6 +96,8 @@ const variables = z.object({
   ADVANCE_INSTALLMENTS: positiveInt('ADVANCE_INSTALLMENTS', 520).prefault('12'),
   RECONCILIATION_INTERVAL: z.union([z.literal('off'), duration('RECONCILIATION_INTERVAL')]).prefault('1h'),
   RECONCILIATION_STUCK_AFTER: duration('RECONCILIATION_STUCK_AFTER').prefault('1d'),
+  RECONCILIATION_FULL_SWEEP_INTERVAL: duration('RECONCILIATION_FULL_SWEEP_INTERVAL').prefault('1d'),
+  RECONCILIATION_SCAN_OVERLAP: duration('RECONCILIATION_SCAN_OVERLAP').prefault('2m'),
   REPORT_WINDOW: duration('REPORT_WINDOW').prefault('5d'),
   ADVANCE_MIN_AMOUNT: minorUnits('ADVANCE_MIN_AMOUNT', 1_000_000_000_000n).prefault('100'),
   ADVANCE_MAX_AMOUNT: minorUnits('ADVANCE_MAX_AMOUNT', 1_000_000_000_000n).prefault('10000000'),
@@ -136,7 +143,14 @@ const schema = variables
 export function loadAdvancesConfig(env: NodeJS.ProcessEnv = process.env): AdvancesConfig {
   const c = parseEnv(schema, env);
   const tls = serverTlsFrom('ADVANCES', c);
-  if (!tls) assertLoopbackOrAllowed('ADVANCES_GRPC_ADDR', c.ADVANCES_GRPC_ADDR, c.ALLOW_INSECURE_NON_LOOPBACK);
+  assertSafeBeyondLoopback(
+    c.ADVANCES_GRPC_ADDR,
+    grpcServerBeyondLoopback('ADVANCES', c.ADVANCES_GRPC_ADDR, {
+      tls: tls !== null,
+      allowInsecure: c.ALLOW_INSECURE_NON_LOOPBACK,
+      auth: c.ADVANCES_AUTH,
+    }),
+  );
   return {
     grpcAddress: c.ADVANCES_GRPC_ADDR,
     metricsAddress: c.ADVANCES_METRICS_ADDR,
@@ -152,6 +166,8 @@ export function loadAdvancesConfig(env: NodeJS.ProcessEnv = process.env): Advanc
     installments: c.ADVANCE_INSTALLMENTS,
     reconciliationIntervalMs: c.RECONCILIATION_INTERVAL === 'off' ? null : c.RECONCILIATION_INTERVAL,
     reconciliationStuckAfterMs: c.RECONCILIATION_STUCK_AFTER,
+    reconciliationFullSweepEveryMs: c.RECONCILIATION_FULL_SWEEP_INTERVAL,
+    reconciliationScanOverlapMs: c.RECONCILIATION_SCAN_OVERLAP,
     reportWindowMs: c.REPORT_WINDOW,
     minAmountMinor: c.ADVANCE_MIN_AMOUNT,
     maxAmountMinor: c.ADVANCE_MAX_AMOUNT,

@@ -1,4 +1,4 @@
-import { createLogger } from '@alfabet/service-kit/logger';
+import { createLogger, routeGrpcLogs } from '@alfabet/service-kit/logger';
 import { exitOnStartFailure, loadConfigOrExit, runUntilSignalled } from '@alfabet/service-kit/process-lifecycle';
 import { startAdvancesApi } from './api-app.js';
 import { loadAdvancesConfig } from './config.js';
@@ -7,6 +7,7 @@ import { loadAdvancesConfig } from './config.js';
 async function main(): Promise<void> {
   const config = loadConfigOrExit('advances-api', () => loadAdvancesConfig());
   const log = createLogger(config.logLevel, 'advances-api');
+  routeGrpcLogs(log);
   const api = await startAdvancesApi(config, log);
   runUntilSignalled(log, () => api.stop(), config.shutdownGraceMs);
 }

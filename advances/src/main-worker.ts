@@ -1,4 +1,4 @@
-import { createLogger } from '@alfabet/service-kit/logger';
+import { createLogger, routeGrpcLogs } from '@alfabet/service-kit/logger';
 import { exitOnStartFailure, loadConfigOrExit, runUntilSignalled } from '@alfabet/service-kit/process-lifecycle';
 import { loadAdvancesConfig } from './config.js';
 import { installTemporalRuntime } from './temporal/sdk-runtime.js';
@@ -8,6 +8,7 @@ import { startAdvancesWorker } from './worker-app.js';
 async function main(): Promise<void> {
   const config = loadConfigOrExit('advances-worker', () => loadAdvancesConfig());
   const log = createLogger(config.logLevel, 'advances-worker');
+  routeGrpcLogs(log);
   installTemporalRuntime(log, config.temporalMetricsAddress);
   const worker = await startAdvancesWorker(config, log);
   runUntilSignalled(log, () => worker.stop(), config.shutdownGraceMs);

@@ -129,6 +129,8 @@ async function createWorker(
       taskQueue: config.taskQueue,
       reportWindowMs: config.reportWindowMs,
       stuckAfterMs: config.reconciliationStuckAfterMs,
+      fullSweepEveryMs: config.reconciliationFullSweepEveryMs,
+      scanOverlapMs: config.reconciliationScanOverlapMs,
     }),
     shutdownGraceTime: config.shutdownGraceMs,
     // A worker that died mid-payment is noticed by its missing heartbeat (3 s): send them at least every second,

@@ -22,3 +22,47 @@ describe("advances configuration: the largest advance against the ledger's large
     expect(() => loadAdvancesConfig({ [name]: value })).toThrow(name);
   });
 });
+
+describe('advances configuration: the reconciliation full sweep', () => {
+  it('sweeps every advance once a day by default, or as RECONCILIATION_FULL_SWEEP_INTERVAL says', () => {
+    expect(loadAdvancesConfig({}).reconciliationFullSweepEveryMs).toBe(24 * 3600_000);
+    expect(loadAdvancesConfig({ RECONCILIATION_FULL_SWEEP_INTERVAL: '6h' }).reconciliationFullSweepEveryMs).toBe(
+      6 * 3600_000,
+    );
+  });
+
+  it('reaches each ledger scan 2 minutes back over the last by default (RECONCILIATION_SCAN_OVERLAP)', () => {
+    expect(loadAdvancesConfig({}).reconciliationScanOverlapMs).toBe(2 * 60_000);
+    expect(loadAdvancesConfig({ RECONCILIATION_SCAN_OVERLAP: '10m' }).reconciliationScanOverlapMs).toBe(10 * 60_000);
+  });
+
+  it.each(['RECONCILIATION_FULL_SWEEP_INTERVAL', 'RECONCILIATION_SCAN_OVERLAP'])(
+    'rejects a %s that is no duration, naming the variable',
+    (name) => {
+      const load = () => loadAdvancesConfig({ [name]: 'daily' });
+      expect(load).toThrow(ConfigError);
+      expect(load).toThrow(name);
+    },
+  );
+});
+
+describe('secure by default (DESIGN.md §6): beyond loopback, the advances API checks who calls', () => {
+  it('refuses to start without authorization, naming ADVANCES_AUTH', () => {
+    const load = () =>
+      loadAdvancesConfig({ ADVANCES_GRPC_ADDR: '10.1.2.3:50052', ALLOW_INSECURE_NON_LOOPBACK: 'true' });
+    expect(load).toThrow(ConfigError);
+    expect(load).toThrow(/ADVANCES_AUTH: must be on when ADVANCES_GRPC_ADDR is not a loopback address/);
+  });
+
+  it('names every variable to change at once, TLS included', () => {
+    expect(() => loadAdvancesConfig({ ADVANCES_GRPC_ADDR: '0.0.0.0:50052' })).toThrow(
+      /ADVANCES_GRPC_ADDR: 0\.0\.0\.0:50052 is not a loopback address[^]*ADVANCES_AUTH: must be on/,
+    );
+  });
+
+  it('starts with authorization on, and keeps the dev defaults on loopback', () => {
+    const beyond = { ADVANCES_GRPC_ADDR: '0.0.0.0:50052', ALLOW_INSECURE_NON_LOOPBACK: 'true', ADVANCES_AUTH: 'on' };
+    expect(loadAdvancesConfig(beyond).authorization).not.toBeNull();
+    expect(loadAdvancesConfig({ ADVANCES_GRPC_ADDR: '127.0.0.1:50052' }).authorization).toBeNull();
+  });
+});

@@ -61,6 +61,8 @@ beforeAll(async () => {
     log: stack.log,
     reportWindowMs: stack.config.reportWindowMs,
     stuckAfterMs: stack.config.reconciliationStuckAfterMs,
+    fullSweepEveryMs: stack.config.reconciliationFullSweepEveryMs,
+    scanOverlapMs: stack.config.reconciliationScanOverlapMs,
   };
 }, 120_000);
 

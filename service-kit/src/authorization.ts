@@ -2,12 +2,13 @@ import { Metadata, status, type ServiceDefinition, type UntypedServiceImplementa
 import { createHash } from 'node:crypto';
 import { ConfigError } from './config-parsing.js';
 import { guardService, type GuardedCall } from './call-guards.js';
+import { setCallIdentity } from './request-context.js';
 import { ERROR_FIELD_METADATA_KEY } from './service-errors.js';
 
 /**
  * Who may call what. A caller's identity is the common name of its TLS
- * client certificate (mutual TLS) or the name a bearer token stands for
- * (`authorization: Bearer <token>` metadata). The policy maps identities to
+ * client certificate (mutual TLS) or, without one, the name a bearer token
+ * stands for (`authorization: Bearer <token>` metadata). The policy maps identities to
  * the methods they may call; `*` as an identity means any authenticated
  * caller, `*` as a method means every method.
  */
@@ -74,16 +75,42 @@ export function authorizationPolicyFrom(
 
 type Identity = { name: string } | { refused: string };
 
+/**
+ * Who the caller is. A client certificate, when presented, is the identity
+ * and must name exactly one CN; a bearer token sent with it must stand for
+ * that same identity (a token cannot lend a certificate another name).
+ * Without a certificate the token is the identity. Anything ambiguous — two
+ * CNs, two authorization headers, a token and a certificate that disagree —
+ * is refused rather than resolved by picking one.
+ */
 function identityOf(call: GuardedCall, policy: AuthorizationPolicy): Identity {
-  const header = call.metadata.get('authorization')[0];
-  if (typeof header === 'string' && header.length > 0) {
-    const token = /^Bearer (.+)$/i.exec(header)?.[1];
-    const name = token ? policy.tokens.get(digest(token)) : undefined;
-    return name ? { name } : { refused: 'the bearer token is not valid' };
-  }
-  const commonName = call.getAuthContext().sslPeerCertificate?.subject?.CN;
-  const name = Array.isArray(commonName) ? commonName[0] : commonName;
-  return name ? { name } : { refused: 'a client certificate or a bearer token is required' };
+  const headers = call.metadata.get('authorization');
+  if (headers.length > 1) return { refused: 'more than one authorization header' };
+  const header = headers[0];
+  const token = typeof header === 'string' && header.length > 0 ? tokenIdentity(header, policy) : null;
+  const certificate = certificateIdentity(call);
+  if (certificate && 'refused' in certificate) return certificate;
+  if (token && 'refused' in token) return token;
+  if (certificate && token && certificate.name !== token.name)
+    return { refused: 'the bearer token and the client certificate name different identities' };
+  return certificate ?? token ?? { refused: 'a client certificate or a bearer token is required' };
+}
+
+function tokenIdentity(header: string, policy: AuthorizationPolicy): Identity {
+  const token = /^Bearer (.+)$/i.exec(header)?.[1];
+  const name = token ? policy.tokens.get(digest(token)) : undefined;
+  return name ? { name } : { refused: 'the bearer token is not valid' };
+}
+
+/** The client certificate's one common name; null when the caller presented no certificate. */
+function certificateIdentity(call: GuardedCall): Identity | null {
+  const certificate = call.getAuthContext().sslPeerCertificate;
+  if (!certificate) return null;
+  const commonName: unknown = certificate.subject?.CN;
+  if (Array.isArray(commonName)) return { refused: 'the client certificate has more than one common name (CN)' };
+  if (typeof commonName !== 'string' || commonName.length === 0)
+    return { refused: 'the client certificate names no identity (no common name)' };
+  return { name: commonName };
 }
 
 const allowed = (policy: AuthorizationPolicy, identity: string, method: string) =>
@@ -105,6 +132,7 @@ export function withAuthorization(
   return guardService(definition, implementation, (method, call) => {
     const identity = identityOf(call, policy);
     if ('refused' in identity) return refusal(status.UNAUTHENTICATED, identity.refused);
+    setCallIdentity(identity.name);
     if (!allowed(policy, identity.name, method))
       return refusal(status.PERMISSION_DENIED, `${identity.name} may not call ${method}`);
     return null;

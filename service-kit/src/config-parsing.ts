@@ -66,21 +66,51 @@ export const flag = () =>
     .default('false')
     .transform((value) => value === 'true');
 
-/**
- * The services speak gRPC without TLS (issue: TLS is configured separately).
- * That is fine on loopback; binding any other address must be asked for
- * explicitly (ALLOW_INSECURE_NON_LOOPBACK=true, e.g. inside a private
- * compose network), so a plaintext money API is never exposed by accident.
- */
-export function assertLoopbackOrAllowed(variable: string, address: string, allowInsecure: boolean): void {
+/** 127.x.x.x, ::1 or localhost: reachable from this machine only. */
+export function isLoopback(address: string): boolean {
   const host = address.slice(0, address.lastIndexOf(':')).replace(/^\[|\]$/g, '');
-  const loopback = host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
-  if (!loopback && !allowInsecure) {
-    throw new ConfigError(
-      `invalid configuration:\n  ${variable}: ${address} is not a loopback address and the server has no TLS; ` +
-        'bind 127.0.0.1, or set ALLOW_INSECURE_NON_LOOPBACK=true on a private network',
-    );
-  }
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/**
+ * Secure by default (DESIGN.md §6). On loopback the dev defaults are fine:
+ * only this machine can call. Any other address must be asked for with
+ * everything that makes it safe, so a money API is never exposed by
+ * accident: `unsafe` maps each variable to what is wrong with it off
+ * loopback (false when nothing), and every problem is named at once.
+ */
+export function assertSafeBeyondLoopback(address: string, unsafe: Record<string, string | false>): void {
+  if (isLoopback(address)) return;
+  const problems = Object.entries(unsafe).filter((entry): entry is [string, string] => entry[1] !== false);
+  if (problems.length === 0) return;
+  throw new ConfigError(
+    `invalid configuration:\n  ${problems.map(([variable, problem]) => `${variable}: ${problem}`).join('\n  ')}`,
+  );
+}
+
+/**
+ * The problems of a gRPC server on a non-loopback address, for
+ * assertSafeBeyondLoopback: without TLS it must be allowed explicitly
+ * (ALLOW_INSECURE_NON_LOOPBACK=true, e.g. inside a private compose network);
+ * authorization must be on whatever the transport, or anyone who can connect
+ * may call anything.
+ */
+export function grpcServerBeyondLoopback(
+  prefix: string,
+  address: string,
+  settings: { tls: boolean; allowInsecure: boolean; auth: boolean },
+): Record<string, string | false> {
+  return {
+    [`${prefix}_GRPC_ADDR`]:
+      !settings.tls &&
+      !settings.allowInsecure &&
+      `${address} is not a loopback address and the server has no TLS; bind 127.0.0.1, ` +
+        `set ${prefix}_TLS_CERT and ${prefix}_TLS_KEY, or set ALLOW_INSECURE_NON_LOOPBACK=true on a private network`,
+    [`${prefix}_AUTH`]:
+      !settings.auth &&
+      `must be on when ${prefix}_GRPC_ADDR is not a loopback address (anyone who can connect could call every method); ` +
+        `set ${prefix}_AUTH=on with client certificates (${prefix}_TLS_CLIENT_CA) or ${prefix}_AUTH_TOKENS`,
+  };
 }
 
 /** A pino level. */

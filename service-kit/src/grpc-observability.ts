@@ -8,7 +8,12 @@ import {
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
 import { Counter, Histogram, type Registry } from 'prom-client';
-import { CORRELATION_ID_METADATA_KEY, correlationIdFrom, runInRequestContext } from './request-context.js';
+import {
+  CORRELATION_ID_METADATA_KEY,
+  correlationIdFrom,
+  runInRequestContext,
+  type RequestContext,
+} from './request-context.js';
 
 /** The subset of a pino logger this module needs. */
 export interface CallLogger {
@@ -40,8 +45,12 @@ export function createRpcMetrics(registry: Registry): RpcMetrics {
   };
 }
 
-// Caller mistakes are logged at info; anything that may be our fault at warn.
-const CLIENT_CODES = new Set([
+/**
+ * Codes a caller's request earns: logged at info; anything else may be our
+ * fault and is logged at warn (the ledger's error-ratio alert, in
+ * deploy/prometheus/ledger-alerts.rules.yml, counts the same split).
+ */
+export const CLIENT_CODES: ReadonlySet<status> = new Set([
   status.INVALID_ARGUMENT,
   status.NOT_FOUND,
   status.ALREADY_EXISTS,
@@ -70,40 +79,40 @@ export function observeService(
     const handler = implementation[key] as ((...args: unknown[]) => void) | undefined;
     if (!handler) continue;
     const methodName = method.path.split('/').at(-1)!;
-    const finish = (correlationId: string, startedAt: bigint, code: number, details?: string) => {
+    // One access log line per call, with who called once authorization has said (context.identity).
+    const finish = (context: RequestContext, startedAt: bigint, code: number, details?: string) => {
       const seconds = Number(process.hrtime.bigint() - startedAt) / 1e9;
       const labels = { service: shortService, method: methodName, code: status[code] ?? String(code) };
       observers.metrics.requests.inc(labels);
       observers.metrics.latency.observe(labels, seconds);
       const line = {
-        method: methodName,
+        ...context,
         code: labels.code,
         durationMs: Math.round(seconds * 1e4) / 10,
-        correlationId,
         details,
       };
       if (code === status.OK) observers.log.debug(line, 'rpc ok');
       else if (CLIENT_CODES.has(code)) observers.log.info(line, 'rpc refused');
       else observers.log.warn(line, 'rpc failed');
     };
-    const begin = (metadata: Metadata, sendMetadata: (metadata: Metadata) => void) => {
+    const begin = (metadata: Metadata, sendMetadata: (metadata: Metadata) => void): RequestContext => {
       const correlationId = correlationIdFrom(metadata.get(CORRELATION_ID_METADATA_KEY));
       const echoed = metadata.clone();
       for (const existing of Object.keys(echoed.getMap())) echoed.remove(existing);
       echoed.set(CORRELATION_ID_METADATA_KEY, correlationId);
       sendMetadata(echoed);
-      return correlationId;
+      return { correlationId, method: methodName };
     };
 
     if (method.responseStream) {
       wrapped[key] = (call: ServerWritableStream<unknown, unknown>) => {
         const startedAt = process.hrtime.bigint();
-        const correlationId = begin(call.metadata, (m) => call.sendMetadata(m));
+        const context = begin(call.metadata, (m) => call.sendMetadata(m));
         let done = false;
         const end = (code: number, details?: string) => {
           if (!done) {
             done = true;
-            finish(correlationId, startedAt, code, details);
+            finish(context, startedAt, code, details);
           }
         };
         call.once('finish', () => end(status.OK));
@@ -111,15 +120,15 @@ export function observeService(
           end(error.code ?? status.UNKNOWN, error.details),
         );
         call.once('cancelled', () => end(status.CANCELLED));
-        runInRequestContext({ correlationId, method: methodName }, () => handler(call));
+        runInRequestContext(context, () => handler(call));
       };
     } else {
       wrapped[key] = (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
         const startedAt = process.hrtime.bigint();
-        const correlationId = begin(call.metadata, (m) => call.sendMetadata(m));
-        runInRequestContext({ correlationId, method: methodName }, () =>
+        const context = begin(call.metadata, (m) => call.sendMetadata(m));
+        runInRequestContext(context, () =>
           handler(call, ((error, value) => {
-            finish(correlationId, startedAt, error ? (error.code ?? status.UNKNOWN) : status.OK, error?.details);
+            finish(context, startedAt, error ? (error.code ?? status.UNKNOWN) : status.OK, error?.details);
             callback(error, value);
           }) satisfies sendUnaryData<unknown>),
         );

@@ -1,3 +1,4 @@
+import { setLogger as setGrpcLogger } from '@grpc/grpc-js';
 import { pino, type Logger } from 'pino';
 import { currentRequestContext } from './request-context.js';
 
@@ -21,8 +22,38 @@ export function createLogger(
       base: { service },
       timestamp: pino.stdTimeFunctions.isoTime,
       mixin: () => currentRequestContext() ?? {},
-      redact: ['*.password', '*.databaseUrl', 'config.databaseUrl', ...redact],
+      redact: ['*.password', '*.databaseUrl', 'config.databaseUrl', 'authorization', '*.authorization', ...redact],
     },
     destination,
   );
+}
+
+/**
+ * Everything from the first mention of a credential to the end of its line:
+ * an authorization header (or `authorization-bin`), in any spelling grpc-js
+ * may print it (`authorization: …`, `"authorization":["…"]`), or a bearer
+ * token on its own.
+ */
+const CREDENTIAL = /(authorization|bearer)\b[^\n]*/gi;
+
+/** `text` with every credential in it replaced by [REDACTED]. */
+export function redactCredentials(text: string): string {
+  return text.replace(CREDENTIAL, '$1 [REDACTED]');
+}
+
+/**
+ * grpc-js writes lines of its own (to stderr by default), and some quote
+ * what a caller sent: a header value it cannot accept is printed whole —
+ * `Failed to add metadata entry authorization: Bearer\t<token>` for a token
+ * with a tab in it. Its lines go to `log` instead, as JSON like every other
+ * line, with credentials redacted. Which lines grpc-js writes is still its
+ * own choice (GRPC_VERBOSITY, GRPC_TRACE); this is process-wide, so each
+ * entry point calls it once.
+ */
+export function routeGrpcLogs(log: Logger): void {
+  const write =
+    (level: 'error' | 'info' | 'debug') =>
+    (message?: unknown, ...more: unknown[]) =>
+      log[level]({ source: 'grpc-js' }, redactCredentials([message, ...more].map(String).join(' ')));
+  setGrpcLogger({ error: write('error'), info: write('info'), debug: write('debug') });
 }

@@ -12,6 +12,12 @@ const CORRELATION_ID_LENGTH_MAX = 128;
 export interface RequestContext {
   correlationId: string;
   method: string;
+  /**
+   * Who is calling, once the authorization guard has established it (absent
+   * when authorization is off or the caller has no identity). It is on every
+   * log line of the call and the ledger stores it with each transaction.
+   */
+  identity?: string;
 }
 
 const storage = new AsyncLocalStorage<RequestContext>();
@@ -23,6 +29,17 @@ export function currentRequestContext(): RequestContext | undefined {
 
 export function runInRequestContext<T>(context: RequestContext, fn: () => T): T {
   return storage.run(context, fn);
+}
+
+/** Records the authenticated caller of the call being served (a no-op outside a call). */
+export function setCallIdentity(identity: string): void {
+  const context = storage.getStore();
+  if (context) context.identity = identity;
+}
+
+/** The authenticated caller of the call being served; '' when there is none (authorization off). */
+export function callIdentity(): string {
+  return storage.getStore()?.identity ?? '';
 }
 
 /** The caller's correlation id if it sent a sane one, else a fresh one. */

@@ -14,13 +14,19 @@ import { TransactionRequestSchema } from './entities/transaction-request.entity.
 import { Migration20261125000000_ledger } from './migrations/Migration20261125000000_ledger.js';
 import { Migration20261126000000_archive } from './migrations/Migration20261126000000_archive.js';
 import { Migration20261127000000_report_counts } from './migrations/Migration20261127000000_report_counts.js';
+import { Migration20261128000000_initiated_by } from './migrations/Migration20261128000000_initiated_by.js';
 
 export type LedgerOrm = MikroORM;
 export type { OrmOptions };
 
 const LEDGER_SCHEMA: OrmSchema = {
   entities: [AccountSchema, TransactionSchema, TransactionRequestSchema],
-  migrations: [Migration20261125000000_ledger, Migration20261126000000_archive, Migration20261127000000_report_counts],
+  migrations: [
+    Migration20261125000000_ledger,
+    Migration20261126000000_archive,
+    Migration20261127000000_report_counts,
+    Migration20261128000000_initiated_by,
+  ],
   migrationLockKey: 7_242_001,
 };
 

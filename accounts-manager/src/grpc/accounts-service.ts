@@ -14,6 +14,7 @@ import type { AccountsMetrics } from '../metrics.js';
 import { toServiceError, unary as unaryHandler } from '@alfabet/service-kit/service-errors';
 import { accountToProto, DIRECTION_FROM_PROTO, DIRECTION_NAMES, transactionToProto } from './mapping.js';
 import { optionalUuid, requireEnum, requireUuid } from '@alfabet/service-kit/field-validation';
+import { callIdentity } from '@alfabet/service-kit/request-context';
 
 export interface AccountsServiceDeps {
   pool: pg.Pool;
@@ -49,6 +50,7 @@ export function accountsService(deps: AccountsServiceDeps): AccountsServiceServe
     transfer: unary('Transfer', async (request) => {
       const posted = await transfer(ledger, {
         requestId: optionalUuid('request_id', request.requestId),
+        initiatedBy: callIdentity(),
         srcAccountId: requireUuid('src_account_id', request.srcAccountId),
         dstAccountId: requireUuid('dst_account_id', request.dstAccountId),
         amountMinor: request.amount,
@@ -61,6 +63,7 @@ export function accountsService(deps: AccountsServiceDeps): AccountsServiceServe
     bankTransaction: unary('BankTransaction', async (request) => {
       const posted = await bankTransaction(ledger, {
         requestId: optionalUuid('request_id', request.requestId),
+        initiatedBy: callIdentity(),
         dstAccountId: requireUuid('dst_account_id', request.dstAccountId),
         amountMinor: request.amount,
         direction: requireEnum('direction', request.direction, DIRECTION_FROM_PROTO, DIRECTION_NAMES),

@@ -66,5 +66,6 @@ export function transactionToProto(transaction: LedgerTransaction): Transaction 
       ? REASON_TO_PROTO[transaction.failureReason]
       : ProtoFailureReason.FAILURE_REASON_UNSPECIFIED,
     failureMessage: transaction.failureMessage,
+    initiatedBy: transaction.initiatedBy,
   };
 }

@@ -29,6 +29,8 @@ export interface LedgerDeps {
 
 export interface TransferCommand {
   requestId: string | null;
+  /** The authenticated caller, stored with the transaction; '' when authorization is off. */
+  initiatedBy: string;
   srcAccountId: string;
   dstAccountId: string;
   amountMinor: bigint;
@@ -37,6 +39,8 @@ export interface TransferCommand {
 
 export interface BankTransactionCommand {
   requestId: string | null;
+  /** The authenticated caller, stored with the transaction; '' when authorization is off. */
+  initiatedBy: string;
   dstAccountId: string;
   amountMinor: bigint;
   direction: Direction;
@@ -77,6 +81,7 @@ export async function transfer(deps: LedgerDeps, command: TransferCommand): Prom
     description: '',
     fromAccountId: payer,
     toAccountId: payee,
+    initiatedBy: command.initiatedBy,
   });
 }
 
@@ -101,6 +106,7 @@ export async function bankTransaction(deps: LedgerDeps, command: BankTransaction
     description: command.description,
     fromAccountId: toCustomer ? BANK_ACCOUNT_ID : command.dstAccountId,
     toAccountId: toCustomer ? command.dstAccountId : BANK_ACCOUNT_ID,
+    initiatedBy: command.initiatedBy,
   });
 }
 
@@ -114,13 +120,14 @@ interface Posting {
   description: string;
   fromAccountId: string;
   toAccountId: string;
+  initiatedBy: string;
 }
 
 type PostedRecord = TransactionRecord & { outcome: 'posted' | 'replayed' };
 
 // A named statement is parsed and planned once per connection, then reused.
 const LEDGER_POST = `SELECT p.*, ${microsOf('p.create_time')} AS create_time_us
-  FROM ledger_post($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) p`;
+  FROM ledger_post($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) p`;
 
 async function post(deps: LedgerDeps, posting: Posting): Promise<Posted> {
   let result: pg.QueryResult<PostedRecord>;
@@ -139,6 +146,7 @@ async function post(deps: LedgerDeps, posting: Posting): Promise<Posted> {
         posting.description,
         posting.fromAccountId,
         posting.toAccountId,
+        posting.initiatedBy,
       ],
     });
   } catch (error) {

@@ -25,6 +25,7 @@ export interface TransactionRecord {
   status: string;
   failure_reason: string | null;
   failure_message: string;
+  initiated_by: string;
 }
 
 export interface AccountRecord {
@@ -49,6 +50,7 @@ export function toLedgerTransaction(row: TransactionRecord): LedgerTransaction {
     status: row.status as TransactionStatus,
     failureReason: row.failure_reason as FailureReason | null,
     failureMessage: row.failure_message,
+    initiatedBy: row.initiated_by,
   };
 }
 
@@ -77,6 +79,7 @@ const TRANSACTION_FIELDS = [
   'status',
   'failure_reason',
   'failure_message',
+  'initiated_by',
 ];
 
 /** The select list of a TransactionRecord, of table alias `table` when given. */

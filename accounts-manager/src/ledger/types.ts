@@ -29,4 +29,6 @@ export interface LedgerTransaction {
   status: TransactionStatus;
   failureReason: FailureReason | null;
   failureMessage: string;
+  /** The authenticated identity that asked for it; '' when authorization is off. */
+  initiatedBy: string;
 }

@@ -11,10 +11,15 @@ import {
 } from '@alfabet/service-kit/orm';
 import { AdvanceSchema } from './entities/advance.entity.js';
 import { PaymentSchema } from './entities/payment.entity.js';
-import { LedgerMovementSchema, ReconciliationRunSchema } from './entities/ledger-movement.entity.js';
+import {
+  LedgerMovementSchema,
+  ReconciliationQueueSchema,
+  ReconciliationRunSchema,
+} from './entities/ledger-movement.entity.js';
 import { ReconciliationFindingSchema } from './entities/reconciliation-finding.entity.js';
 import { Migration20261125100000_advances } from './migrations/Migration20261125100000_advances.js';
 import { Migration20261128000000_reconciliation } from './migrations/Migration20261128000000_reconciliation.js';
+import { Migration20261202000000_reconciliation_queue } from './migrations/Migration20261202000000_reconciliation_queue.js';
 
 export type AdvancesOrm = MikroORM;
 export type { OrmOptions };
@@ -22,8 +27,19 @@ export type { OrmOptions };
 export { poolOf };
 
 const ADVANCES_SCHEMA: OrmSchema = {
-  entities: [AdvanceSchema, PaymentSchema, ReconciliationFindingSchema, LedgerMovementSchema, ReconciliationRunSchema],
-  migrations: [Migration20261125100000_advances, Migration20261128000000_reconciliation],
+  entities: [
+    AdvanceSchema,
+    PaymentSchema,
+    ReconciliationFindingSchema,
+    LedgerMovementSchema,
+    ReconciliationRunSchema,
+    ReconciliationQueueSchema,
+  ],
+  migrations: [
+    Migration20261125100000_advances,
+    Migration20261128000000_reconciliation,
+    Migration20261202000000_reconciliation_queue,
+  ],
   // Distinct from the ledger's lock key: the two databases migrate independently.
   migrationLockKey: 7_242_002,
 };

@@ -163,18 +163,20 @@ function expectedMovements(advance: AdvanceToReconcile): ExpectedMovement[] {
             transactionId: advance.disbursementTransactionId,
           },
   };
-  const payments = advance.payments.map((payment): ExpectedMovement => ({
-    subject: `payment ${payment.number}`,
-    requestId: paymentRequestId(advance.advanceId, payment.number),
-    direction: 'DEBIT',
-    amount: payment.amount,
-    recorded:
-      payment.status === 'SCHEDULED'
-        ? 'not-yet'
-        : payment.status === 'PROCESSING'
-          ? 'in-flight'
-          : { status: payment.status === 'PAID' ? 'SUCCESS' : 'FAILED', transactionId: payment.transactionId },
-  }));
+  const payments = advance.payments.map(
+    (payment): ExpectedMovement => ({
+      subject: `payment ${payment.number}`,
+      requestId: paymentRequestId(advance.advanceId, payment.number),
+      direction: 'DEBIT',
+      amount: payment.amount,
+      recorded:
+        payment.status === 'SCHEDULED'
+          ? 'not-yet'
+          : payment.status === 'PROCESSING'
+            ? 'in-flight'
+            : { status: payment.status === 'PAID' ? 'SUCCESS' : 'FAILED', transactionId: payment.transactionId },
+    }),
+  );
   return [disbursement, ...payments];
 }
 

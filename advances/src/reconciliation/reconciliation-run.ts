@@ -3,19 +3,24 @@ import type pg from 'pg';
 import type { Logger } from '@alfabet/service-kit/logger';
 import {
   advancesToReconcilePage,
+  dequeueChecked,
+  dequeueUnknownAdvances,
   finishRun,
   lastLedgerScan,
+  lastRunStarts,
   mirrorMovements,
   movementsOf,
   movementsOfUnknownAdvances,
   startRun,
+  type ReconcileScope,
+  type RunMode,
 } from '../db/reconciliation-store.js';
 import { findAdvance } from '../db/advance-store.js';
 import { raiseFindings, resolveFindingsNotSeen } from '../db/findings-store.js';
 import { advanceNamedBy, toLedgerMovement } from '../ledger/advance-movements.js';
 import type { LedgerClient } from '../ledger/ledger-client.js';
 import { disbursementRequestId, paymentRequestId } from '../ledger/request-ids.js';
-import { advanceWorkflowState, advancesListedRunning } from '../temporal/advance-workflows.js';
+import { advanceWorkflowState, advancesClosedSince, advancesListedRunning } from '../temporal/advance-workflows.js';
 import { startAdvanceWorkflow } from '../temporal/start-advance-workflow.js';
 import type { Finding } from './findings.js';
 import { reconcileAdvance, type AdvanceToReconcile, type LedgerMovement } from './reconcile-advance.js';
@@ -24,12 +29,7 @@ import { reconcileAdvance, type AdvanceToReconcile, type LedgerMovement } from '
 const PAGE_SIZE = 500;
 /** Ledger and Temporal calls in flight at once: enough to hide round trips, few enough not to crowd either server. */
 const CALLS_IN_FLIGHT = 16;
-/**
- * The next ledger scan starts this long before the last one ended: a ledger
- * row is stamped when its transaction starts and may commit after a scan's
- * snapshot, so each scan overlaps the previous (mirroring is idempotent).
- */
-const SCAN_OVERLAP_MS = 10 * 60_000;
+
 /** The ledger refuses a report that starts before now − REPORT_WINDOW; keep this far inside it. */
 const SCAN_WINDOW_MARGIN_MS = 5 * 60_000;
 /** A DISBURSING advance younger than this may be between its row and its workflow's start: not missing yet. */
@@ -44,10 +44,25 @@ export interface ReconciliationDeps {
   /** The ledger's REPORT_WINDOW: how far back its report stream reaches. */
   reportWindowMs: number;
   stuckAfterMs: number;
+  /** RECONCILIATION_FULL_SWEEP_INTERVAL: a run checks every advance when the last full sweep is this old. */
+  fullSweepEveryMs: number;
+  /**
+   * RECONCILIATION_SCAN_OVERLAP: the next ledger scan starts this long before
+   * the last one ended. A ledger row is stamped inside its transaction and
+   * commits a little later (at most the ledger's ACCOUNTS_STATEMENT_TIMEOUT:
+   * one statement posts it), and the worker's clock may differ from the
+   * ledger database's: a row committed after a scan's snapshot, stamped before
+   * its end, is read by the next (mirroring is idempotent). An incremental
+   * run lists the workflows closed since the last run started, less the same
+   * overlap (visibility shows a close a little after it happens).
+   */
+  scanOverlapMs: number;
 }
 
 /** How far a run got; carried in the activity's heartbeat so a retry resumes there. */
 export interface RunProgress {
+  /** Chosen when the run starts; a retry keeps it. */
+  mode: RunMode | null;
   scannedUntil: string | null;
   afterAdvanceId: string | null;
   advancesChecked: number;
@@ -55,6 +70,7 @@ export interface RunProgress {
 }
 
 export const NO_PROGRESS: RunProgress = {
+  mode: null,
   scannedUntil: null,
   afterAdvanceId: null,
   advancesChecked: 0,
@@ -74,6 +90,14 @@ export interface RunHooks {
  * then check every advance in scope page by page (the books both ways, its
  * workflow in Temporal), raise what is wrong once, and resolve what a run no
  * longer sees. Resumable from `progress`.
+ *
+ * In scope: every advance, on a full sweep (the first run, then once per
+ * RECONCILIATION_FULL_SWEEP_INTERVAL); otherwise only what can have become
+ * wrong since the last run (see INCREMENTAL_SCOPE in reconciliation-store.ts).
+ * An advance checked clean stays clean until something about it changes —
+ * its rows, its ledger movements, its workflow or the clock — and each of
+ * those puts it back in scope; the full sweep is the backstop for a change
+ * made behind the triggers' back.
  */
 export async function runReconciliation(
   deps: ReconciliationDeps,
@@ -81,25 +105,29 @@ export async function runReconciliation(
   start: RunProgress,
   hooks: RunHooks,
 ): Promise<RunProgress & { findingsResolved: number }> {
-  const progress = { ...start };
+  // A heartbeat from before `mode` existed lacks it: the defaults fill it in.
+  const progress: RunProgress = { ...NO_PROGRESS, ...start };
   const correlationId = `reconciliation/${runId}`;
-  await startRun(deps.pool, runId);
+  const now = new Date();
+  const scope = await chooseScope(deps, progress.mode, now);
+  progress.mode = scope.mode;
+  await startRun(deps.pool, runId, scope.mode);
   if (!progress.scannedUntil) {
     progress.scannedUntil = (await scanLedger(deps, correlationId, hooks, progress)).toISOString();
     hooks.progressed(progress);
   }
-  const now = new Date();
-  const recentSince = new Date(now.getTime() - deps.reportWindowMs);
   for (;;) {
-    const page = await advancesToReconcilePage(deps.pool, progress.afterAdvanceId, PAGE_SIZE, recentSince);
+    const page = await advancesToReconcilePage(deps.pool, progress.afterAdvanceId, PAGE_SIZE, scope);
     if (page.length === 0) break;
     const findings = await checkPage(deps, page, now, correlationId);
     await raise(deps, runId, findings, progress, hooks);
+    await dequeueChecked(deps.pool, page);
     progress.afterAdvanceId = page.at(-1)!.advanceId;
     progress.advancesChecked += page.length;
     hooks.progressed(progress);
   }
   await raise(deps, runId, await movementsOfUnknownAdvances(deps.pool), progress, hooks);
+  await dequeueUnknownAdvances(deps.pool);
 
   const resolved = await resolveFindingsNotSeen(deps.pool, runId);
   resolved.forEach(hooks.resolved);
@@ -110,6 +138,26 @@ export async function runReconciliation(
     findingsResolved: resolved.length,
   });
   return { ...progress, findingsResolved: resolved.length };
+}
+
+/**
+ * A full sweep when one is due (or this run, resumed, began as one), or when
+ * Temporal cannot list the workflows closed since the last run; otherwise an
+ * incremental run.
+ */
+async function chooseScope(deps: ReconciliationDeps, resumedAs: RunMode | null, now: Date): Promise<ReconcileScope> {
+  const full = { mode: 'FULL', recentSince: new Date(now.getTime() - deps.reportWindowMs) } as const;
+  if (resumedAs === 'FULL') return full;
+  const last = await lastRunStarts(deps.pool);
+  const sweepDue = !last.fullSweep || now.getTime() - last.fullSweep.getTime() >= deps.fullSweepEveryMs;
+  if (!last.run || (resumedAs === null && sweepDue)) return full;
+  const closed = await advancesClosedSince(deps.temporal, new Date(last.run.getTime() - deps.scanOverlapMs));
+  if (closed === null) return full;
+  return {
+    mode: 'INCREMENTAL',
+    stuckBefore: new Date(now.getTime() - deps.stuckAfterMs),
+    closedWorkflowAdvanceIds: closed,
+  };
 }
 
 async function raise(
@@ -138,7 +186,7 @@ async function scanLedger(
   const endTime = new Date();
   const earliest = endTime.getTime() - deps.reportWindowMs + SCAN_WINDOW_MARGIN_MS;
   const last = await lastLedgerScan(deps.pool);
-  const from = last ? last.getTime() - SCAN_OVERLAP_MS : earliest;
+  const from = last ? last.getTime() - deps.scanOverlapMs : earliest;
   if (from < earliest && last) {
     deps.log.error(
       { lastScan: last.toISOString(), reportWindowMs: deps.reportWindowMs },

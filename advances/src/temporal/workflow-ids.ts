@@ -5,3 +5,8 @@
  * `workflow_id` field (api/mapping.ts) all name it this way.
  */
 export const workflowIdOf = (advanceId: string) => `advance-${advanceId}`;
+
+const ADVANCE_WORKFLOW_ID = /^advance-([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i;
+
+/** The advance an `advance-<advanceId>` workflow id names (null for any other id). */
+export const advanceIdOf = (workflowId: string): string | null => ADVANCE_WORKFLOW_ID.exec(workflowId)?.[1] ?? null;

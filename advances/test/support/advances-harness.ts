@@ -16,7 +16,7 @@ import { startAdvancesWorker, type AdvancesWorker, type WorkerOverrides } from '
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 
 /** The SDK's own logs at WARN and above only (once per process: the Runtime is global). */
-function quietTemporalRuntime(): void {
+export function quietTemporalRuntime(): void {
   try {
     Runtime.install({ logger: new DefaultLogger('WARN') });
   } catch {

@@ -22,6 +22,8 @@ export const TransactionSchema = defineEntity({
     failureMessage: p.text().fieldName('failure_message'),
     fromAccountId: p.uuid().fieldName('from_account_id'),
     toAccountId: p.uuid().fieldName('to_account_id'),
+    /** The authenticated identity that asked for it; '' when authorization is off. */
+    initiatedBy: p.text().fieldName('initiated_by'),
   },
 });
 

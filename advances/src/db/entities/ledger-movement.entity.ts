@@ -30,5 +30,20 @@ export const ReconciliationRunSchema = defineEntity({
     advancesChecked: p.integer().nullable().fieldName('advances_checked'),
     findingsRaised: p.integer().nullable().fieldName('findings_raised'),
     findingsResolved: p.integer().nullable().fieldName('findings_resolved'),
+    /** FULL or INCREMENTAL; null for the runs before the reconciliation queue existed. */
+    mode: p.text().nullable().fieldName('mode'),
+  },
+});
+
+/**
+ * An advance changed since a run last checked it (filled by triggers on
+ * advances, payments and ledger_movements; see the queue's migration).
+ */
+export const ReconciliationQueueSchema = defineEntity({
+  name: 'ReconciliationQueue',
+  tableName: 'reconciliation_queue',
+  properties: {
+    advanceId: p.uuid().primary().fieldName('advance_id'),
+    mark: p.bigint('number').fieldName('mark'),
   },
 });

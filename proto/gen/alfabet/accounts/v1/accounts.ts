@@ -245,6 +245,13 @@ export interface Transaction {
   failureReason: FailureReason;
   /** A sentence for people explaining the failure; empty on success. */
   failureMessage: string;
+  /**
+   * The authenticated identity that asked for it: the common name of the
+   * caller's client certificate, or the name its bearer token stands for.
+   * Empty when the ledger runs without authorization. A replay of the same
+   * request_id returns the original's.
+   */
+  initiatedBy: string;
 }
 
 /** Opens an account. */
@@ -539,6 +546,7 @@ function createBaseTransaction(): Transaction {
     status: 0,
     failureReason: 0,
     failureMessage: "",
+    initiatedBy: "",
   };
 }
 
@@ -582,6 +590,9 @@ export const Transaction: MessageFns<Transaction> = {
     }
     if (message.failureMessage !== "") {
       writer.uint32(98).string(message.failureMessage);
+    }
+    if (message.initiatedBy !== "") {
+      writer.uint32(106).string(message.initiatedBy);
     }
     return writer;
   },
@@ -695,6 +706,14 @@ export const Transaction: MessageFns<Transaction> = {
             message.failureMessage = reader.string();
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.initiatedBy = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -749,6 +768,11 @@ export const Transaction: MessageFns<Transaction> = {
         : isSet(object.failure_message)
         ? globalThis.String(object.failure_message)
         : "",
+      initiatedBy: isSet(object.initiatedBy)
+        ? globalThis.String(object.initiatedBy)
+        : isSet(object.initiated_by)
+        ? globalThis.String(object.initiated_by)
+        : "",
     };
   },
 
@@ -790,6 +814,9 @@ export const Transaction: MessageFns<Transaction> = {
     if (message.failureMessage !== "") {
       obj.failureMessage = message.failureMessage;
     }
+    if (message.initiatedBy !== "") {
+      obj.initiatedBy = message.initiatedBy;
+    }
     return obj;
   },
 
@@ -812,6 +839,7 @@ export const Transaction: MessageFns<Transaction> = {
     message.status = object.status ?? 0;
     message.failureReason = object.failureReason ?? 0;
     message.failureMessage = object.failureMessage ?? "";
+    message.initiatedBy = object.initiatedBy ?? "";
     return message;
   },
 };
