@@ -24,6 +24,8 @@ const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const DATA_DIR = process.env.ALFABET_DATA_DIR ?? join(ROOT, '.data');
 const STOP_TIMEOUT_MS = 20_000;
 const READY_TIMEOUT_MS = 90_000;
+/** With LOG_LEVEL above info the worker never prints 'worker running': taken as up once it has lived this long. */
+const QUIET_WORKER_READY_MS = 10_000;
 
 const env = process.env;
 const hostPort = (value) => {
@@ -34,12 +36,13 @@ const temporalAddress = hostPort(env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233');
 const temporalUiPort = Number(env.TEMPORAL_UI_PORT ?? temporalAddress.port + 1000);
 const accountsAddress = env.ACCOUNTS_GRPC_ADDR ?? '127.0.0.1:50051';
 const advancesAddress = env.ADVANCES_GRPC_ADDR ?? '127.0.0.1:50052';
+const WORKER_LOGS_INFO = ['', 'trace', 'debug', 'info'].includes(env.LOG_LEVEL ?? '');
 
 /** Search attributes ops filter advances by in the Web UI (registered at dev-server start). */
 const SEARCH_ATTRIBUTES = ['AdvanceAccountId=Keyword', 'AdvanceStatus=Keyword'];
 
 /** @typedef {{ name: string, command: string, args: string[], ports: { port: number, host: string, what: string, variable: string }[], ready: (launched: Launched) => Promise<boolean>, readyLine?: string, optional?: string }} ProcessSpec */
-/** @typedef {{ child: import('node:child_process').ChildProcess, exited: Promise<{ code: number | null, signal: string | null, error?: Error }>, readyLineSeen: boolean }} Launched */
+/** @typedef {{ child: import('node:child_process').ChildProcess, exited: Promise<{ code: number | null, signal: string | null, error?: Error }>, readyLineSeen: boolean, startedAtMs: number }} Launched */
 
 /** @type {ProcessSpec[]} */
 const PROCESSES = [
@@ -99,8 +102,10 @@ const PROCESSES = [
     command: process.execPath,
     args: [join(ROOT, 'advances/dist/src/main-worker.js')],
     ports: [],
-    // It serves nothing (it polls Temporal): it is ready once it says so.
-    ready: async (launched) => launched.readyLineSeen,
+    // It serves nothing (it polls Temporal): it is ready once it says so — or,
+    // when LOG_LEVEL hides its info lines, once it has run for a while.
+    ready: async (launched) =>
+      WORKER_LOGS_INFO ? launched.readyLineSeen : Date.now() - launched.startedAtMs >= QUIET_WORKER_READY_MS,
     readyLine: 'worker running',
     optional: join(ROOT, 'advances/dist/src/main-worker.js'),
   },
@@ -170,7 +175,7 @@ function launch(spec, index, restart) {
     detached: true, // its own process group, so a stop reaches everything it started
   });
   /** @type {Launched} */
-  const launched = { child, exited: null, readyLineSeen: false };
+  const launched = { child, exited: null, readyLineSeen: false, startedAtMs: Date.now() };
   for (const stream of [child.stdout, child.stderr]) {
     createInterface({ input: stream }).on('line', (line) => {
       if (spec.readyLine && line.includes(spec.readyLine)) launched.readyLineSeen = true;

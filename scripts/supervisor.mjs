@@ -1,39 +1,45 @@
 // Keeps one process of `npm start` (scripts/stack.mjs) running: when it exits
 // without being asked to, it is started again after a delay that doubles with
-// each recent crash (0.5 s, 1 s, 2 s … up to RESTART_DELAY_MAX_MS), and a
-// process that crashes CRASH_LIMIT times within CRASH_WINDOW_MS is given up
-// on — a crash loop (a bad setting, a port held by someone else) is not cured
-// by starting it again, and a stack that looks up while one of its parts is
-// not is worse than one that stops and says why.
+// each of its crashes in the last BACKOFF_WINDOW_MS (0.5 s, 1 s, 2 s … up to
+// RESTART_DELAY_MAX_MS), and a process that crashes CRASH_LIMIT times within
+// CRASH_WINDOW_MS is given up on — a crash loop (a bad setting, a port held by
+// someone else) is not cured by starting it again, and a stack that looks up
+// while one of its parts is not is worse than one that stops and says why.
 //
 // One job: deciding and scheduling restarts. Spawning, logging, readiness and
 // stopping belong to the caller (scripts/stack.mjs), so this is tested on its
-// own with stand-in processes and a fake clock (test/supervisor.test.ts).
+// own with stand-in processes and a made-up clock (test/supervisor.test.ts).
 
 /** The first restart waits this long… */
 export const RESTART_DELAY_FIRST_MS = 500;
-/** …each further crash within CRASH_WINDOW_MS doubles it, up to this. */
+/** …each further crash within BACKOFF_WINDOW_MS doubles it, up to this… */
 export const RESTART_DELAY_MAX_MS = 8_000;
+/** …and once a process has not crashed for this long, its next restart waits RESTART_DELAY_FIRST_MS again. */
+export const BACKOFF_WINDOW_MS = 10 * 60_000;
 /** This many crashes of one process within CRASH_WINDOW_MS: give up. */
 export const CRASH_LIMIT = 5;
 export const CRASH_WINDOW_MS = 60_000;
 
 /**
  * Decides, crash by crash, whether to start a process again and after how
- * long. Only the crashes of the last `windowMs` count: a process that crashed
- * once an hour ago is restarted after the first delay again.
+ * long. The delay grows with the crashes of the last `backoffWindowMs`, so a
+ * process that dies now and then is restarted at once while one that dies
+ * every half minute is restarted at most every `maxDelayMs`; only a burst of
+ * `crashLimit` crashes within `windowMs` gives up.
  *
- * @param {{ firstDelayMs?: number, maxDelayMs?: number, crashLimit?: number, windowMs?: number }} [limits]
+ * @param {{ firstDelayMs?: number, maxDelayMs?: number, backoffWindowMs?: number, crashLimit?: number, windowMs?: number }} [limits]
  */
 export function restartPolicy({
   firstDelayMs = RESTART_DELAY_FIRST_MS,
   maxDelayMs = RESTART_DELAY_MAX_MS,
+  backoffWindowMs = BACKOFF_WINDOW_MS,
   crashLimit = CRASH_LIMIT,
   windowMs = CRASH_WINDOW_MS,
 } = {}) {
-  /** @type {number[]} times of the crashes within the window, oldest first */
-  const recentCrashes = [];
+  /** @type {number[]} times of the crashes still inside one of the windows, oldest first */
+  const crashes = [];
   let restarts = 0;
+  const crashesAfter = (fromMs) => crashes.filter((at) => at > fromMs).length;
   return {
     windowMs,
     /**
@@ -41,11 +47,12 @@ export function restartPolicy({
      * @returns {{ giveUp: false, restart: number, delayMs: number } | { giveUp: true, crashes: number }}
      */
     crashed(nowMs) {
-      recentCrashes.push(nowMs);
-      while (recentCrashes[0] <= nowMs - windowMs) recentCrashes.shift();
-      if (recentCrashes.length >= crashLimit) return { giveUp: true, crashes: recentCrashes.length };
+      crashes.push(nowMs);
+      while (crashes[0] <= nowMs - Math.max(windowMs, backoffWindowMs)) crashes.shift();
+      const burst = crashesAfter(nowMs - windowMs);
+      if (burst >= crashLimit) return { giveUp: true, crashes: burst };
       restarts += 1;
-      const delayMs = Math.min(firstDelayMs * 2 ** (recentCrashes.length - 1), maxDelayMs);
+      const delayMs = Math.min(firstDelayMs * 2 ** (crashesAfter(nowMs - backoffWindowMs) - 1), maxDelayMs);
       return { giveUp: false, restart: restarts, delayMs };
     },
   };

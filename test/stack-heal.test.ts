@@ -189,6 +189,9 @@ test('SIGKILL each process of npm start under load: each is restarted, calls res
     ADVANCE_INSTALLMENTS: String(INSTALLMENTS),
     RECONCILIATION_INTERVAL: 'off',
     LEDGER_CALL_TIMEOUT: '3s',
+    // Quiet services (no line per transfer), which also makes the stack take the worker as up without its
+    // info line 'worker running' (test/stack-demo.test.ts starts one that prints it).
+    LOG_LEVEL: 'warn',
   });
   const ledger = new AccountsServiceClient(stack.env.ACCOUNTS_GRPC_ADDR!, credentials.createInsecure(), FAST_RECONNECT);
   const api = new AdvancesServiceClient(stack.env.ADVANCES_GRPC_ADDR!, credentials.createInsecure(), FAST_RECONNECT);

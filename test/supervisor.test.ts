@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import {
+  BACKOFF_WINDOW_MS,
   CRASH_LIMIT,
   CRASH_WINDOW_MS,
   RESTART_DELAY_FIRST_MS,
@@ -32,22 +33,24 @@ describe('restartPolicy', () => {
     ]);
   });
 
-  it('counts only the crashes of the last window: a crash a minute later starts the backoff afresh', () => {
-    const policy = restartPolicy();
-    for (const at of [0, 1_000, 2_000, 3_000]) policy.crashed(at);
-    // The four crashes above are 60 s or more in the past: this is the first recent one.
-    expect(policy.crashed(63_000)).toEqual({ giveUp: false, restart: 5, delayMs: 500 });
-    // A process that crashes every 20 s is restarted for ever, its delay set by the 3 crashes a window holds.
+  it('gives up only on a burst: crashes spread out are restarted for ever, the delay growing to its cap', () => {
+    expect([RESTART_DELAY_MAX_MS, BACKOFF_WINDOW_MS]).toEqual([8_000, 600_000]);
+    // A crash every 20 s: never 5 within 60 s, so never given up; each waits longer, up to 8 s.
     const steady = restartPolicy();
-    const delays = Array.from({ length: 10 }, (_, i) => steady.crashed(i * 20_000));
-    expect(delays.every((d) => !d.giveUp)).toBe(true);
-    expect(delays.at(-1)).toEqual({ giveUp: false, restart: 10, delayMs: 2_000 });
+    const decisions = Array.from({ length: 8 }, (_, i) => steady.crashed(i * 20_000));
+    expect(decisions.map((d) => (d.giveUp ? 'gave up' : d.delayMs))).toEqual([
+      500, 1_000, 2_000, 4_000, 8_000, 8_000, 8_000, 8_000,
+    ]);
+    expect(decisions.at(-1)).toEqual({ giveUp: false, restart: 8, delayMs: RESTART_DELAY_MAX_MS });
   });
 
-  it('caps the delay', () => {
-    const policy = restartPolicy({ crashLimit: 100 });
-    const last = Array.from({ length: 20 }, (_, i) => policy.crashed(i)).at(-1);
-    expect(last).toEqual({ giveUp: false, restart: 20, delayMs: RESTART_DELAY_MAX_MS });
+  it('forgets crashes: the burst after a minute, the backoff after ten quiet minutes', () => {
+    const policy = restartPolicy();
+    for (const at of [0, 1_000, 2_000, 3_000]) policy.crashed(at);
+    // Four crashes a minute ago are no burst any more, but this restart still waits as the fifth recent crash.
+    expect(policy.crashed(63_000)).toEqual({ giveUp: false, restart: 5, delayMs: 8_000 });
+    // Ten minutes without a crash: back to the first delay.
+    expect(policy.crashed(63_000 + BACKOFF_WINDOW_MS)).toEqual({ giveUp: false, restart: 6, delayMs: 500 });
   });
 });
 
