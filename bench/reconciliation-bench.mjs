@@ -18,7 +18,7 @@ import pg from 'pg';
 import { v7 as uuidv7 } from 'uuid';
 import { AccountsServiceClient, Direction, TransactionStatus } from '@alfabet/proto/accounts/v1';
 import { createLogger } from '@alfabet/service-kit/logger';
-import { TRANSACTION_COLUMNS } from '../accounts-manager/dist/src/ledger/rows.js';
+import { transactionColumns } from '../accounts-manager/dist/src/ledger/rows.js';
 import { openOrm, poolOf } from '../advances/dist/src/db/orm.js';
 import { disbursementDescription, paymentDescription } from '../advances/dist/src/ledger/advance-movements.js';
 import { createLedgerClient } from '../advances/dist/src/ledger/ledger-client.js';
@@ -482,7 +482,7 @@ async function sqlAnchor(url, advances, say) {
     for (let i = 0; i < ANCHOR_REPEATS; i++) {
       const started = performance.now();
       const { rows } = await db.query(
-        `SELECT ${TRANSACTION_COLUMNS.replace(/(\w+)/g, 't.$1')}
+        `SELECT ${transactionColumns('t')}
          FROM transaction_requests r JOIN transactions t ON t.transaction_id = r.transaction_id AND t.create_time = r.create_time
          WHERE r.request_id = ANY($1::uuid[])`,
         [requestIds],

@@ -6,6 +6,7 @@ import { credentials } from '@grpc/grpc-js';
 import { spawn } from 'node:child_process';
 import pg from 'pg';
 import { AccountsServiceClient } from '@alfabet/proto/accounts/v1';
+import { timestampOfDate } from '@alfabet/service-kit/timestamps';
 import { takeSnapshot, fetchPage } from '../accounts-manager/dist/src/reports/report-queries.js';
 import { maintainReportCounts } from '../accounts-manager/dist/src/reports/report-counts.js';
 import { sampleMemory } from './processes.mjs';
@@ -91,12 +92,12 @@ export async function reportBenchmark({ address, databaseUrl, pid, listings, say
 
 /** Time to first page, the service vs the same statements straight on PostgreSQL. */
 async function firstPageTimes(client, pool, listings, say) {
-  await firstPage(client, { ...BASE_REQUEST, startTime: windowStart() }); // warm-up
+  await firstPage(client, { ...BASE_REQUEST, startTime: timestampOfDate(windowStart()) }); // warm-up
   const service = [];
   const direct = [];
   let totalSize = 0;
   for (let i = 0; i < listings; i++) {
-    const answer = await firstPage(client, { ...BASE_REQUEST, startTime: windowStart() });
+    const answer = await firstPage(client, { ...BASE_REQUEST, startTime: timestampOfDate(windowStart()) });
     service.push(answer.ms);
     totalSize = answer.totalSize;
     const started = process.hrtime.bigint();
@@ -123,7 +124,7 @@ async function streamedWithMemory(client, pid, say) {
     const streamed = await streamAll(client, {
       ...BASE_REQUEST,
       pageSize: 1000,
-      startTime: fraction === 1 ? windowStart() : new Date(Date.now() - WINDOW_MS * fraction),
+      startTime: timestampOfDate(fraction === 1 ? windowStart() : new Date(Date.now() - WINDOW_MS * fraction)),
     });
     return { ...streamed, memory: sampler.stop().accounts };
   };

@@ -13,6 +13,7 @@ import {
   TransactionStatus,
 } from '@alfabet/proto/accounts/v1';
 import { AdvanceStatus, AdvancesServiceClient, PaymentStatus } from '@alfabet/proto/advances/v1';
+import { dateOfTimestamp } from '@alfabet/service-kit/timestamps';
 import { healthCheck } from './stack-health.mjs';
 
 const env = process.env;
@@ -137,7 +138,8 @@ async function listBobsTransactions(ledger, bob) {
     });
     stream.on('data', (page) => {
       say(`  page ${page.page}/${page.totalPages} (${page.totalSize} in the snapshot)`);
-      for (const t of page.transactions) say(`    ${t.createTime.toISOString().slice(11, 23)}  ${describe(t)}`);
+      for (const t of page.transactions)
+        say(`    ${dateOfTimestamp(t.createTime).toISOString().slice(11, 23)}  ${describe(t)}`);
     });
     stream.on('error', reject);
     stream.on('end', resolve);
@@ -159,7 +161,8 @@ async function requestCarolsAdvance(advances, carol) {
     (a) => a.disbursementTransactionId !== '',
     'the disbursement',
   );
-  const intervalMs = disbursed.payments[1].dueTime.getTime() - disbursed.payments[0].dueTime.getTime();
+  const dueMs = (payment) => dateOfTimestamp(payment.dueTime).getTime();
+  const intervalMs = dueMs(disbursed.payments[1]) - dueMs(disbursed.payments[0]);
   say(`  credited; payments of ${money(disbursed.payments[0].amount)} every ${Math.round(intervalMs / 1000)} s`);
   return { advance, disbursed, intervalMs };
 }

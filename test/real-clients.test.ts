@@ -1,4 +1,9 @@
+import { fromBinary } from '@bufbuild/protobuf';
+import { FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
 import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { startAdvancesStack, type AdvancesStack } from '../advances/test/support/advances-harness.js';
@@ -127,4 +132,20 @@ test('buf curl calls both services by reflection', async () => {
     await bufCurl(`http://${advancesAddress}/alfabet.advances.v1.AdvancesService/ListAdvances`, { page_size: 1 }),
   );
   expect(page.advances).toHaveLength(1);
+});
+
+test('buf curl and grpcurl call grpc.health.v1.Health on both ports, described as grpc/health/v1/health.proto', async () => {
+  for (const address of [ledgerAddress, advancesAddress]) {
+    expect(JSON.parse(await bufCurl(`http://${address}/grpc.health.v1.Health/Check`, {}))).toEqual({
+      status: 'SERVING',
+    });
+    expect(JSON.parse(await grpcurl(address, 'grpc.health.v1.Health/Check'))).toEqual({ status: 'SERVING' });
+    const listed = JSON.parse(await bufCurl(`http://${address}/grpc.health.v1.Health/List`, {}));
+    expect(Object.values(listed.statuses)).toContainEqual({ status: 'SERVING' });
+    // The descriptors grpcurl fetched by reflection, saved as a FileDescriptorSet: the health file under its real name.
+    const saved = join(mkdtempSync(join(tmpdir(), 'alfabet-reflection-')), 'health.protoset');
+    await grpcurl('-protoset-out', saved, address, 'describe', 'grpc.health.v1.Health');
+    const files = fromBinary(FileDescriptorSetSchema, readFileSync(saved)).file.map((file) => file.name);
+    expect(files).toEqual(['grpc/health/v1/health.proto']);
+  }
 });

@@ -19,7 +19,7 @@ describe('CreateAccount and GetAccount', () => {
     expect(account.accountId).toMatch(/^[0-9a-f-]{36}$/);
     expect(account.displayName).toBe('Ada Lovelace');
     expect(account.balance).toBe(0n);
-    expect(account.createTime).toBeInstanceOf(Date);
+    expect(account.createTime).toEqual({ seconds: expect.any(BigInt), nanos: expect.any(Number) });
     expect(await api.getAccount(account.accountId)).toEqual(account);
   });
 

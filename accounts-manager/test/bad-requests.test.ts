@@ -7,6 +7,7 @@ import { call, ledgerApi, startTestLedger, type TestLedger } from './support/led
 import { storedFootprint, testPool } from './support/db.js';
 import { healthCheck } from './support/ops-clients.js';
 import { listAll } from './support/report-client.js';
+import { timestampOfDate } from '@alfabet/service-kit/timestamps';
 
 let ledger: TestLedger;
 let api: ReturnType<typeof ledgerApi>;
@@ -305,14 +306,17 @@ const cases: BadRequest[] = [
   {
     name: 'report: start a month ago',
     method: 'listTransactions',
-    request: list({ startTime: new Date(Date.now() - 30 * DAY) }),
+    request: list({ startTime: timestampOfDate(new Date(Date.now() - 30 * DAY)) }),
     code: status.INVALID_ARGUMENT,
     field: 'start_time',
   },
   {
     name: 'report: end before start',
     method: 'listTransactions',
-    request: list({ startTime: new Date(Date.now() - DAY), endTime: new Date(Date.now() - 2 * DAY) }),
+    request: list({
+      startTime: timestampOfDate(new Date(Date.now() - DAY)),
+      endTime: timestampOfDate(new Date(Date.now() - 2 * DAY)),
+    }),
     code: status.INVALID_ARGUMENT,
     field: 'end_time',
   },

@@ -1,5 +1,6 @@
 import { Metadata, status } from '@grpc/grpc-js';
-import { TransactionStatus } from '@alfabet/proto/accounts/v1';
+import { Direction, TransactionStatus } from '@alfabet/proto/accounts/v1';
+import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { ACCOUNTS_SERVICE_NAME } from '../src/app.js';
 import { ledgerApi, startTestLedger, type TestLedger } from './support/ledger-harness.js';
@@ -159,6 +160,38 @@ describe('metrics and correlation ids', () => {
       const traced = lines.filter((line) => line.correlationId === 'payment-42-attempt-1');
       expect(traced.map((line) => line.msg)).toEqual(expect.arrayContaining(['account opened', 'rpc ok']));
       expect(traced.every((line) => line.method === 'CreateAccount')).toBe(true);
+    } finally {
+      await ledger.stop();
+    }
+  });
+
+  it('logs a transaction "posted" once: a replay of its request_id is logged as a replay', async () => {
+    const lines: { msg: string; transactionId?: string; requestId?: string }[] = [];
+    const { Writable } = await import('node:stream');
+    const { pino } = await import('pino');
+    const sink = new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(JSON.parse(String(chunk)));
+        done();
+      },
+    });
+    const ledger = await startTestLedger({ LOG_LEVEL: 'info' }, pino({ level: 'info' }, sink));
+    try {
+      const api = ledgerApi(ledger.client);
+      const dst = await api.fundedAccount(0n, 'replayed');
+      const requestId = randomUUID();
+      const credit = { requestId, dstAccountId: dst, amount: 5n, direction: Direction.DIRECTION_CREDIT };
+      const first = await api.bankTransaction(credit);
+      expect(await api.bankTransaction(credit)).toEqual(first);
+      const poor = await api.fundedAccount(0n, 'replayed failure');
+      const refusedId = randomUUID();
+      const refused = { requestId: refusedId, srcAccountId: poor, dstAccountId: dst, amount: 5n };
+      expect((await api.transfer(refused)).status).toBe(TransactionStatus.TRANSACTION_STATUS_FAILED);
+      await api.transfer(refused);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const about = (id: string) => lines.filter((line) => line.requestId === id).map((line) => line.msg);
+      expect(about(requestId)).toEqual(['transaction posted', 'transaction replayed']);
+      expect(about(refusedId)).toEqual(['transaction failed', 'transaction replayed']);
     } finally {
       await ledger.stop();
     }

@@ -4,6 +4,7 @@ import { forgetReportCounts, maintainReportCounts } from '../src/reports/report-
 import { dropTestDatabase, TEST_DATABASES, testDatabaseUrl } from '../../test-support/test-databases.js';
 import { ledgerApi, startTestLedger, type TestLedger } from './support/ledger-harness.js';
 import { listFirst } from './support/report-client.js';
+import { timestampOfDate } from '@alfabet/service-kit/timestamps';
 
 /**
  * Sealed hour counts (src/reports/report-counts.ts): a report's total_size
@@ -59,7 +60,13 @@ const rowsIn = async (start: Date, end: Date | null) =>
   );
 const totalOf = async (start: Date, end: Date | null) =>
   Number(
-    (await listFirst(ledger.client, { startTime: start, endTime: end ?? undefined, pageSize: 1 }, 1))[0]!.totalSize,
+    (
+      await listFirst(
+        ledger.client,
+        { startTime: timestampOfDate(start), endTime: end ? timestampOfDate(end) : undefined, pageSize: 1 },
+        1,
+      )
+    )[0]!.totalSize,
   );
 /**
  * Runs the maintenance until `hours` hours are sealed. xids are cluster-wide:

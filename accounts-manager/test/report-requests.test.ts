@@ -6,6 +6,7 @@ import { microsOfDate } from '../src/reports/report-types.js';
 import { ledgerApi, startTestLedger, type TestLedger } from './support/ledger-harness.js';
 import { testPool } from './support/db.js';
 import { idsOf, listAll, seedFailedTransfers } from './support/report-client.js';
+import { timestampOfDate } from '@alfabet/service-kit/timestamps';
 
 /**
  * ListTransactions refuses what it cannot honour: bad windows, page sizes and
@@ -49,13 +50,14 @@ async function expectRefused(fields: Partial<ListTransactionsRequest>, field: st
 }
 
 const now = Date.now();
+const at = (ms: number) => timestampOfDate(new Date(ms));
 describe('bad requests', () => {
   it.each<[string, Partial<ListTransactionsRequest>, string]>([
-    ['start before now − REPORT_WINDOW', { startTime: new Date(now - 5 * DAY - 10 * 60_000) }, 'start_time'],
-    ['start a month ago', { startTime: new Date(now - 30 * DAY) }, 'start_time'],
-    ['end before start', { startTime: new Date(now - DAY), endTime: new Date(now - 2 * DAY) }, 'end_time'],
-    ['end equal to start', { startTime: new Date(now - DAY), endTime: new Date(now - DAY) }, 'end_time'],
-    ['start before 1970', { startTime: new Date(-1000) }, 'start_time'],
+    ['start before now − REPORT_WINDOW', { startTime: at(now - 5 * DAY - 10 * 60_000) }, 'start_time'],
+    ['start a month ago', { startTime: at(now - 30 * DAY) }, 'start_time'],
+    ['end before start', { startTime: at(now - DAY), endTime: at(now - 2 * DAY) }, 'end_time'],
+    ['end equal to start', { startTime: at(now - DAY), endTime: at(now - DAY) }, 'end_time'],
+    ['start before 1970', { startTime: at(-1000) }, 'start_time'],
     ['page size above 1000', { pageSize: 1001 }, 'page_size'],
     ['negative page size', { pageSize: -1 }, 'page_size'],
     ['huge page size', { pageSize: 2_147_483_647 }, 'page_size'],
@@ -66,7 +68,7 @@ describe('bad requests', () => {
 
   it('accepts a start just inside the window', async () => {
     const pages = await listAll(ledger.client, {
-      startTime: new Date(Date.now() - 5 * DAY + 60_000),
+      startTime: at(Date.now() - 5 * DAY + 60_000),
       accountId: accountA,
     });
     expect(pages[0]!.totalSize).toBe(25n);
@@ -80,7 +82,7 @@ describe('bad requests', () => {
     await expectRefused({ snapshotToken, accountId: accountB }, 'account_id');
     await expectRefused({ pageToken, accountId: accountB }, 'account_id');
     await expectRefused({ snapshotToken, pageSize: 11 }, 'page_size');
-    await expectRefused({ pageToken, startTime: new Date(now - DAY) }, 'start_time');
+    await expectRefused({ pageToken, startTime: at(now - DAY) }, 'start_time');
     await expectRefused({ pageToken, snapshotToken }, 'snapshot_token');
     await expectRefused({ pageToken, page: 2 }, 'page');
   });

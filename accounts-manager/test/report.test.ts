@@ -5,6 +5,7 @@ import type pg from 'pg';
 import { ledgerApi, startTestLedger, type TestLedger } from './support/ledger-harness.js';
 import { testPool } from './support/db.js';
 import { idsOf, listAll, listFirst, seedFailedTransfers } from './support/report-client.js';
+import { microsOfTimestamp, timestampOfDate } from '@alfabet/service-kit/timestamps';
 
 /**
  * ListTransactions streams pages of one exact snapshot: what had committed
@@ -184,9 +185,9 @@ describe('ListTransactions: the snapshot', () => {
   it('lists every account newest first and streams one empty page for an empty window', async () => {
     await api.fundedAccount(500n, 'report all accounts');
     const pages = await listAll(ledger.client, { pageSize: 50 });
-    const times = pages.flatMap((page) => page.transactions.map((t) => t.createTime!.getTime()));
+    const times = pages.flatMap((page) => page.transactions.map((t) => microsOfTimestamp(t.createTime!)));
     expect(times.length).toBeGreaterThan(0);
-    expect([...times].sort((x, y) => y - x)).toEqual(times);
+    expect([...times].sort((x, y) => (x < y ? 1 : x > y ? -1 : 0))).toEqual(times);
 
     const quiet = await api.createAccount('report empty');
     const empty = await listAll(ledger.client, { accountId: quiet.accountId });
@@ -205,7 +206,11 @@ describe('ListTransactions: the snapshot', () => {
     );
     const t = times.rows.map((row) => row.create_time);
     // [t[6], t[2]) holds the rows of t[6] … t[3]: 4 seconds × 3 rows.
-    const pages = await listAll(ledger.client, { accountId: a.accountId, startTime: t[6], endTime: t[2] });
+    const pages = await listAll(ledger.client, {
+      accountId: a.accountId,
+      startTime: timestampOfDate(t[6]!),
+      endTime: timestampOfDate(t[2]!),
+    });
     expect(idsOf(pages)).toEqual(seeded.slice(9, 21));
   });
 });

@@ -9,6 +9,7 @@ import { recordHistoryIfAsked } from './support/histories.js';
 import { hookedLedger } from './support/ledger-hooks.js';
 import { bankLegsOf, ledgerPool, sumSuccessful } from './support/ledger-facts.js';
 import { paymentActivities } from './support/payment-timeline.js';
+import { dateOfTimestamp } from '@alfabet/service-kit/timestamps';
 
 // Hourly payments keep the outage's retries few (backoff caps at 5 minutes) on the time-skipping server.
 const INTERVAL_MS = 3_600_000;
@@ -46,7 +47,7 @@ test('a ledger outage across payments 3–5 delays only those: payment 6 onwards
     const advance = await api.getAdvance(requested.advanceId);
     return advance.payments.length === 12 ? advance : undefined;
   }, 'the opening schedule');
-  const dueMs = new Map(opened.payments.map((p) => [p.number, p.dueTime!.getTime()]));
+  const dueMs = new Map(opened.payments.map((p) => [p.number, dateOfTimestamp(p.dueTime!).getTime()]));
   // Down from half an interval before payment 3 is due until half an interval after payment 5 is.
   const outage = { fromMs: dueMs.get(3)! - INTERVAL_MS / 2, untilMs: dueMs.get(5)! + INTERVAL_MS / 2 };
   outages.set(borrower, outage);
@@ -80,7 +81,7 @@ test('a ledger outage across payments 3–5 delays only those: payment 6 onwards
 
   // The schedule ops see is unchanged: the due times are still one interval apart, every payment paid once.
   const advance = await api.getAdvance(requested.advanceId);
-  expect(advance.payments.map((p) => p.dueTime!.getTime())).toEqual([...dueMs.values()]);
+  expect(advance.payments.map((p) => dateOfTimestamp(p.dueTime!).getTime())).toEqual([...dueMs.values()]);
   expect(advance.payments.every((p) => p.status === PaymentStatus.PAYMENT_STATUS_PAID)).toBe(true);
   const legs = await bankLegsOf(pool, borrower);
   expect(legs.debits).toHaveLength(12);

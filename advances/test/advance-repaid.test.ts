@@ -5,6 +5,7 @@ import type { AdvanceView } from '../src/domain/advance-types.js';
 import { advancesApi, startAdvancesStack, type AdvancesStack } from './support/advances-harness.js';
 import { recordHistoryIfAsked } from './support/histories.js';
 import { assertLedgerVerifies, bankLegsOf, ledgerPool, sumSuccessful } from './support/ledger-facts.js';
+import { dateOfTimestamp } from '@alfabet/service-kit/timestamps';
 
 let stack: AdvancesStack;
 const pool = ledgerPool();
@@ -40,7 +41,7 @@ test('a 12-week advance repaid on time: one credit, twelve debits that add up to
   expect(advance.payments.every((p) => p.status === PaymentStatus.PAYMENT_STATUS_PAID)).toBe(true);
   expect(advance.payments.map((p) => p.amount)).toEqual([...Array(7).fill(10_001n), ...Array(5).fill(10_000n)]);
   // Due dates one interval apart, the first one interval after the disbursement.
-  const dues = advance.payments.map((p) => p.dueTime!.getTime());
+  const dues = advance.payments.map((p) => dateOfTimestamp(p.dueTime!).getTime());
   for (let i = 1; i < dues.length; i++) expect(dues[i]! - dues[i - 1]!).toBe(7 * 24 * 3600 * 1000);
 
   const legs = await bankLegsOf(pool, accountId);

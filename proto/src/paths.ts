@@ -25,6 +25,13 @@ export const PROTO_FILES = {
 } as const;
 
 /**
+ * gRPC's health.proto (vendored unchanged; grpc-health-check implements it),
+ * served by reflection under its real name so ops can call
+ * grpc.health.v1.Health/Check with grpcurl or buf curl.
+ */
+export const HEALTH_PROTO_FILE = 'grpc/health/v1/health.proto';
+
+/**
  * The contracts compiled by buf (`buf build`, imports included), relative to
  * protoRootDir(): what server reflection serves, with the real file names and
  * dependencies. Regenerated with the code (`npm run proto:generate`); CI checks

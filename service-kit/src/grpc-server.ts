@@ -6,15 +6,14 @@ import {
   type ServiceDefinition,
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
-import { loadSync, type PackageDefinition } from '@grpc/proto-loader';
+import type { PackageDefinition } from '@grpc/proto-loader';
 import { fromBinary, toBinary } from '@bufbuild/protobuf';
 import { FileDescriptorProtoSchema, FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
 import { readFileSync } from 'node:fs';
 import { ReflectionService } from '@grpc/reflection';
-import { protoPath as healthProtoPath } from 'grpc-health-check';
 import type { Http2Server, IncomingHttpHeaders } from 'node:http2';
 import { join } from 'node:path';
-import { DESCRIPTOR_SET_FILE, protoRootDir } from '@alfabet/proto/paths';
+import { DESCRIPTOR_SET_FILE, HEALTH_PROTO_FILE, protoRootDir } from '@alfabet/proto/paths';
 import { withAuthorization, type AuthorizationPolicy } from './authorization.js';
 import { observeService } from './grpc-observability.js';
 import { HealthService } from './health.js';
@@ -119,12 +118,7 @@ export async function startGrpcServer(options: StartGrpcServerOptions): Promise<
  * slot of the unauthenticated-stream limits while it is open.
  */
 function addReflection(server: Server, options: StartGrpcServerOptions, streams: UnauthenticatedStreams): void {
-  const protoPaths = [...options.protoFiles.map((file) => join(protoRootDir(), file)), healthProtoPath];
-  const packageDefinition = loadSync(protoPaths, {
-    includeDirs: [protoRootDir()],
-    keepCase: true,
-  });
-  new ReflectionService(withExactDescriptors(packageDefinition), {
+  new ReflectionService(exactDescriptors([...options.protoFiles, HEALTH_PROTO_FILE]), {
     services: [...options.services.map((service) => service.name), 'grpc.health.v1.Health'],
   }).addToServer({
     addService: (definition, implementation) =>
@@ -172,29 +166,30 @@ function keepRepeatedAuthorizationHeaders(server: Server): void {
 }
 
 /**
- * Our contracts' file descriptors exactly as buf compiled them (proto/descriptors.binpb).
- * The reflection library would serve the ones protobufjs rebuilds from the loaded
- * types, which are renamed by package (alfabet_accounts_v1.proto) and lose their
- * imports: real clients (grpcurl, buf curl) then cannot resolve
- * google.protobuf.Timestamp and refuse every call. buf's have the real file
- * names and dependencies, Timestamp's own file included.
+ * The file descriptors of `files` and everything they import, exactly as buf
+ * compiled them (proto/descriptors.binpb): real file names
+ * (alfabet/accounts/v1/accounts.proto, google/protobuf/timestamp.proto,
+ * grpc/health/v1/health.proto) and real imports. Real clients (grpcurl, buf
+ * curl) need both: protobufjs's own descriptors, which the reflection library
+ * would serve otherwise, are renamed by package (alfabet_accounts_v1.proto),
+ * lose their imports and leave type names unqualified, so grpcurl cannot
+ * resolve google.protobuf.Timestamp and buf curl finds no service at all.
  */
-function withExactDescriptors(packageDefinition: PackageDefinition): PackageDefinition {
+function exactDescriptors(files: string[]): PackageDefinition {
   const set = fromBinary(FileDescriptorSetSchema, readFileSync(join(protoRootDir(), DESCRIPTOR_SET_FILE)));
-  const ours = (packageName: string) => packageName.startsWith('alfabet.') || packageName === 'google.protobuf';
-  // Every entry carries the descriptors of every loaded file: keep protobufjs's only for the others (health).
-  const others = new Map<string, Buffer>();
-  for (const definition of Object.values(packageDefinition)) {
-    for (const bytes of (definition as { fileDescriptorProtos?: Buffer[] }).fileDescriptorProtos ?? []) {
-      const file = fromBinary(FileDescriptorProtoSchema, bytes);
-      if (!ours(file.package)) others.set(file.name, bytes);
-    }
-  }
-  const files = [...set.file.map((file) => Buffer.from(toBinary(FileDescriptorProtoSchema, file))), ...others.values()];
-  return Object.fromEntries(
-    Object.entries(packageDefinition).map(([name, definition]) => [
-      name,
-      { ...definition, fileDescriptorProtos: files },
-    ]),
-  ) as PackageDefinition;
+  const byName = new Map(set.file.map((file) => [file.name, file]));
+  const served = new Set<string>();
+  const serve = (name: string): void => {
+    const file = byName.get(name);
+    if (!file) throw new Error(`${name} is not in ${DESCRIPTOR_SET_FILE}: run npm run proto:generate`);
+    if (served.has(name)) return;
+    served.add(name);
+    file.dependency.forEach(serve);
+  };
+  files.forEach(serve);
+  // The reflection library reads only the descriptors of a package definition.
+  const fileDescriptorProtos = [...served].map((name) =>
+    Buffer.from(toBinary(FileDescriptorProtoSchema, byName.get(name)!)),
+  );
+  return { descriptors: { fileDescriptorProtos } } as unknown as PackageDefinition;
 }

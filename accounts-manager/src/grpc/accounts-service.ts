@@ -7,9 +7,8 @@ import type {
 import type pg from 'pg';
 import { createAccount, getAccount } from '../ledger/accounts.js';
 import { invalidArgument } from '@alfabet/service-kit/field-error';
-import { bankTransaction, transfer } from '../ledger/post-transaction.js';
+import { bankTransaction, transfer, type Posted } from '../ledger/post-transaction.js';
 import { getTransaction } from '../ledger/transactions.js';
-import type { LedgerTransaction } from '../ledger/types.js';
 import type { Logger } from '../logger.js';
 import type { AccountsMetrics } from '../metrics.js';
 import { toServiceError, unary as unaryHandler } from '@alfabet/service-kit/service-errors';
@@ -49,7 +48,7 @@ export function accountsService(deps: AccountsServiceDeps): AccountsServiceServe
     }),
 
     transfer: unary('Transfer', async (request) => {
-      const transaction = await transfer(ledger, {
+      const posted = await transfer(ledger, {
         requestId: optionalUuid('request_id', request.requestId),
         initiatedBy: callIdentity(),
         srcAccountId: requireUuid('src_account_id', request.srcAccountId),
@@ -57,12 +56,12 @@ export function accountsService(deps: AccountsServiceDeps): AccountsServiceServe
         amountMinor: request.amount,
         direction: requireEnum('direction', request.direction, DIRECTION_FROM_PROTO, DIRECTION_NAMES),
       });
-      recordTransaction(deps, transaction);
-      return { transaction: transactionToProto(transaction) };
+      recordTransaction(deps, posted);
+      return { transaction: transactionToProto(posted.transaction) };
     }),
 
     bankTransaction: unary('BankTransaction', async (request) => {
-      const transaction = await bankTransaction(ledger, {
+      const posted = await bankTransaction(ledger, {
         requestId: optionalUuid('request_id', request.requestId),
         initiatedBy: callIdentity(),
         dstAccountId: requireUuid('dst_account_id', request.dstAccountId),
@@ -70,8 +69,8 @@ export function accountsService(deps: AccountsServiceDeps): AccountsServiceServe
         direction: requireEnum('direction', request.direction, DIRECTION_FROM_PROTO, DIRECTION_NAMES),
         description: request.description,
       });
-      recordTransaction(deps, transaction);
-      return { transaction: transactionToProto(transaction) };
+      recordTransaction(deps, posted);
+      return { transaction: transactionToProto(posted.transaction) };
     }),
 
     getTransaction: unary('GetTransaction', async (request) => {
@@ -96,12 +95,18 @@ export function accountsService(deps: AccountsServiceDeps): AccountsServiceServe
   };
 }
 
-function recordTransaction(deps: AccountsServiceDeps, transaction: LedgerTransaction): void {
+/**
+ * Counts the answer and logs what happened: a transaction posted or failed
+ * now, or a replay of one an earlier call with the same request_id recorded
+ * (logged as such, so each transaction is "posted" in the log once).
+ */
+function recordTransaction(deps: AccountsServiceDeps, { transaction, replayed }: Posted): void {
   deps.metrics.transactions.inc({
     kind: transaction.kind,
     status: transaction.status,
     failure_reason: transaction.failureReason ?? '',
   });
+  const outcome = transaction.status === 'success' ? 'transaction posted' : 'transaction failed';
   deps.log.info(
     {
       transactionId: transaction.transactionId,
@@ -110,6 +115,6 @@ function recordTransaction(deps: AccountsServiceDeps, transaction: LedgerTransac
       failureReason: transaction.failureReason ?? undefined,
       amountMinor: transaction.amountMinor.toString(),
     },
-    transaction.status === 'success' ? 'transaction posted' : 'transaction failed',
+    replayed ? 'transaction replayed' : outcome,
   );
 }

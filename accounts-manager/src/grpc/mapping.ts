@@ -14,6 +14,7 @@ import type {
   TransactionKind,
   TransactionStatus,
 } from '../ledger/types.js';
+import { timestampOfMicros } from '@alfabet/service-kit/timestamps';
 
 /** The directions a request may carry; UNSPECIFIED and unknown numbers are rejected. */
 export const DIRECTION_FROM_PROTO: ReadonlyMap<ProtoDirection, Direction> = new Map([
@@ -44,8 +45,8 @@ export function accountToProto(account: LedgerAccount): Account {
     accountId: account.accountId,
     displayName: account.displayName,
     balance: account.balanceMinor,
-    createTime: account.createTime,
-    updateTime: account.updateTime,
+    createTime: timestampOfMicros(account.createTimeUs),
+    updateTime: timestampOfMicros(account.updateTimeUs),
   };
 }
 
@@ -53,7 +54,7 @@ export function transactionToProto(transaction: LedgerTransaction): Transaction 
   return {
     transactionId: transaction.transactionId,
     requestId: transaction.requestId ?? '',
-    createTime: transaction.createTime,
+    createTime: timestampOfMicros(transaction.createTimeUs),
     kind: KIND_TO_PROTO[transaction.kind],
     srcAccountId: transaction.srcAccountId ?? '',
     dstAccountId: transaction.dstAccountId,

@@ -17,7 +17,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { alreadyExists, FieldError, invalidArgument, notFound } from '@alfabet/service-kit/field-error';
 import { requirePlainText } from '@alfabet/service-kit/field-validation';
 import { DependencyUnavailable } from '@alfabet/service-kit/service-errors';
-import { toLedgerTransaction, type TransactionRecord } from './rows.js';
+import { microsOf, toLedgerTransaction, type TransactionRecord } from './rows.js';
 import { getTransaction } from './transactions.js';
 import { BANK_ACCOUNT_ID } from './system-accounts.js';
 import type { Direction, LedgerTransaction, TransactionKind } from './types.js';
@@ -49,8 +49,14 @@ export interface BankTransactionCommand {
 
 export const DESCRIPTION_LENGTH_MAX = 500;
 
+/** The transaction a call recorded, or the one an earlier call with its request_id recorded (replayed). */
+export interface Posted {
+  transaction: LedgerTransaction;
+  replayed: boolean;
+}
+
 /** Moves money between two customer accounts (DEBIT: src pays dst; CREDIT: dst pays src). */
-export async function transfer(deps: LedgerDeps, command: TransferCommand): Promise<LedgerTransaction> {
+export async function transfer(deps: LedgerDeps, command: TransferCommand): Promise<Posted> {
   checkAmount(command.amountMinor, deps.maxAmountMinor);
   if (command.srcAccountId === command.dstAccountId) {
     throw invalidArgument('dst_account_id', 'must differ from src_account_id');
@@ -80,7 +86,7 @@ export async function transfer(deps: LedgerDeps, command: TransferCommand): Prom
 }
 
 /** The bank gives money to (CREDIT) or takes money from (DEBIT) one account. */
-export async function bankTransaction(deps: LedgerDeps, command: BankTransactionCommand): Promise<LedgerTransaction> {
+export async function bankTransaction(deps: LedgerDeps, command: BankTransactionCommand): Promise<Posted> {
   checkAmount(command.amountMinor, deps.maxAmountMinor);
   if (command.dstAccountId === BANK_ACCOUNT_ID) {
     throw invalidArgument('dst_account_id', "is the bank's own system account; name a customer account");
@@ -120,9 +126,10 @@ interface Posting {
 type PostedRecord = TransactionRecord & { outcome: 'posted' | 'replayed' };
 
 // A named statement is parsed and planned once per connection, then reused.
-const LEDGER_POST = 'SELECT * FROM ledger_post($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)';
+const LEDGER_POST = `SELECT p.*, ${microsOf('p.create_time')} AS create_time_us
+  FROM ledger_post($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) p`;
 
-async function post(deps: LedgerDeps, posting: Posting): Promise<LedgerTransaction> {
+async function post(deps: LedgerDeps, posting: Posting): Promise<Posted> {
   let result: pg.QueryResult<PostedRecord>;
   try {
     result = await deps.pool.query<PostedRecord>({
@@ -148,8 +155,9 @@ async function post(deps: LedgerDeps, posting: Posting): Promise<LedgerTransacti
   const record = result.rows[0];
   if (!record) return replayFromArchive(deps, posting);
   const transaction = toLedgerTransaction(record);
-  if (record.outcome === 'replayed') assertSameRequest(transaction, posting);
-  return transaction;
+  const replayed = record.outcome === 'replayed';
+  if (replayed) assertSameRequest(transaction, posting);
+  return { transaction, replayed };
 }
 
 /**
@@ -157,7 +165,7 @@ async function post(deps: LedgerDeps, posting: Posting): Promise<LedgerTransacti
  * first made before the report window may have been archived since. Its
  * transaction is read from wherever it is now kept.
  */
-async function replayFromArchive(deps: LedgerDeps, posting: Posting): Promise<LedgerTransaction> {
+async function replayFromArchive(deps: LedgerDeps, posting: Posting): Promise<Posted> {
   if (!posting.requestId) throw new Error('ledger_post returned no row for a request without request_id');
   let transaction: LedgerTransaction;
   try {
@@ -170,7 +178,7 @@ async function replayFromArchive(deps: LedgerDeps, posting: Posting): Promise<Le
     );
   }
   assertSameRequest(transaction, posting);
-  return transaction;
+  return { transaction, replayed: true };
 }
 
 /** A replayed request_id must carry the parameters it was first used with (AIP-155). */

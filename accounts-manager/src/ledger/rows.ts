@@ -7,10 +7,14 @@ import type {
   TransactionStatus,
 } from './types.js';
 
-/** Raw rows as node-postgres returns them (int8 as string, uuids as strings). */
+/**
+ * Raw rows as node-postgres returns them (int8 as string, uuids as strings).
+ * Times come as microseconds since the epoch (`…_us`, int8 as string):
+ * node-postgres would round a timestamptz to a Date's milliseconds.
+ */
 export interface TransactionRecord {
   transaction_id: string;
-  create_time: Date | string;
+  create_time_us: string;
   request_id: string | null;
   kind: string;
   src_account_id: string | null;
@@ -28,15 +32,15 @@ export interface AccountRecord {
   account_id: string;
   display_name: string;
   balance: string | bigint;
-  create_time: Date | string;
-  update_time: Date | string;
+  create_time_us: string;
+  update_time_us: string;
 }
 
 export function toLedgerTransaction(row: TransactionRecord): LedgerTransaction {
   return {
     transactionId: row.transaction_id,
     requestId: row.request_id,
-    createTime: new Date(row.create_time),
+    createTimeUs: BigInt(row.create_time_us),
     kind: row.kind as TransactionKind,
     srcAccountId: row.src_account_id,
     dstAccountId: row.dst_account_id,
@@ -55,11 +59,35 @@ export function toLedgerAccount(row: AccountRecord): LedgerAccount {
     accountId: row.account_id,
     displayName: row.display_name,
     balanceMinor: BigInt(row.balance),
-    createTime: new Date(row.create_time),
-    updateTime: new Date(row.update_time),
+    createTimeUs: BigInt(row.create_time_us),
+    updateTimeUs: BigInt(row.update_time_us),
   };
 }
 
-export const TRANSACTION_COLUMNS = `transaction_id, create_time, request_id, kind, src_account_id, dst_account_id,
-  amount, direction, description, status, failure_reason, failure_message, initiated_by`;
-export const ACCOUNT_COLUMNS = 'account_id, display_name, balance, create_time, update_time';
+/** A timestamptz column as microseconds since the epoch (exact: extract returns numeric). */
+export const microsOf = (column: string) => `(extract(epoch FROM ${column}) * 1000000)::bigint`;
+
+const TRANSACTION_FIELDS = [
+  'transaction_id',
+  'request_id',
+  'kind',
+  'src_account_id',
+  'dst_account_id',
+  'amount',
+  'direction',
+  'description',
+  'status',
+  'failure_reason',
+  'failure_message',
+  'initiated_by',
+];
+
+/** The select list of a TransactionRecord, of table alias `table` when given. */
+export function transactionColumns(table?: string): string {
+  const column = (name: string) => (table ? `${table}.${name}` : name);
+  return [...TRANSACTION_FIELDS.map(column), `${microsOf(column('create_time'))} AS create_time_us`].join(', ');
+}
+
+export const TRANSACTION_COLUMNS = transactionColumns();
+export const ACCOUNT_COLUMNS = `account_id, display_name, balance, ${microsOf('create_time')} AS create_time_us,
+  ${microsOf('update_time')} AS update_time_us`;

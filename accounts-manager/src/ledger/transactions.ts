@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { notFound } from '@alfabet/service-kit/field-error';
-import { toLedgerTransaction, TRANSACTION_COLUMNS, type TransactionRecord } from './rows.js';
+import { toLedgerTransaction, TRANSACTION_COLUMNS, transactionColumns, type TransactionRecord } from './rows.js';
 import type { LedgerTransaction } from './types.js';
 
 export type TransactionLookup = { transactionId: string } | { requestId: string };
@@ -20,7 +20,7 @@ export async function getTransaction(pool: pg.Pool, lookup: TransactionLookup): 
     : await pool.query<TransactionRecord>({
         name: 'get_transaction_by_request_id',
         // Join on create_time too, so only the one partition holding it is read.
-        text: `SELECT ${TRANSACTION_COLUMNS.replace(/(\w+)/g, 't.$1')}
+        text: `SELECT ${transactionColumns('t')}
                FROM transaction_requests r
                JOIN ledger_transactions_all t ON t.transaction_id = r.transaction_id AND t.create_time = r.create_time
                WHERE r.request_id = $1`,

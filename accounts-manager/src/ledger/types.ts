@@ -9,14 +9,16 @@ export interface LedgerAccount {
   accountId: string;
   displayName: string;
   balanceMinor: bigint;
-  createTime: Date;
-  updateTime: Date;
+  /** Microseconds since the epoch: the database's own precision. */
+  createTimeUs: bigint;
+  updateTimeUs: bigint;
 }
 
 export interface LedgerTransaction {
   transactionId: string;
   requestId: string | null;
-  createTime: Date;
+  /** Microseconds since the epoch: the database's own precision, which orders the report. */
+  createTimeUs: bigint;
   kind: TransactionKind;
   /** Null for bank transactions. */
   srcAccountId: string | null;

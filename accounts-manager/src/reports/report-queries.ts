@@ -1,5 +1,6 @@
 import type pg from 'pg';
-import { TRANSACTION_COLUMNS, type TransactionRecord } from '../ledger/rows.js';
+import { notFound } from '@alfabet/service-kit/field-error';
+import { transactionColumns, type TransactionRecord } from '../ledger/rows.js';
 import { isoOfMicros, type ReportFilter, type ReportSnapshot } from './report-types.js';
 
 /**
@@ -20,7 +21,7 @@ const END_OF_TIME_US = 253_402_300_799_999_999n; // 9999-12-31T23:59:59.999999Z
 /** Sorts after every real transaction id: the cursor of "before the first page". */
 const MAX_UUID = 'ffffffff-ffff-ffff-ffff-ffffffffffff';
 
-export type ReportRow = TransactionRecord & { create_time_us: string };
+export type ReportRow = TransactionRecord;
 
 /** A listing's starting point: a cursor (keyset, for walking forward) or an offset (to jump to page N). */
 export type PagePosition = { after: { createTimeUs: bigint; transactionId: string } } | { offset: number };
@@ -29,12 +30,12 @@ export type PagePosition = { after: { createTimeUs: bigint; transactionId: strin
 const inSnapshotWindow = (snapshot: string) => `t.create_time >= $1::timestamptz AND t.create_time < $2::timestamptz
   AND pg_visible_in_snapshot(t.xact_id, ${snapshot})`;
 const ORDER = 'ORDER BY create_time DESC, transaction_id DESC';
-const SELECT_ROW = `${TRANSACTION_COLUMNS.replace(/(\w+)/g, 't.$1')},
-  (extract(epoch FROM t.create_time) * 1000000)::bigint AS create_time_us`;
+const SELECT_ROW = transactionColumns('t');
 
 /**
  * Takes the snapshot of a new listing and counts its rows, in one statement
- * (so both see the same snapshot). Without an account filter the count adds
+ * (so both see the same snapshot). An account filter naming no account is
+ * NOT_FOUND (checked in the same statement). Without an account filter the count adds
  * the sealed hours inside the window (see report-counts.ts) — used only as
  * one unbroken run of hours — to a row count of the two edges around them;
  * without sealed hours the run is empty and everything is counted.
@@ -43,14 +44,15 @@ export async function takeSnapshot(
   pool: pg.Pool,
   filter: ReportFilter,
 ): Promise<{ snapshot: string; totalSize: bigint }> {
-  const result = await pool.query<{ snapshot: string; total: string }>(
+  const result = await pool.query<{ snapshot: string; total: string; account_found: boolean }>(
     filter.accountId
       ? {
           name: 'report_snapshot_account',
           text: `WITH s AS (SELECT pg_current_snapshot() AS snapshot)
              SELECT s.snapshot::text AS snapshot,
                     (SELECT count(*) FROM transactions t
-                     WHERE ${inSnapshotWindow('s.snapshot')} AND (t.from_account_id = $3 OR t.to_account_id = $3)) AS total
+                     WHERE ${inSnapshotWindow('s.snapshot')} AND (t.from_account_id = $3 OR t.to_account_id = $3)) AS total,
+                    EXISTS (SELECT 1 FROM accounts WHERE account_id = $3) AS account_found
              FROM s`,
           values: [...windowValues(filter), filter.accountId],
         }
@@ -72,12 +74,14 @@ export async function takeSnapshot(
                     + (SELECT count(*) FROM transactions t WHERE t.create_time >= $1::timestamptz AND t.create_time < run.run_start
                          AND pg_visible_in_snapshot(t.xact_id, s.snapshot))
                     + (SELECT count(*) FROM transactions t WHERE t.create_time >= run.run_end AND t.create_time < $2::timestamptz
-                         AND pg_visible_in_snapshot(t.xact_id, s.snapshot)) AS total
+                         AND pg_visible_in_snapshot(t.xact_id, s.snapshot)) AS total,
+                    true AS account_found
              FROM s, run`,
           values: windowValues(filter),
         },
   );
   const row = result.rows[0]!;
+  if (!row.account_found) throw notFound('account_id', `no account ${filter.accountId}`);
   return { snapshot: row.snapshot, totalSize: BigInt(row.total) };
 }
 
@@ -117,7 +121,7 @@ export function pageQuery(snapshot: ReportSnapshot, position: PagePosition): pg.
   return {
     name: 'report_page_account',
     text: `SELECT * FROM (${leg('from_account_id')} UNION ALL ${leg('to_account_id')}) page
-           ${ORDER} OFFSET $6::bigint LIMIT $7::bigint`,
+           ORDER BY create_time_us DESC, transaction_id DESC OFFSET $6::bigint LIMIT $7::bigint`,
     values: [...values, snapshot.filter.accountId],
   };
 }

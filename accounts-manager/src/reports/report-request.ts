@@ -1,8 +1,9 @@
 import type { ListTransactionsRequest } from '@alfabet/proto/accounts/v1';
 import { invalidArgument } from '@alfabet/service-kit/field-error';
 import { optionalUuid, requirePageSize } from '@alfabet/service-kit/field-validation';
+import { microsOfTimestamp, optionalTimestamp, type ProtoTimestamp } from '@alfabet/service-kit/timestamps';
 import type { ReportTokens } from './report-tokens.js';
-import { microsOfDate, totalPagesOf, type PageCursor, type ReportFilter, type ReportSnapshot } from './report-types.js';
+import { isoOfMicros, totalPagesOf, type PageCursor, type ReportFilter, type ReportSnapshot } from './report-types.js';
 
 export const DEFAULT_PAGE_SIZE = 100;
 export const MAX_PAGE_SIZE = 1000;
@@ -62,43 +63,35 @@ export function parseListingRequest(request: ListTransactionsRequest, policy: Re
   }
   if (request.page > 0) throw invalidArgument('page', 'needs the snapshot_token of the listing it is a page of');
 
-  const now = policy.now();
-  const earliest = now - policy.windowMs;
-  const start = startTime ?? new Date(now - Math.min(DEFAULT_REPORT_SPAN_MS, policy.windowMs));
-  if (start.getTime() < earliest - START_TIME_GRACE_MS) {
+  const nowUs = BigInt(policy.now()) * 1000n;
+  const earliestUs = nowUs - BigInt(policy.windowMs) * 1000n;
+  const startUs = startTime ?? nowUs - BigInt(Math.min(DEFAULT_REPORT_SPAN_MS, policy.windowMs)) * 1000n;
+  if (startUs < earliestUs - BigInt(START_TIME_GRACE_MS) * 1000n) {
     throw invalidArgument(
       'start_time',
-      `must not be earlier than now − REPORT_WINDOW (${new Date(earliest).toISOString()}), got ${start.toISOString()}`,
+      `must not be earlier than now − REPORT_WINDOW (${isoOfMicros(earliestUs)}), got ${isoOfMicros(startUs)}`,
     );
   }
-  if (endTime && endTime.getTime() <= start.getTime()) {
+  if (endTime !== null && endTime <= startUs) {
     throw invalidArgument(
       'end_time',
-      `must be after start_time (${start.toISOString()}), got ${endTime.toISOString()}`,
+      `must be after start_time (${isoOfMicros(startUs)}), got ${isoOfMicros(endTime)}`,
     );
   }
-  return {
-    from: 'new',
-    filter: { startUs: microsOfDate(start), endUs: endTime ? microsOfDate(endTime) : null, accountId },
-    pageSize: pageSize || DEFAULT_PAGE_SIZE,
-  };
+  return { from: 'new', filter: { startUs, endUs: endTime, accountId }, pageSize: pageSize || DEFAULT_PAGE_SIZE };
 }
 
-/** A Timestamp field: absent, or a real instant (ts-proto yields an Invalid Date for nonsense seconds/nanos). */
-function optionalTime(field: string, value: Date | undefined): Date | null {
-  if (value === undefined) return null;
-  if (Number.isNaN(value.getTime())) throw invalidArgument(field, 'is not a valid timestamp');
-  const year = value.getUTCFullYear();
-  if (year < 1970 || year > 9999)
-    throw invalidArgument(field, `must be between 1970 and 9999, got ${value.toISOString()}`);
-  return value;
+/** A Timestamp field: absent, or a valid instant in microseconds (the rows' precision). */
+function optionalTime(field: string, value: ProtoTimestamp | undefined): bigint | null {
+  const timestamp = optionalTimestamp(field, value);
+  return timestamp && microsOfTimestamp(timestamp);
 }
 
 interface RequestedListing {
   pageSize: number;
   accountId: string | null;
-  startTime: Date | null;
-  endTime: Date | null;
+  startTime: bigint | null;
+  endTime: bigint | null;
 }
 
 function assertSameListing(field: string, snapshot: ReportSnapshot, requested: RequestedListing): void {
@@ -106,8 +99,6 @@ function assertSameListing(field: string, snapshot: ReportSnapshot, requested: R
     invalidArgument(name, `differs from the listing ${field} was made for; send the same filters or none`);
   if (requested.pageSize !== 0 && requested.pageSize !== snapshot.pageSize) throw differs('page_size');
   if (requested.accountId !== null && requested.accountId !== snapshot.filter.accountId) throw differs('account_id');
-  if (requested.startTime !== null && microsOfDate(requested.startTime) !== snapshot.filter.startUs)
-    throw differs('start_time');
-  if (requested.endTime !== null && microsOfDate(requested.endTime) !== snapshot.filter.endUs)
-    throw differs('end_time');
+  if (requested.startTime !== null && requested.startTime !== snapshot.filter.startUs) throw differs('start_time');
+  if (requested.endTime !== null && requested.endTime !== snapshot.filter.endUs) throw differs('end_time');
 }

@@ -2,6 +2,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { Direction, TransactionStatus, failureReasonToJSON, type Transaction } from '@alfabet/proto/accounts/v1';
 import type pg from 'pg';
 import type { Logger } from '@alfabet/service-kit/logger';
+import { dateOfTimestamp } from '@alfabet/service-kit/timestamps';
 import { isLedgerRejection, type LedgerClient } from '../ledger/ledger-client.js';
 import { disbursementRequestId, paymentRequestId } from '../ledger/request-ids.js';
 import {
@@ -121,7 +122,7 @@ async function disburseAdvance(
       failureMessage: transaction.failureMessage,
     };
   }
-  const disbursedAt = transaction.createTime!.toISOString();
+  const disbursedAt = dateOfTimestamp(transaction.createTime!).toISOString();
   await openSchedule(pool, {
     advanceId: input.advanceId,
     transactionId: transaction.transactionId,

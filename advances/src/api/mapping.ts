@@ -12,6 +12,7 @@ import type { AdvanceStatusName } from '../domain/advance-types.js';
 import type { StoredAdvance, StoredPayment } from '../db/advance-store.js';
 import type { StoredFinding } from '../db/findings-store.js';
 import { workflowIdOf } from '../temporal/workflow-ids.js';
+import { timestampOfDate, timestampOfExactText } from '@alfabet/service-kit/timestamps';
 
 export const ADVANCE_STATUS_BY_NAME: Record<AdvanceStatusName, AdvanceStatus> = {
   DISBURSING: AdvanceStatus.ADVANCE_STATUS_DISBURSING,
@@ -39,7 +40,7 @@ function toPayment(payment: StoredPayment): Payment {
     : FailureReason.FAILURE_REASON_UNSPECIFIED;
   return {
     number: payment.number,
-    dueTime: payment.dueTime,
+    dueTime: timestampOfDate(payment.dueTime),
     amount: payment.amount,
     status: PAYMENT_STATUS_BY_NAME[payment.status],
     transactionId: payment.transactionId ?? '',
@@ -57,7 +58,7 @@ export function toAdvance(advance: StoredAdvance): Advance {
     accountId: advance.accountId,
     amount: advance.amount,
     status: ADVANCE_STATUS_BY_NAME[advance.status],
-    createTime: advance.createTime,
+    createTime: timestampOfExactText(advance.createTimeExact),
     disbursementTransactionId: advance.disbursementTransactionId ?? '',
     paidAmount: paid,
     outstandingAmount: disbursed ? advance.amount - paid : 0n,
@@ -75,7 +76,7 @@ export function toFinding(finding: StoredFinding): Finding {
     kind: FindingKind[`FINDING_KIND_${finding.kind}`],
     detail: finding.detail,
     severity: FindingSeverity[`FINDING_SEVERITY_${finding.severity}`],
-    createTime: finding.createTime,
-    resolveTime: finding.resolveTime ?? undefined,
+    createTime: timestampOfExactText(finding.createTimeExact),
+    resolveTime: finding.resolveTime ? timestampOfDate(finding.resolveTime) : undefined,
   };
 }

@@ -1,4 +1,5 @@
 import { Direction, TransactionKind, TransactionStatus, type Transaction } from '@alfabet/proto/accounts/v1';
+import { dateOfTimestamp } from '@alfabet/service-kit/timestamps';
 import type { LedgerMovement } from '../reconciliation/reconcile-advance.js';
 
 /**
@@ -39,6 +40,6 @@ export function toLedgerMovement(transaction: Transaction, advanceId: string): L
     amount: transaction.amount,
     status: transaction.status === TransactionStatus.TRANSACTION_STATUS_SUCCESS ? 'SUCCESS' : 'FAILED',
     description: transaction.description,
-    createTime: transaction.createTime ?? new Date(0),
+    createTime: transaction.createTime ? dateOfTimestamp(transaction.createTime) : new Date(0),
   };
 }

@@ -8,6 +8,7 @@ import {
   type Transaction,
 } from '@alfabet/proto/accounts/v1';
 import { CORRELATION_ID_METADATA_KEY } from '@alfabet/service-kit/request-context';
+import { timestampOfDate } from '@alfabet/service-kit/timestamps';
 import type { AdvancesConfig } from '../config.js';
 
 /**
@@ -56,6 +57,7 @@ export const ledgerConnectionOf = (
 
 /** The report stream's largest page: the fewest round trips per row. */
 const SCAN_PAGE_SIZE = 1000;
+const SCAN_REQUEST = { pageSize: SCAN_PAGE_SIZE, pageToken: '', snapshotToken: '', page: 0, accountId: '' } as const;
 /** A scan reads many pages; each page (not the whole stream) gets the call deadline. */
 const SCAN_DEADLINE_PAGES = 1000;
 
@@ -118,7 +120,7 @@ export function createLedgerClient({ address, callTimeoutMs, tls, authToken }: L
     },
     async scanTransactions({ startTime, endTime }, correlationId, onPage) {
       const stream = client.listTransactions(
-        { startTime, endTime, pageSize: SCAN_PAGE_SIZE, pageToken: '', snapshotToken: '', page: 0, accountId: '' },
+        { ...SCAN_REQUEST, startTime: timestampOfDate(startTime), endTime: timestampOfDate(endTime) },
         metadataFor(correlationId),
         { deadline: new Date(Date.now() + callTimeoutMs * SCAN_DEADLINE_PAGES) },
       );

@@ -211,10 +211,10 @@ export interface Account {
   balance: bigint;
   /** When the account was opened. */
   createTime:
-    | Date
+    | Timestamp
     | undefined;
   /** When the balance or the account last changed. */
-  updateTime: Date | undefined;
+  updateTime: Timestamp | undefined;
 }
 
 /** One transaction the ledger was asked to make, successful or not. */
@@ -225,7 +225,7 @@ export interface Transaction {
   requestId: string;
   /** When the transaction was recorded. */
   createTime:
-    | Date
+    | Timestamp
     | undefined;
   /** Transfer or bank transaction. */
   kind: TransactionKind;
@@ -340,11 +340,11 @@ export interface GetTransactionResponse {
 export interface ListTransactionsRequest {
   /** Inclusive start; default now - 5 days; not earlier than now - REPORT_WINDOW. */
   startTime:
-    | Date
+    | Timestamp
     | undefined;
   /** Exclusive end; default: no end (up to the snapshot). */
   endTime:
-    | Date
+    | Timestamp
     | undefined;
   /** Transactions per page; default 100, at most 1000. */
   pageSize: number;
@@ -395,10 +395,10 @@ export const Account: MessageFns<Account> = {
       writer.uint32(24).int64(message.balance);
     }
     if (message.createTime !== undefined) {
-      Timestamp.encode(toTimestamp(message.createTime), writer.uint32(34).fork()).join();
+      Timestamp.encode(message.createTime, writer.uint32(34).fork()).join();
     }
     if (message.updateTime !== undefined) {
-      Timestamp.encode(toTimestamp(message.updateTime), writer.uint32(42).fork()).join();
+      Timestamp.encode(message.updateTime, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -445,7 +445,7 @@ export const Account: MessageFns<Account> = {
               break;
             }
 
-            message.createTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            message.createTime = Timestamp.decode(reader, reader.uint32());
             continue;
           }
           case 5: {
@@ -453,7 +453,7 @@ export const Account: MessageFns<Account> = {
               break;
             }
 
-            message.updateTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            message.updateTime = Timestamp.decode(reader, reader.uint32());
             continue;
           }
         }
@@ -506,10 +506,10 @@ export const Account: MessageFns<Account> = {
       obj.balance = message.balance.toString();
     }
     if (message.createTime !== undefined) {
-      obj.createTime = message.createTime.toISOString();
+      obj.createTime = fromTimestamp(message.createTime).toISOString();
     }
     if (message.updateTime !== undefined) {
-      obj.updateTime = message.updateTime.toISOString();
+      obj.updateTime = fromTimestamp(message.updateTime).toISOString();
     }
     return obj;
   },
@@ -522,8 +522,12 @@ export const Account: MessageFns<Account> = {
     message.accountId = object.accountId ?? "";
     message.displayName = object.displayName ?? "";
     message.balance = (object.balance !== undefined && object.balance !== null) ? BigInt(object.balance) : 0n;
-    message.createTime = object.createTime ?? undefined;
-    message.updateTime = object.updateTime ?? undefined;
+    message.createTime = (object.createTime !== undefined && object.createTime !== null)
+      ? Timestamp.fromPartial(object.createTime)
+      : undefined;
+    message.updateTime = (object.updateTime !== undefined && object.updateTime !== null)
+      ? Timestamp.fromPartial(object.updateTime)
+      : undefined;
     return message;
   },
 };
@@ -555,7 +559,7 @@ export const Transaction: MessageFns<Transaction> = {
       writer.uint32(18).string(message.requestId);
     }
     if (message.createTime !== undefined) {
-      Timestamp.encode(toTimestamp(message.createTime), writer.uint32(26).fork()).join();
+      Timestamp.encode(message.createTime, writer.uint32(26).fork()).join();
     }
     if (message.kind !== 0) {
       writer.uint32(32).int32(message.kind);
@@ -627,7 +631,7 @@ export const Transaction: MessageFns<Transaction> = {
               break;
             }
 
-            message.createTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            message.createTime = Timestamp.decode(reader, reader.uint32());
             continue;
           }
           case 4: {
@@ -781,7 +785,7 @@ export const Transaction: MessageFns<Transaction> = {
       obj.requestId = message.requestId;
     }
     if (message.createTime !== undefined) {
-      obj.createTime = message.createTime.toISOString();
+      obj.createTime = fromTimestamp(message.createTime).toISOString();
     }
     if (message.kind !== 0) {
       obj.kind = transactionKindToJSON(message.kind);
@@ -823,7 +827,9 @@ export const Transaction: MessageFns<Transaction> = {
     const message = createBaseTransaction();
     message.transactionId = object.transactionId ?? "";
     message.requestId = object.requestId ?? "";
-    message.createTime = object.createTime ?? undefined;
+    message.createTime = (object.createTime !== undefined && object.createTime !== null)
+      ? Timestamp.fromPartial(object.createTime)
+      : undefined;
     message.kind = object.kind ?? 0;
     message.srcAccountId = object.srcAccountId ?? "";
     message.dstAccountId = object.dstAccountId ?? "";
@@ -1749,10 +1755,10 @@ function createBaseListTransactionsRequest(): ListTransactionsRequest {
 export const ListTransactionsRequest: MessageFns<ListTransactionsRequest> = {
   encode(message: ListTransactionsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.startTime !== undefined) {
-      Timestamp.encode(toTimestamp(message.startTime), writer.uint32(10).fork()).join();
+      Timestamp.encode(message.startTime, writer.uint32(10).fork()).join();
     }
     if (message.endTime !== undefined) {
-      Timestamp.encode(toTimestamp(message.endTime), writer.uint32(18).fork()).join();
+      Timestamp.encode(message.endTime, writer.uint32(18).fork()).join();
     }
     if (message.pageSize !== 0) {
       writer.uint32(24).int32(message.pageSize);
@@ -1790,7 +1796,7 @@ export const ListTransactionsRequest: MessageFns<ListTransactionsRequest> = {
               break;
             }
 
-            message.startTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            message.startTime = Timestamp.decode(reader, reader.uint32());
             continue;
           }
           case 2: {
@@ -1798,7 +1804,7 @@ export const ListTransactionsRequest: MessageFns<ListTransactionsRequest> = {
               break;
             }
 
-            message.endTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            message.endTime = Timestamp.decode(reader, reader.uint32());
             continue;
           }
           case 3: {
@@ -1892,10 +1898,10 @@ export const ListTransactionsRequest: MessageFns<ListTransactionsRequest> = {
   toJSON(message: ListTransactionsRequest): unknown {
     const obj: any = {};
     if (message.startTime !== undefined) {
-      obj.startTime = message.startTime.toISOString();
+      obj.startTime = fromTimestamp(message.startTime).toISOString();
     }
     if (message.endTime !== undefined) {
-      obj.endTime = message.endTime.toISOString();
+      obj.endTime = fromTimestamp(message.endTime).toISOString();
     }
     if (message.pageSize !== 0) {
       obj.pageSize = Math.round(message.pageSize);
@@ -1920,8 +1926,12 @@ export const ListTransactionsRequest: MessageFns<ListTransactionsRequest> = {
   },
   fromPartial(object: DeepPartial<ListTransactionsRequest>): ListTransactionsRequest {
     const message = createBaseListTransactionsRequest();
-    message.startTime = object.startTime ?? undefined;
-    message.endTime = object.endTime ?? undefined;
+    message.startTime = (object.startTime !== undefined && object.startTime !== null)
+      ? Timestamp.fromPartial(object.startTime)
+      : undefined;
+    message.endTime = (object.endTime !== undefined && object.endTime !== null)
+      ? Timestamp.fromPartial(object.endTime)
+      : undefined;
     message.pageSize = object.pageSize ?? 0;
     message.pageToken = object.pageToken ?? "";
     message.snapshotToken = object.snapshotToken ?? "";
@@ -2363,13 +2373,24 @@ function fromTimestamp(t: Timestamp): Date {
   return new globalThis.Date(millis);
 }
 
-function fromJsonTimestamp(o: any): Date {
+const timestampFractionRegex = /:\d{2}\.\d+/;
+
+function fromJsonTimestamp(o: any): Timestamp {
   if (o instanceof globalThis.Date) {
-    return o;
+    return toTimestamp(o);
   } else if (typeof o === "string") {
-    return new globalThis.Date(o);
+    // Date only keeps milliseconds, and parses longer fractions in an engine-specific way,
+    // so parse the fractional seconds ourselves and give Date only the whole seconds
+    const fraction = timestampFractionRegex.exec(o);
+    if (fraction === null) {
+      return toTimestamp(new globalThis.Date(o));
+    }
+    const fractionNanos = Number(fraction[0].slice(4, 13).padEnd(9, "0"));
+    const wholeSeconds = new globalThis.Date(o.replace(fraction[0], fraction[0].slice(0, 3)));
+    const timestamp = toTimestamp(new globalThis.Date(wholeSeconds.getTime() + Math.trunc(fractionNanos / 1_000_000)));
+    return { ...timestamp, nanos: (timestamp.nanos ?? 0) + (fractionNanos % 1_000_000) };
   } else {
-    return fromTimestamp(Timestamp.fromJSON(o));
+    return Timestamp.fromJSON(o);
   }
 }
 

@@ -304,7 +304,7 @@ export interface Payment {
   number: number;
   /** When the payment is (or was) due. */
   dueTime:
-    | Date
+    | Timestamp
     | undefined;
   /** Minor units this payment takes (its share plus any failed payment rolled into it). */
   amount: bigint;
@@ -330,7 +330,7 @@ export interface Advance {
   status: AdvanceStatus;
   /** When the advance was requested. */
   createTime:
-    | Date
+    | Timestamp
     | undefined;
   /** The ledger transaction that credited the money; empty until disbursed. */
   disbursementTransactionId: string;
@@ -414,10 +414,10 @@ export interface Finding {
   severity: FindingSeverity;
   /** When it was first found. */
   createTime:
-    | Date
+    | Timestamp
     | undefined;
   /** When a later run no longer found it; unset while it is open. */
-  resolveTime: Date | undefined;
+  resolveTime: Timestamp | undefined;
 }
 
 /** Lists reconciliation findings. */
@@ -450,7 +450,7 @@ export const Payment: MessageFns<Payment> = {
       writer.uint32(8).int32(message.number);
     }
     if (message.dueTime !== undefined) {
-      Timestamp.encode(toTimestamp(message.dueTime), writer.uint32(18).fork()).join();
+      Timestamp.encode(message.dueTime, writer.uint32(18).fork()).join();
     }
     if (message.amount !== 0n) {
       if (BigInt.asIntN(64, message.amount) !== message.amount) {
@@ -499,7 +499,7 @@ export const Payment: MessageFns<Payment> = {
               break;
             }
 
-            message.dueTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            message.dueTime = Timestamp.decode(reader, reader.uint32());
             continue;
           }
           case 3: {
@@ -588,7 +588,7 @@ export const Payment: MessageFns<Payment> = {
       obj.number = Math.round(message.number);
     }
     if (message.dueTime !== undefined) {
-      obj.dueTime = message.dueTime.toISOString();
+      obj.dueTime = fromTimestamp(message.dueTime).toISOString();
     }
     if (message.amount !== 0n) {
       obj.amount = message.amount.toString();
@@ -614,7 +614,9 @@ export const Payment: MessageFns<Payment> = {
   fromPartial(object: DeepPartial<Payment>): Payment {
     const message = createBasePayment();
     message.number = object.number ?? 0;
-    message.dueTime = object.dueTime ?? undefined;
+    message.dueTime = (object.dueTime !== undefined && object.dueTime !== null)
+      ? Timestamp.fromPartial(object.dueTime)
+      : undefined;
     message.amount = (object.amount !== undefined && object.amount !== null) ? BigInt(object.amount) : 0n;
     message.status = object.status ?? 0;
     message.transactionId = object.transactionId ?? "";
@@ -658,7 +660,7 @@ export const Advance: MessageFns<Advance> = {
       writer.uint32(32).int32(message.status);
     }
     if (message.createTime !== undefined) {
-      Timestamp.encode(toTimestamp(message.createTime), writer.uint32(42).fork()).join();
+      Timestamp.encode(message.createTime, writer.uint32(42).fork()).join();
     }
     if (message.disbursementTransactionId !== "") {
       writer.uint32(50).string(message.disbursementTransactionId);
@@ -737,7 +739,7 @@ export const Advance: MessageFns<Advance> = {
               break;
             }
 
-            message.createTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            message.createTime = Timestamp.decode(reader, reader.uint32());
             continue;
           }
           case 6: {
@@ -865,7 +867,7 @@ export const Advance: MessageFns<Advance> = {
       obj.status = advanceStatusToJSON(message.status);
     }
     if (message.createTime !== undefined) {
-      obj.createTime = message.createTime.toISOString();
+      obj.createTime = fromTimestamp(message.createTime).toISOString();
     }
     if (message.disbursementTransactionId !== "") {
       obj.disbursementTransactionId = message.disbursementTransactionId;
@@ -897,7 +899,9 @@ export const Advance: MessageFns<Advance> = {
     message.accountId = object.accountId ?? "";
     message.amount = (object.amount !== undefined && object.amount !== null) ? BigInt(object.amount) : 0n;
     message.status = object.status ?? 0;
-    message.createTime = object.createTime ?? undefined;
+    message.createTime = (object.createTime !== undefined && object.createTime !== null)
+      ? Timestamp.fromPartial(object.createTime)
+      : undefined;
     message.disbursementTransactionId = object.disbursementTransactionId ?? "";
     message.paidAmount = (object.paidAmount !== undefined && object.paidAmount !== null)
       ? BigInt(object.paidAmount)
@@ -1483,10 +1487,10 @@ export const Finding: MessageFns<Finding> = {
       writer.uint32(40).int32(message.severity);
     }
     if (message.createTime !== undefined) {
-      Timestamp.encode(toTimestamp(message.createTime), writer.uint32(50).fork()).join();
+      Timestamp.encode(message.createTime, writer.uint32(50).fork()).join();
     }
     if (message.resolveTime !== undefined) {
-      Timestamp.encode(toTimestamp(message.resolveTime), writer.uint32(58).fork()).join();
+      Timestamp.encode(message.resolveTime, writer.uint32(58).fork()).join();
     }
     return writer;
   },
@@ -1549,7 +1553,7 @@ export const Finding: MessageFns<Finding> = {
               break;
             }
 
-            message.createTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            message.createTime = Timestamp.decode(reader, reader.uint32());
             continue;
           }
           case 7: {
@@ -1557,7 +1561,7 @@ export const Finding: MessageFns<Finding> = {
               break;
             }
 
-            message.resolveTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            message.resolveTime = Timestamp.decode(reader, reader.uint32());
             continue;
           }
         }
@@ -1618,10 +1622,10 @@ export const Finding: MessageFns<Finding> = {
       obj.severity = findingSeverityToJSON(message.severity);
     }
     if (message.createTime !== undefined) {
-      obj.createTime = message.createTime.toISOString();
+      obj.createTime = fromTimestamp(message.createTime).toISOString();
     }
     if (message.resolveTime !== undefined) {
-      obj.resolveTime = message.resolveTime.toISOString();
+      obj.resolveTime = fromTimestamp(message.resolveTime).toISOString();
     }
     return obj;
   },
@@ -1636,8 +1640,12 @@ export const Finding: MessageFns<Finding> = {
     message.kind = object.kind ?? 0;
     message.detail = object.detail ?? "";
     message.severity = object.severity ?? 0;
-    message.createTime = object.createTime ?? undefined;
-    message.resolveTime = object.resolveTime ?? undefined;
+    message.createTime = (object.createTime !== undefined && object.createTime !== null)
+      ? Timestamp.fromPartial(object.createTime)
+      : undefined;
+    message.resolveTime = (object.resolveTime !== undefined && object.resolveTime !== null)
+      ? Timestamp.fromPartial(object.resolveTime)
+      : undefined;
     return message;
   },
 };
@@ -2044,13 +2052,24 @@ function fromTimestamp(t: Timestamp): Date {
   return new globalThis.Date(millis);
 }
 
-function fromJsonTimestamp(o: any): Date {
+const timestampFractionRegex = /:\d{2}\.\d+/;
+
+function fromJsonTimestamp(o: any): Timestamp {
   if (o instanceof globalThis.Date) {
-    return o;
+    return toTimestamp(o);
   } else if (typeof o === "string") {
-    return new globalThis.Date(o);
+    // Date only keeps milliseconds, and parses longer fractions in an engine-specific way,
+    // so parse the fractional seconds ourselves and give Date only the whole seconds
+    const fraction = timestampFractionRegex.exec(o);
+    if (fraction === null) {
+      return toTimestamp(new globalThis.Date(o));
+    }
+    const fractionNanos = Number(fraction[0].slice(4, 13).padEnd(9, "0"));
+    const wholeSeconds = new globalThis.Date(o.replace(fraction[0], fraction[0].slice(0, 3)));
+    const timestamp = toTimestamp(new globalThis.Date(wholeSeconds.getTime() + Math.trunc(fractionNanos / 1_000_000)));
+    return { ...timestamp, nanos: (timestamp.nanos ?? 0) + (fractionNanos % 1_000_000) };
   } else {
-    return fromTimestamp(Timestamp.fromJSON(o));
+    return Timestamp.fromJSON(o);
   }
 }
 
