@@ -10,6 +10,7 @@ import { ledgerApi, startTestLedger, type TestLedger } from './support/ledger-ha
 import { forgetReportCounts } from '../src/reports/report-counts.js';
 import { readReportHorizon, ReportIssuer } from '../src/reports/report-horizon.js';
 import { idsOf, listAll, listFirst } from './support/report-client.js';
+import { timestampOfDate } from '@alfabet/service-kit/timestamps';
 
 /**
  * `npm run transactions:archive` moves daily partitions older than the report
@@ -189,7 +190,7 @@ it('takes its cutoff from the server: no live report token loses a row, whatever
   // A listing over the server's whole 8-day window, one row a page; the client reads page 1 and comes back later.
   const [first] = await listFirst(
     ledger.client,
-    { accountId: account, pageSize: 1, startTime: new Date(Date.now() - 8 * DAY + 60_000) },
+    { accountId: account, pageSize: 1, startTime: timestampOfDate(new Date(Date.now() - 8 * DAY + 60_000)) },
     1,
   );
   const { snapshotToken, totalPages, totalSize } = first!;
