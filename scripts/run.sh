@@ -64,6 +64,24 @@ case "$task" in
   proto-lint)
     npx --no-install buf lint
     ;;
+  migration-check)
+    # Each service's migrations, run on a scratch database, must leave exactly what its entities describe
+    # (service-kit/src/migration-tools.ts; docs/schema.md). Prints the SQL of any difference and fails.
+    build
+    status=0
+    for workspace in accounts-manager advances; do node "$workspace/dist/src/cli/migrations.js" check || status=1; done
+    exit "$status"
+    ;;
+  migration-create)
+    # migration-create <accounts-manager|advances> <snake_case_name>: the next migration, generated
+    # from the entity changes, written to <workspace>/src/db/migrations/ (docs/schema.md).
+    workspace="${1:-}"; name="${2:-}"
+    case "$workspace" in accounts-manager|advances) ;; *)
+      echo "usage: npm run migration:create -- <accounts-manager|advances> <snake_case_name>" >&2; exit 2 ;;
+    esac
+    build
+    exec node "$workspace/dist/src/cli/migrations.js" create "$name"
+    ;;
   node-script)
     # node-script <workspace> <src/file.ts> [args…]: runs the built JS of a source file.
     workspace="$1" file="$2"; shift 2
@@ -83,7 +101,7 @@ case "$task" in
     exec node bench/bench.mjs "$@"
     ;;
   *)
-    echo "usage: scripts/run.sh test|build|typecheck|lint|format-check|format|lint-deps|proto-generate|proto-lint|node-script|start|demo|bench" >&2
+    echo "usage: scripts/run.sh test|build|typecheck|lint|format-check|format|lint-deps|migration-check|migration-create|proto-generate|proto-lint|node-script|start|demo|bench" >&2
     exit 2
     ;;
 esac

@@ -1,6 +1,7 @@
 import { MikroORM, type Options } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
 import type pg from 'pg';
+import { ForwardOnlyMigrationGenerator } from './migration-generator.js';
 import { createDatabaseIfMissing, withAdvisoryLock, type InfoLogger } from './postgres.js';
 
 export interface OrmOptions {
@@ -16,6 +17,12 @@ export interface OrmSchema {
   migrations: NonNullable<NonNullable<Options['migrations']>['migrationsList']>;
   /** Any fixed number, distinct per database: the key of the advisory lock that serializes migrations. */
   migrationLockKey: number;
+  /**
+   * Views the migrations write by hand (an entity cannot describe them): the schema comparison
+   * leaves them alone. Functions and triggers are always left alone (schemaGenerator.ignoreRoutines,
+   * ignoreTriggers): they live only in the migrations.
+   */
+  handWrittenViews?: string[];
 }
 
 /** Opens MikroORM over PostgreSQL the way both services want it: schema from migrations only, bounded pool and statements. */
@@ -30,12 +37,17 @@ export async function openOrm(schema: OrmSchema, options: OrmOptions): Promise<M
       allOrNothing: true,
       snapshot: false,
       silent: true,
+      // npm run migration:create writes the next one (service-kit/src/migration-tools.ts).
+      generator: ForwardOnlyMigrationGenerator,
     },
     pool: { min: 0, max: options.poolSize },
     // Every statement gets a timeout so a stuck query cannot pin a connection forever.
     driverOptions: { statement_timeout: options.statementTimeoutMs },
     // The schema belongs to the migrations; the ORM never alters it at run time.
     ensureDatabase: false,
+    // What the entities cannot describe (PL/pgSQL functions, triggers, views) stays in the hand-written
+    // migrations; comparing the entities with the database (schema-drift.ts) must not see it as drift.
+    schemaGenerator: { ignoreRoutines: true, ignoreTriggers: true, skipViews: schema.handWrittenViews ?? [] },
     debug: false,
   });
 }

@@ -9,7 +9,8 @@ import {
   type OrmSchema,
 } from '@alfabet/service-kit/orm';
 import { AccountSchema } from './entities/account.entity.js';
-import { TransactionSchema } from './entities/transaction.entity.js';
+import { ArchivedTransactionSchema, TransactionSchema } from './entities/transaction.entity.js';
+import { ReportHourCountSchema } from './entities/report-hour-count.entity.js';
 import { TransactionRequestSchema } from './entities/transaction-request.entity.js';
 import { ReportTokenIssuerSchema } from './entities/report-token-issuer.entity.js';
 import { Migration20261125000000_ledger } from './migrations/Migration20261125000000_ledger.js';
@@ -21,8 +22,16 @@ import { Migration20261128120000_report_horizon } from './migrations/Migration20
 export type LedgerOrm = MikroORM;
 export type { OrmOptions };
 
-const LEDGER_SCHEMA: OrmSchema = {
-  entities: [AccountSchema, TransactionSchema, TransactionRequestSchema, ReportTokenIssuerSchema],
+/** The ledger's tables (the entities) and how a database gets there (the migrations). */
+export const LEDGER_SCHEMA: OrmSchema = {
+  entities: [
+    AccountSchema,
+    TransactionSchema,
+    ArchivedTransactionSchema,
+    TransactionRequestSchema,
+    ReportHourCountSchema,
+    ReportTokenIssuerSchema,
+  ],
   migrations: [
     Migration20261125000000_ledger,
     Migration20261126000000_archive,
@@ -31,6 +40,8 @@ const LEDGER_SCHEMA: OrmSchema = {
     Migration20261128120000_report_horizon,
   ],
   migrationLockKey: 7_242_001,
+  // Every transaction ever recorded, hot or archived (Migration20261126000000_archive).
+  handWrittenViews: ['ledger_transactions_all'],
 };
 
 export async function openOrm(options: OrmOptions): Promise<LedgerOrm> {

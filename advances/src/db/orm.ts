@@ -26,7 +26,8 @@ export type { OrmOptions };
 /** The native pg pool under the ORM: the guarded transitions are single SQL statements. */
 export { poolOf };
 
-const ADVANCES_SCHEMA: OrmSchema = {
+/** The advances tables (the entities) and how a database gets there (the migrations). */
+export const ADVANCES_SCHEMA: OrmSchema = {
   entities: [
     AdvanceSchema,
     PaymentSchema,

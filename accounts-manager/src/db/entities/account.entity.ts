@@ -1,18 +1,30 @@
 import { defineEntity, p } from '@mikro-orm/postgresql';
 
-/** An account row. Balances change only through ledger_post() (see src/ledger/post-transaction.ts). */
+/**
+ * An account. Balances change only through ledger_post() (see src/ledger/ledger-post.sql.ts).
+ * Column names follow the properties in snake_case; `npm run migration:check` fails when this
+ * description and the migrations disagree.
+ */
 export const AccountSchema = defineEntity({
   name: 'Account',
   tableName: 'accounts',
   properties: {
-    accountId: p.uuid().primary().fieldName('account_id'),
-    displayName: p.text().fieldName('display_name'),
-    balance: p.bigint('bigint').fieldName('balance'),
-    isSystem: p.boolean().fieldName('is_system'),
-    requestId: p.uuid().nullable().fieldName('request_id'),
-    createTime: p.datetime().fieldName('create_time'),
-    updateTime: p.datetime().fieldName('update_time'),
+    accountId: p.uuid().primary(),
+    displayName: p.text().check('char_length(display_name) >= 1 AND char_length(display_name) <= 200'),
+    balance: p.bigint('bigint').defaultRaw('0'),
+    isSystem: p.boolean().default(false),
+    requestId: p.uuid().nullable().unique('accounts_request_id_key'),
+    createTime: p.datetime().defaultRaw('now()'),
+    updateTime: p.datetime().defaultRaw('now()'),
   },
+  checks: [
+    {
+      // The last line of defence: a customer balance is never negative and no balance nears
+      // the int64 limit, whatever code runs against the table.
+      name: 'accounts_balance_in_range',
+      expression: 'balance <= 4000000000000000000 AND balance >= -4000000000000000000 AND (is_system OR balance >= 0)',
+    },
+  ],
 });
 
-export type AccountRow = InstanceType<typeof AccountSchema.class>;
+export type Account = InstanceType<typeof AccountSchema.class>;

@@ -1,30 +1,96 @@
 import { defineEntity, p } from '@mikro-orm/postgresql';
 
 /**
- * A transaction row, successful or failed. Written only by ledger_post();
- * the table is partitioned by day on create_time (the migration owns its DDL).
+ * A transaction, successful or failed. Written only by ledger_post() (src/ledger/ledger-post.sql.ts).
+ *
+ * What an entity cannot describe stays in the hand-written migrations (src/db/migrations/):
+ * the table is PARTITION BY RANGE (create_time) with one partition per day, made ahead by the
+ * function ensure_transaction_partitions(); the view ledger_transactions_all spans this table and
+ * the archive; the functions ledger_post() and ensure_transaction_partitions() themselves.
+ * `npm run migration:check` compares the rest (columns, checks, indexes) with the migrations.
  */
+
+/** The columns, shared by the hot table and the archive (which holds detached partitions of it). */
+function transactionProperties() {
+  return {
+    createTime: p.datetime().primary(),
+    transactionId: p.uuid().primary(),
+    /**
+     * The writing database transaction's id: with a pg_snapshot kept in a report token,
+     * pg_visible_in_snapshot(xact_id, snapshot) tells exactly whether this row belongs to that
+     * report (see DESIGN.md section 4). Only the report's SQL reads it.
+     */
+    xactId: p.string().columnType('xid8').defaultRaw('pg_current_xact_id()').lazy(),
+    requestId: p.uuid().nullable(),
+    kind: p.text().check("kind IN ('transfer', 'bank')"),
+    srcAccountId: p.uuid().nullable(),
+    dstAccountId: p.uuid(),
+    amount: p.bigint('bigint').check('amount > 0'),
+    direction: p.text().check("direction IN ('debit', 'credit')"),
+    description: p.text().default(''),
+    status: p.text().check("status IN ('success', 'failed')"),
+    failureReason: p.text().nullable().check("failure_reason IN ('insufficient_funds', 'balance_limit_exceeded')"),
+    failureMessage: p.text().default(''),
+    /** The two legs, resolved from kind + direction: money left from_account_id and reached to_account_id (on success). */
+    fromAccountId: p.uuid(),
+    toAccountId: p.uuid(),
+    /** The authenticated identity that asked for it; '' when authorization is off (and before the column). */
+    initiatedBy: p.text().default(''),
+  };
+}
+
+/** The checks across columns (PostgreSQL named them when the first migration declared them unnamed). */
+const TRANSACTION_CHECKS = [
+  { name: 'transactions_check', expression: 'from_account_id <> to_account_id' },
+  { name: 'transactions_check1', expression: "(status = 'success') = (failure_reason IS NULL)" },
+];
+
+/** The hot transactions: the report window's daily partitions. */
 export const TransactionSchema = defineEntity({
   name: 'Transaction',
   tableName: 'transactions',
-  properties: {
-    createTime: p.datetime().primary().fieldName('create_time'),
-    transactionId: p.uuid().primary().fieldName('transaction_id'),
-    requestId: p.uuid().nullable().fieldName('request_id'),
-    kind: p.text().fieldName('kind'),
-    srcAccountId: p.uuid().nullable().fieldName('src_account_id'),
-    dstAccountId: p.uuid().fieldName('dst_account_id'),
-    amount: p.bigint('bigint').fieldName('amount'),
-    direction: p.text().fieldName('direction'),
-    description: p.text().fieldName('description'),
-    status: p.text().fieldName('status'),
-    failureReason: p.text().nullable().fieldName('failure_reason'),
-    failureMessage: p.text().fieldName('failure_message'),
-    fromAccountId: p.uuid().fieldName('from_account_id'),
-    toAccountId: p.uuid().fieldName('to_account_id'),
-    /** The authenticated identity that asked for it; '' when authorization is off. */
-    initiatedBy: p.text().fieldName('initiated_by'),
-  },
+  properties: transactionProperties(),
+  checks: TRANSACTION_CHECKS,
+  indexes: [
+    { name: 'transactions_by_id', properties: ['transactionId'] },
+    // A report's pages walk newest first; counting a snapshot's rows needs only create_time and xact_id.
+    {
+      name: 'transactions_report_snapshot',
+      columns: [
+        { name: 'create_time', sort: 'DESC' },
+        { name: 'transaction_id', sort: 'DESC' },
+      ],
+      include: ['xactId'],
+    },
+    {
+      name: 'transactions_report_by_from',
+      columns: [
+        { name: 'from_account_id' },
+        { name: 'create_time', sort: 'DESC' },
+        { name: 'transaction_id', sort: 'DESC' },
+      ],
+    },
+    {
+      name: 'transactions_report_by_to',
+      columns: [
+        { name: 'to_account_id' },
+        { name: 'create_time', sort: 'DESC' },
+        { name: 'transaction_id', sort: 'DESC' },
+      ],
+    },
+  ],
 });
 
-export type TransactionRow = InstanceType<typeof TransactionSchema.class>;
+/**
+ * Cold storage: daily partitions older than the report window, moved here by
+ * `npm run transactions:archive` (src/db/archive.ts). Created LIKE transactions, so it has the
+ * same columns and checks; partitioned the same way (in the migration), with only the lookup by id.
+ */
+export const ArchivedTransactionSchema = defineEntity({
+  name: 'ArchivedTransaction',
+  schema: 'archive',
+  tableName: 'transactions',
+  properties: transactionProperties(),
+  checks: TRANSACTION_CHECKS,
+  indexes: [{ name: 'archive_transactions_by_id', properties: ['transactionId'] }],
+});
