@@ -18,7 +18,7 @@ import pg from 'pg';
 import { v7 as uuidv7 } from 'uuid';
 import { AccountsServiceClient, Direction, TransactionStatus } from '@alfabet/proto/accounts/v1';
 import { createLogger } from '@alfabet/service-kit/logger';
-import { transactionColumns } from '../accounts-manager/dist/src/ledger/rows.js';
+import { transactionColumns } from '../accounts-manager/dist/src/db/transaction-rows.js';
 import { openOrm, poolOf } from '../advances/dist/src/db/orm.js';
 import { disbursementDescription, paymentDescription } from '../advances/dist/src/ledger/advance-movements.js';
 import { createLedgerClient } from '../advances/dist/src/ledger/ledger-client.js';

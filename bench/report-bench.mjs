@@ -7,8 +7,8 @@ import { spawn } from 'node:child_process';
 import pg from 'pg';
 import { AccountsServiceClient } from '@alfabet/proto/accounts/v1';
 import { timestampOfDate } from '@alfabet/service-kit/timestamps';
-import { takeSnapshot, fetchPage } from '../accounts-manager/dist/src/reports/report-queries.js';
-import { maintainReportCounts } from '../accounts-manager/dist/src/reports/report-counts.js';
+import { takeSnapshot, fetchPage } from '../accounts-manager/dist/src/db/report-queries.sql.js';
+import { maintainReportCounts } from '../accounts-manager/dist/src/db/report-counts.sql.js';
 import { sampleMemory } from './processes.mjs';
 import { summarize, round, ratio } from './stats.mjs';
 

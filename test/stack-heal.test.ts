@@ -3,7 +3,7 @@ import { AccountsServiceClient, Direction, type Account, type Transaction } from
 import { AdvanceStatus, AdvancesServiceClient, PaymentStatus, type Advance } from '@alfabet/proto/advances/v1';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { verifyLedger } from '../accounts-manager/src/ledger/verify.js';
+import { verifyLedger } from '../accounts-manager/src/db/ledger-verify.sql.js';
 import { disbursementRequestId, paymentRequestId } from '../advances/src/ledger/request-ids.js';
 import {
   alive,

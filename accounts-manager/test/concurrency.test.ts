@@ -2,7 +2,7 @@ import { credentials } from '@grpc/grpc-js';
 import { AccountsServiceClient, Direction, TransactionStatus, type Transaction } from '@alfabet/proto/accounts/v1';
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { verifyLedger } from '../src/ledger/verify.js';
+import { verifyLedger } from '../src/db/ledger-verify.sql.js';
 import { ledgerApi, startTestLedger, type TestLedger } from './support/ledger-harness.js';
 import { testPool } from './support/db.js';
 

@@ -3,7 +3,7 @@ import { AccountsServiceClient, type Transaction } from '@alfabet/proto/accounts
 import { randomBytes, randomInt, randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { BANK_ACCOUNT_ID } from '../src/ledger/system-accounts.js';
-import { verifyLedger } from '../src/ledger/verify.js';
+import { verifyLedger } from '../src/db/ledger-verify.sql.js';
 import { ledgerApi, startTestLedger, type TestLedger } from './support/ledger-harness.js';
 import { testPool } from './support/db.js';
 import { healthCheck } from './support/ops-clients.js';

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { verifyLedger } from '../src/ledger/verify.js';
+import { verifyLedger } from '../src/db/ledger-verify.sql.js';
 import { freePort } from '../../test-support/temporal-dev-server.js';
 import { startPrivatePostgres, type PrivatePostgres } from '../../test-support/private-postgres.js';
 import { ledgerApi } from './support/ledger-harness.js';

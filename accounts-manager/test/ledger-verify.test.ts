@@ -2,7 +2,7 @@ import { Direction } from '@alfabet/proto/accounts/v1';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { verifyLedger } from '../src/ledger/verify.js';
+import { verifyLedger } from '../src/db/ledger-verify.sql.js';
 import { dropTestDatabase, TEST_DATABASES, testDatabaseUrl } from '../../test-support/test-databases.js';
 import { ledgerApi, startTestLedger, type TestLedger } from './support/ledger-harness.js';
 

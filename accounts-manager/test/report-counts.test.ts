@@ -1,13 +1,13 @@
 import pg from 'pg';
 import { randomInt } from 'node:crypto';
-import { forgetReportCounts, maintainReportCounts } from '../src/reports/report-counts.js';
+import { forgetReportCounts, maintainReportCounts } from '../src/db/report-counts.sql.js';
 import { dropTestDatabase, TEST_DATABASES, testDatabaseUrl } from '../../test-support/test-databases.js';
 import { ledgerApi, startTestLedger, type TestLedger } from './support/ledger-harness.js';
 import { listFirst } from './support/report-client.js';
 import { timestampOfDate } from '@alfabet/service-kit/timestamps';
 
 /**
- * Sealed hour counts (src/reports/report-counts.ts): a report's total_size
+ * Sealed hour counts (src/db/report-counts.sql.ts): a report's total_size
  * adds counts of finished hours instead of counting every row. These tests
  * check the totals stay exact wherever a window starts and ends, that the
  * sealed counts are really what the total is made of, that an hour is not

@@ -1,6 +1,6 @@
 import pg from 'pg';
-import { forgetReportCounts } from '../src/reports/report-counts.js';
-import { pageQuery, type PagePosition } from '../src/reports/report-queries.js';
+import { forgetReportCounts } from '../src/db/report-counts.sql.js';
+import { pageQuery, type PagePosition } from '../src/db/report-queries.sql.js';
 import { microsOfDate, type ReportSnapshot } from '../src/reports/report-types.js';
 import { dropTestDatabase, TEST_DATABASES, testDatabaseUrl } from '../../test-support/test-databases.js';
 import { startTestLedger, type TestLedger } from './support/ledger-harness.js';

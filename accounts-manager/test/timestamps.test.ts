@@ -2,7 +2,7 @@ import { status, type ServiceError } from '@grpc/grpc-js';
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { microsOfTimestamp, timestampOfMicros, type ProtoTimestamp } from '@alfabet/service-kit/timestamps';
-import { forgetReportCounts } from '../src/reports/report-counts.js';
+import { forgetReportCounts } from '../src/db/report-counts.sql.js';
 import { isoOfMicros } from '../src/reports/report-types.js';
 import { ledgerApi, startTestLedger, type TestLedger } from './support/ledger-harness.js';
 import { testPool } from './support/db.js';

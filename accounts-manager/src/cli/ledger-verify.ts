@@ -4,7 +4,7 @@
  */
 import pg from 'pg';
 import { loadAccountsConfig } from '../config.js';
-import { verifyLedger } from '../ledger/verify.js';
+import { verifyLedger } from '../db/ledger-verify.sql.js';
 
 const config = loadAccountsConfig();
 const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 1 });

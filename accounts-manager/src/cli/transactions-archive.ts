@@ -10,7 +10,7 @@
  */
 import pg from 'pg';
 import { loadAccountsConfig } from '../config.js';
-import { archiveOldPartitions, type ArchiveStep } from '../db/archive.js';
+import { archiveOldPartitions, type ArchiveStep } from '../db/archive.sql.js';
 import { archiveCutoff, ArchiveInputError, parseArchiveArgs } from '../db/archive-cutoff.js';
 import { readReportHorizon } from '../reports/report-horizon.js';
 import { START_TIME_GRACE_MS } from '../reports/report-request.js';

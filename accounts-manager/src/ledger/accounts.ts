@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { v7 as uuidv7 } from 'uuid';
 import { alreadyExists, invalidArgument, notFound } from '@alfabet/service-kit/field-error';
 import { requirePlainText } from '@alfabet/service-kit/field-validation';
-import { ACCOUNT_COLUMNS, toLedgerAccount, type AccountRecord } from './rows.js';
+import { ACCOUNT_COLUMNS, toLedgerAccount, type AccountRecord } from '../db/transaction-rows.js';
 import type { LedgerAccount } from './types.js';
 
 export const DISPLAY_NAME_LENGTH_MAX = 200;

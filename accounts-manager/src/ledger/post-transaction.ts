@@ -3,8 +3,9 @@
  *
  * Transfer and BankTransaction both come down to one call of the SQL function
  * ledger_post() (defined in src/db/migrations/Migration20261125000000_ledger.ts),
- * run as a single statement on a pooled connection in autocommit mode. So a
- * transfer is one round trip and one database transaction which:
+ * run by src/db/ledger-post.sql.ts as a single statement on a pooled connection
+ * in autocommit mode. So a transfer is one round trip and one database
+ * transaction which:
  *   - claims the request_id (a racing duplicate waits, then replays the result),
  *   - locks both accounts in account_id order (no deadlocks),
  *   - checks funds, moves the money and writes the transaction row — or writes
@@ -13,14 +14,13 @@
  * money can never be half-moved.
  */
 import type pg from 'pg';
-import { v7 as uuidv7 } from 'uuid';
 import { alreadyExists, FieldError, invalidArgument, notFound } from '@alfabet/service-kit/field-error';
 import { requirePlainText } from '@alfabet/service-kit/field-validation';
 import { DependencyUnavailable } from '@alfabet/service-kit/service-errors';
-import { microsOf, toLedgerTransaction, type TransactionRecord } from './rows.js';
+import { AccountNotFound, callLedgerPost, type Posting, type PostOutcome } from '../db/ledger-post.sql.js';
 import { getTransaction } from './transactions.js';
 import { BANK_ACCOUNT_ID } from './system-accounts.js';
-import type { Direction, LedgerTransaction, TransactionKind } from './types.js';
+import type { Direction, LedgerTransaction } from './types.js';
 
 export interface LedgerDeps {
   pool: pg.Pool;
@@ -110,54 +110,17 @@ export async function bankTransaction(deps: LedgerDeps, command: BankTransaction
   });
 }
 
-interface Posting {
-  requestId: string | null;
-  kind: TransactionKind;
-  srcAccountId: string | null;
-  dstAccountId: string;
-  amountMinor: bigint;
-  direction: Direction;
-  description: string;
-  fromAccountId: string;
-  toAccountId: string;
-  initiatedBy: string;
-}
-
-type PostedRecord = TransactionRecord & { outcome: 'posted' | 'replayed' };
-
-// A named statement is parsed and planned once per connection, then reused.
-const LEDGER_POST = `SELECT p.*, ${microsOf('p.create_time')} AS create_time_us
-  FROM ledger_post($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) p`;
-
 async function post(deps: LedgerDeps, posting: Posting): Promise<Posted> {
-  let result: pg.QueryResult<PostedRecord>;
+  let posted: PostOutcome;
   try {
-    result = await deps.pool.query<PostedRecord>({
-      name: 'ledger_post',
-      text: LEDGER_POST,
-      values: [
-        uuidv7(),
-        posting.requestId,
-        posting.kind,
-        posting.srcAccountId,
-        posting.dstAccountId,
-        posting.amountMinor.toString(),
-        posting.direction,
-        posting.description,
-        posting.fromAccountId,
-        posting.toAccountId,
-        posting.initiatedBy,
-      ],
-    });
+    posted = await callLedgerPost(deps.pool, posting);
   } catch (error) {
     throw translateNotFound(error, posting);
   }
-  const record = result.rows[0];
-  if (!record) return replayFromArchive(deps, posting);
-  const transaction = toLedgerTransaction(record);
-  const replayed = record.outcome === 'replayed';
-  if (replayed) assertSameRequest(transaction, posting);
-  return { transaction, replayed };
+  if (!posted) return replayFromArchive(deps, posting);
+  const replayed = posted.outcome === 'replayed';
+  if (replayed) assertSameRequest(posted.transaction, posting);
+  return { transaction: posted.transaction, replayed };
 }
 
 /**
@@ -199,10 +162,9 @@ function assertSameRequest(stored: LedgerTransaction, posting: Posting): void {
 }
 
 function translateNotFound(error: unknown, posting: Posting): unknown {
-  const pgError = error as { code?: string; detail?: string };
-  if (pgError.code !== 'AB404') return error;
-  const field = pgError.detail === posting.srcAccountId ? 'src_account_id' : 'dst_account_id';
-  return notFound(field, `no account ${pgError.detail}`);
+  if (!(error instanceof AccountNotFound)) return error;
+  const field = error.accountId === posting.srcAccountId ? 'src_account_id' : 'dst_account_id';
+  return notFound(field, `no account ${error.accountId}`);
 }
 
 function checkAmount(amountMinor: bigint, maxAmountMinor: bigint): void {

@@ -6,7 +6,7 @@ import type {
 } from '@alfabet/proto/accounts/v1';
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { forgetReportCounts } from '../../src/reports/report-counts.js';
+import { forgetReportCounts } from '../../src/db/report-counts.sql.js';
 
 export const listRequest = (fields: Partial<ListTransactionsRequest>): ListTransactionsRequest => ({
   startTime: undefined,

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { TEST_ACCOUNTS_DATABASE_URL } from '../../../accounts-manager/test/support/ledger-harness.js';
-import { verifyLedger } from '../../../accounts-manager/src/ledger/verify.js';
+import { verifyLedger } from '../../../accounts-manager/src/db/ledger-verify.sql.js';
 
 /** What the ledger itself recorded for one account: the ground truth the advance is checked against. */
 export interface BankLegs {

@@ -1,7 +1,7 @@
 import { defineEntity, p } from '@mikro-orm/postgresql';
 
 /**
- * An account. Balances change only through ledger_post() (see src/ledger/ledger-post.sql.ts).
+ * An account. Balances change only through ledger_post() (see src/db/ledger-post.sql.ts).
  * Column names follow the properties in snake_case; `npm run migration:check` fails when this
  * description and the migrations disagree.
  */

@@ -2,7 +2,7 @@ import { defineEntity, p } from '@mikro-orm/postgresql';
 
 /**
  * The row count of one sealed hour of transactions, so a report's first page need not count a
- * million rows. Why a sealed count is exact for every later snapshot: src/reports/report-counts.sql.ts.
+ * million rows. Why a sealed count is exact for every later snapshot: src/db/report-counts.sql.ts.
  */
 export const ReportHourCountSchema = defineEntity({
   name: 'ReportHourCount',

@@ -1,7 +1,7 @@
 import { defineEntity, p } from '@mikro-orm/postgresql';
 
 /**
- * A transaction, successful or failed. Written only by ledger_post() (src/ledger/ledger-post.sql.ts).
+ * A transaction, successful or failed. Written only by ledger_post() (src/db/ledger-post.sql.ts).
  *
  * What an entity cannot describe stays in the hand-written migrations (src/db/migrations/):
  * the table is PARTITION BY RANGE (create_time) with one partition per day, made ahead by the
@@ -83,7 +83,7 @@ export const TransactionSchema = defineEntity({
 
 /**
  * Cold storage: daily partitions older than the report window, moved here by
- * `npm run transactions:archive` (src/db/archive.ts). Created LIKE transactions, so it has the
+ * `npm run transactions:archive` (src/db/archive.sql.ts). Created LIKE transactions, so it has the
  * same columns and checks; partitioned the same way (in the migration), with only the lookup by id.
  */
 export const ArchivedTransactionSchema = defineEntity({

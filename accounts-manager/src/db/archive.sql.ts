@@ -1,7 +1,10 @@
 import type pg from 'pg';
 
 /**
- * Moving old daily partitions to cold storage.
+ * Moving old daily partitions to cold storage. Raw SQL, on purpose: it is DDL
+ * (DETACH PARTITION … CONCURRENTLY, SET SCHEMA, ATTACH PARTITION) on the
+ * partitioning the migrations hand-write; no entity or EntityManager call
+ * expresses it.
  *
  * A partition whose whole day ended before the cutoff moves from
  * `transactions` to `archive.transactions` in ONE database transaction:

@@ -5,10 +5,14 @@ import type {
   LedgerTransaction,
   TransactionKind,
   TransactionStatus,
-} from './types.js';
+} from '../ledger/types.js';
 
 /**
- * Raw rows as node-postgres returns them (int8 as string, uuids as strings).
+ * What the raw statements return (ledger_post(), the lookup, the report pages,
+ * the account statements: the *.sql.ts files), as node-postgres hands it over
+ * (int8 as string, uuids as strings), and how it becomes the ledger's types.
+ * The columns are those of the entities (entities/*.entity.ts), which describe
+ * the tables.
  * Times come as microseconds since the epoch (`…_us`, int8 as string):
  * node-postgres would round a timestamptz to a Date's milliseconds.
  */

@@ -1,5 +1,11 @@
 import type pg from 'pg';
 
+/**
+ * Raw SQL, on purpose: it calls ensure_transaction_partitions(), the
+ * hand-written function of migrations/Migration20261125000000_ledger.ts
+ * (partitions are DDL no entity describes).
+ */
+
 /** Days of daily partitions kept ready ahead of today, so inserts never lack one. */
 export const PARTITION_DAYS_AHEAD = 7;
 

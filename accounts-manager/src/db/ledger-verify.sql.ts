@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { ARCHIVE_LOCK_KEY } from '../db/archive.js';
+import { ARCHIVE_LOCK_KEY } from './archive.sql.js';
 
 export interface LedgerVerification {
   accountsChecked: number;
@@ -14,11 +14,17 @@ export interface LedgerVerification {
 }
 
 /**
+ * Raw SQL, on purpose: aggregates over every transaction ever recorded (the
+ * hand-written view ledger_transactions_all, hot and archived) and every
+ * account, in one REPEATABLE READ snapshot — three statements for the whole
+ * ledger, however large, where loading entities would read it row by row.
+ * Not a service path: `npm run ledger:verify` and the tests run it.
+ *
  * Checks the double-entry invariants over the whole ledger, in one repeatable
  * snapshot so concurrent transfers cannot make it see half of one:
  * the balances sum to zero, and each balance equals credits minus debits of
  * its successful transactions. It waits while a day of transactions is being
- * moved to the archive (see db/archive.ts), when it would look missing.
+ * moved to the archive (see db/archive.sql.ts), when it would look missing.
  */
 export async function verifyLedger(pool: pg.Pool): Promise<LedgerVerification> {
   const client = await pool.connect();
