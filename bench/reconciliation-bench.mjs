@@ -94,6 +94,7 @@ export async function reconciliationBenchmark({
     // As the worker wires them (worker-app.ts), with its defaults; the task queue
     // is only used to start a missing workflow, which a healthy book never needs.
     const deps = {
+      em: orm.em,
       pool: await poolOf(orm),
       ledger,
       temporal: parked.client,

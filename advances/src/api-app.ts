@@ -5,6 +5,7 @@ import type { Logger } from '@alfabet/service-kit/logger';
 import { startMetricsEndpoint } from '@alfabet/service-kit/metrics-server';
 import { PROTO_FILES } from '@alfabet/proto/paths';
 import { Client, Connection } from '@temporalio/client';
+import type { EntityManager } from '@mikro-orm/postgresql';
 import type pg from 'pg';
 import { advancesService } from './api/advances-service.js';
 import type { AdvancesConfig } from './config.js';
@@ -38,7 +39,7 @@ export async function startAdvancesApi(
   const temporal = overrides.temporal ?? new Client({ connection: connection!, namespace: config.temporalNamespace });
   const ledger = createLedgerClient(ledgerConnectionOf(config));
   const metrics = createAdvancesMetrics();
-  const grpc = await startAdvancesGrpc(config, log, { pool, ledger, temporal, metrics });
+  const grpc = await startAdvancesGrpc(config, log, { em: orm.em, ledger, temporal, metrics });
   const metricsEndpoint = await startMetricsEndpoint(config.metricsAddress, metrics.registry);
   const transport = transportOf(config.tls);
   log.info(
@@ -75,14 +76,14 @@ async function startAdvancesGrpc(
   config: AdvancesConfig,
   log: Logger,
   {
-    pool,
+    em,
     ledger,
     temporal,
     metrics,
-  }: { pool: pg.Pool; ledger: LedgerClient; temporal: Client; metrics: AdvancesMetrics },
+  }: { em: EntityManager; ledger: LedgerClient; temporal: Client; metrics: AdvancesMetrics },
 ): Promise<RunningGrpcServer> {
   const implementation = advancesService({
-    pool,
+    em,
     ledger,
     temporal,
     taskQueue: config.taskQueue,

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import type pg from 'pg';
+import type { EntityManager } from '@mikro-orm/postgresql';
 import { openFindingCounts } from './db/findings-store.js';
 import { lastSuccessfulRun } from './db/reconciliation-store.js';
 import { createRpcMetrics, type RpcMetrics } from '@alfabet/service-kit/grpc-observability';
@@ -58,14 +58,14 @@ export function createAdvancesMetrics(): AdvancesMetrics {
  * the database at scrape time: it is the same whichever worker ran the last
  * reconciliation, and survives restarts.
  */
-export function registerReconciliationGauges(registry: Registry, pool: pg.Pool, intervalMs: number | null): void {
+export function registerReconciliationGauges(registry: Registry, em: EntityManager, intervalMs: number | null): void {
   new Gauge({
     name: 'advances_reconciliation_findings_open',
     help: 'Reconciliation findings not yet resolved, by kind',
     labelNames: ['kind'],
     registers: [registry],
     async collect() {
-      for (const [kind, open] of await openFindingCounts(pool)) this.set({ kind }, open);
+      for (const [kind, open] of await openFindingCounts(em)) this.set({ kind }, open);
     },
   });
   new Gauge({
@@ -73,7 +73,7 @@ export function registerReconciliationGauges(registry: Registry, pool: pg.Pool, 
     help: 'When a reconciliation run last finished (unix seconds; 0: never)',
     registers: [registry],
     async collect() {
-      const finished = await lastSuccessfulRun(pool);
+      const finished = await lastSuccessfulRun(em);
       this.set(finished ? finished.getTime() / 1000 : 0);
     },
   });

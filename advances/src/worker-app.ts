@@ -4,6 +4,7 @@ import { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import type { EntityManager } from '@mikro-orm/postgresql';
 import type pg from 'pg';
 import { createActivities } from './activities/index.js';
 import type { AdvancesConfig } from './config.js';
@@ -61,12 +62,12 @@ export async function startAdvancesWorker(
   if (config.reconciliationIntervalMs !== null) {
     await ensureReconciliationSchedule(temporal, config.taskQueue, config.reconciliationIntervalMs, log);
   }
-  registerReconciliationGauges(metrics.registry, pool, config.reconciliationIntervalMs);
+  registerReconciliationGauges(metrics.registry, orm.em, config.reconciliationIntervalMs);
 
   const worker = await createWorker(
     config,
     log,
-    { connection, pool, ledger, metrics, temporal },
+    { connection, em: orm.em, pool, ledger, metrics, temporal },
     overrides.workerOptions,
   );
   const metricsEndpoint = await startMetricsEndpoint(config.workerMetricsAddress, metrics.registry);
@@ -102,6 +103,7 @@ export async function startAdvancesWorker(
 /** What the worker's activities are made of. */
 interface WorkerParts {
   connection: NativeConnection;
+  em: EntityManager;
   pool: pg.Pool;
   ledger: LedgerClient;
   metrics: AdvancesMetrics;
@@ -112,7 +114,7 @@ interface WorkerParts {
 async function createWorker(
   config: AdvancesConfig,
   log: Logger,
-  { connection, pool, ledger, metrics, temporal }: WorkerParts,
+  { connection, em, pool, ledger, metrics, temporal }: WorkerParts,
   workerOptions: Partial<WorkerOptions> = {},
 ): Promise<Worker> {
   return Worker.create({
@@ -121,6 +123,7 @@ async function createWorker(
     taskQueue: config.taskQueue,
     workflowsPath: workflowsPath(),
     activities: createActivities({
+      em,
       pool,
       ledger,
       log,

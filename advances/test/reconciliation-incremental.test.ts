@@ -3,7 +3,7 @@ import pg from 'pg';
 import { Direction } from '@alfabet/proto/accounts/v1';
 import { ledgerApi } from '../../accounts-manager/test/support/ledger-harness.js';
 import { TEST_DATABASES, testDatabaseUrl } from '../../test-support/test-databases.js';
-import { advancesToReconcilePage, dequeueChecked, type ReconcileScope } from '../src/db/reconciliation-store.js';
+import { advancesToReconcilePage, dequeueChecked, type ReconcileScope } from '../src/db/reconciliation-pages.sql.js';
 import { paymentDescription, reversalDescription } from '../src/ledger/advance-movements.js';
 import { createLedgerClient, ledgerConnectionOf } from '../src/ledger/ledger-client.js';
 import type { Finding } from '../src/reconciliation/findings.js';
@@ -36,6 +36,7 @@ beforeAll(async () => {
   });
   deps = {
     pool: stack.worker!.pool,
+    em: stack.worker!.orm.em,
     ledger: createLedgerClient(ledgerConnectionOf(stack.config)),
     temporal: stack.temporal.client,
     taskQueue: stack.config.taskQueue,

@@ -54,6 +54,7 @@ beforeAll(async () => {
     ledgerEnv: { ACCOUNTS_DATABASE_URL: testDatabaseUrl(TEST_DATABASES.accountsReconciliation) },
   });
   deps = {
+    em: stack.worker!.orm.em,
     pool: stack.worker!.pool,
     ledger: createLedgerClient(ledgerConnectionOf(stack.config)),
     temporal: stack.temporal.client,
@@ -286,7 +287,7 @@ test('alerts: a critical log line per finding raised, the open findings gauge by
   ]);
 
   const registry = new Registry();
-  registerReconciliationGauges(registry, deps.pool, 3_600_000);
+  registerReconciliationGauges(registry, deps.em, 3_600_000);
   const exposition = await registry.metrics();
   expect(exposition).toContain('advances_reconciliation_findings_open{kind="PAYMENTS_DO_NOT_ADD_UP"} 1');
   expect(exposition).toContain('advances_reconciliation_findings_open{kind="WORKFLOW_HALTED"} 0');

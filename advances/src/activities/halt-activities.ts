@@ -1,4 +1,4 @@
-import type pg from 'pg';
+import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from '@alfabet/service-kit/logger';
 import { raiseFindings, resolveFinding } from '../db/findings-store.js';
 import type { Finding } from '../reconciliation/findings.js';
@@ -13,7 +13,7 @@ export interface WorkflowHaltInput {
 }
 
 export interface HaltActivityDeps {
-  pool: pg.Pool;
+  em: EntityManager;
   log: Logger;
 }
 
@@ -30,7 +30,7 @@ const haltRunId = (advanceId: string) => `workflow/advance-${advanceId}`;
  * the `resume` signal. Both activities are idempotent (the open finding is
  * unique per advance), so a retry raises or resolves nothing twice.
  */
-export function haltActivities({ pool, log }: HaltActivityDeps) {
+export function haltActivities({ em, log }: HaltActivityDeps) {
   return {
     /** Raises the WORKFLOW_HALTED finding and writes the critical alert line. */
     async reportWorkflowHalt(input: WorkflowHaltInput): Promise<void> {
@@ -41,7 +41,7 @@ export function haltActivities({ pool, log }: HaltActivityDeps) {
           `${input.step} failed and will not be retried until repaired: ${input.cause}. ` +
           `After repairing the cause: temporal workflow signal --workflow-id advance-${input.advanceId} --name resume`,
       };
-      const raised = await raiseFindings(pool, haltRunId(input.advanceId), [finding]);
+      const raised = await raiseFindings(em, haltRunId(input.advanceId), [finding]);
       // A retry of this activity after the finding was stored alerts no second time.
       if (raised.length === 0) return;
       log.fatal(
@@ -60,7 +60,7 @@ export function haltActivities({ pool, log }: HaltActivityDeps) {
 
     /** Resolves the WORKFLOW_HALTED finding: ops resumed the workflow, which retries the step. */
     async resolveWorkflowHalt(input: Pick<WorkflowHaltInput, 'advanceId' | 'step'>): Promise<void> {
-      const resolved = await resolveFinding(pool, haltKey(input.advanceId));
+      const resolved = await resolveFinding(em, haltKey(input.advanceId));
       log.info(
         { advanceId: input.advanceId, step: input.step, resolved },
         `advance ${input.advanceId} resumed: retrying ${input.step}`,

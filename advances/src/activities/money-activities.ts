@@ -1,6 +1,6 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { Direction, TransactionStatus, failureReasonToJSON, type Transaction } from '@alfabet/proto/accounts/v1';
-import type pg from 'pg';
+import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from '@alfabet/service-kit/logger';
 import { dateOfTimestamp } from '@alfabet/service-kit/timestamps';
 import { isLedgerRejection, type LedgerClient } from '../ledger/ledger-client.js';
@@ -20,7 +20,7 @@ import type {
 } from '../domain/advance-types.js';
 
 export interface MoneyActivityDeps {
-  pool: pg.Pool;
+  em: EntityManager;
   ledger: LedgerClient;
   log: Logger;
   metrics: AdvancesMetrics;
@@ -86,7 +86,7 @@ export function moneyActivities(deps: MoneyActivityDeps) {
  * ACTIVE with the opening schedule, or DISBURSEMENT_FAILED.
  */
 async function disburseAdvance(
-  { pool, ledger, log, metrics }: MoneyActivityDeps,
+  { em, ledger, log, metrics }: MoneyActivityDeps,
   input: DisburseAdvanceInput,
 ): Promise<DisbursementOutcome> {
   const correlationId = `advance-${input.advanceId}/disbursement`;
@@ -104,7 +104,7 @@ async function disburseAdvance(
   );
 
   if (transaction.status !== TransactionStatus.TRANSACTION_STATUS_SUCCESS) {
-    await markDisbursementFailed(pool, input.advanceId, transaction.failureMessage);
+    await markDisbursementFailed(em, input.advanceId, transaction.failureMessage);
     metrics.disbursements.inc({ status: 'refused' });
     log.warn(
       {
@@ -123,7 +123,7 @@ async function disburseAdvance(
     };
   }
   const disbursedAt = dateOfTimestamp(transaction.createTime!).toISOString();
-  await openSchedule(pool, {
+  await openSchedule(em, {
     advanceId: input.advanceId,
     transactionId: transaction.transactionId,
     disbursedAt,
@@ -145,11 +145,11 @@ async function disburseAdvance(
  * debit), then records PAID or FAILED with the rollover.
  */
 async function collectPayment(
-  { pool, ledger, log, metrics }: MoneyActivityDeps,
+  { em, ledger, log, metrics }: MoneyActivityDeps,
   input: CollectPaymentInput,
 ): Promise<PaymentOutcome> {
   const correlationId = `advance-${input.advanceId}/payment-${input.number}`;
-  const already = await startPayment(pool, input);
+  const already = await startPayment(em, input);
   if (already) {
     log.info(
       { advanceId: input.advanceId, number: input.number, status: already.status, correlationId },
@@ -180,7 +180,7 @@ async function collectPayment(
           failureReason: reasonName(transaction),
           failureMessage: transaction.failureMessage,
         };
-  await recordPaymentOutcome(pool, input, outcome);
+  await recordPaymentOutcome(em, input, outcome);
   metrics.payments.inc({ status: outcome.status.toLowerCase() });
   log.info(
     {

@@ -68,7 +68,7 @@ export function advancesService(deps: RequestAdvanceDeps): AdvancesServiceServer
 
     getAdvance: unary<GetAdvanceRequest, GetAdvanceResponse>(deps, 'GetAdvance', async (request) => {
       const advanceId = requireUuid('advance_id', request.advanceId);
-      const advance = await findAdvance(deps.pool, advanceId);
+      const advance = await findAdvance(deps.em, advanceId);
       if (!advance) throw notFound('advance_id', `no advance ${advanceId}`);
       return { advance: toAdvance(advance) };
     }),
@@ -85,7 +85,7 @@ export function advancesService(deps: RequestAdvanceDeps): AdvancesServiceServer
       const filter = { accountId, status };
       const after = request.pageToken ? decodePageToken(request.pageToken, { ...filter }, pageSize) : null;
       const { page, nextPageToken } = pageOf(
-        await listAdvances(deps.pool, filter, after, pageSize + 1),
+        await listAdvances(deps.em, filter, after, pageSize + 1),
         pageSize,
         { ...filter },
         (advance) => ({ createTime: advance.createTimeExact, id: advance.advanceId }),
@@ -101,7 +101,7 @@ export function advancesService(deps: RequestAdvanceDeps): AdvancesServiceServer
         const pageSize = requirePageSize('page_size', request.pageSize, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX);
         const after = request.pageToken ? decodePageToken(request.pageToken, filter, pageSize) : null;
         const { page, nextPageToken } = pageOf(
-          await listFindings(deps.pool, filter, after, pageSize + 1),
+          await listFindings(deps.em, filter, after, pageSize + 1),
           pageSize,
           filter,
           (finding) => ({ createTime: finding.createTimeExact, id: finding.findingId }),

@@ -11,6 +11,7 @@ import {
 import type { AdvanceStatusName } from '../domain/advance-types.js';
 import type { StoredAdvance, StoredPayment } from '../db/advance-store.js';
 import type { StoredFinding } from '../db/findings-store.js';
+import type { FindingSeverity as FindingSeverityName } from '../reconciliation/findings.js';
 import { workflowIdOf } from '../temporal/workflow-ids.js';
 import { timestampOfDate, timestampOfExactText } from '@alfabet/service-kit/timestamps';
 
@@ -51,7 +52,8 @@ function toPayment(payment: StoredPayment): Payment {
 
 /** The stored advance as the API shows it, with paid and outstanding amounts. */
 export function toAdvance(advance: StoredAdvance): Advance {
-  const paid = advance.payments.filter((p) => p.status === 'PAID').reduce((sum, p) => sum + p.amount, 0n);
+  const payments = advance.payments.getItems();
+  const paid = payments.filter((p) => p.status === 'PAID').reduce((sum, p) => sum + p.amount, 0n);
   const disbursed = advance.disbursementTransactionId !== null;
   return {
     advanceId: advance.advanceId,
@@ -62,7 +64,7 @@ export function toAdvance(advance: StoredAdvance): Advance {
     disbursementTransactionId: advance.disbursementTransactionId ?? '',
     paidAmount: paid,
     outstandingAmount: disbursed ? advance.amount - paid : 0n,
-    payments: advance.payments.map(toPayment),
+    payments: payments.map(toPayment),
     workflowId: workflowIdOf(advance.advanceId),
     failureMessage: advance.failureMessage ?? '',
   };
@@ -70,12 +72,13 @@ export function toAdvance(advance: StoredAdvance): Advance {
 
 /** A stored finding as the API shows it. */
 export function toFinding(finding: StoredFinding): Finding {
+  const severity: FindingSeverityName = finding.severity;
   return {
     findingId: finding.findingId,
     advanceId: finding.advanceId,
     kind: FindingKind[`FINDING_KIND_${finding.kind}`],
     detail: finding.detail,
-    severity: FindingSeverity[`FINDING_SEVERITY_${finding.severity}`],
+    severity: FindingSeverity[`FINDING_SEVERITY_${severity}`],
     createTime: timestampOfExactText(finding.createTimeExact),
     resolveTime: finding.resolveTime ? timestampOfDate(finding.resolveTime) : undefined,
   };

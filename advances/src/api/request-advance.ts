@@ -1,6 +1,6 @@
 import { status, type ServiceError } from '@grpc/grpc-js';
 import type { Client } from '@temporalio/client';
-import type pg from 'pg';
+import type { EntityManager } from '@mikro-orm/postgresql';
 import { v7 as uuidv7 } from 'uuid';
 import { alreadyExists, failedPrecondition, notFound } from '@alfabet/service-kit/field-error';
 import { DependencyUnavailable } from '@alfabet/service-kit/service-errors';
@@ -19,7 +19,7 @@ export interface AdvancePolicy {
 }
 
 export interface RequestAdvanceDeps {
-  pool: pg.Pool;
+  em: EntityManager;
   ledger: LedgerClient;
   temporal: Client;
   taskQueue: string;
@@ -50,7 +50,7 @@ export interface ValidAdvanceRequest {
  */
 export async function requestAdvance(deps: RequestAdvanceDeps, request: ValidAdvanceRequest): Promise<StoredAdvance> {
   if (request.requestId) {
-    const existing = await findAdvanceByRequestId(deps.pool, request.requestId);
+    const existing = await findAdvanceByRequestId(deps.em, request.requestId);
     if (existing) return replay(deps, existing, request);
   }
   const { policy } = deps;
@@ -64,7 +64,7 @@ export async function requestAdvance(deps: RequestAdvanceDeps, request: ValidAdv
 
   const advanceId = uuidv7();
   const outcome = await insertAdvance(
-    deps.pool,
+    deps.em,
     {
       advanceId,
       requestId: request.requestId,
@@ -77,7 +77,7 @@ export async function requestAdvance(deps: RequestAdvanceDeps, request: ValidAdv
   );
   if (outcome.outcome === 'request_id_taken') {
     // Another call with this request_id won the race: answer as its replay.
-    return replay(deps, (await findAdvanceByRequestId(deps.pool, request.requestId!))!, request);
+    return replay(deps, (await findAdvanceByRequestId(deps.em, request.requestId!))!, request);
   }
   if (outcome.outcome === 'too_many_open') {
     throw failedPrecondition(
@@ -92,7 +92,7 @@ export async function requestAdvance(deps: RequestAdvanceDeps, request: ValidAdv
     { advanceId, accountId: request.accountId, amount: request.amount.toString() },
     'advance requested; workflow started',
   );
-  return (await findAdvance(deps.pool, advanceId))!;
+  return (await findAdvance(deps.em, advanceId))!;
 }
 
 async function replay(

@@ -9,8 +9,7 @@ import {
   type OrmOptions,
   type OrmSchema,
 } from '@alfabet/service-kit/orm';
-import { AdvanceSchema } from './entities/advance.entity.js';
-import { PaymentSchema } from './entities/payment.entity.js';
+import { AdvanceSchema, PaymentSchema } from './entities/advance.entity.js';
 import {
   LedgerMovementSchema,
   ReconciliationQueueSchema,

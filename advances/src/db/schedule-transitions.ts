@@ -1,37 +1,28 @@
-import type pg from 'pg';
+import { raw, type EntityManager } from '@mikro-orm/postgresql';
 import type { PaymentOutcome } from '../domain/advance-types.js';
 import { dueTimeOf } from '../domain/schedule.js';
+import { AdvanceSchema, PaymentSchema } from './entities/advance.entity.js';
 
 /**
  * The writes activities make to the projection. Each is guarded by the state
  * it moves from, so an activity that runs twice (a retry after a lost reply, a
  * zombie from a crashed worker) changes nothing the second time and can never
  * move a payment backwards: SCHEDULED → PROCESSING → PAID | FAILED.
+ * Each guard is the WHERE of one UPDATE (em.nativeUpdate: `affected rows` says
+ * whether it moved), never a read followed by a write, so two tries racing
+ * cannot both pass it.
  */
+
+const now = () => raw('now()');
 
 /** Thrown when the projection disagrees with what the workflow is about to do: a bug or tampering, never retried. */
 export class ScheduleGuardViolation extends Error {
   override name = 'ScheduleGuardViolation';
 }
 
-async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    const result = await work(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
-}
-
 /** DISBURSING → ACTIVE with the credit's transaction and the opening schedule (once). */
 export async function openSchedule(
-  pool: pg.Pool,
+  em: EntityManager,
   advance: {
     advanceId: string;
     transactionId: string;
@@ -40,52 +31,46 @@ export async function openSchedule(
     paymentIntervalMs: number;
   },
 ): Promise<void> {
-  await inTransaction(pool, async (client) => {
-    const updated = await client.query(
-      `UPDATE advances SET status = 'ACTIVE', disbursement_transaction_id = $2, update_time = now()
-       WHERE advance_id = $1 AND status = 'DISBURSING'`,
-      [advance.advanceId, advance.transactionId],
+  await em.fork().transactional(async (tx) => {
+    const opened = await tx.nativeUpdate(
+      AdvanceSchema,
+      { advanceId: advance.advanceId, status: 'DISBURSING' },
+      { status: 'ACTIVE', disbursementTransactionId: advance.transactionId, updateTime: now() },
     );
-    if (updated.rowCount === 0) {
-      const current = await client.query<{ disbursement_transaction_id: string | null }>(
-        'SELECT disbursement_transaction_id FROM advances WHERE advance_id = $1',
-        [advance.advanceId],
-      );
+    if (opened === 0) {
+      const current = await tx.findOne(AdvanceSchema, advance.advanceId, { fields: ['disbursementTransactionId'] });
       // Already opened by an earlier try of this activity: nothing to do.
-      if (current.rows[0]?.disbursement_transaction_id === advance.transactionId) return;
+      if (current?.disbursementTransactionId === advance.transactionId) return;
       throw new ScheduleGuardViolation(
         `advance ${advance.advanceId} is not DISBURSING and was not opened by transaction ${advance.transactionId}`,
       );
     }
-    const numbers = advance.paymentAmounts.map((_, index) => index + 1);
-    await client.query(
-      `INSERT INTO payments (advance_id, number, due_time, amount, status)
-       SELECT $1, n, d, a, 'SCHEDULED' FROM unnest($2::int[], $3::timestamptz[], $4::bigint[]) AS s(n, d, a)`,
-      [
-        advance.advanceId,
-        numbers,
-        numbers.map((n) => dueTimeOf(advance.disbursedAt, n, advance.paymentIntervalMs)),
-        advance.paymentAmounts,
-      ],
+    await tx.insertMany(
+      PaymentSchema,
+      advance.paymentAmounts.map((amount, index) => ({
+        advance: advance.advanceId,
+        number: index + 1,
+        dueTime: new Date(dueTimeOf(advance.disbursedAt, index + 1, advance.paymentIntervalMs)),
+        amount: BigInt(amount),
+        status: 'SCHEDULED' as const,
+      })),
     );
   });
 }
 
 /** DISBURSING → DISBURSEMENT_FAILED with the ledger's reason (once). */
-export async function markDisbursementFailed(pool: pg.Pool, advanceId: string, failureMessage: string): Promise<void> {
-  await pool.query(
-    `UPDATE advances SET status = 'DISBURSEMENT_FAILED', failure_message = $2, update_time = now()
-     WHERE advance_id = $1 AND status = 'DISBURSING'`,
-    [advanceId, failureMessage],
-  );
-}
-
-interface PaymentRecord {
-  status: string;
-  amount: string;
-  transaction_id: string | null;
-  failure_reason: string | null;
-  failure_message: string | null;
+export async function markDisbursementFailed(
+  em: EntityManager,
+  advanceId: string,
+  failureMessage: string,
+): Promise<void> {
+  await em
+    .fork()
+    .nativeUpdate(
+      AdvanceSchema,
+      { advanceId, status: 'DISBURSING' },
+      { status: 'DISBURSEMENT_FAILED', failureMessage, updateTime: now() },
+    );
 }
 
 /**
@@ -95,37 +80,48 @@ interface PaymentRecord {
  * when taking it would make the advance's paid total exceed its amount.
  */
 export async function startPayment(
-  pool: pg.Pool,
+  em: EntityManager,
   payment: { advanceId: string; number: number; amount: string },
 ): Promise<PaymentOutcome | null> {
-  const moved = await pool.query(
-    `UPDATE payments p SET status = 'PROCESSING', update_time = now()
-     WHERE p.advance_id = $1 AND p.number = $2 AND p.status = 'SCHEDULED' AND p.amount = $3
-       AND $3 + (SELECT coalesce(sum(q.amount), 0) FROM payments q WHERE q.advance_id = $1 AND q.status = 'PAID')
-           <= (SELECT a.amount FROM advances a WHERE a.advance_id = $1)`,
-    [payment.advanceId, payment.number, payment.amount],
+  const fork = em.fork();
+  const amount = BigInt(payment.amount);
+  const started = await fork.nativeUpdate(
+    PaymentSchema,
+    {
+      advance: payment.advanceId,
+      number: payment.number,
+      status: 'SCHEDULED',
+      amount,
+      // Taking it may not make the advance's paid total exceed its amount.
+      [raw(
+        `?::bigint + (SELECT coalesce(sum(q.amount), 0) FROM payments q WHERE q.advance_id = ? AND q.status = 'PAID')
+           <= (SELECT a.amount FROM advances a WHERE a.advance_id = ?)`,
+        [payment.amount, payment.advanceId, payment.advanceId],
+      )]: [],
+    },
+    { status: 'PROCESSING', updateTime: now() },
   );
-  if (moved.rowCount === 1) return null;
+  if (started === 1) return null;
 
-  const current = await pool.query<PaymentRecord>(
-    'SELECT status, amount::text, transaction_id, failure_reason, failure_message FROM payments WHERE advance_id = $1 AND number = $2',
-    [payment.advanceId, payment.number],
+  const row = await fork.findOne(
+    PaymentSchema,
+    { advance: payment.advanceId, number: payment.number },
+    { fields: ['status', 'amount', 'transactionId', 'failureReason', 'failureMessage'] },
   );
-  const row = current.rows[0];
   if (!row) throw new ScheduleGuardViolation(`advance ${payment.advanceId} has no payment ${payment.number}`);
-  if (row.amount !== payment.amount) {
+  if (row.amount !== amount) {
     throw new ScheduleGuardViolation(
       `payment ${payment.number} of advance ${payment.advanceId} is ${row.amount} in the database, the workflow expects ${payment.amount}`,
     );
   }
   if (row.status === 'PROCESSING') return null; // an earlier try got this far: ask the ledger again (same request id)
-  if (row.status === 'PAID') return { status: 'PAID', transactionId: row.transaction_id! };
+  if (row.status === 'PAID') return { status: 'PAID', transactionId: row.transactionId! };
   if (row.status === 'FAILED') {
     return {
       status: 'FAILED',
-      transactionId: row.transaction_id!,
-      failureReason: row.failure_reason!,
-      failureMessage: row.failure_message ?? '',
+      transactionId: row.transactionId!,
+      failureReason: row.failureReason!,
+      failureMessage: row.failureMessage ?? '',
     };
   }
   throw new ScheduleGuardViolation(
@@ -141,7 +137,7 @@ export async function startPayment(
  * Guarded, so only the first recording has any effect.
  */
 export async function recordPaymentOutcome(
-  pool: pg.Pool,
+  em: EntityManager,
   payment: {
     advanceId: string;
     number: number;
@@ -151,52 +147,69 @@ export async function recordPaymentOutcome(
   },
   outcome: PaymentOutcome,
 ): Promise<void> {
-  await inTransaction(pool, async (client) => {
-    const recorded = await client.query(
-      `UPDATE payments SET status = $3, transaction_id = $4, failure_reason = $5, failure_message = $6,
-              rolled_into = CASE WHEN $3 = 'FAILED' THEN $7::int END, update_time = now()
-       WHERE advance_id = $1 AND number = $2 AND status = 'PROCESSING'`,
-      [
-        payment.advanceId,
-        payment.number,
-        outcome.status,
-        outcome.transactionId,
-        outcome.status === 'FAILED' ? outcome.failureReason : null,
-        outcome.status === 'FAILED' ? outcome.failureMessage : null,
-        payment.rollInto.number,
-      ],
+  await em.fork().transactional(async (tx) => {
+    const failed = outcome.status === 'FAILED';
+    const recorded = await tx.nativeUpdate(
+      PaymentSchema,
+      { advance: payment.advanceId, number: payment.number, status: 'PROCESSING' },
+      {
+        status: outcome.status,
+        transactionId: outcome.transactionId,
+        failureReason: failed ? outcome.failureReason : null,
+        failureMessage: failed ? outcome.failureMessage : null,
+        rolledInto: failed ? payment.rollInto.number : null,
+        updateTime: now(),
+      },
     );
-    if (recorded.rowCount === 0) return; // recorded by an earlier try
+    if (recorded === 0) return; // recorded by an earlier try
 
     if (outcome.status === 'PAID') {
       if (payment.completesAdvance) {
-        await client.query(
-          `UPDATE advances SET status = 'REPAID', update_time = now() WHERE advance_id = $1 AND status IN ('ACTIVE', 'OVERDUE')`,
-          [payment.advanceId],
+        await tx.nativeUpdate(
+          AdvanceSchema,
+          { advanceId: payment.advanceId, status: ['ACTIVE', 'OVERDUE'] },
+          { status: 'REPAID', updateTime: now() },
         );
       }
       return;
     }
-    if (payment.rollInto.isNew) {
-      await client.query(
-        `INSERT INTO payments (advance_id, number, due_time, amount, status) VALUES ($1, $2, $3, $4, 'SCHEDULED')`,
-        [payment.advanceId, payment.rollInto.number, payment.rollInto.dueTime, payment.amount],
-      );
-      await client.query(
-        `UPDATE advances SET status = 'OVERDUE', update_time = now() WHERE advance_id = $1 AND status = 'ACTIVE'`,
-        [payment.advanceId],
-      );
-    } else {
-      const rolled = await client.query(
-        `UPDATE payments SET amount = amount + $3, update_time = now()
-         WHERE advance_id = $1 AND number = $2 AND status = 'SCHEDULED'`,
-        [payment.advanceId, payment.rollInto.number, payment.amount],
-      );
-      if (rolled.rowCount !== 1) {
-        throw new ScheduleGuardViolation(
-          `payment ${payment.rollInto.number} of advance ${payment.advanceId} is not SCHEDULED; cannot roll payment ${payment.number} into it`,
-        );
-      }
-    }
+    await rollForward(tx, payment);
   });
+}
+
+/** A refused payment's amount goes to the payment it rolls into: a new one (the advance is now OVERDUE) or a scheduled one. */
+async function rollForward(
+  tx: EntityManager,
+  payment: {
+    advanceId: string;
+    number: number;
+    amount: string;
+    rollInto: { number: number; dueTime: string; isNew: boolean };
+  },
+): Promise<void> {
+  if (payment.rollInto.isNew) {
+    await tx.insert(PaymentSchema, {
+      advance: payment.advanceId,
+      number: payment.rollInto.number,
+      dueTime: new Date(payment.rollInto.dueTime),
+      amount: BigInt(payment.amount),
+      status: 'SCHEDULED',
+    });
+    await tx.nativeUpdate(
+      AdvanceSchema,
+      { advanceId: payment.advanceId, status: 'ACTIVE' },
+      { status: 'OVERDUE', updateTime: now() },
+    );
+    return;
+  }
+  const rolled = await tx.nativeUpdate(
+    PaymentSchema,
+    { advance: payment.advanceId, number: payment.rollInto.number, status: 'SCHEDULED' },
+    { amount: raw('amount + ?', [payment.amount]), updateTime: now() },
+  );
+  if (rolled !== 1) {
+    throw new ScheduleGuardViolation(
+      `payment ${payment.rollInto.number} of advance ${payment.advanceId} is not SCHEDULED; cannot roll payment ${payment.number} into it`,
+    );
+  }
 }

@@ -1,20 +1,17 @@
 import type { Client } from '@temporalio/client';
+import type { EntityManager } from '@mikro-orm/postgresql';
 import type pg from 'pg';
 import type { Logger } from '@alfabet/service-kit/logger';
 import {
   advancesToReconcilePage,
   dequeueChecked,
   dequeueUnknownAdvances,
-  finishRun,
-  lastLedgerScan,
-  lastRunStarts,
   mirrorMovements,
   movementsOf,
   movementsOfUnknownAdvances,
-  startRun,
   type ReconcileScope,
-  type RunMode,
-} from '../db/reconciliation-store.js';
+} from '../db/reconciliation-pages.sql.js';
+import { finishRun, lastLedgerScan, lastRunStarts, startRun, type RunMode } from '../db/reconciliation-store.js';
 import { findAdvance } from '../db/advance-store.js';
 import { raiseFindings, resolveFindingsNotSeen } from '../db/findings-store.js';
 import { advanceNamedBy, toLedgerMovement } from '../ledger/advance-movements.js';
@@ -36,6 +33,9 @@ const SCAN_WINDOW_MARGIN_MS = 5 * 60_000;
 export const WORKFLOW_START_GRACE_MS = 60_000;
 
 export interface ReconciliationDeps {
+  /** Runs, findings and single advances go through the EntityManager (forked per call). */
+  em: EntityManager;
+  /** The per-page reads and the mirror are raw SQL on the native pool (db/reconciliation-pages.sql.ts). */
   pool: pg.Pool;
   ledger: LedgerClient;
   temporal: Client;
@@ -111,7 +111,7 @@ export async function runReconciliation(
   const now = new Date();
   const scope = await chooseScope(deps, progress.mode, now);
   progress.mode = scope.mode;
-  await startRun(deps.pool, runId, scope.mode);
+  await startRun(deps.em, runId, scope.mode);
   if (!progress.scannedUntil) {
     progress.scannedUntil = (await scanLedger(deps, correlationId, hooks, progress)).toISOString();
     hooks.progressed(progress);
@@ -129,9 +129,9 @@ export async function runReconciliation(
   await raise(deps, runId, await movementsOfUnknownAdvances(deps.pool), progress, hooks);
   await dequeueUnknownAdvances(deps.pool);
 
-  const resolved = await resolveFindingsNotSeen(deps.pool, runId);
+  const resolved = await resolveFindingsNotSeen(deps.em, runId);
   resolved.forEach(hooks.resolved);
-  await finishRun(deps.pool, runId, {
+  await finishRun(deps.em, runId, {
     ledgerScannedUntil: new Date(progress.scannedUntil),
     advancesChecked: progress.advancesChecked,
     findingsRaised: progress.findingsRaised,
@@ -148,7 +148,7 @@ export async function runReconciliation(
 async function chooseScope(deps: ReconciliationDeps, resumedAs: RunMode | null, now: Date): Promise<ReconcileScope> {
   const full = { mode: 'FULL', recentSince: new Date(now.getTime() - deps.reportWindowMs) } as const;
   if (resumedAs === 'FULL') return full;
-  const last = await lastRunStarts(deps.pool);
+  const last = await lastRunStarts(deps.em);
   const sweepDue = !last.fullSweep || now.getTime() - last.fullSweep.getTime() >= deps.fullSweepEveryMs;
   if (!last.run || (resumedAs === null && sweepDue)) return full;
   const closed = await advancesClosedSince(deps.temporal, new Date(last.run.getTime() - deps.scanOverlapMs));
@@ -167,7 +167,7 @@ async function raise(
   progress: RunProgress,
   hooks: RunHooks,
 ): Promise<void> {
-  const raised = await raiseFindings(deps.pool, runId, findings);
+  const raised = await raiseFindings(deps.em, runId, findings);
   raised.forEach(hooks.raised);
   progress.findingsRaised += raised.length;
 }
@@ -185,7 +185,7 @@ async function scanLedger(
 ): Promise<Date> {
   const endTime = new Date();
   const earliest = endTime.getTime() - deps.reportWindowMs + SCAN_WINDOW_MARGIN_MS;
-  const last = await lastLedgerScan(deps.pool);
+  const last = await lastLedgerScan(deps.em);
   const from = last ? last.getTime() - deps.scanOverlapMs : earliest;
   if (from < earliest && last) {
     deps.log.error(
@@ -312,7 +312,7 @@ async function checkWorkflow(
   const state = await advanceWorkflowState(deps.temporal, advance.advanceId);
   if (state === 'RUNNING') return null;
   // It may have just finished: judge by the advance as it is now.
-  const current = await findAdvance(deps.pool, advance.advanceId);
+  const current = await findAdvance(deps.em, advance.advanceId);
   if (!current || !['DISBURSING', 'ACTIVE', 'OVERDUE'].includes(current.status)) return null;
   const finding = { advanceId: advance.advanceId, subject: 'workflow' } as const;
   if (state !== 'MISSING') {

@@ -1,7 +1,6 @@
 import { defineEntity, p } from '@mikro-orm/postgresql';
-import { newestFirst } from './advance.entity.js';
-
-import { FINDING_KINDS } from '../../reconciliation/findings.js';
+import { exactUtc, newestFirst } from './advance.entity.js';
+import { FINDING_KINDS, type FindingKind, type FindingSeverity } from '../../reconciliation/findings.js';
 
 /**
  * Something the reconciliation found wrong with an advance; open until a later run no longer
@@ -14,17 +13,15 @@ export const ReconciliationFindingSchema = defineEntity({
     findingId: p.uuid().primary(),
     runId: p.text(),
     advanceId: p.uuid(),
-    kind: p.text(),
+    kind: p.text().$type<FindingKind>(),
     subject: p.text().default(''),
     detail: p.text(),
-    severity: p.text().default('CRITICAL').check("severity IN ('CRITICAL', 'WARNING')"),
+    severity: p.text().$type<FindingSeverity>().default('CRITICAL').check("severity IN ('CRITICAL', 'WARNING')"),
     /** The last run that still saw it: a run resolves the open findings it did not see. */
     lastSeenRun: p.text(),
     createTime: p.datetime().defaultRaw('now()'),
     /** create_time to the microsecond, as PostgreSQL wrote it (a Date keeps milliseconds): the keyset cursor. */
-    createTimeExact: p
-      .string()
-      .formula((cols) => `to_char(${cols.createTime} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`),
+    createTimeExact: p.string().formula((cols) => exactUtc(cols.createTime!)),
     resolveTime: p.datetime().nullable(),
   },
   checks: [
