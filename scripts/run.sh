@@ -53,8 +53,10 @@ case "$task" in
     exec npx --no-install biome format --write "$@" .
     ;;
   lint-deps)
-    # The one-way layers of DESIGN.md §2 (.dependency-cruiser.cjs): reads the sources, needs no build.
-    exec npx --no-install depcruise --config .dependency-cruiser.cjs proto/src proto/gen service-kit/src accounts-manager/src advances/src
+    # The one-way layers of DESIGN.md §2 (.dependency-cruiser.cjs), then raw SQL only in *.sql.ts
+    # files (scripts/check-raw-sql.mjs; docs/schema.md): both read the sources, need no build.
+    npx --no-install depcruise --config .dependency-cruiser.cjs proto/src proto/gen service-kit/src accounts-manager/src advances/src || exit 1
+    exec node scripts/check-raw-sql.mjs
     ;;
   proto-generate)
     npx --no-install buf generate
