@@ -10,7 +10,7 @@ import { ensureTransactionPartitions } from './db/partitions.sql.js';
 import { accountsService } from './grpc/accounts-service.js';
 import { listTransactions } from './grpc/list-transactions.js';
 import { maintainReportCounts, REPORT_COUNTS_INTERVAL_MS } from './db/report-counts.sql.js';
-import { ReportIssuer } from './reports/report-horizon.js';
+import { ReportIssuer } from './db/report-horizon.sql.js';
 import { START_TIME_GRACE_MS } from './reports/report-request.js';
 import { ReportTokens } from './reports/report-tokens.js';
 import type { Logger } from './logger.js';

@@ -8,7 +8,7 @@ import { verifyLedger } from '../src/db/ledger-verify.sql.js';
 import { dropTestDatabase, TEST_DATABASES, testDatabaseUrl } from '../../test-support/test-databases.js';
 import { ledgerApi, startTestLedger, type TestLedger } from './support/ledger-harness.js';
 import { forgetReportCounts } from '../src/db/report-counts.sql.js';
-import { readReportHorizon, ReportIssuer } from '../src/reports/report-horizon.js';
+import { readReportHorizon, ReportIssuer } from '../src/db/report-horizon.sql.js';
 import { idsOf, listAll, listFirst } from './support/report-client.js';
 import { timestampOfDate } from '@alfabet/service-kit/timestamps';
 

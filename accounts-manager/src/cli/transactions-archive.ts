@@ -2,7 +2,7 @@
  * npm run transactions:archive -w accounts-manager [-- --dry-run] [-- --before=YYYY-MM-DD]
  * Moves daily partitions of transactions that no report can reach any more to
  * the archive schema. The cutoff is the report horizon the running servers
- * record in the database (src/reports/report-horizon.ts), never this
+ * record in the database (src/db/report-horizon.sql.ts), never this
  * command's environment. Safe to run at any time, e.g. daily, and to kill.
  * Exit 0 done, 1 failed, 2 input refused (nothing moved).
  * ARCHIVE_TEST_PAUSE_AT=<step> (tests only) stops after that step of the first
@@ -12,7 +12,7 @@ import pg from 'pg';
 import { loadAccountsConfig } from '../config.js';
 import { archiveOldPartitions, type ArchiveStep } from '../db/archive.sql.js';
 import { archiveCutoff, ArchiveInputError, parseArchiveArgs } from '../db/archive-cutoff.js';
-import { readReportHorizon } from '../reports/report-horizon.js';
+import { readReportHorizon, readReportHorizonLocked } from '../db/report-horizon.sql.js';
 import { START_TIME_GRACE_MS } from '../reports/report-request.js';
 
 const config = loadAccountsConfig();
@@ -21,16 +21,6 @@ const log = {
   info: (fields: { partition?: string; step?: string }, message: string) =>
     console.log(`${message} ${fields.partition ?? ''}${fields.step ? ` ${fields.step}` : ''}`),
 };
-/**
- * The horizon again, inside the move's transaction: a server that started
- * since with a longer REPORT_WINDOW has recorded it (its record waits for this
- * SHARE lock, so it cannot take a snapshot before the move commits).
- */
-async function horizonNow(client: pg.PoolClient): Promise<Date> {
-  await client.query('LOCK TABLE report_token_issuers IN SHARE MODE');
-  return (await readReportHorizon(client))?.horizon ?? new Date(0);
-}
-
 /** Waits after the step ARCHIVE_TEST_PAUSE_AT names until SIGUSR2 (or a kill). */
 async function pauseForTests(step: ArchiveStep, partition: string): Promise<void> {
   if (process.env.ARCHIVE_TEST_PAUSE_AT !== step) return;
@@ -56,7 +46,7 @@ try {
   );
   const result = await archiveOldPartitions(pool, cutoff, log, {
     dryRun: options.dryRun,
-    recheckCutoff: horizonNow,
+    recheckCutoff: readReportHorizonLocked,
     afterStep: pauseForTests,
   });
   console.log(

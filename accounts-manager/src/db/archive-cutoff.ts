@@ -1,8 +1,8 @@
-import type { ReportHorizon } from '../reports/report-horizon.js';
+import type { ReportHorizon } from './report-horizon.sql.js';
 
 /**
  * Where `transactions:archive` stops: the report horizon the running servers
- * recorded in the database (report-horizon.ts), never the command's own
+ * recorded in the database (report-horizon.sql.ts), never the command's own
  * environment. The command's input can only move the cutoff earlier, and input
  * that would reach past the horizon, or that is malformed, is refused before
  * anything moves, with a message naming the option.

@@ -1,5 +1,4 @@
 import type pg from 'pg';
-import { notFound } from '@alfabet/service-kit/field-error';
 import { transactionColumns, type TransactionRecord } from './transaction-rows.js';
 import { isoOfMicros, type ReportFilter, type ReportSnapshot } from '../reports/report-types.js';
 
@@ -42,8 +41,8 @@ const SELECT_ROW = transactionColumns('t');
 
 /**
  * Takes the snapshot of a new listing and counts its rows, in one statement
- * (so both see the same snapshot). An account filter naming no account is
- * NOT_FOUND (checked in the same statement). Without an account filter the count adds
+ * (so both see the same snapshot). An account filter naming no account
+ * gives null (checked in the same statement; the caller answers NOT_FOUND). Without an account filter the count adds
  * the sealed hours inside the window (see report-counts.sql.ts) — used only as
  * one unbroken run of hours — to a row count of the two edges around them;
  * without sealed hours the run is empty and everything is counted.
@@ -51,7 +50,7 @@ const SELECT_ROW = transactionColumns('t');
 export async function takeSnapshot(
   pool: pg.Pool,
   filter: ReportFilter,
-): Promise<{ snapshot: string; totalSize: bigint }> {
+): Promise<{ snapshot: string; totalSize: bigint } | null> {
   const result = await pool.query<{ snapshot: string; total: string; account_found: boolean }>(
     filter.accountId
       ? {
@@ -89,7 +88,7 @@ export async function takeSnapshot(
         },
   );
   const row = result.rows[0]!;
-  if (!row.account_found) throw notFound('account_id', `no account ${filter.accountId}`);
+  if (!row.account_found) return null;
   return { snapshot: row.snapshot, totalSize: BigInt(row.total) };
 }
 

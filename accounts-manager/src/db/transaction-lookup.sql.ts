@@ -1,6 +1,11 @@
 import type pg from 'pg';
 import type { LedgerTransaction } from '../ledger/types.js';
-import { toLedgerTransaction, TRANSACTION_COLUMNS, transactionColumns, type TransactionRecord } from './transaction-rows.js';
+import {
+  toLedgerTransaction,
+  TRANSACTION_COLUMNS,
+  transactionColumns,
+  type TransactionRecord,
+} from './transaction-rows.js';
 
 /**
  * Raw SQL, on purpose: one transaction by its id or by the request_id that

@@ -1,6 +1,7 @@
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import type { ListTransactionsRequest, ListTransactionsResponse } from '@alfabet/proto/accounts/v1';
 import type pg from 'pg';
+import { notFound } from '@alfabet/service-kit/field-error';
 import { transactionToProto } from './mapping.js';
 import { toLedgerTransaction } from '../db/transaction-rows.js';
 import type { Logger } from '../logger.js';
@@ -12,7 +13,7 @@ import { totalPagesOf, type ReportSnapshot } from '../reports/report-types.js';
 export interface ReportDeps {
   pool: pg.Pool;
   tokens: ReportTokens;
-  /** Promises, before each new snapshot, that this server's tokens are accounted for (report-horizon.ts). */
+  /** Promises, before each new snapshot, that this server's tokens are accounted for (db/report-horizon.sql.ts). */
   issuer: { beforeIssuing(): Promise<void> };
   windowMs: number;
   log: Logger;
@@ -40,6 +41,7 @@ export function listTransactions(deps: ReportDeps): (call: ReportCall) => Promis
     if (start.from === 'new') {
       await deps.issuer.beforeIssuing();
       const taken = await takeSnapshot(deps.pool, start.filter);
+      if (!taken) throw notFound('account_id', `no account ${start.filter.accountId}`);
       snapshot = { filter: start.filter, pageSize: start.pageSize, takenAtMs: policy.now(), ...taken };
       page = 1;
       position = { offset: 0 };

@@ -2,7 +2,7 @@ import { defineEntity, p } from '@mikro-orm/postgresql';
 
 /**
  * A report configuration a server has run with, and until when servers with
- * it may issue new snapshot tokens (see src/reports/report-horizon.ts).
+ * it may issue new snapshot tokens (see src/db/report-horizon.sql.ts).
  */
 export const ReportTokenIssuerSchema = defineEntity({
   name: 'ReportTokenIssuer',

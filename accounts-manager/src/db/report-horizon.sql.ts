@@ -19,6 +19,13 @@ import type pg from 'pg';
  * more stops counting one ttl after its last promise. If no setting is live
  * (the service has been down longer than a ttl) no token is valid; the
  * largest reach ever recorded still keeps the days a new listing will reach.
+ *
+ * Raw SQL, on purpose: both statements compute with the database's clock
+ * (now()), which every server and transactions:archive share, and the promise
+ * is an upsert that may only extend it (greatest() in ON CONFLICT DO UPDATE) —
+ * neither is a unit-of-work flush or a find(). They are rare (a write about
+ * once a minute per server, a read per archive run), so no figure is at stake;
+ * the table itself is described by entities/report-token-issuer.entity.ts.
  */
 
 /** How long a promise to issue lasts; renewed when less than RENEW_BEFORE_MS is left (≈ one write a minute). */
@@ -67,6 +74,16 @@ export class ReportIssuer {
     // The database's promise runs from when it ran the statement, which is after sentAt.
     this.promisedUntilMs = sentAt + ISSUING_LEASE_MS;
   }
+}
+
+/**
+ * The horizon again, inside the archive's move transaction: a server that started
+ * since with a longer REPORT_WINDOW has recorded it (its record waits for this
+ * SHARE lock, so it cannot take a snapshot before the move commits).
+ */
+export async function readReportHorizonLocked(client: pg.PoolClient): Promise<Date> {
+  await client.query('LOCK TABLE report_token_issuers IN SHARE MODE');
+  return (await readReportHorizon(client))?.horizon ?? new Date(0);
 }
 
 /** Reads the horizon the servers recorded; null when no server has recorded one yet. */
