@@ -8,8 +8,8 @@ export const ReportTokenIssuerSchema = defineEntity({
   name: 'ReportTokenIssuer',
   tableName: 'report_token_issuers',
   properties: {
-    reachMs: p.bigint('bigint').primary().fieldName('reach_ms'),
-    ttlMs: p.bigint('bigint').primary().fieldName('ttl_ms'),
+    reachMs: p.bigint('bigint').primary().fieldName('reach_ms').check('reach_ms > 0'),
+    ttlMs: p.bigint('bigint').primary().fieldName('ttl_ms').check('ttl_ms > 0'),
     issuingUntil: p.datetime().fieldName('issuing_until'),
   },
 });
