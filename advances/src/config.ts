@@ -183,3 +183,14 @@ export function loadAdvancesConfig(env: NodeJS.ProcessEnv = process.env): Advanc
     authorization: c.ADVANCES_AUTH ? authorizationPolicyFrom('ADVANCES', c, ADVANCES_METHODS, { '*': ['*'] }) : null,
   };
 }
+
+/** What a reconciliation run takes from the configuration (the worker's activity, and tests that call a run directly). */
+export function reconciliationSettingsOf(config: AdvancesConfig) {
+  return {
+    taskQueue: config.taskQueue,
+    reportWindowMs: config.reportWindowMs,
+    stuckAfterMs: config.reconciliationStuckAfterMs,
+    fullSweepEveryMs: config.reconciliationFullSweepEveryMs,
+    scanOverlapMs: config.reconciliationScanOverlapMs,
+  };
+}

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type pg from 'pg';
 import { createActivities } from './activities/index.js';
-import type { AdvancesConfig } from './config.js';
+import { reconciliationSettingsOf, type AdvancesConfig } from './config.js';
 import { openAdvancesDatabase } from './db/advances-database.js';
 import type { AdvancesOrm } from './db/orm.js';
 import { createLedgerClient, ledgerConnectionOf, type LedgerClient } from './ledger/ledger-client.js';
@@ -129,11 +129,7 @@ async function createWorker(
       log,
       metrics,
       temporal,
-      taskQueue: config.taskQueue,
-      reportWindowMs: config.reportWindowMs,
-      stuckAfterMs: config.reconciliationStuckAfterMs,
-      fullSweepEveryMs: config.reconciliationFullSweepEveryMs,
-      scanOverlapMs: config.reconciliationScanOverlapMs,
+      ...reconciliationSettingsOf(config),
     }),
     shutdownGraceTime: config.shutdownGraceMs,
     // A worker that died mid-payment is noticed by its missing heartbeat (3 s): send them at least every second,

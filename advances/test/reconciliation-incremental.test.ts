@@ -3,6 +3,7 @@ import pg from 'pg';
 import { Direction } from '@alfabet/proto/accounts/v1';
 import { ledgerApi } from '../../accounts-manager/test/support/ledger-harness.js';
 import { TEST_DATABASES, testDatabaseUrl } from '../../test-support/test-databases.js';
+import { reconciliationSettingsOf } from '../src/config.js';
 import { advancesToReconcilePage, dequeueChecked, type ReconcileScope } from '../src/db/reconciliation-pages.sql.js';
 import { paymentDescription, reversalDescription } from '../src/ledger/advance-movements.js';
 import { createLedgerClient, ledgerConnectionOf } from '../src/ledger/ledger-client.js';
@@ -39,12 +40,8 @@ beforeAll(async () => {
     em: stack.worker!.orm.em,
     ledger: createLedgerClient(ledgerConnectionOf(stack.config)),
     temporal: stack.temporal.client,
-    taskQueue: stack.config.taskQueue,
     log: stack.log,
-    reportWindowMs: stack.config.reportWindowMs,
-    stuckAfterMs: stack.config.reconciliationStuckAfterMs,
-    fullSweepEveryMs: stack.config.reconciliationFullSweepEveryMs,
-    scanOverlapMs: stack.config.reconciliationScanOverlapMs,
+    ...reconciliationSettingsOf(stack.config),
   };
   const ledger = ledgerApi(stack.ledger.client);
   const api = advancesApi(stack.client);

@@ -10,6 +10,7 @@ import { Client } from '@temporalio/client';
 import { WorkflowIdReusePolicy } from '@temporalio/common';
 import { ledgerApi } from '../../accounts-manager/test/support/ledger-harness.js';
 import { TEST_DATABASES, testDatabaseUrl } from '../../test-support/test-databases.js';
+import { reconciliationSettingsOf } from '../src/config.js';
 import type { ReconciliationSummary } from '../src/domain/advance-types.js';
 import { reversalDescription, paymentDescription } from '../src/ledger/advance-movements.js';
 import { createLedgerClient, ledgerConnectionOf } from '../src/ledger/ledger-client.js';
@@ -58,12 +59,8 @@ beforeAll(async () => {
     pool: stack.worker!.pool,
     ledger: createLedgerClient(ledgerConnectionOf(stack.config)),
     temporal: stack.temporal.client,
-    taskQueue: stack.config.taskQueue,
     log: stack.log,
-    reportWindowMs: stack.config.reportWindowMs,
-    stuckAfterMs: stack.config.reconciliationStuckAfterMs,
-    fullSweepEveryMs: stack.config.reconciliationFullSweepEveryMs,
-    scanOverlapMs: stack.config.reconciliationScanOverlapMs,
+    ...reconciliationSettingsOf(stack.config),
   };
 }, 120_000);
 
