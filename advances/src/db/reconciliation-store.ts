@@ -17,19 +17,35 @@ export async function startRun(em: EntityManager, runId: string, mode: RunMode):
     .execute();
 }
 
-/**
- * When the last finished run and the last finished full sweep started (null:
- * never). A run started before the queue existed (mode null) is no full sweep
- * the queue can build on.
- */
-export async function lastRunStarts(em: EntityManager): Promise<{ run: Date | null; fullSweep: Date | null }> {
+/** What the last finished runs left: where the next starts from. */
+export interface LastRuns {
+  /** When the last finished run started (null: never). */
+  run: Date | null;
+  /** When the last finished full sweep started; a run from before the queue existed (mode null) is none. */
+  fullSweep: Date | null;
+  /** Where the last finished run stopped reading the ledger. */
+  ledgerScannedUntil: Date | null;
+}
+
+/** The last finished runs, in one read of reconciliation_runs. */
+export async function lastFinishedRuns(em: EntityManager): Promise<LastRuns> {
   const row = await em
     .fork()
     .createQueryBuilder(ReconciliationRunSchema)
-    .select([raw('max(start_time) as run'), raw("max(start_time) filter (where mode = 'FULL') as full_sweep")])
+    .select([
+      raw('max(start_time) as run'),
+      raw("max(start_time) filter (where mode = 'FULL') as full_sweep"),
+      raw('max(ledger_scanned_until) as scanned_until'),
+    ])
     .where({ finishTime: { $ne: null } })
-    .execute<{ run: string | Date | null; full_sweep: string | Date | null } | undefined>('get', false);
-  return { run: dateOrNull(row?.run), fullSweep: dateOrNull(row?.full_sweep) };
+    .execute<
+      { run: string | Date | null; full_sweep: string | Date | null; scanned_until: string | Date | null } | undefined
+    >('get', false);
+  return {
+    run: dateOrNull(row?.run),
+    fullSweep: dateOrNull(row?.full_sweep),
+    ledgerScannedUntil: dateOrNull(row?.scanned_until),
+  };
 }
 
 export interface RunResult {
@@ -43,26 +59,12 @@ export async function finishRun(em: EntityManager, runId: string, result: RunRes
   await em.fork().nativeUpdate(ReconciliationRunSchema, { runId }, { ...result, finishTime: raw('now()') });
 }
 
-/** Where the last finished run stopped reading the ledger (null: never). */
-export async function lastLedgerScan(em: EntityManager): Promise<Date | null> {
-  return latest(em, 'ledger_scanned_until', { finishTime: { $ne: null } });
-}
-
 /** When a run last finished (null: never): what the "not succeeding" alert reads. */
 export async function lastSuccessfulRun(em: EntityManager): Promise<Date | null> {
-  return latest(em, 'finish_time', {});
-}
-
-async function latest(
-  em: EntityManager,
-  column: 'ledger_scanned_until' | 'finish_time',
-  where: { finishTime?: { $ne: null } },
-): Promise<Date | null> {
   const row = await em
     .fork()
     .createQueryBuilder(ReconciliationRunSchema)
-    .select(raw(`max(${column}) as latest`))
-    .where(where)
+    .select(raw('max(finish_time) as latest'))
     .execute<{ latest: string | Date | null } | undefined>('get', false);
   return dateOrNull(row?.latest);
 }

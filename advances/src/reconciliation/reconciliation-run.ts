@@ -11,7 +11,7 @@ import {
   movementsOfUnknownAdvances,
   type ReconcileScope,
 } from '../db/reconciliation-pages.sql.js';
-import { finishRun, lastLedgerScan, lastRunStarts, startRun, type RunMode } from '../db/reconciliation-store.js';
+import { finishRun, lastFinishedRuns, startRun, type LastRuns, type RunMode } from '../db/reconciliation-store.js';
 import { findAdvance } from '../db/advance-store.js';
 import { raiseFindings, resolveFindingsNotSeen } from '../db/findings-store.js';
 import { advanceNamedBy, toLedgerMovement } from '../ledger/advance-movements.js';
@@ -109,11 +109,14 @@ export async function runReconciliation(
   const progress: RunProgress = { ...NO_PROGRESS, ...start };
   const correlationId = `reconciliation/${runId}`;
   const now = new Date();
-  const scope = await chooseScope(deps, progress.mode, now);
+  const last = await lastFinishedRuns(deps.em);
+  const scope = await chooseScope(deps, last, progress.mode, now);
   progress.mode = scope.mode;
   await startRun(deps.em, runId, scope.mode);
   if (!progress.scannedUntil) {
-    progress.scannedUntil = (await scanLedger(deps, correlationId, hooks, progress)).toISOString();
+    progress.scannedUntil = (
+      await scanLedger(deps, last.ledgerScannedUntil, correlationId, hooks, progress)
+    ).toISOString();
     hooks.progressed(progress);
   }
   for (;;) {
@@ -145,10 +148,14 @@ export async function runReconciliation(
  * Temporal cannot list the workflows closed since the last run; otherwise an
  * incremental run.
  */
-async function chooseScope(deps: ReconciliationDeps, resumedAs: RunMode | null, now: Date): Promise<ReconcileScope> {
+async function chooseScope(
+  deps: ReconciliationDeps,
+  last: LastRuns,
+  resumedAs: RunMode | null,
+  now: Date,
+): Promise<ReconcileScope> {
   const full = { mode: 'FULL', recentSince: new Date(now.getTime() - deps.reportWindowMs) } as const;
   if (resumedAs === 'FULL') return full;
-  const last = await lastRunStarts(deps.em);
   const sweepDue = !last.fullSweep || now.getTime() - last.fullSweep.getTime() >= deps.fullSweepEveryMs;
   if (!last.run || (resumedAs === null && sweepDue)) return full;
   const closed = await advancesClosedSince(deps.temporal, new Date(last.run.getTime() - deps.scanOverlapMs));
@@ -179,13 +186,13 @@ async function raise(
  */
 async function scanLedger(
   deps: ReconciliationDeps,
+  last: Date | null,
   correlationId: string,
   hooks: RunHooks,
   progress: RunProgress,
 ): Promise<Date> {
   const endTime = new Date();
   const earliest = endTime.getTime() - deps.reportWindowMs + SCAN_WINDOW_MARGIN_MS;
-  const last = await lastLedgerScan(deps.em);
   const from = last ? last.getTime() - deps.scanOverlapMs : earliest;
   if (from < earliest && last) {
     deps.log.error(
