@@ -1,4 +1,4 @@
-// npm run bench [-- --quick] [--seconds N] [--callers 8,32,128] [--only reconciliation,transfers,bank,report,advances]
+// npm run bench [-- --quick] [--seconds N] [--callers 8,32,128] [--only reconciliation,transfers,bank,report,advances,accounts]
 //                 [--advances-count N] [--advances-timeout S] [--reconciliation-count N] [--cpu-prof]
 //
 // Starts its own stack (scripts/stack.mjs on free ports, its own databases,
@@ -19,6 +19,7 @@ import { parseArgs, promisify } from 'node:util';
 import pg from 'pg';
 import { healthCheck } from '../scripts/stack-health.mjs';
 import { advancesBenchmark } from './advances-bench.mjs';
+import { entityManagerBenchmark } from './entity-manager-bench.mjs';
 import { reconciliationBenchmark } from './reconciliation-bench.mjs';
 import { temporalAnchor } from './temporal-anchor.mjs';
 import { transfersChart } from './chart.mjs';
@@ -58,6 +59,7 @@ const PLAN = options.quick
       report: { hot: 20_000, archived: 50_000, listings: 5 },
       advances: { count: 20, timeoutMs: 40_000 },
       reconciliation: { count: 500 },
+      accountCalls: 300,
     }
   : {
       seconds: 5,
@@ -67,13 +69,14 @@ const PLAN = options.quick
       report: { hot: 1_000_000, archived: 5_000_000, listings: 50 },
       advances: { count: 1_000, timeoutMs: 60_000 },
       reconciliation: { count: 10_000 },
+      accountCalls: 2_000,
     };
 if (options.seconds) PLAN.seconds = Number(options.seconds);
 if (options.callers) PLAN.callers = options.callers.split(',').map(Number);
 if (options['advances-timeout']) PLAN.advances.timeoutMs = Number(options['advances-timeout']) * 1000;
 if (options['advances-count']) PLAN.advances.count = Number(options['advances-count']);
 if (options['reconciliation-count']) PLAN.reconciliation.count = Number(options['reconciliation-count']);
-const ONLY = new Set((options.only ?? 'reconciliation,transfers,bank,report,advances').split(','));
+const ONLY = new Set((options.only ?? 'reconciliation,transfers,bank,report,advances,accounts').split(','));
 const BANK_CALLERS = 32;
 const TARGETS = {
   transferRatioAt32: 0.5,
@@ -178,6 +181,8 @@ async function runBenchmarks(stack, work, results) {
     results.advances = await advancesAgainstAnchor(stack.env, pids);
     results.checks.advancesLedger = results.advances.ledgerCheck.ok;
   }
+  if (ONLY.has('accounts'))
+    results.accounts = await entityManagerBenchmark({ databaseUrl: dbUrl(DB.accounts), calls: PLAN.accountCalls, say });
   results.checks.ledgerVerify = await ledgerVerify(dbUrl(DB.accounts));
 }
 
@@ -581,6 +586,7 @@ function printTable(results) {
   if (results.report) reportRows(row, results.report);
   if (results.advances) advancesRow(row, results.advances);
   if (results.reconciliation) reconciliationRows(row, results.reconciliation);
+  if (results.accounts) accountsRow(row, results.accounts);
   const memory = results.transfers?.rows.find((x) => x.memory)?.memory;
   if (memory) memoryRow(row, memory);
   console.log(`\n${lines.join('\n')}\n`);
@@ -604,6 +610,16 @@ function transfersRows(row, transfers) {
       '',
     );
   }
+}
+
+function accountsRow(row, a) {
+  row(
+    'GetAccount / CreateAccount through the EntityManager',
+    `${a.get.cpuUs} / ${a.create.cpuUs} µs CPU per call`,
+    `the same read, one prepared statement: ${a.raw.cpuUs} µs`,
+    `${a.getRatio}× / ${a.createRatio}×`,
+    '',
+  );
 }
 
 function bankRow(row, b, checks) {
