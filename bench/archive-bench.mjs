@@ -57,6 +57,8 @@ export async function archiveBenchmark({
     callers: CALLERS,
     alone: windowStats([before, after]),
     duringMove: windowStats([during]),
+    // The calls that overlapped the locked transaction: what writers queued behind it cost them.
+    duringLock: windowStats([{ calls: during.calls, window: during.lockedWindow }]),
     move: during.move,
     lockWait: during.lockWait,
     movedEveryRow: moved === rows,
@@ -66,7 +68,8 @@ export async function archiveBenchmark({
   say(
     `archive: Transfer ×${CALLERS} during the move ${result.duringMove.rps}/s p99 ${result.duringMove.p99Ms} ms ` +
       `(alone ${result.alone.rps}/s p99 ${result.alone.p99Ms} ms); move ${result.move.seconds} s, locked ` +
-      `${result.move.lockedMs} ms; longest writer lock wait ${result.lockWait.longestMs} ms; ${moved} rows archived`,
+      `${result.move.lockedMs} ms (calls overlapping it: max ${result.duringLock.maxMs} ms); longest writer lock wait ` +
+      `${result.lockWait.longestMs} ms (pg_locks every ${result.lockWait.sampleEveryMs} ms); ${moved} rows archived`,
   );
   return result;
 }
@@ -179,6 +182,7 @@ async function archiveWatched({ root, databaseUrl, before }) {
   if (code !== 0) throw new Error(`transactions:archive exited with ${code}:\n${output}`);
   return {
     window: [started, ended],
+    lockedWindow: [steps.prepared, steps.committed],
     move: {
       seconds: round((ended - started) / 1000, 2),
       // From the start to `prepared`: node's start, the horizon, the CHECK constraint validated (no lock on writers).
@@ -195,6 +199,7 @@ async function watchWriterLockWaits(databaseUrl) {
   const db = new pg.Client({ connectionString: databaseUrl });
   await db.connect();
   let running = true;
+  const from = Date.now();
   const seen = { longestMs: 0, samples: 0, samplesWithWaiters: 0, mostWaiters: 0 };
   const loop = (async () => {
     while (running) {
@@ -217,7 +222,12 @@ async function watchWriterLockWaits(databaseUrl) {
       running = false;
       await loop;
       await db.end();
-      return { ...seen, longestMs: round(seen.longestMs, 1), sampleEveryMs: LOCK_SAMPLE_MS };
+      // A sample is a query: on a loaded machine they come further apart than LOCK_SAMPLE_MS.
+      return {
+        ...seen,
+        longestMs: round(seen.longestMs, 1),
+        sampleEveryMs: round((Date.now() - from) / seen.samples, 1),
+      };
     },
   };
 }
@@ -269,7 +279,8 @@ export function archiveRow(row, a) {
   row(
     `Archive a day of ${a.rows.toLocaleString('en')} rows under Transfer ×${a.callers}`,
     `while it moved (${a.duringMove.seconds} s): ${a.duringMove.rps}/s, p99 ${a.duringMove.p99Ms} ms, max ${a.duringMove.maxMs} ms; ` +
-      `command ${a.move.seconds} s (locked ${a.move.lockedMs} ms); longest writer lock wait ${a.lockWait.longestMs} ms`,
+      `command ${a.move.seconds} s (locked ${a.move.lockedMs} ms, calls overlapping it: max ${a.duringLock.maxMs} ms); ` +
+      `longest writer lock wait in pg_locks ${a.lockWait.longestMs} ms (sampled every ${a.lockWait.sampleEveryMs} ms)`,
     `same load alone: ${a.alone.rps}/s, p99 ${a.alone.p99Ms} ms, max ${a.alone.maxMs} ms`,
     `p99 ${a.p99Ratio}×`,
     `all rows moved: ${a.movedEveryRow ? 'yes' : 'NO'}`,
