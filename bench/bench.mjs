@@ -9,7 +9,7 @@
 // these machines are shared and noisy, absolute numbers travel badly.
 // Exits non-zero only when a correctness check fails (money moved by a
 // replay, an advance paid twice, a reconciliation finding on a healthy book,
-// ledger:verify); missed targets are reported.
+// a seeded row the archive did not move, ledger:verify); missed targets are reported.
 import { execFile, spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
