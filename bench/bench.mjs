@@ -316,7 +316,9 @@ async function bankState(db, bankId) {
   const {
     rows: [row],
   } = await db.query(
-    `SELECT (SELECT balance FROM accounts WHERE account_id = $1) AS balance,
+    // The bank's balance: its row plus its 32 shards (Migration20261204000000_bank_balance_shards).
+    `SELECT (SELECT balance FROM accounts WHERE account_id = $1)
+              + (SELECT coalesce(sum(balance), 0) FROM bank_balance_shards) AS balance,
             (SELECT count(*) FROM transactions WHERE kind = 'bank' AND description = 'bench') AS rows`,
     [bankId],
   );

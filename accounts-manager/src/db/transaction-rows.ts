@@ -93,5 +93,16 @@ export function transactionColumns(table?: string): string {
 }
 
 export const TRANSACTION_COLUMNS = transactionColumns();
-export const ACCOUNT_COLUMNS = `account_id, display_name, balance, ${microsOf('create_time')} AS create_time_us,
-  ${microsOf('update_time')} AS update_time_us`;
+/**
+ * The select list of an AccountRecord from `accounts` (also an INSERT's RETURNING). The bank's
+ * balance is its row's plus the sum of its 32 shards, and it last changed when its row or a shard
+ * did (migrations/Migration20261204000000_bank_balance_shards.ts): one statement, so one snapshot
+ * and the exact sum. The shard subqueries run only for the system account (lazily evaluated
+ * InitPlans), so a customer's read costs what it did.
+ */
+export const ACCOUNT_COLUMNS = `account_id, display_name,
+  (accounts.balance + CASE WHEN accounts.is_system
+     THEN (SELECT coalesce(sum(s.balance), 0) FROM bank_balance_shards s) ELSE 0 END)::bigint AS balance,
+  ${microsOf('create_time')} AS create_time_us,
+  ${microsOf(`greatest(accounts.update_time, CASE WHEN accounts.is_system
+     THEN (SELECT max(s.update_time) FROM bank_balance_shards s) END)`)} AS update_time_us`;

@@ -2,12 +2,14 @@
  * The transfer: how money moves in this ledger.
  *
  * Transfer and BankTransaction both come down to one call of the SQL function
- * ledger_post() (defined in src/db/migrations/Migration20261125000000_ledger.ts),
+ * ledger_post() (src/db/migrations/Migration20261125000000_ledger.ts; its latest
+ * body, with the bank's side on one of 32 shard rows, in …_bank_balance_shards.ts),
  * run by src/db/ledger-post.sql.ts as a single statement on a pooled connection
  * in autocommit mode. So a transfer is one round trip and one database
  * transaction which:
  *   - claims the request_id (a racing duplicate waits, then replays the result),
- *   - locks both accounts in account_id order (no deadlocks),
+ *   - locks the customer accounts in account_id order (no deadlocks), and for
+ *     a bank transaction one of the bank's balance shards, never a hot bank row,
  *   - checks funds, moves the money and writes the transaction row — or writes
  *     a FAILED row and moves nothing.
  * If the connection dies at any point, PostgreSQL rolls the whole of it back:
