@@ -139,6 +139,7 @@ async function startAccountsGrpc(
   const implementation = accountsService({
     pool,
     maxAmountMinor: config.maxAmountMinor,
+    maxBatchSize: config.maxBatchSize,
     log,
     metrics,
     listTransactions: listTransactions({

@@ -7,6 +7,12 @@ describe('configuration', () => {
     expect(config.databaseUrl).toBe('postgres://postgres@127.0.0.1:5432/alfabet_accounts');
     expect(config.maxAmountMinor).toBe(1_000_000_000_000n);
     expect(config.reportWindowMs).toBe(5 * 24 * 3600 * 1000);
+    expect(config.maxBatchSize).toBe(1000);
+  });
+
+  it('takes MAX_BATCH_SIZE from 1 to 10 000', () => {
+    expect(loadAccountsConfig({ MAX_BATCH_SIZE: '1' }).maxBatchSize).toBe(1);
+    expect(loadAccountsConfig({ MAX_BATCH_SIZE: '10000' }).maxBatchSize).toBe(10_000);
   });
 
   it.each([
@@ -17,6 +23,10 @@ describe('configuration', () => {
     ['ACCOUNTS_GRPC_ADDR', 'localhost'],
     ['ACCOUNTS_DATABASE_URL', 'mysql://x'],
     ['ACCOUNTS_DB_POOL_SIZE', '0'],
+    ['MAX_BATCH_SIZE', '0'],
+    ['MAX_BATCH_SIZE', '10001'],
+    ['MAX_BATCH_SIZE', 'many'],
+    ['MAX_BATCH_SIZE', '2.5'],
     ['REPORT_TOKEN_SECRET', 'short'],
     ['LOG_LEVEL', 'loud'],
   ])('rejects %s=%s with a message naming the variable', (name, value) => {

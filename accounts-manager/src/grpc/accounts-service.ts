@@ -3,11 +3,13 @@ import type {
   AccountsServiceServer,
   ListTransactionsRequest,
   ListTransactionsResponse,
+  TransferRequest,
 } from '@alfabet/proto/accounts/v1';
 import type pg from 'pg';
 import { createAccount, getAccount } from '../ledger/accounts.js';
 import { invalidArgument } from '@alfabet/service-kit/field-error';
-import { bankTransaction, transfer, type Posted } from '../ledger/post-transaction.js';
+import { bankTransaction, transfer, type Posted, type TransferCommand } from '../ledger/post-transaction.js';
+import { batchTransfer, checkBatchSize, withinItem, type BatchPosted } from '../ledger/batch-transfer.js';
 import { getTransaction } from '../ledger/transactions.js';
 import type { Logger } from '../logger.js';
 import type { AccountsMetrics } from '../metrics.js';
@@ -19,6 +21,8 @@ import { callIdentity } from '@alfabet/service-kit/request-context';
 export interface AccountsServiceDeps {
   pool: pg.Pool;
   maxAmountMinor: bigint;
+  /** MAX_BATCH_SIZE: the most transfers one BatchTransfer may hold. */
+  maxBatchSize: number;
   log: Logger;
   metrics: Pick<AccountsMetrics, 'transactions'>;
   /** Streams ListTransactions; see ./list-transactions.ts. */
@@ -30,7 +34,7 @@ export interface AccountsServiceDeps {
  * the answer or the error. No SQL and no business rules live here.
  */
 export function accountsService(deps: AccountsServiceDeps): AccountsServiceServer {
-  const ledger = { pool: deps.pool, maxAmountMinor: deps.maxAmountMinor };
+  const ledger = { pool: deps.pool, maxAmountMinor: deps.maxAmountMinor, maxBatchSize: deps.maxBatchSize };
   const unary = <Req, Res>(method: string, handle: (request: Req) => Promise<Res>) =>
     unaryHandler(deps.log, method, 'the ledger', handle);
 
@@ -48,16 +52,21 @@ export function accountsService(deps: AccountsServiceDeps): AccountsServiceServe
     }),
 
     transfer: unary('Transfer', async (request) => {
-      const posted = await transfer(ledger, {
-        requestId: optionalUuid('request_id', request.requestId),
-        initiatedBy: callIdentity(),
-        srcAccountId: requireUuid('src_account_id', request.srcAccountId),
-        dstAccountId: requireUuid('dst_account_id', request.dstAccountId),
-        amountMinor: request.amount,
-        direction: requireEnum('direction', request.direction, DIRECTION_FROM_PROTO, DIRECTION_NAMES),
-      });
+      const posted = await transfer(ledger, transferCommandOf(request, callIdentity()));
       recordTransaction(deps, posted);
       return { transaction: transactionToProto(posted.transaction) };
+    }),
+
+    batchTransfer: unary('BatchTransfer', async (request) => {
+      const requestId = optionalUuid('request_id', request.requestId);
+      checkBatchSize(request.transfers.length, deps.maxBatchSize);
+      const initiatedBy = callIdentity();
+      const transfers = request.transfers.map((item, index) =>
+        withinItem(index, () => transferCommandOf(item, initiatedBy)),
+      );
+      const posted = await batchTransfer(ledger, { requestId, atomic: request.atomic, transfers });
+      recordBatch(deps, requestId, request.atomic, posted);
+      return { transactions: posted.transactions.map(transactionToProto) };
     }),
 
     bankTransaction: unary('BankTransaction', async (request) => {
@@ -93,6 +102,42 @@ export function accountsService(deps: AccountsServiceDeps): AccountsServiceServe
         );
     },
   };
+}
+
+/** A Transfer's fields, or a BatchTransfer item's, checked and decoded (names are the request's own). */
+function transferCommandOf(request: TransferRequest, initiatedBy: string): TransferCommand {
+  return {
+    requestId: optionalUuid('request_id', request.requestId),
+    initiatedBy,
+    srcAccountId: requireUuid('src_account_id', request.srcAccountId),
+    dstAccountId: requireUuid('dst_account_id', request.dstAccountId),
+    amountMinor: request.amount,
+    direction: requireEnum('direction', request.direction, DIRECTION_FROM_PROTO, DIRECTION_NAMES),
+  };
+}
+
+/**
+ * Counts every item's answer as a lone Transfer's is counted, and logs the batch
+ * once (a line per item would be a thousand lines per call): how many items
+ * succeeded, failed, or were replays of what their keys recorded earlier.
+ */
+function recordBatch(deps: AccountsServiceDeps, requestId: string | null, atomic: boolean, posted: BatchPosted): void {
+  const counts = { succeeded: 0, failed: 0, replayed: 0 };
+  posted.transactions.forEach((transaction, index) => {
+    deps.metrics.transactions.inc({
+      kind: transaction.kind,
+      status: transaction.status,
+      failure_reason: transaction.failureReason ?? '',
+    });
+    if (posted.replayed[index]) counts.replayed += 1;
+    else if (transaction.status === 'success') counts.succeeded += 1;
+    else counts.failed += 1;
+  });
+  const replayedWhole = counts.replayed === posted.transactions.length;
+  deps.log.info(
+    { method: 'BatchTransfer', requestId, atomic, items: posted.transactions.length, ...counts },
+    replayedWhole ? 'batch replayed' : 'batch posted',
+  );
 }
 
 /**

@@ -59,7 +59,15 @@ export interface Posted {
 
 /** Moves money between two customer accounts (DEBIT: src pays dst; CREDIT: dst pays src). */
 export async function transfer(deps: LedgerDeps, command: TransferCommand): Promise<Posted> {
-  checkAmount(command.amountMinor, deps.maxAmountMinor);
+  return post(deps, transferPosting(command, deps.maxAmountMinor));
+}
+
+/**
+ * What a transfer asks ledger_post() (or, as a batch item, ledger_post_batch()) to record, once
+ * its fields are checked: a bad one is INVALID_ARGUMENT naming it, before anything is stored.
+ */
+export function transferPosting(command: TransferCommand, maxAmountMinor: bigint): Posting {
+  checkAmount(command.amountMinor, maxAmountMinor);
   if (command.srcAccountId === command.dstAccountId) {
     throw invalidArgument('dst_account_id', 'must differ from src_account_id');
   }
@@ -73,7 +81,7 @@ export async function transfer(deps: LedgerDeps, command: TransferCommand): Prom
   }
   const payer = command.direction === 'debit' ? command.srcAccountId : command.dstAccountId;
   const payee = command.direction === 'debit' ? command.dstAccountId : command.srcAccountId;
-  return post(deps, {
+  return {
     requestId: command.requestId,
     kind: 'transfer',
     srcAccountId: command.srcAccountId,
@@ -84,7 +92,7 @@ export async function transfer(deps: LedgerDeps, command: TransferCommand): Prom
     fromAccountId: payer,
     toAccountId: payee,
     initiatedBy: command.initiatedBy,
-  });
+  };
 }
 
 /** The bank gives money to (CREDIT) or takes money from (DEBIT) one account. */
@@ -147,7 +155,7 @@ async function replayFromArchive(deps: LedgerDeps, posting: Posting): Promise<Po
 }
 
 /** A replayed request_id must carry the parameters it was first used with (AIP-155). */
-function assertSameRequest(stored: LedgerTransaction, posting: Posting): void {
+export function assertSameRequest(stored: LedgerTransaction, posting: Posting): void {
   const differs =
     stored.kind !== posting.kind ||
     stored.srcAccountId !== posting.srcAccountId ||
