@@ -8,6 +8,8 @@ import type { AccountsConfig } from './config.js';
 import { openDatabase, type LedgerOrm } from './db/orm.js';
 import { ensureTransactionPartitions } from './db/partitions.sql.js';
 import { accountsService } from './grpc/accounts-service.js';
+import { TransferGroupCommit } from './ledger/group-commit.js';
+import { answerGroupItem } from './ledger/post-transaction.js';
 import { listTransactions } from './grpc/list-transactions.js';
 import { maintainReportCounts, REPORT_COUNTS_INTERVAL_MS } from './db/report-counts.sql.js';
 import { ReportIssuer } from './db/report-horizon.sql.js';
@@ -140,6 +142,7 @@ async function startAccountsGrpc(
     pool,
     maxAmountMinor: config.maxAmountMinor,
     maxBatchSize: config.maxBatchSize,
+    groupCommit: config.groupCommit ? new TransferGroupCommit(pool, config.maxBatchSize, answerGroupItem) : null,
     log,
     metrics,
     listTransactions: listTransactions({

@@ -31,6 +31,8 @@ export interface AccountsConfig {
   maxAmountMinor: bigint;
   /** MAX_BATCH_SIZE: the most transfers one BatchTransfer may hold. */
   maxBatchSize: number;
+  /** ACCOUNTS_GROUP_COMMIT: lone Transfers arriving within ~1 ms posted as one statement (ledger/group-commit.ts). */
+  groupCommit: boolean;
   /** How far back a report may start. */
   reportWindowMs: number;
   /** Key that seals report page/snapshot tokens. */
@@ -91,6 +93,7 @@ const schema = z.object({
   // One batch is one statement and one database transaction: 10 000 keeps it well inside a
   // statement timeout and a 4 MiB request.
   MAX_BATCH_SIZE: positiveInt('MAX_BATCH_SIZE', MAX_BATCH_SIZE_LIMIT).prefault(String(MAX_BATCH_SIZE_DEFAULT)),
+  ACCOUNTS_GROUP_COMMIT: onOff('ACCOUNTS_GROUP_COMMIT'),
   REPORT_WINDOW: duration('REPORT_WINDOW').prefault('5d'),
   REPORT_TOKEN_SECRET: z
     .string()
@@ -132,6 +135,7 @@ export function loadAccountsConfig(env: NodeJS.ProcessEnv = process.env): Accoun
     databaseUrl: c.ACCOUNTS_DATABASE_URL,
     maxAmountMinor: c.MAX_AMOUNT,
     maxBatchSize: c.MAX_BATCH_SIZE,
+    groupCommit: c.ACCOUNTS_GROUP_COMMIT,
     reportWindowMs: c.REPORT_WINDOW,
     reportTokenSecret: c.REPORT_TOKEN_SECRET,
     reportTokenTtlMs: c.REPORT_TOKEN_TTL,

@@ -8,6 +8,8 @@ describe('configuration', () => {
     expect(config.maxAmountMinor).toBe(1_000_000_000_000n);
     expect(config.reportWindowMs).toBe(5 * 24 * 3600 * 1000);
     expect(config.maxBatchSize).toBe(1000);
+    expect(config.groupCommit).toBe(false);
+    expect(loadAccountsConfig({ ACCOUNTS_GROUP_COMMIT: 'on' }).groupCommit).toBe(true);
   });
 
   it('takes MAX_BATCH_SIZE from 1 to 10 000', () => {
@@ -27,6 +29,7 @@ describe('configuration', () => {
     ['MAX_BATCH_SIZE', '10001'],
     ['MAX_BATCH_SIZE', 'many'],
     ['MAX_BATCH_SIZE', '2.5'],
+    ['ACCOUNTS_GROUP_COMMIT', 'yes'],
     ['REPORT_TOKEN_SECRET', 'short'],
     ['LOG_LEVEL', 'loud'],
   ])('rejects %s=%s with a message naming the variable', (name, value) => {

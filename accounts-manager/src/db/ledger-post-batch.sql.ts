@@ -43,7 +43,9 @@ export interface BatchPosting {
 /** What the function answered for one item, in request order. */
 export type BatchItemOutcome =
   | { outcome: 'posted' | 'replayed' | 'conflict'; transaction: LedgerTransaction }
-  | { outcome: 'not_found'; accountId: string };
+  | { outcome: 'not_found'; accountId: string }
+  /** Lenient only: the item's key replays a transaction moving to the archive this instant (retry). */
+  | { outcome: 'gone' };
 
 /** AB404: the item at `index` names an account that does not exist; nothing was stored. */
 export class BatchAccountNotFound extends Error {
@@ -78,7 +80,7 @@ export class BatchReplayArchiving extends Error {
 
 type ItemRecord = TransactionRecord & {
   item: number;
-  outcome: 'posted' | 'replayed' | 'conflict' | 'not_found';
+  outcome: 'posted' | 'replayed' | 'conflict' | 'not_found' | 'gone';
   missing_account_id: string | null;
 };
 
@@ -113,11 +115,11 @@ export async function callLedgerPostBatch(pool: pg.Pool, batch: BatchPosting): P
   }
   if (result.rows.length !== items.length)
     throw new Error(`ledger_post_batch answered ${result.rows.length} items for ${items.length}`);
-  return result.rows.map((row) =>
-    row.outcome === 'not_found'
-      ? { outcome: 'not_found', accountId: row.missing_account_id ?? '' }
-      : { outcome: row.outcome, transaction: toLedgerTransaction(row) },
-  );
+  return result.rows.map((row): BatchItemOutcome => {
+    if (row.outcome === 'not_found') return { outcome: 'not_found', accountId: row.missing_account_id ?? '' };
+    if (row.outcome === 'gone') return { outcome: 'gone' };
+    return { outcome: row.outcome, transaction: toLedgerTransaction(row) };
+  });
 }
 
 /** The function's own SQLSTATEs as errors the ledger can name a field for; anything else as it came. */

@@ -8,7 +8,13 @@ import type {
 import type pg from 'pg';
 import { createAccount, getAccount } from '../ledger/accounts.js';
 import { invalidArgument } from '@alfabet/service-kit/field-error';
-import { bankTransaction, transfer, type Posted, type TransferCommand } from '../ledger/post-transaction.js';
+import {
+  bankTransaction,
+  transfer,
+  type LedgerDeps,
+  type Posted,
+  type TransferCommand,
+} from '../ledger/post-transaction.js';
 import { batchTransfer, checkBatchSize, withinItem, type BatchPosted } from '../ledger/batch-transfer.js';
 import { getTransaction } from '../ledger/transactions.js';
 import type { Logger } from '../logger.js';
@@ -23,6 +29,8 @@ export interface AccountsServiceDeps {
   maxAmountMinor: bigint;
   /** MAX_BATCH_SIZE: the most transfers one BatchTransfer may hold. */
   maxBatchSize: number;
+  /** ACCOUNTS_GROUP_COMMIT=on: lone transfers posted in groups; null: each alone. */
+  groupCommit: LedgerDeps['groupCommit'];
   log: Logger;
   metrics: Pick<AccountsMetrics, 'transactions'>;
   /** Streams ListTransactions; see ./list-transactions.ts. */
@@ -34,7 +42,12 @@ export interface AccountsServiceDeps {
  * the answer or the error. No SQL and no business rules live here.
  */
 export function accountsService(deps: AccountsServiceDeps): AccountsServiceServer {
-  const ledger = { pool: deps.pool, maxAmountMinor: deps.maxAmountMinor, maxBatchSize: deps.maxBatchSize };
+  const ledger = {
+    pool: deps.pool,
+    maxAmountMinor: deps.maxAmountMinor,
+    maxBatchSize: deps.maxBatchSize,
+    groupCommit: deps.groupCommit,
+  };
   const unary = <Req, Res>(method: string, handle: (request: Req) => Promise<Res>) =>
     unaryHandler(deps.log, method, 'the ledger', handle);
 

@@ -98,8 +98,8 @@ export async function batchTransfer(deps: BatchLedgerDeps, command: BatchTransfe
     });
     return {
       transactions: outcomes.map((answer) => {
-        if (answer.outcome === 'not_found')
-          throw new Error('ledger_post_batch answered not_found outside lenient mode');
+        if (!('transaction' in answer))
+          throw new Error(`ledger_post_batch answered ${answer.outcome} outside lenient mode`);
         return answer.transaction;
       }),
       replayed: outcomes.map((answer) => answer.outcome === 'replayed'),

@@ -20,6 +20,7 @@ import { alreadyExists, FieldError, invalidArgument, notFound } from '@alfabet/s
 import { requirePlainText } from '@alfabet/service-kit/field-validation';
 import { DependencyUnavailable } from '@alfabet/service-kit/service-errors';
 import { AccountNotFound, callLedgerPost, type Posting, type PostOutcome } from '../db/ledger-post.sql.js';
+import type { BatchItemOutcome } from '../db/ledger-post-batch.sql.js';
 import { getTransaction } from './transactions.js';
 import { BANK_ACCOUNT_ID } from './system-accounts.js';
 import type { Direction, LedgerTransaction } from './types.js';
@@ -27,6 +28,8 @@ import type { Direction, LedgerTransaction } from './types.js';
 export interface LedgerDeps {
   pool: pg.Pool;
   maxAmountMinor: bigint;
+  /** ACCOUNTS_GROUP_COMMIT=on: lone transfers are posted in groups (ledger/group-commit.ts); else each alone. */
+  groupCommit?: { submit(posting: Posting): Promise<Posted> } | null;
 }
 
 export interface TransferCommand {
@@ -59,7 +62,31 @@ export interface Posted {
 
 /** Moves money between two customer accounts (DEBIT: src pays dst; CREDIT: dst pays src). */
 export async function transfer(deps: LedgerDeps, command: TransferCommand): Promise<Posted> {
-  return post(deps, transferPosting(command, deps.maxAmountMinor));
+  const posting = transferPosting(command, deps.maxAmountMinor);
+  return deps.groupCommit ? deps.groupCommit.submit(posting) : post(deps, posting);
+}
+
+/**
+ * A group-committed transfer's answer (ledger/group-commit.ts): exactly what post() gives
+ * the same transfer alone — its transaction posted or replayed, or its own error.
+ */
+export function answerGroupItem(posting: Posting, answer: BatchItemOutcome): Posted {
+  switch (answer.outcome) {
+    case 'posted':
+    case 'replayed':
+      return { transaction: answer.transaction, replayed: answer.outcome === 'replayed' };
+    case 'conflict':
+      assertSameRequest(answer.transaction, posting);
+      throw new Error(
+        `ledger_post_batch answered a conflict for request_id ${posting.requestId} with the same request`,
+      );
+    case 'not_found':
+      throw translateNotFound(new AccountNotFound(answer.accountId), posting);
+    case 'gone':
+      throw new DependencyUnavailable(
+        `the transaction of request_id ${posting.requestId} is being archived; retry with the same request_id`,
+      );
+  }
 }
 
 /**

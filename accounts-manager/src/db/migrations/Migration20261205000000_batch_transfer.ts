@@ -54,7 +54,9 @@ export class Migration20261205000000_batch_transfer extends Migration {
  * 2. Each item's key: claimed as ledger_post() claims it. An item whose key an
  *    earlier call holds is replayed: its stored transaction is the answer and
  *    it moves nothing; stored with other parameters it raises AB409 with the
- *    item's index (p_lenient: answered 'conflict' instead).
+ *    item's index (p_lenient: answered 'conflict' instead). A replayed
+ *    transaction found nowhere (its day moving to the archive that instant)
+ *    raises AB503 (p_lenient: answered 'gone').
  * 3. The new items' accounts locked; an unknown one raises AB404 naming the
  *    item and the account (p_lenient: answered 'not_found', its key let go).
  * 4. The new items evaluated in request order against running balances: each
@@ -180,7 +182,7 @@ BEGIN
       FROM unnest(v_final_ids, v_final_times, v_outcome, p_src, p_dst, p_amounts, p_directions)
            WITH ORDINALITY x(tid, ttime, o, src, dst, amt, dir, ord)
       LEFT JOIN ledger_transactions_all s ON x.o = 'replayed' AND s.transaction_id = x.tid AND s.create_time = x.ttime;
-    IF 'gone' = ANY(v_outcome) THEN
+    IF 'gone' = ANY(v_outcome) AND NOT p_lenient THEN
       -- Only while its day moves to the archive (a moment): a retry finds it.
       RAISE EXCEPTION 'a replayed transaction is being archived' USING ERRCODE = 'AB503';
     END IF;
