@@ -44,9 +44,10 @@ export class Migration20261204000000_bank_balance_shards extends Migration {
  * - only customer accounts are locked (`AND NOT is_system`), in account_id
  *   order; the bank's row is read (is_system) but never locked or written;
  * - the bank's leg goes to one shard with room for it, picked after the
- *   customer row is locked: first the nearest free one to the shard this
- *   backend prefers (pg_backend_pid() % 32, so a pool's connections spread
- *   over the shards and keep to their own), skipping shards other
+ *   customer row is locked: the shard this backend prefers
+ *   (pg_backend_pid() % 32, so a pool's connections spread over the shards
+ *   and keep to their own) when it is free — one primary-key lookup, the
+ *   common case — else the nearest free one to it, skipping shards other
  *   transactions hold (SKIP LOCKED: no waiting while any is free); only when
  *   every shard with room is held does it wait for the nearest one. Shards
  *   are always the last lock a transaction takes, so waiting for one cannot
@@ -128,10 +129,16 @@ BEGIN
     v_message := format('moving %s would take a balance past the ledger limit of %s', p_amount, balance_limit);
   ELSIF from_is_system OR to_is_system THEN
     bank_delta := CASE WHEN from_is_system THEN -p_amount ELSE p_amount END;
+    -- This connection's own shard, when free and with room: one index lookup, no scan.
     SELECT s.shard INTO v_shard FROM bank_balance_shards s
-     WHERE s.balance + bank_delta BETWEEN -shard_limit AND shard_limit
-     ORDER BY (s.shard - preferred + 32) % 32
-     LIMIT 1 FOR UPDATE SKIP LOCKED;
+     WHERE s.shard = preferred AND s.balance + bank_delta BETWEEN -shard_limit AND shard_limit
+     FOR UPDATE SKIP LOCKED;
+    IF NOT FOUND THEN
+      SELECT s.shard INTO v_shard FROM bank_balance_shards s
+       WHERE s.balance + bank_delta BETWEEN -shard_limit AND shard_limit
+       ORDER BY (s.shard - preferred + 32) % 32
+       LIMIT 1 FOR UPDATE SKIP LOCKED;
+    END IF;
     IF NOT FOUND THEN
       SELECT s.shard INTO v_shard FROM bank_balance_shards s
        WHERE s.balance + bank_delta BETWEEN -shard_limit AND shard_limit

@@ -162,13 +162,20 @@ BEGIN
     ON CONFLICT ON CONSTRAINT transaction_requests_pkey DO NOTHING
     RETURNING r.request_id)
   SELECT array_agg(claimed.request_id) INTO v_claimed FROM claimed;
-  SELECT array_agg(CASE WHEN x.rid IS NULL OR c.rid IS NOT NULL THEN 'posted' ELSE 'replayed' END ORDER BY x.ord),
-         array_agg(coalesce(r.transaction_id, x.tid) ORDER BY x.ord),
-         array_agg(coalesce(r.create_time, v_time) ORDER BY x.ord)
-    INTO v_outcome, v_final_ids, v_final_times
-    FROM unnest(p_request_ids, p_transaction_ids) WITH ORDINALITY x(rid, tid, ord)
-    LEFT JOIN unnest(v_claimed) c(rid) ON c.rid = x.rid
-    LEFT JOIN transaction_requests r ON c.rid IS NULL AND r.request_id = x.rid;
+  IF coalesce(cardinality(v_claimed), 0) = cardinality(array_remove(p_request_ids, NULL)) THEN
+    -- Every key was free (the common case): every item is new.
+    v_outcome := array_fill('posted'::text, ARRAY[n]);
+    v_final_ids := p_transaction_ids;
+    v_final_times := array_fill(v_time, ARRAY[n]);
+  ELSE
+    SELECT array_agg(CASE WHEN x.rid IS NULL OR c.rid IS NOT NULL THEN 'posted' ELSE 'replayed' END ORDER BY x.ord),
+           array_agg(coalesce(r.transaction_id, x.tid) ORDER BY x.ord),
+           array_agg(coalesce(r.create_time, v_time) ORDER BY x.ord)
+      INTO v_outcome, v_final_ids, v_final_times
+      FROM unnest(p_request_ids, p_transaction_ids) WITH ORDINALITY x(rid, tid, ord)
+      LEFT JOIN unnest(v_claimed) c(rid) ON c.rid = x.rid
+      LEFT JOIN transaction_requests r ON c.rid IS NULL AND r.request_id = x.rid;
+  END IF;
 
   IF 'replayed' = ANY(v_outcome) THEN
     -- What each replayed key recorded, and whether it recorded this very transfer.
