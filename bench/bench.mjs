@@ -1,5 +1,5 @@
-// npm run bench [-- --quick] [--seconds N] [--callers 8,32,128]
-//                 [--only reconciliation,transfers,bank,archive,report,advances,accounts]
+// npm run bench [-- --quick] [--seconds N] [--callers 8,32,128] [--batch-callers N]
+//                 [--only reconciliation,transfers,bank,batch,archive,report,advances,accounts]
 //                 [--advances-count N] [--advances-timeout S] [--reconciliation-count N] [--cpu-prof]
 //
 // Starts its own stack (scripts/stack.mjs on free ports, its own databases,
@@ -32,6 +32,7 @@ import { cpuSeconds, findDescendant, machineBusySeconds, sampleMemory, userCpuSe
 import { ensureReportData } from './report-data.mjs';
 import { reportBenchmark } from './report-bench.mjs';
 import { ratio, round } from './stats.mjs';
+import { BATCH_CALLERS_DEFAULT, BATCH_TARGETS, batchBenchmark, batchRow, transferAt32 } from './batch-bench.mjs';
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const run = promisify(execFile);
@@ -44,6 +45,7 @@ const { values: options } = parseArgs({
     'advances-timeout': { type: 'string' },
     'advances-count': { type: 'string' },
     'reconciliation-count': { type: 'string' },
+    'batch-callers': { type: 'string' },
     // Profiles the services (node --cpu-prof) and prints where accounts-manager spent its CPU.
     'cpu-prof': { type: 'boolean', default: false },
     // For the harness test: databases and results of their own.
@@ -80,7 +82,10 @@ if (options.callers) PLAN.callers = options.callers.split(',').map(Number);
 if (options['advances-timeout']) PLAN.advances.timeoutMs = Number(options['advances-timeout']) * 1000;
 if (options['advances-count']) PLAN.advances.count = Number(options['advances-count']);
 if (options['reconciliation-count']) PLAN.reconciliation.count = Number(options['reconciliation-count']);
-const ONLY = new Set((options.only ?? 'reconciliation,transfers,bank,archive,report,advances,accounts').split(','));
+const ONLY = new Set(
+  (options.only ?? 'reconciliation,transfers,bank,batch,archive,report,advances,accounts').split(','),
+);
+const BATCH_CALLERS = Number(options['batch-callers'] ?? BATCH_CALLERS_DEFAULT);
 const BANK_CALLERS = 32;
 const TARGETS = {
   transferRatioAt32: 0.5,
@@ -88,6 +93,7 @@ const TARGETS = {
   reportFirstPageP99Ms: 50,
   reportRowsPerSecond: 100_000,
   reconciliationRatio: 0.5,
+  ...BATCH_TARGETS,
 };
 if (!/^[a-z0-9_]*$/.test(options['db-suffix'])) throw new Error('--db-suffix: lower-case letters, digits and _ only');
 const suffix = `${options.quick ? '_quick' : ''}${options['db-suffix']}`;
@@ -172,25 +178,8 @@ async function runBenchmarks(stack, work, results) {
     });
     results.checks.reconciliationHealthy = results.reconciliation.healthy;
   }
-  if (ONLY.has('transfers') || ONLY.has('bank') || ONLY.has('archive')) {
-    const accounts = await fundedAccounts(work);
-    if (ONLY.has('transfers')) results.transfers = await transfersBenchmark(stack.env, accounts, pids);
-    if (ONLY.has('bank')) results.bank = await bankBenchmark(stack.env, accounts, results, pids);
-    if (ONLY.has('archive')) {
-      results.archive = await archiveBenchmark({
-        root: ROOT,
-        address: stack.env.ACCOUNTS_GRPC_ADDR,
-        databaseUrl: dbUrl(DB.accounts),
-        accountsFile: accounts.many,
-        work,
-        rows: PLAN.archive.rows,
-        seconds: PLAN.seconds,
-        warmupMs: PLAN.warmupMs,
-        say,
-      });
-      results.checks.archiveMovedEveryRow = results.archive.movedEveryRow;
-    }
-  }
+  if (['transfers', 'bank', 'batch', 'archive'].some((name) => ONLY.has(name)))
+    await ledgerWriteBenchmarks(stack, work, results, pids);
   if (ONLY.has('report'))
     results.report = await withReportServer((server) =>
       reportBenchmark({ ...server, listings: PLAN.report.listings, say }),
@@ -202,6 +191,31 @@ async function runBenchmarks(stack, work, results) {
   if (ONLY.has('accounts'))
     results.accounts = await entityManagerBenchmark({ databaseUrl: dbUrl(DB.accounts), calls: PLAN.accountCalls, say });
   results.checks.ledgerVerify = await ledgerVerify(dbUrl(DB.accounts));
+}
+
+/** The ledger's write paths on funded accounts: Transfer, BankTransaction, BatchTransfer, and the archive's cost under Transfer. */
+async function ledgerWriteBenchmarks(stack, work, results, pids) {
+  const accounts = await fundedAccounts(work);
+  if (ONLY.has('transfers')) results.transfers = await transfersBenchmark(stack.env, accounts, pids);
+  if (ONLY.has('bank')) results.bank = await bankBenchmark(stack.env, accounts, results, pids);
+  if (ONLY.has('batch')) {
+    results.batch = await batchBenchmarkInStack(stack.env, accounts, pids);
+    results.checks.batchAnswersComplete = results.batch.answersComplete;
+  }
+  if (ONLY.has('archive')) {
+    results.archive = await archiveBenchmark({
+      root: ROOT,
+      address: stack.env.ACCOUNTS_GRPC_ADDR,
+      databaseUrl: dbUrl(DB.accounts),
+      accountsFile: accounts.many,
+      work,
+      rows: PLAN.archive.rows,
+      seconds: PLAN.seconds,
+      warmupMs: PLAN.warmupMs,
+      say,
+    });
+    results.checks.archiveMovedEveryRow = results.archive.movedEveryRow;
+  }
 }
 
 /** Exits non-zero (after everything is written) when a correctness check failed. */
@@ -281,6 +295,12 @@ async function bankBenchmark(env, accounts, results, pids) {
   const db = new pg.Client({ connectionString: dbUrl(DB.accounts) });
   await db.connect();
   try {
+    // Transfer ×32 of this run, measured just before the bank's (its anchor: bench/batch-bench.mjs).
+    const transfer32 = await transferAt32({
+      load: (spec) => load(env, { ...spec, pids }),
+      accountsFile: accounts.many,
+      seconds: PLAN.bankSeconds,
+    });
     const before = await bankState(db, BANK);
     const bank = await load(env, {
       mode: 'bank',
@@ -298,13 +318,7 @@ async function bankBenchmark(env, accounts, results, pids) {
       script: 'hot-row',
     });
     const tpcb =
-      results.transfers?.rows.find((row) => row.callers === BANK_CALLERS)?.pgbench ??
-      (await runPgbench({
-        database: DB.pgbench,
-        clients: BANK_CALLERS,
-        seconds: PLAN.bankSeconds,
-        script: 'tpcb-like',
-      }));
+      results.transfers?.rows.find((row) => row.callers === BANK_CALLERS)?.pgbench ?? (await runPgbenchTpcb32());
     // Replays moved no money: the bank's balance changed by exactly the unique
     // successful requests, and each request id has one row.
     const proof = {
@@ -321,25 +335,46 @@ async function bankBenchmark(env, accounts, results, pids) {
       proof.replaysAnsweredWithAnotherTransaction === 0;
     results.checks.bankReplaysMovedNoMoney = ok;
     say(
-      `bank ×${BANK_CALLERS}: ${bank.rps}/s p99 ${bank.p99Ms} ms, ${bank.bank.replays} replays; money check ${ok ? 'OK' : 'FAILED'}; pgbench one hot row: ${hotRow.tps}/s`,
+      `bank ×${BANK_CALLERS}: ${bank.rps}/s p99 ${bank.p99Ms} ms, ${bank.bank.replays} replays; money check ${ok ? 'OK' : 'FAILED'}; pgbench one hot row: ${hotRow.tps}/s; Transfer ×32: ${transfer32.rps}/s (${ratio(bank.rps, transfer32.rps)}×)`,
     );
     return {
       ...bank,
       proof,
-      anchors: { tpcbLike: tpcb, hotRow },
+      anchors: { tpcbLike: tpcb, hotRow, transfer32: { rps: transfer32.rps, p99Ms: transfer32.p99Ms } },
       ratioTpcb: ratio(bank.rps, tpcb.tps),
       ratioHotRow: ratio(bank.rps, hotRow.tps),
+      ratioTransfer32: ratio(bank.rps, transfer32.rps),
     };
   } finally {
     await db.end();
   }
 }
 
+/** BatchTransfer (bench/batch-bench.mjs) against pgbench tpcb-like ×32 measured just before it. */
+async function batchBenchmarkInStack(env, accounts, pids) {
+  const tpcb = await runPgbenchTpcb32();
+  return batchBenchmark({
+    load: (spec) => load(env, { ...spec, pids }),
+    accountsFile: accounts.many,
+    callers: BATCH_CALLERS,
+    seconds: PLAN.bankSeconds,
+    tpcb,
+    say,
+  });
+}
+
+async function runPgbenchTpcb32() {
+  await initPgbench(DB.pgbench, PGBENCH_SCALE);
+  return runPgbench({ database: DB.pgbench, clients: BANK_CALLERS, seconds: PLAN.bankSeconds, script: 'tpcb-like' });
+}
+
 async function bankState(db, bankId) {
   const {
     rows: [row],
   } = await db.query(
-    `SELECT (SELECT balance FROM accounts WHERE account_id = $1) AS balance,
+    // The bank's balance: its row plus its 32 shards (Migration20261204000000_bank_balance_shards).
+    `SELECT (SELECT balance FROM accounts WHERE account_id = $1)
+              + (SELECT coalesce(sum(balance), 0) FROM bank_balance_shards) AS balance,
             (SELECT count(*) FROM transactions WHERE kind = 'bank' AND description = 'bench') AS rows`,
     [bankId],
   );
@@ -348,7 +383,7 @@ async function bankState(db, bankId) {
 
 // ── the load process ─────────────────────────────────────────────────────────
 
-async function load(env, { mode, callers, accountsFile, repeatRatio = 0, seconds = PLAN.seconds, pids }) {
+async function load(env, { mode, callers, accountsFile, repeatRatio = 0, seconds = PLAN.seconds, batchSize, pids }) {
   const specFile = join(dirname(accountsFile), `load-${mode}-${callers}.json`);
   writeFileSync(
     specFile,
@@ -360,6 +395,7 @@ async function load(env, { mode, callers, accountsFile, repeatRatio = 0, seconds
       durationMs: seconds * 1000,
       accountsFile,
       repeatRatio,
+      batchSize,
     }),
   );
   // Where the machine's CPU went during the run (cores: 1.0 = one core busy throughout).
@@ -601,6 +637,7 @@ function printTable(results) {
   row('---', '---', '---', '---', '---');
   transfersRows(row, results.transfers);
   if (results.bank) bankRow(row, results.bank, results.checks);
+  if (results.batch) batchRow(row, results.batch);
   if (results.archive) archiveRow(row, results.archive);
   if (results.report) reportRows(row, results.report);
   if (results.advances) advancesRow(row, results.advances);
@@ -645,9 +682,9 @@ function bankRow(row, b, checks) {
   row(
     `BankTransaction ×${BANK_CALLERS}, 10 % replays`,
     `${b.rps}/s, p50 ${b.p50Ms} ms, p99 ${b.p99Ms} ms; ${b.proof.replays} replays moved no money: ${checks.bankReplaysMovedNoMoney ? 'yes' : 'NO'}`,
-    `pgbench one hot row ×${BANK_CALLERS}: ${b.anchors.hotRow.tps}/s; tpcb-like: ${b.anchors.tpcbLike.tps}/s`,
-    `${b.ratioHotRow}× / ${b.ratioTpcb}×`,
-    '',
+    `Transfer ×32 (10 000 accounts): ${b.anchors.transfer32.rps}/s; pgbench one hot row ×${BANK_CALLERS}: ${b.anchors.hotRow.tps}/s; tpcb-like: ${b.anchors.tpcbLike.tps}/s`,
+    `${b.ratioTransfer32}× / ${b.ratioHotRow}× / ${b.ratioTpcb}×`,
+    `≥ ${TARGETS.bankVsTransfer32}× Transfer ×32`,
   );
 }
 

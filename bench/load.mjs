@@ -4,8 +4,9 @@
 //
 //   node bench/load.mjs <spec.json>
 //
-// spec: { address, mode: "transfer" | "bank", callers, warmupMs, durationMs,
-//         accountsFile, repeatRatio }  → prints one JSON result line.
+// spec: { address, mode: "transfer" | "bank" | "batch", callers, warmupMs, durationMs,
+//         accountsFile, repeatRatio, batchSize }  → prints one JSON result line.
+// In batch mode a call is one BatchTransfer of batchSize random transfers (atomic = false).
 // Latencies are taken after the warm-up only; calls are never retried.
 import { credentials, Metadata, status as grpcStatus } from '@grpc/grpc-js';
 import { randomInt, randomUUID } from 'node:crypto';
@@ -36,6 +37,8 @@ let measuring = false;
 const issued = [];
 const firstAnswer = new Map();
 const bank = { unique: 0, replays: 0, replayMismatches: 0, netCreditedMinor: 0n, resolvedAfterError: 0 };
+// Batch mode: answers that were not one transaction per item, in order.
+const batch = { itemMismatches: 0 };
 const unresolved = [];
 
 function call(client, method, request) {
@@ -53,19 +56,22 @@ function pickTwo() {
   return [accounts[src], accounts[dst]];
 }
 
+function randomTransfer() {
+  const [srcAccountId, dstAccountId] = pickTwo();
+  return {
+    requestId: randomUUID(),
+    srcAccountId,
+    dstAccountId,
+    amount: BigInt(randomInt(1, 101)),
+    direction: Direction.DIRECTION_DEBIT,
+  };
+}
+
 function nextRequest() {
-  if (spec.mode === 'transfer') {
-    const [srcAccountId, dstAccountId] = pickTwo();
-    return {
-      method: 'transfer',
-      request: {
-        requestId: randomUUID(),
-        srcAccountId,
-        dstAccountId,
-        amount: BigInt(randomInt(1, 101)),
-        direction: Direction.DIRECTION_DEBIT,
-      },
-    };
+  if (spec.mode === 'transfer') return { method: 'transfer', request: randomTransfer() };
+  if (spec.mode === 'batch') {
+    const transfers = Array.from({ length: spec.batchSize }, randomTransfer);
+    return { method: 'batchTransfer', request: { requestId: randomUUID(), atomic: false, transfers } };
   }
   if (issued.length > 0 && Math.random() < spec.repeatRatio) {
     return { method: 'bankTransaction', request: issued[randomInt(issued.length)], replay: true };
@@ -82,6 +88,7 @@ function nextRequest() {
 }
 
 function record(next, response) {
+  if (spec.mode === 'batch') return recordBatch(next, response);
   const transaction = response.transaction;
   const ok = transaction.status === TransactionStatus.TRANSACTION_STATUS_SUCCESS;
   if (measuring) outcomes[ok ? 'SUCCESS' : 'FAILED'] += 1;
@@ -97,6 +104,14 @@ function record(next, response) {
   if (ok)
     bank.netCreditedMinor +=
       next.request.direction === Direction.DIRECTION_CREDIT ? next.request.amount : -next.request.amount;
+}
+
+function recordBatch(next, response) {
+  const asked = next.request.transfers.map((t) => t.requestId).join();
+  if (response.transactions.map((t) => t.requestId).join() !== asked) batch.itemMismatches += 1;
+  if (!measuring) return;
+  for (const t of response.transactions)
+    outcomes[t.status === TransactionStatus.TRANSACTION_STATUS_SUCCESS ? 'SUCCESS' : 'FAILED'] += 1;
 }
 
 async function caller(index, until) {
@@ -151,5 +166,6 @@ process.stdout.write(
     errors,
     loadCpuSeconds: round((cpu.user + cpu.system) / 1e6, 2),
     ...(spec.mode === 'bank' ? { bank: { ...bank, netCreditedMinor: String(bank.netCreditedMinor) } } : {}),
+    ...(spec.mode === 'batch' ? { batch } : {}),
   })}\n`,
 );

@@ -104,7 +104,9 @@ async function seed(db, { hot, archived }, say) {
                   FROM (SELECT to_account_id, sum(amount) AS total FROM ledger_transactions_all GROUP BY to_account_id) s
                   WHERE a.account_id = s.to_account_id`);
   await db.query(
-    `UPDATE accounts SET balance = -(SELECT coalesce(sum(balance), 0) FROM accounts WHERE NOT is_system) WHERE account_id = $1`,
+    // The bank's balance is its row plus its shards: the row takes what the shards do not hold.
+    `UPDATE accounts SET balance = -(SELECT coalesce(sum(balance), 0) FROM accounts WHERE NOT is_system)
+                                   - (SELECT coalesce(sum(balance), 0) FROM bank_balance_shards) WHERE account_id = $1`,
     [BANK],
   );
   // History written directly, not by ledger_post(): the hour counts are taken again (report-counts.ts).

@@ -23,7 +23,8 @@ function binDir(): string {
   return `/usr/lib/postgresql/${newest}/bin`;
 }
 
-export function startPrivatePostgres(port: number): PrivatePostgres {
+/** `settings`: extra server settings (`name=value`), e.g. ones only a server start can change. */
+export function startPrivatePostgres(port: number, settings: string[] = []): PrivatePostgres {
   const bin = binDir();
   const dir = mkdtempSync(join(tmpdir(), 'alfabet-pg-'));
   const data = join(dir, 'data');
@@ -41,7 +42,10 @@ export function startPrivatePostgres(port: number): PrivatePostgres {
       { stdio: ['ignore', 'ignore', 'pipe'], timeout: 60_000 },
     );
   run('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync']);
-  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c max_connections=200`;
+  const options = [
+    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c max_connections=200`,
+    ...settings.map((setting) => `-c ${setting}`),
+  ].join(' ');
   const pgCtl = (...args: string[]) =>
     run('pg_ctl', ['-D', data, '-o', options, '-l', join(dir, 'server.log'), '-w', '-t', '60', ...args]);
   pgCtl('start');

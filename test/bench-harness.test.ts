@@ -54,6 +54,7 @@ test('the benchmark harness runs every benchmark in --quick mode and its correct
       reconciliationHealthy: true,
       bankReplaysMovedNoMoney: true,
       archiveMovedEveryRow: true,
+      batchAnswersComplete: true,
       advancesLedger: true,
       ledgerVerify: true,
     });
@@ -80,6 +81,14 @@ test('the benchmark harness runs every benchmark in --quick mode and its correct
     expect(results.archive.move.lockedMs).toBeGreaterThanOrEqual(0);
     expect(results.archive.lockWait.samples).toBeGreaterThan(0);
     expect(output).toMatch(/\| Archive a day of [\d,]+ rows under Transfer ×32 \| while it moved/);
+    // …next to Transfer ×32 of the same run.
+    expect(results.bank.anchors.transfer32.rps).toBeGreaterThan(0);
+    expect(results.bank.ratioTransfer32).toBeCloseTo(results.bank.rps / results.bank.anchors.transfer32.rps, 1);
+    // The BatchTransfer line: batches of 100 answered item by item, as transfers/s next to pgbench tpcb-like ×32.
+    expect(results.batch).toMatchObject({ batchSize: 100, errors: {}, answersComplete: true });
+    expect(results.batch.calls).toBeGreaterThan(0);
+    expect(results.batch.transfersPerSecond).toBeCloseTo(results.batch.rps * 100, -1);
+    expect(results.batch.anchors.tpcbLike).toMatchObject({ clients: 32 });
     // Benchmark 3: the whole window was streamed, exactly the seeded hot rows and none of the archived ones.
     expect(results.report.rowsInWindow).toBe(results.plan.report.hot);
     expect(results.report.stream.rows).toBe(results.plan.report.hot);

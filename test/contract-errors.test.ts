@@ -157,6 +157,22 @@ const reused = (rpc: string, first: (requestId: string) => object, second: (requ
   } satisfies ErrorCase;
 };
 
+/** A batch whose item 1 reuses a lone Transfer's request_id with another amount: ALREADY_EXISTS naming the item. */
+function itemReused(): ErrorCase {
+  let requestId = '';
+  return {
+    rpc: 'BatchTransfer',
+    covers: 'transfers[1].request_id:reused',
+    prepare: async (id: string) => {
+      requestId = id;
+      await invoke('Transfer', transfer({ requestId })());
+    },
+    request: () => batch({}, { requestId, amount: 6n })(),
+    code: status.ALREADY_EXISTS,
+    field: 'transfers[1].request_id',
+  };
+}
+
 const transfer =
   (fields: object = {}) =>
   () => ({
@@ -175,6 +191,15 @@ const bank =
     amount: 5n,
     direction: Direction.DIRECTION_CREDIT,
     description: 'contract',
+    ...fields,
+  });
+/** A BatchTransfer of three good transfers, item 1 overridden by `item`. */
+const batch =
+  (fields: object = {}, item: object = {}) =>
+  () => ({
+    requestId: randomUUID(),
+    atomic: false,
+    transfers: [transfer()(), { ...transfer()(), ...item }, transfer()()],
     ...fields,
   });
 const list =
@@ -233,6 +258,34 @@ const ledgerCases: ErrorCase[] = [
     (requestId) => bank({ requestId })(),
     (requestId) => bank({ requestId, direction: Direction.DIRECTION_DEBIT })(),
   ),
+
+  ...uuidCases('BatchTransfer', 'request_id', batch(), 'requestId'),
+  invalid('BatchTransfer', 'transfers:empty', batch({ transfers: [] })),
+  invalid('BatchTransfer', 'transfers:oversize', batch({ transfers: Array.from({ length: 1001 }, transfer()) })),
+  invalid('BatchTransfer', 'transfers[1].request_id:malformed', () => batch({}, { requestId: 'not-a-uuid' })()),
+  invalid('BatchTransfer', 'transfers[1].src_account_id:malformed', () => batch({}, { srcAccountId: 'not-a-uuid' })()),
+  invalid('BatchTransfer', 'transfers[1].dst_account_id:malformed', () => batch({}, { dstAccountId: 'not-a-uuid' })()),
+  invalid('BatchTransfer', 'transfers[1].request_id:duplicate', () => {
+    const request = batch()();
+    return {
+      ...request,
+      transfers: [request.transfers[0], { ...request.transfers[1], requestId: request.transfers[0]!.requestId }],
+    };
+  }),
+  missing('BatchTransfer', 'transfers[1].src_account_id:unknown', () => batch({}, { srcAccountId: randomUUID() })()),
+  missing('BatchTransfer', 'transfers[1].dst_account_id:unknown', () => batch({}, { dstAccountId: randomUUID() })()),
+  invalid('BatchTransfer', 'transfers[1].dst_account_id:same-as-src', () => batch({}, { dstAccountId: rich })()),
+  invalid('BatchTransfer', 'transfers[1].src_account_id:bank', () => batch({}, { srcAccountId: BANK_ACCOUNT_ID })()),
+  invalid('BatchTransfer', 'transfers[1].amount:zero', () => batch({}, { amount: 0n })()),
+  invalid('BatchTransfer', 'transfers[1].amount:negative', () => batch({}, { amount: -5n })()),
+  invalid('BatchTransfer', 'transfers[1].amount:too-large', () => batch({}, { amount: MAX_AMOUNT + 1n })()),
+  invalid('BatchTransfer', 'transfers[1].direction:unknown-enum', () => batch({}, { direction: 7 })()),
+  reused(
+    'BatchTransfer',
+    (requestId) => batch({ requestId })(),
+    (requestId) => batch({ requestId, atomic: true })(),
+  ),
+  itemReused(),
 
   invalid('GetTransaction', 'transaction_id:no-lookup', () => ({})),
   ...uuidCases('GetTransaction', 'transaction_id', () => ({}), 'transactionId'),
@@ -332,7 +385,7 @@ test.each(cases.map((c) => [c.rpc, c.covers, status[c.code], c.field, c] as cons
     );
     expect(error && { code: error.code, details: error.details }).toEqual({
       code: errorCase.code,
-      details: expect.stringMatching(new RegExp(`^${errorCase.field}: `)),
+      details: expect.stringMatching(new RegExp(`^${errorCase.field.replace(/[[\].]/g, '\\$&')}: `)),
     });
     expect(error!.metadata.get('alfabet-error-field')).toEqual([errorCase.field]);
     expect(await footprint(key)).toEqual(before);
@@ -347,6 +400,7 @@ test('the cases cover every RPC and every documented error of both contracts', (
     GetAccount: ['account_id'],
     Transfer: ['src_account_id', 'dst_account_id'],
     BankTransaction: ['dst_account_id'],
+    BatchTransfer: ['transfers[1].src_account_id', 'transfers[1].dst_account_id'],
     GetTransaction: ['transaction_id', 'request_id'],
     ListTransactions: ['account_id'],
     RequestAdvance: ['account_id'],
@@ -365,19 +419,28 @@ test('the cases cover every RPC and every documented error of both contracts', (
   expect(missingCases).toEqual([]);
 });
 
-/** The error cases a request message's fields call for, by the contract's rules. */
-function requiredCases(message: DescMessage): string[] {
+/**
+ * The error cases a request message's fields call for, by the contract's rules. A repeated
+ * message field (BatchTransfer's transfers) calls for its own empty and oversize cases and, for
+ * its items, every case of the item's message, named as the error names them: `transfers[1].amount`.
+ */
+function requiredCases(message: DescMessage, prefix = ''): string[] {
   const required: string[] = [];
   for (const field of message.fields) {
-    const name = field.name;
+    if (field.fieldKind === 'list' && field.listKind === 'message') {
+      required.push(`${field.name}:empty`, `${field.name}:oversize`);
+      required.push(...requiredCases(field.message, `${prefix}${field.name}[1].`));
+      continue;
+    }
+    const name = prefix + field.name;
     if (field.fieldKind === 'scalar' && name.endsWith('_id')) required.push(`${name}:malformed`);
     if (field.fieldKind === 'message' && field.message.typeName === 'google.protobuf.Timestamp')
       required.push(`${name}:nanos-negative`, `${name}:nanos-too-large`);
     if (field.fieldKind === 'enum') required.push(`${name}:unknown-enum`);
     if (name === 'page_size') required.push('page_size:too-large', 'page_size:negative');
     if (name.endsWith('_token')) required.push(`${name}:forged`);
-    if (name === 'amount') required.push('amount:zero', 'amount:negative');
-    if (name === 'request_id' && !field.oneof) required.push('request_id:reused');
+    if (field.name === 'amount') required.push(`${name}:zero`, `${name}:negative`);
+    if (field.name === 'request_id' && !field.oneof) required.push(`${name}:reused`);
   }
   return required;
 }

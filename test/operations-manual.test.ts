@@ -151,6 +151,7 @@ test('the manual covers the tasks of ops: every RPC of both services, health, li
     'alfabet.accounts.v1.AccountsService/GetAccount',
     'alfabet.accounts.v1.AccountsService/Transfer',
     'alfabet.accounts.v1.AccountsService/BankTransaction',
+    'alfabet.accounts.v1.AccountsService/BatchTransfer',
     'alfabet.accounts.v1.AccountsService/GetTransaction',
     'alfabet.accounts.v1.AccountsService/ListTransactions',
     'alfabet.advances.v1.AdvancesService/RequestAdvance',

@@ -201,6 +201,21 @@ async function callEveryRpc(call: Call, ledger: Port, advances: Port, label: str
   ]);
   expect((pages[0]!.transactions as object[])[0]).toEqual(moved.transaction);
   expect(transaction.createTime).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3}|\.\d{6})?Z$/);
+  const batch = await one(ledger, `${accounts}/BatchTransfer`, {
+    request_id: randomUUID(),
+    atomic: true,
+    transfers: [
+      { src_account_id: alice, dst_account_id: bob, amount: '100', direction: 'DIRECTION_DEBIT' },
+      { src_account_id: bob, dst_account_id: alice, amount: '50', direction: 'DIRECTION_DEBIT' },
+    ],
+  });
+  expect((batch.transactions as { status: string; amount: string }[]).map((t) => [t.status, t.amount])).toEqual([
+    ['TRANSACTION_STATUS_SUCCESS', '100'],
+    ['TRANSACTION_STATUS_SUCCESS', '50'],
+  ]);
+  expect(await one(ledger, `${accounts}/GetAccount`, { account_id: alice })).toMatchObject({
+    account: { balance: '7450' },
+  });
   expect(await one(ledger, 'grpc.health.v1.Health/Check', {})).toEqual({ status: 'SERVING' });
 
   const service = 'alfabet.advances.v1.AdvancesService';

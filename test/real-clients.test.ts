@@ -1,6 +1,7 @@
 import { fromBinary } from '@bufbuild/protobuf';
 import { FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
 import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -58,6 +59,7 @@ test("grpcurl lists each port's own services and describes every RPC", async () 
     'GetAccount',
     'Transfer',
     'BankTransaction',
+    'BatchTransfer',
     'GetTransaction',
     'ListTransactions',
   ]) {
@@ -83,6 +85,26 @@ test('grpcurl calls both services with JSON, Timestamps and errors included', as
   );
   expect(created.account.displayName).toBe('Grace');
   expect(Date.parse(created.account.createTime)).not.toBeNaN();
+  // A batch whose only item cannot be paid: an answer (FAILED), not an error; and a bad item, an error naming it.
+  const batch = JSON.parse(
+    await grpcurl(
+      '-d',
+      JSON.stringify({
+        transfers: [
+          {
+            src_account_id: created.account.accountId,
+            dst_account_id: randomUUID(),
+            amount: '5',
+            direction: 'DIRECTION_DEBIT',
+          },
+        ],
+      }),
+      ledgerAddress,
+      'alfabet.accounts.v1.AccountsService/BatchTransfer',
+    ).catch((error: { stderr: string }) => JSON.stringify({ stderr: error.stderr })),
+  );
+  expect(batch.stderr).toContain('NotFound');
+  expect(batch.stderr).toContain('transfers[0].dst_account_id');
   const advance = JSON.parse(
     await grpcurl(
       '-d',

@@ -9,6 +9,8 @@ import type { AccountsConfig } from './config.js';
 import { openDatabase, type LedgerOrm } from './db/orm.js';
 import { ensureTransactionPartitions } from './db/partitions.sql.js';
 import { accountsService } from './grpc/accounts-service.js';
+import { TransferGroupCommit } from './ledger/group-commit.js';
+import { answerGroupItem } from './ledger/post-transaction.js';
 import { listTransactions } from './grpc/list-transactions.js';
 import { maintainReportCounts, REPORT_COUNTS_INTERVAL_MS } from './db/report-counts.sql.js';
 import { ReportIssuer } from './db/report-horizon.sql.js';
@@ -141,6 +143,8 @@ async function startAccountsGrpc(
     pool,
     em,
     maxAmountMinor: config.maxAmountMinor,
+    maxBatchSize: config.maxBatchSize,
+    groupCommit: config.groupCommit ? new TransferGroupCommit(pool, config.maxBatchSize, answerGroupItem) : null,
     log,
     metrics,
     listTransactions: listTransactions({

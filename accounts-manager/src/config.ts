@@ -31,6 +31,10 @@ export interface AccountsConfig {
   databaseUrl: string;
   /** Largest amount one request may move, in minor units. */
   maxAmountMinor: bigint;
+  /** MAX_BATCH_SIZE: the most transfers one BatchTransfer may hold. */
+  maxBatchSize: number;
+  /** ACCOUNTS_GROUP_COMMIT: lone Transfers arriving within ~1 ms posted as one statement (ledger/group-commit.ts). */
+  groupCommit: boolean;
   /** How far back a report may start. */
   reportWindowMs: number;
   /** Key that seals report page/snapshot tokens. */
@@ -63,6 +67,7 @@ export const ACCOUNTS_METHODS = [
   'GetAccount',
   'Transfer',
   'BankTransaction',
+  'BatchTransfer',
   'GetTransaction',
   'ListTransactions',
 ] as const;
@@ -79,6 +84,8 @@ export const DEFAULT_ACCOUNTS_POLICY = {
 };
 
 export const MAX_AMOUNT_DEFAULT = 1_000_000_000_000n;
+export const MAX_BATCH_SIZE_DEFAULT = 1000;
+export const MAX_BATCH_SIZE_LIMIT = 10_000;
 
 /**
  * REPORT_TOKEN_SECRET when unset: published here, so anyone could forge
@@ -121,6 +128,10 @@ const schema = z.object({
   ACCOUNTS_DATABASE_URL: postgresUrl('ACCOUNTS_DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/alfabet_accounts'),
   // At most 10^15 keeps every balance sum far from int64's limit (see the ledger migration).
   MAX_AMOUNT: minorUnits('MAX_AMOUNT', MAX_AMOUNT_DEFAULT * 1000n).prefault(String(MAX_AMOUNT_DEFAULT)),
+  // One batch is one statement and one database transaction: 10 000 keeps it well inside a
+  // statement timeout and a 4 MiB request.
+  MAX_BATCH_SIZE: positiveInt('MAX_BATCH_SIZE', MAX_BATCH_SIZE_LIMIT).prefault(String(MAX_BATCH_SIZE_DEFAULT)),
+  ACCOUNTS_GROUP_COMMIT: onOff('ACCOUNTS_GROUP_COMMIT'),
   REPORT_WINDOW: duration('REPORT_WINDOW').prefault('5d'),
   REPORT_TOKEN_SECRET: z
     .string()
@@ -163,6 +174,8 @@ export function loadAccountsConfig(env: NodeJS.ProcessEnv = process.env): Accoun
     metricsAddress: c.ACCOUNTS_METRICS_ADDR,
     databaseUrl: c.ACCOUNTS_DATABASE_URL,
     maxAmountMinor: c.MAX_AMOUNT,
+    maxBatchSize: c.MAX_BATCH_SIZE,
+    groupCommit: c.ACCOUNTS_GROUP_COMMIT,
     reportWindowMs: c.REPORT_WINDOW,
     reportTokenSecret: c.REPORT_TOKEN_SECRET,
     reportTokenTtlMs: c.REPORT_TOKEN_TTL,

@@ -11,6 +11,9 @@ describe('configuration', () => {
     expect(config.reportWindowMs).toBe(5 * 24 * 3600 * 1000);
     expect(config.archiveRetentionMs).toBe(7 * YEAR);
     expect(config.archiveExportDir).toBeNull();
+    expect(config.maxBatchSize).toBe(1000);
+    expect(config.groupCommit).toBe(false);
+    expect(loadAccountsConfig({ ACCOUNTS_GROUP_COMMIT: 'on' }).groupCommit).toBe(true);
   });
 
   it('keeps archived days for ARCHIVE_RETENTION (at least 5 years, or off: forever), exported to ARCHIVE_EXPORT_DIR', () => {
@@ -23,6 +26,11 @@ describe('configuration', () => {
     );
   });
 
+  it('takes MAX_BATCH_SIZE from 1 to 10 000', () => {
+    expect(loadAccountsConfig({ MAX_BATCH_SIZE: '1' }).maxBatchSize).toBe(1);
+    expect(loadAccountsConfig({ MAX_BATCH_SIZE: '10000' }).maxBatchSize).toBe(10_000);
+  });
+
   it.each([
     ['MAX_AMOUNT', '12.5'],
     ['MAX_AMOUNT', '0'],
@@ -31,6 +39,11 @@ describe('configuration', () => {
     ['ACCOUNTS_GRPC_ADDR', 'localhost'],
     ['ACCOUNTS_DATABASE_URL', 'mysql://x'],
     ['ACCOUNTS_DB_POOL_SIZE', '0'],
+    ['MAX_BATCH_SIZE', '0'],
+    ['MAX_BATCH_SIZE', '10001'],
+    ['MAX_BATCH_SIZE', 'many'],
+    ['MAX_BATCH_SIZE', '2.5'],
+    ['ACCOUNTS_GROUP_COMMIT', 'yes'],
     ['REPORT_TOKEN_SECRET', 'short'],
     ['LOG_LEVEL', 'loud'],
     // A typo must not drop what the law says to keep: 7d for 7y, a bare number (milliseconds), under 5 years.

@@ -17,7 +17,7 @@ import { healthCheck } from './support/ops-clients.js';
 const FUZZ_MS = 8_000;
 const WORKERS = 8;
 const SERVICE = '/alfabet.accounts.v1.AccountsService/';
-const UNARY = ['CreateAccount', 'GetAccount', 'Transfer', 'BankTransaction', 'GetTransaction'];
+const UNARY = ['CreateAccount', 'GetAccount', 'Transfer', 'BankTransaction', 'BatchTransfer', 'GetTransaction'];
 const SERVER_FAULTS = new Set([status.INTERNAL, status.UNKNOWN, status.DATA_LOSS, status.UNIMPLEMENTED]);
 
 let ledger: TestLedger;
@@ -118,8 +118,15 @@ it(`survives ${FUZZ_MS / 1000} s of random bytes and random field values, and mo
 
   const typedCall = () =>
     new Promise<void>((resolve) => {
-      const method = pickOne(['transfer', 'bankTransaction', 'createAccount', 'getAccount', 'getTransaction'] as const);
-      const request = {
+      const method = pickOne([
+        'transfer',
+        'bankTransaction',
+        'batchTransfer',
+        'createAccount',
+        'getAccount',
+        'getTransaction',
+      ] as const);
+      const fields = () => ({
         requestId: pickOne(['', randomUUID(), 'bad', randomText()]),
         srcAccountId: pickOne(ids),
         dstAccountId: pickOne(ids),
@@ -129,16 +136,22 @@ it(`survives ${FUZZ_MS / 1000} s of random bytes and random field values, and mo
         direction: pickOne(enums),
         description: randomText(),
         displayName: randomText(),
+      });
+      const request = {
+        ...fields(),
+        atomic: pickOne([false, true]),
+        transfers: Array.from({ length: randomInt(0, 4) }, fields),
       };
       (
         typed[method] as unknown as (
           r: object,
           o: object,
-          cb: (e: ServiceError | null, r: { transaction?: Transaction }) => void,
+          cb: (e: ServiceError | null, r: { transaction?: Transaction; transactions?: Transaction[] }) => void,
         ) => void
       ).call(typed, request, { deadline: Date.now() + 5_000 }, (error, response) => {
         settle(`${method} ${JSON.stringify(request, (_, v) => (typeof v === 'bigint' ? String(v) : v))}`, error);
         if (!error && (method === 'transfer' || method === 'bankTransaction')) okMoney.push(response.transaction!);
+        if (!error && method === 'batchTransfer') okMoney.push(...response.transactions!);
         resolve();
       });
     });

@@ -20,6 +20,7 @@ afterAll(async () => {
 it('discovers every RPC of the contract', () => {
   expect(client.methods.sort()).toEqual([
     'BankTransaction',
+    'BatchTransfer',
     'CreateAccount',
     'GetAccount',
     'GetTransaction',
@@ -69,6 +70,25 @@ it('opens, funds, reads and moves money with JSON requests only', async () => {
     failure_reason: 'FAILURE_REASON_INSUFFICIENT_FUNDS',
   });
 
+  expect((await client.call('GetAccount', { account_id: alice.account_id })).account.balance).toBe('7500');
+
+  const batch = await client.call('BatchTransfer', {
+    request_id: randomUUID(),
+    atomic: true,
+    transfers: [
+      { src_account_id: alice.account_id, dst_account_id: bob.account_id, amount: '500', direction: 'DIRECTION_DEBIT' },
+      {
+        src_account_id: bob.account_id,
+        dst_account_id: alice.account_id,
+        amount: '99999',
+        direction: 'DIRECTION_DEBIT',
+      },
+    ],
+  });
+  expect(batch.transactions.map((t: { failure_reason: string }) => t.failure_reason)).toEqual([
+    'FAILURE_REASON_BATCH_ABORTED',
+    'FAILURE_REASON_INSUFFICIENT_FUNDS',
+  ]);
   expect((await client.call('GetAccount', { account_id: alice.account_id })).account.balance).toBe('7500');
   const fetched = await client.call('GetTransaction', { transaction_id: transfer.transaction.transaction_id });
   expect(fetched.transaction.transaction_id).toBe(transfer.transaction.transaction_id);

@@ -3,6 +3,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { verifyLedger } from '../src/db/ledger-verify.sql.js';
+import { BANK_ACCOUNT_ID } from '../src/ledger/system-accounts.js';
 import { dropTestDatabase, TEST_DATABASES, testDatabaseUrl } from '../../test-support/test-databases.js';
 import { ledgerApi, startTestLedger, type TestLedger } from './support/ledger-harness.js';
 
@@ -52,6 +53,9 @@ it('passes on a ledger that moved money every way, and says what it checked', as
   const result = await verifyLedger(pool);
   expect(result).toMatchObject({ ok: true, balanceSumMinor: 0n, mismatchedAccounts: [], negativeAccounts: [] });
   expect(result.transactionsChecked).toBe(4); // funding, two transfers (one failed), one bank debit
+  // The bank's balance is its shards': it lent 500 and took 50 back.
+  expect(result.bankBalanceMinor).toBe(-450n);
+  expect((await api.getAccount(BANK_ACCOUNT_ID)).balance).toBe(-450n);
 
   const cli = await runCli();
   expect(cli.output).toMatch(/sum of all balances .* = 0/);
@@ -73,4 +77,24 @@ it('fails, naming the account, when a balance no longer matches its transactions
   expect(cli.code).toBe(1);
   expect(cli.output).toContain(victim);
   expect(cli.output).toContain('ledger INVALID');
+});
+
+it('fails, naming the bank, when one of its balance shards is changed by hand, even when the sum stays 0', async () => {
+  const before = await verifyLedger(pool); // the victim above is still off by +1
+  // Take the victim's extra unit out of one bank shard: every balance sums to 0 again, but two lie.
+  await pool.query('UPDATE bank_balance_shards SET balance = balance - 1 WHERE shard = 7');
+
+  const result = await verifyLedger(pool);
+  expect(result.ok).toBe(false);
+  expect(result.balanceSumMinor).toBe(0n);
+  expect(result.bankBalanceMinor).toBe(before.bankBalanceMinor - 1n);
+  expect(result.mismatchedAccounts).toContainEqual({
+    accountId: BANK_ACCOUNT_ID,
+    balanceMinor: before.bankBalanceMinor - 1n,
+    legsSumMinor: before.bankBalanceMinor,
+  });
+
+  const cli = await runCli();
+  expect(cli.code).toBe(1);
+  expect(cli.output).toContain(BANK_ACCOUNT_ID);
 });

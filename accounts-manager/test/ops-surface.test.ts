@@ -34,9 +34,12 @@ describe('what ops see of a running accounts-manager', () => {
       'GetAccount',
       'Transfer',
       'BankTransaction',
+      'BatchTransfer',
       'GetTransaction',
       'ListTransactions',
       'TransferRequest',
+      'BatchTransferRequest',
+      'FAILURE_REASON_BATCH_ABORTED',
       'TRANSACTION_STATUS_FAILED',
       'FAILURE_REASON_INSUFFICIENT_FUNDS',
     ]) {

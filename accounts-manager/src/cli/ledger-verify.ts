@@ -14,7 +14,10 @@ try {
   console.log(
     `ledger:verify on ${new URL(config.databaseUrl).pathname.slice(1)}: ${result.accountsChecked} accounts, ${result.transactionsChecked} transactions`,
   );
-  line(result.balanceSumMinor === 0n, `sum of all balances (bank included) = ${result.balanceSumMinor} (must be 0)`);
+  line(
+    result.balanceSumMinor === 0n,
+    `sum of all balances (bank included: ${result.bankBalanceMinor}, its row and 32 shards) = ${result.balanceSumMinor} (must be 0)`,
+  );
   line(
     result.mismatchedAccounts.length === 0,
     `every balance equals the sum of its successful legs, plus its opening balance from days past retention (${result.mismatchedAccounts.length} differ)`,

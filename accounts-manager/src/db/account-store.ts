@@ -43,7 +43,7 @@ function toLedgerAccount(account: Account): LedgerAccount {
   return {
     accountId: account.accountId,
     displayName: account.displayName,
-    balanceMinor: BigInt(account.balance),
+    balanceMinor: BigInt(account.balanceWithShards),
     createTimeUs: BigInt(account.createTimeUs),
     updateTimeUs: BigInt(account.updateTimeUs),
   };

@@ -5,8 +5,8 @@ import { microsOf, toLedgerTransaction, type TransactionRecord } from './transac
 
 /**
  * Raw SQL, on purpose: the posting path. Every Transfer and BankTransaction is
- * one call of ledger_post() (the PL/pgSQL function in
- * migrations/Migration20261128000000_initiated_by.ts, which no entity describes),
+ * one call of ledger_post() (the PL/pgSQL function, its latest body in
+ * migrations/Migration20261204000000_bank_balance_shards.ts; no entity describes it),
  * sent as a named prepared statement on the native pool in autocommit mode:
  * one round trip, parsed and planned once per connection.
  *

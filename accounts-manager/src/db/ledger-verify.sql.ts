@@ -4,8 +4,10 @@ import { ARCHIVE_LOCK_KEY } from './archive.sql.js';
 export interface LedgerVerification {
   accountsChecked: number;
   transactionsChecked: number;
-  /** Sum of every balance, the bank's included: must be 0. */
+  /** Sum of every balance, the bank's included (its row and its 32 shards): must be 0. */
   balanceSumMinor: bigint;
+  /** The bank's balance: its accounts row plus the sum of bank_balance_shards. */
+  bankBalanceMinor: bigint;
   /** Accounts whose balance differs from the sum of their successful legs (plus their opening balance). */
   mismatchedAccounts: { accountId: string; balanceMinor: bigint; legsSumMinor: bigint }[];
   /** Customer accounts below zero (the schema forbids it; checked anyway). */
@@ -22,23 +24,35 @@ export interface LedgerVerification {
  *
  * Checks the double-entry invariants over the whole ledger, in one repeatable
  * snapshot so concurrent transfers cannot make it see half of one:
- * the balances sum to zero, and each balance equals credits minus debits of
- * its successful transactions — those kept, plus the net of the days dropped
- * past retention (archive.opening_balances, see db/retention.sql.ts). It waits
- * while a day of transactions is being moved to the archive or dropped (see
+ * the balances sum to zero — the bank's being its row plus its 32 shards —
+ * and each balance equals credits minus debits of its successful transactions
+ * — those kept, plus the net of the days dropped past retention
+ * (archive.opening_balances, see db/retention.sql.ts). It waits while a day of
+ * transactions is being moved to the archive or dropped (see
  * db/archive.sql.ts), when it would look missing or counted twice.
  */
+/**
+ * Every account's balance: its row's, plus, for the bank (the system account), the sum of the
+ * shards that hold it since migrations/Migration20261204000000_bank_balance_shards.ts.
+ */
+const BALANCES = `SELECT a.account_id, a.is_system,
+    a.balance + CASE WHEN a.is_system THEN (SELECT coalesce(sum(balance), 0) FROM bank_balance_shards) ELSE 0 END
+      AS balance
+  FROM accounts a`;
+
 export async function verifyLedger(pool: pg.Pool): Promise<LedgerVerification> {
   const client = await pool.connect();
   try {
     await client.query('SELECT pg_advisory_lock_shared($1)', [ARCHIVE_LOCK_KEY]);
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    const totals = await client.query<{ accounts: string; balance_sum: string; transactions: string }>(`
+    const totals = await client.query<{ accounts: string; balance_sum: string; bank: string; transactions: string }>(`
       SELECT (SELECT count(*) FROM accounts) AS accounts,
-             (SELECT coalesce(sum(balance), 0) FROM accounts) AS balance_sum,
+             (SELECT coalesce(sum(balance), 0) FROM accounts)
+               + (SELECT coalesce(sum(balance), 0) FROM bank_balance_shards) AS balance_sum,
+             (SELECT coalesce(sum(b.balance), 0) FROM (${BALANCES}) b WHERE b.is_system) AS bank,
              (SELECT count(*) FROM ledger_transactions_all) AS transactions`);
     const mismatches = await client.query<{ account_id: string; balance: string; legs_sum: string }>(`
-      WITH legs AS (
+      WITH balances AS (${BALANCES}), legs AS (
         SELECT to_account_id AS account_id, amount FROM ledger_transactions_all WHERE status = 'success'
         UNION ALL
         SELECT from_account_id, -amount FROM ledger_transactions_all WHERE status = 'success'
@@ -47,7 +61,7 @@ export async function verifyLedger(pool: pg.Pool): Promise<LedgerVerification> {
         SELECT account_id, balance FROM archive.opening_balances
       ), sums AS (SELECT account_id, sum(amount) AS legs_sum FROM legs GROUP BY account_id)
       SELECT a.account_id, a.balance, coalesce(s.legs_sum, 0) AS legs_sum
-      FROM accounts a LEFT JOIN sums s USING (account_id)
+      FROM balances a LEFT JOIN sums s USING (account_id)
       WHERE a.balance <> coalesce(s.legs_sum, 0)
       UNION ALL
       -- legs pointing at accounts that do not exist are mismatches too
@@ -60,6 +74,7 @@ export async function verifyLedger(pool: pg.Pool): Promise<LedgerVerification> {
 
     const row = totals.rows[0]!;
     const balanceSumMinor = BigInt(row.balance_sum);
+    const bankBalanceMinor = BigInt(row.bank);
     const mismatchedAccounts = mismatches.rows.map((m) => ({
       accountId: m.account_id,
       balanceMinor: BigInt(m.balance),
@@ -70,6 +85,7 @@ export async function verifyLedger(pool: pg.Pool): Promise<LedgerVerification> {
       accountsChecked: Number(row.accounts),
       transactionsChecked: Number(row.transactions),
       balanceSumMinor,
+      bankBalanceMinor,
       mismatchedAccounts,
       negativeAccounts,
       ok: balanceSumMinor === 0n && mismatchedAccounts.length === 0 && negativeAccounts.length === 0,

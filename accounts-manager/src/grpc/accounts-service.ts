@@ -1,14 +1,25 @@
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import type {
   AccountsServiceServer,
+  BankTransactionRequest,
+  GetTransactionRequest,
   ListTransactionsRequest,
   ListTransactionsResponse,
+  TransferRequest,
 } from '@alfabet/proto/accounts/v1';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type pg from 'pg';
 import { createAccount, getAccount } from '../ledger/accounts.js';
 import { invalidArgument } from '@alfabet/service-kit/field-error';
-import { bankTransaction, transfer, type Posted } from '../ledger/post-transaction.js';
+import {
+  bankTransaction,
+  transfer,
+  type BankTransactionCommand,
+  type LedgerDeps,
+  type Posted,
+  type TransferCommand,
+} from '../ledger/post-transaction.js';
+import { batchTransfer, checkBatchSize, withinItem, type BatchPosted } from '../ledger/batch-transfer.js';
 import { getTransaction } from '../ledger/transactions.js';
 import type { Logger } from '../logger.js';
 import type { AccountsMetrics } from '../metrics.js';
@@ -23,6 +34,10 @@ export interface AccountsServiceDeps {
   /** Accounts opened and read (db/account-store.ts). */
   em: EntityManager;
   maxAmountMinor: bigint;
+  /** MAX_BATCH_SIZE: the most transfers one BatchTransfer may hold. */
+  maxBatchSize: number;
+  /** ACCOUNTS_GROUP_COMMIT=on: lone transfers posted in groups; null: each alone. */
+  groupCommit: LedgerDeps['groupCommit'];
   log: Logger;
   metrics: Pick<AccountsMetrics, 'transactions'>;
   /** Streams ListTransactions; see ./list-transactions.ts. */
@@ -34,7 +49,12 @@ export interface AccountsServiceDeps {
  * the answer or the error. No SQL and no business rules live here.
  */
 export function accountsService(deps: AccountsServiceDeps): AccountsServiceServer {
-  const ledger = { pool: deps.pool, maxAmountMinor: deps.maxAmountMinor };
+  const ledger = {
+    pool: deps.pool,
+    maxAmountMinor: deps.maxAmountMinor,
+    maxBatchSize: deps.maxBatchSize,
+    groupCommit: deps.groupCommit,
+  };
   const unary = <Req, Res>(method: string, handle: (request: Req) => Promise<Res>) =>
     unaryHandler(deps.log, method, 'the ledger', handle);
 
@@ -52,42 +72,32 @@ export function accountsService(deps: AccountsServiceDeps): AccountsServiceServe
     }),
 
     transfer: unary('Transfer', async (request) => {
-      const posted = await transfer(ledger, {
-        requestId: optionalUuid('request_id', request.requestId),
-        initiatedBy: callIdentity(),
-        srcAccountId: requireUuid('src_account_id', request.srcAccountId),
-        dstAccountId: requireUuid('dst_account_id', request.dstAccountId),
-        amountMinor: request.amount,
-        direction: requireEnum('direction', request.direction, DIRECTION_FROM_PROTO, DIRECTION_NAMES),
-      });
+      const posted = await transfer(ledger, transferCommandOf(request, callIdentity()));
       recordTransaction(deps, posted);
       return { transaction: transactionToProto(posted.transaction) };
+    }),
+
+    batchTransfer: unary('BatchTransfer', async (request) => {
+      const requestId = optionalUuid('request_id', request.requestId);
+      checkBatchSize(request.transfers.length, deps.maxBatchSize);
+      const initiatedBy = callIdentity();
+      const transfers = request.transfers.map((item, index) =>
+        withinItem(index, () => transferCommandOf(item, initiatedBy)),
+      );
+      const posted = await batchTransfer(ledger, { requestId, atomic: request.atomic, transfers });
+      recordBatch(deps, requestId, request.atomic, posted);
+      return { transactions: posted.transactions.map(transactionToProto) };
     }),
 
     bankTransaction: unary('BankTransaction', async (request) => {
-      const posted = await bankTransaction(ledger, {
-        requestId: optionalUuid('request_id', request.requestId),
-        initiatedBy: callIdentity(),
-        dstAccountId: requireUuid('dst_account_id', request.dstAccountId),
-        amountMinor: request.amount,
-        direction: requireEnum('direction', request.direction, DIRECTION_FROM_PROTO, DIRECTION_NAMES),
-        description: request.description,
-      });
+      const posted = await bankTransaction(ledger, bankTransactionCommandOf(request, callIdentity()));
       recordTransaction(deps, posted);
       return { transaction: transactionToProto(posted.transaction) };
     }),
 
-    getTransaction: unary('GetTransaction', async (request) => {
-      if (request.transactionId !== undefined && request.transactionId !== '') {
-        const transactionId = requireUuid('transaction_id', request.transactionId);
-        return { transaction: transactionToProto(await getTransaction(deps.pool, { transactionId })) };
-      }
-      if (request.requestId !== undefined && request.requestId !== '') {
-        const requestId = requireUuid('request_id', request.requestId);
-        return { transaction: transactionToProto(await getTransaction(deps.pool, { requestId })) };
-      }
-      throw invalidArgument('transaction_id', 'either transaction_id or request_id is required');
-    }),
+    getTransaction: unary('GetTransaction', async (request) => ({
+      transaction: transactionToProto(await getTransaction(deps.pool, transactionKeyOf(request))),
+    })),
 
     listTransactions: (call) => {
       deps
@@ -97,6 +107,62 @@ export function accountsService(deps: AccountsServiceDeps): AccountsServiceServe
         );
     },
   };
+}
+
+function bankTransactionCommandOf(request: BankTransactionRequest, initiatedBy: string): BankTransactionCommand {
+  return {
+    requestId: optionalUuid('request_id', request.requestId),
+    initiatedBy,
+    dstAccountId: requireUuid('dst_account_id', request.dstAccountId),
+    amountMinor: request.amount,
+    direction: requireEnum('direction', request.direction, DIRECTION_FROM_PROTO, DIRECTION_NAMES),
+    description: request.description,
+  };
+}
+
+/** GetTransaction's key: the transaction_id, or else the request_id (a oneof; one is required). */
+function transactionKeyOf(request: GetTransactionRequest): { transactionId: string } | { requestId: string } {
+  if (request.transactionId !== undefined && request.transactionId !== '')
+    return { transactionId: requireUuid('transaction_id', request.transactionId) };
+  if (request.requestId !== undefined && request.requestId !== '')
+    return { requestId: requireUuid('request_id', request.requestId) };
+  throw invalidArgument('transaction_id', 'either transaction_id or request_id is required');
+}
+
+/** A Transfer's fields, or a BatchTransfer item's, checked and decoded (names are the request's own). */
+function transferCommandOf(request: TransferRequest, initiatedBy: string): TransferCommand {
+  return {
+    requestId: optionalUuid('request_id', request.requestId),
+    initiatedBy,
+    srcAccountId: requireUuid('src_account_id', request.srcAccountId),
+    dstAccountId: requireUuid('dst_account_id', request.dstAccountId),
+    amountMinor: request.amount,
+    direction: requireEnum('direction', request.direction, DIRECTION_FROM_PROTO, DIRECTION_NAMES),
+  };
+}
+
+/**
+ * Counts every item's answer as a lone Transfer's is counted, and logs the batch
+ * once (a line per item would be a thousand lines per call): how many items
+ * succeeded, failed, or were replays of what their keys recorded earlier.
+ */
+function recordBatch(deps: AccountsServiceDeps, requestId: string | null, atomic: boolean, posted: BatchPosted): void {
+  const counts = { succeeded: 0, failed: 0, replayed: 0 };
+  posted.transactions.forEach((transaction, index) => {
+    deps.metrics.transactions.inc({
+      kind: transaction.kind,
+      status: transaction.status,
+      failure_reason: transaction.failureReason ?? '',
+    });
+    if (posted.replayed[index]) counts.replayed += 1;
+    else if (transaction.status === 'success') counts.succeeded += 1;
+    else counts.failed += 1;
+  });
+  const replayedWhole = counts.replayed === posted.transactions.length;
+  deps.log.info(
+    { method: 'BatchTransfer', requestId, atomic, items: posted.transactions.length, ...counts },
+    replayedWhole ? 'batch replayed' : 'batch posted',
+  );
 }
 
 /**

@@ -38,6 +38,7 @@ const STATUS_TO_PROTO: Record<TransactionStatus, ProtoStatus> = {
 const REASON_TO_PROTO: Record<FailureReason, ProtoFailureReason> = {
   insufficient_funds: ProtoFailureReason.FAILURE_REASON_INSUFFICIENT_FUNDS,
   balance_limit_exceeded: ProtoFailureReason.FAILURE_REASON_BALANCE_LIMIT_EXCEEDED,
+  batch_aborted: ProtoFailureReason.FAILURE_REASON_BATCH_ABORTED,
 };
 
 export function accountToProto(account: LedgerAccount): Account {

@@ -2,12 +2,14 @@
  * The transfer: how money moves in this ledger.
  *
  * Transfer and BankTransaction both come down to one call of the SQL function
- * ledger_post() (defined in src/db/migrations/Migration20261125000000_ledger.ts),
+ * ledger_post() (src/db/migrations/Migration20261125000000_ledger.ts; its latest
+ * body, with the bank's side on one of 32 shard rows, in …_bank_balance_shards.ts),
  * run by src/db/ledger-post.sql.ts as a single statement on a pooled connection
  * in autocommit mode. So a transfer is one round trip and one database
  * transaction which:
  *   - claims the request_id (a racing duplicate waits, then replays the result),
- *   - locks both accounts in account_id order (no deadlocks),
+ *   - locks the customer accounts in account_id order (no deadlocks), and for
+ *     a bank transaction one of the bank's balance shards, never a hot bank row,
  *   - checks funds, moves the money and writes the transaction row — or writes
  *     a FAILED row and moves nothing.
  * If the connection dies at any point, PostgreSQL rolls the whole of it back:
@@ -18,6 +20,7 @@ import { alreadyExists, FieldError, invalidArgument, notFound } from '@alfabet/s
 import { requirePlainText } from '@alfabet/service-kit/field-validation';
 import { DependencyUnavailable } from '@alfabet/service-kit/service-errors';
 import { AccountNotFound, callLedgerPost, type Posting, type PostOutcome } from '../db/ledger-post.sql.js';
+import type { BatchItemOutcome } from '../db/ledger-post-batch.sql.js';
 import { droppedReplay, getTransaction } from './transactions.js';
 import { BANK_ACCOUNT_ID } from './system-accounts.js';
 import type { Direction, LedgerTransaction } from './types.js';
@@ -25,6 +28,8 @@ import type { Direction, LedgerTransaction } from './types.js';
 export interface LedgerDeps {
   pool: pg.Pool;
   maxAmountMinor: bigint;
+  /** ACCOUNTS_GROUP_COMMIT=on: lone transfers are posted in groups (ledger/group-commit.ts); else each alone. */
+  groupCommit?: { submit(posting: Posting): Promise<Posted> } | null;
 }
 
 export interface TransferCommand {
@@ -57,7 +62,39 @@ export interface Posted {
 
 /** Moves money between two customer accounts (DEBIT: src pays dst; CREDIT: dst pays src). */
 export async function transfer(deps: LedgerDeps, command: TransferCommand): Promise<Posted> {
-  checkAmount(command.amountMinor, deps.maxAmountMinor);
+  const posting = transferPosting(command, deps.maxAmountMinor);
+  return deps.groupCommit ? deps.groupCommit.submit(posting) : post(deps, posting);
+}
+
+/**
+ * A group-committed transfer's answer (ledger/group-commit.ts): exactly what post() gives
+ * the same transfer alone — its transaction posted or replayed, or its own error.
+ */
+export function answerGroupItem(posting: Posting, answer: BatchItemOutcome): Posted {
+  switch (answer.outcome) {
+    case 'posted':
+    case 'replayed':
+      return { transaction: answer.transaction, replayed: answer.outcome === 'replayed' };
+    case 'conflict':
+      assertSameRequest(answer.transaction, posting);
+      throw new Error(
+        `ledger_post_batch answered a conflict for request_id ${posting.requestId} with the same request`,
+      );
+    case 'not_found':
+      throw translateNotFound(new AccountNotFound(answer.accountId), posting);
+    case 'gone':
+      throw new DependencyUnavailable(
+        `the transaction of request_id ${posting.requestId} is being archived; retry with the same request_id`,
+      );
+  }
+}
+
+/**
+ * What a transfer asks ledger_post() (or, as a batch item, ledger_post_batch()) to record, once
+ * its fields are checked: a bad one is INVALID_ARGUMENT naming it, before anything is stored.
+ */
+export function transferPosting(command: TransferCommand, maxAmountMinor: bigint): Posting {
+  checkAmount(command.amountMinor, maxAmountMinor);
   if (command.srcAccountId === command.dstAccountId) {
     throw invalidArgument('dst_account_id', 'must differ from src_account_id');
   }
@@ -71,7 +108,7 @@ export async function transfer(deps: LedgerDeps, command: TransferCommand): Prom
   }
   const payer = command.direction === 'debit' ? command.srcAccountId : command.dstAccountId;
   const payee = command.direction === 'debit' ? command.dstAccountId : command.srcAccountId;
-  return post(deps, {
+  return {
     requestId: command.requestId,
     kind: 'transfer',
     srcAccountId: command.srcAccountId,
@@ -82,7 +119,7 @@ export async function transfer(deps: LedgerDeps, command: TransferCommand): Prom
     fromAccountId: payer,
     toAccountId: payee,
     initiatedBy: command.initiatedBy,
-  });
+  };
 }
 
 /** The bank gives money to (CREDIT) or takes money from (DEBIT) one account. */
@@ -148,7 +185,7 @@ async function replayFromArchive(deps: LedgerDeps, posting: Posting): Promise<Po
 }
 
 /** A replayed request_id must carry the parameters it was first used with (AIP-155). */
-function assertSameRequest(stored: LedgerTransaction, posting: Posting): void {
+export function assertSameRequest(stored: LedgerTransaction, posting: Posting): void {
   const differs =
     stored.kind !== posting.kind ||
     stored.srcAccountId !== posting.srcAccountId ||

@@ -3,7 +3,7 @@
 export type Direction = 'debit' | 'credit';
 export type TransactionKind = 'transfer' | 'bank';
 export type TransactionStatus = 'success' | 'failed';
-export type FailureReason = 'insufficient_funds' | 'balance_limit_exceeded';
+export type FailureReason = 'insufficient_funds' | 'balance_limit_exceeded' | 'batch_aborted';
 
 export interface LedgerAccount {
   accountId: string;

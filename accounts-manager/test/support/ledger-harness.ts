@@ -56,6 +56,15 @@ export function call<Req, Res>(
   });
 }
 
+/** One item of a BatchTransfer, as the tests write it. */
+export interface BatchItemRequest {
+  srcAccountId: string;
+  dstAccountId: string;
+  amount: bigint;
+  direction?: Direction;
+  requestId?: string;
+}
+
 /** A typed facade over the client for the tests' common calls. */
 export function ledgerApi(client: AccountsServiceClient) {
   return {
@@ -87,6 +96,13 @@ export function ledgerApi(client: AccountsServiceClient) {
         description: '',
         ...request,
       }).then((r) => r.transaction),
+    /** A BatchTransfer; each item's direction defaults to DEBIT and its request_id to none. */
+    batchTransfer: (request: { requestId?: string; atomic?: boolean; transfers: BatchItemRequest[] }) =>
+      call<object, { transactions: Transaction[] }>(client, 'batchTransfer', {
+        requestId: request.requestId ?? '',
+        atomic: request.atomic ?? false,
+        transfers: request.transfers.map((item) => ({ requestId: '', direction: Direction.DIRECTION_DEBIT, ...item })),
+      }).then((r) => r.transactions),
     getTransaction: (lookup: { transactionId?: string; requestId?: string }) =>
       call<object, { transaction: Transaction }>(client, 'getTransaction', lookup).then((r) => r.transaction),
     /** Opens an account and funds it from the bank. */

@@ -18,12 +18,27 @@ export const AccountSchema = defineEntity({
     createTime: p.datetime().defaultRaw('now()'),
     updateTime: p.datetime().defaultRaw('now()'),
     /**
-     * The two times to the microsecond, as PostgreSQL stored them: a Date keeps milliseconds, and
-     * CreateAccount / GetAccount answer with the database's own precision (DESIGN.md §3).
-     * Read-only (formulas): computed in the SELECT, never written.
+     * What CreateAccount and GetAccount answer (read-only formulas, computed in the SELECT):
+     * - the balance: the row's, plus, for the bank (the system account), the sum of the 32 shards
+     *   that hold its side of every bank transaction (bank-balance-shard.entity.ts); one statement,
+     *   so one snapshot and the exact sum. The shard subquery runs only for the system account;
+     * - the times to the microsecond, as PostgreSQL stored them (a Date keeps milliseconds; DESIGN.md
+     *   §3); the bank's last change is its row's or a shard's, whichever is later.
      */
+    balanceWithShards: p
+      .bigint('bigint')
+      .formula(
+        (cols) =>
+          `(${cols.balance} + CASE WHEN ${cols.isSystem} THEN (SELECT coalesce(sum(s.balance), 0) FROM bank_balance_shards s) ELSE 0 END)`,
+      ),
     createTimeUs: p.bigint('bigint').formula((cols) => microsOf(cols.createTime!)),
-    updateTimeUs: p.bigint('bigint').formula((cols) => microsOf(cols.updateTime!)),
+    updateTimeUs: p
+      .bigint('bigint')
+      .formula((cols) =>
+        microsOf(
+          `greatest(${cols.updateTime}, CASE WHEN ${cols.isSystem} THEN (SELECT max(s.update_time) FROM bank_balance_shards s) END)`,
+        ),
+      ),
   },
   checks: [
     {

@@ -29,7 +29,10 @@ function transactionProperties() {
     direction: p.text().check("direction IN ('debit', 'credit')"),
     description: p.text().default(''),
     status: p.text().check("status IN ('success', 'failed')"),
-    failureReason: p.text().nullable().check("failure_reason IN ('insufficient_funds', 'balance_limit_exceeded')"),
+    failureReason: p
+      .text()
+      .nullable()
+      .check("failure_reason IN ('insufficient_funds', 'balance_limit_exceeded', 'batch_aborted')"),
     failureMessage: p.text().default(''),
     /** The two legs, resolved from kind + direction: money left from_account_id and reached to_account_id (on success). */
     fromAccountId: p.uuid(),

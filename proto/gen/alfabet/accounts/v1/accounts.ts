@@ -166,6 +166,11 @@ export enum FailureReason {
    * ledger keeps (so no balance can ever overflow).
    */
   FAILURE_REASON_BALANCE_LIMIT_EXCEEDED = 2,
+  /**
+   * FAILURE_REASON_BATCH_ABORTED - The transfer was an item of an atomic BatchTransfer in which another item
+   * failed, so nothing in the batch moved.
+   */
+  FAILURE_REASON_BATCH_ABORTED = 3,
   UNRECOGNIZED = -1,
 }
 
@@ -180,6 +185,9 @@ export function failureReasonFromJSON(object: any): FailureReason {
     case 2:
     case "FAILURE_REASON_BALANCE_LIMIT_EXCEEDED":
       return FailureReason.FAILURE_REASON_BALANCE_LIMIT_EXCEEDED;
+    case 3:
+    case "FAILURE_REASON_BATCH_ABORTED":
+      return FailureReason.FAILURE_REASON_BATCH_ABORTED;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -195,6 +203,8 @@ export function failureReasonToJSON(object: FailureReason): string {
       return "FAILURE_REASON_INSUFFICIENT_FUNDS";
     case FailureReason.FAILURE_REASON_BALANCE_LIMIT_EXCEEDED:
       return "FAILURE_REASON_BALANCE_LIMIT_EXCEEDED";
+    case FailureReason.FAILURE_REASON_BATCH_ABORTED:
+      return "FAILURE_REASON_BATCH_ABORTED";
     case FailureReason.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -318,6 +328,35 @@ export interface BankTransactionRequest {
 export interface BankTransactionResponse {
   /** SUCCESS, or FAILED with the reason (nothing moved). */
   transaction: Transaction | undefined;
+}
+
+/** Many transfers in one call. */
+export interface BatchTransferRequest {
+  /**
+   * Optional UUID idempotency key of the whole batch: a repeat with the same
+   * key and the same transfers returns the very same transactions, in order.
+   */
+  requestId: string;
+  /**
+   * 1 ..= MAX_BATCH_SIZE transfers, applied in this order, each as if sent
+   * alone: each item's own `request_id` (optional, distinct within the batch)
+   * makes it idempotent on its own. One bad item (`transfers[3].amount`), an
+   * empty or oversize batch: INVALID_ARGUMENT naming it, nothing stored; an
+   * unknown account: NOT_FOUND naming the item, nothing stored.
+   */
+  transfers: TransferRequest[];
+  /**
+   * false: each item succeeds or fails on its own. true: all or nothing — if
+   * any item would fail, no money moves and every item is stored FAILED, the
+   * culprit with its own reason, the others with FAILURE_REASON_BATCH_ABORTED.
+   */
+  atomic: boolean;
+}
+
+/** The recorded transfers. */
+export interface BatchTransferResponse {
+  /** One transaction per item, in request order. */
+  transactions: Transaction[];
 }
 
 /** Reads one transaction. */
@@ -1578,6 +1617,184 @@ export const BankTransactionResponse: MessageFns<BankTransactionResponse> = {
   },
 };
 
+function createBaseBatchTransferRequest(): BatchTransferRequest {
+  return { requestId: "", transfers: [], atomic: false };
+}
+
+export const BatchTransferRequest: MessageFns<BatchTransferRequest> = {
+  encode(message: BatchTransferRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    for (const v of message.transfers) {
+      TransferRequest.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.atomic !== false) {
+      writer.uint32(24).bool(message.atomic);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BatchTransferRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBatchTransferRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.transfers.push(TransferRequest.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.atomic = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BatchTransferRequest {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      transfers: globalThis.Array.isArray(object?.transfers)
+        ? object.transfers.map((e: any) => TransferRequest.fromJSON(e))
+        : [],
+      atomic: isSet(object.atomic) ? globalThis.Boolean(object.atomic) : false,
+    };
+  },
+
+  toJSON(message: BatchTransferRequest): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.transfers?.length) {
+      obj.transfers = message.transfers.map((e) => TransferRequest.toJSON(e));
+    }
+    if (message.atomic !== false) {
+      obj.atomic = message.atomic;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<BatchTransferRequest>): BatchTransferRequest {
+    return BatchTransferRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<BatchTransferRequest>): BatchTransferRequest {
+    const message = createBaseBatchTransferRequest();
+    message.requestId = object.requestId ?? "";
+    message.transfers = object.transfers?.map((e) => TransferRequest.fromPartial(e)) || [];
+    message.atomic = object.atomic ?? false;
+    return message;
+  },
+};
+
+function createBaseBatchTransferResponse(): BatchTransferResponse {
+  return { transactions: [] };
+}
+
+export const BatchTransferResponse: MessageFns<BatchTransferResponse> = {
+  encode(message: BatchTransferResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.transactions) {
+      Transaction.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BatchTransferResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBatchTransferResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.transactions.push(Transaction.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BatchTransferResponse {
+    return {
+      transactions: globalThis.Array.isArray(object?.transactions)
+        ? object.transactions.map((e: any) => Transaction.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: BatchTransferResponse): unknown {
+    const obj: any = {};
+    if (message.transactions?.length) {
+      obj.transactions = message.transactions.map((e) => Transaction.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<BatchTransferResponse>): BatchTransferResponse {
+    return BatchTransferResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<BatchTransferResponse>): BatchTransferResponse {
+    const message = createBaseBatchTransferResponse();
+    message.transactions = object.transactions?.map((e) => Transaction.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 function createBaseGetTransactionRequest(): GetTransactionRequest {
   return { transactionId: undefined, requestId: undefined };
 }
@@ -2185,6 +2402,22 @@ export const AccountsServiceService = {
       Buffer.from(BankTransactionResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): BankTransactionResponse => BankTransactionResponse.decode(value),
   },
+  /**
+   * Applies up to MAX_BATCH_SIZE (default 1000) transfers in one call, in
+   * request order, each exactly as if it had been sent alone with its own
+   * `request_id`. `atomic`: all or nothing (see BatchTransferRequest).
+   * Idempotent by the batch's own `request_id`, which replays the whole answer.
+   */
+  batchTransfer: {
+    path: "/alfabet.accounts.v1.AccountsService/BatchTransfer" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: BatchTransferRequest): Buffer => Buffer.from(BatchTransferRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): BatchTransferRequest => BatchTransferRequest.decode(value),
+    responseSerialize: (value: BatchTransferResponse): Buffer =>
+      Buffer.from(BatchTransferResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): BatchTransferResponse => BatchTransferResponse.decode(value),
+  },
   /** Reads one transaction, by its id or by the `request_id` that created it. */
   getTransaction: {
     path: "/alfabet.accounts.v1.AccountsService/GetTransaction" as const,
@@ -2231,6 +2464,13 @@ export interface AccountsServiceServer extends UntypedServiceImplementation {
    * Idempotent by `request_id`.
    */
   bankTransaction: handleUnaryCall<BankTransactionRequest, BankTransactionResponse>;
+  /**
+   * Applies up to MAX_BATCH_SIZE (default 1000) transfers in one call, in
+   * request order, each exactly as if it had been sent alone with its own
+   * `request_id`. `atomic`: all or nothing (see BatchTransferRequest).
+   * Idempotent by the batch's own `request_id`, which replays the whole answer.
+   */
+  batchTransfer: handleUnaryCall<BatchTransferRequest, BatchTransferResponse>;
   /** Reads one transaction, by its id or by the `request_id` that created it. */
   getTransaction: handleUnaryCall<GetTransactionRequest, GetTransactionResponse>;
   /**
@@ -2312,6 +2552,27 @@ export interface AccountsServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: BankTransactionResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Applies up to MAX_BATCH_SIZE (default 1000) transfers in one call, in
+   * request order, each exactly as if it had been sent alone with its own
+   * `request_id`. `atomic`: all or nothing (see BatchTransferRequest).
+   * Idempotent by the batch's own `request_id`, which replays the whole answer.
+   */
+  batchTransfer(
+    request: BatchTransferRequest,
+    callback: (error: ServiceError | null, response: BatchTransferResponse) => void,
+  ): ClientUnaryCall;
+  batchTransfer(
+    request: BatchTransferRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: BatchTransferResponse) => void,
+  ): ClientUnaryCall;
+  batchTransfer(
+    request: BatchTransferRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: BatchTransferResponse) => void,
   ): ClientUnaryCall;
   /** Reads one transaction, by its id or by the `request_id` that created it. */
   getTransaction(

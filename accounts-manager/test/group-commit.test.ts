@@ -1,0 +1,131 @@
+import { status, type ServiceError } from '@grpc/grpc-js';
+import { TransactionStatus } from '@alfabet/proto/accounts/v1';
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import { verifyLedger } from '../src/db/ledger-verify.sql.js';
+import { TransferGroupCommit } from '../src/ledger/group-commit.js';
+import { answerGroupItem, transferPosting, type Posted } from '../src/ledger/post-transaction.js';
+import { ledgerApi, startTestLedger, type TestLedger } from './support/ledger-harness.js';
+import { testPool } from './support/db.js';
+
+/**
+ * The group commit (ACCOUNTS_GROUP_COMMIT=on, ledger/group-commit.ts): lone
+ * transfers arriving together are posted as one statement, and each caller
+ * gets exactly its own answer — one transfer's failure, unknown account or
+ * reused key never touches another's. (ledger-interleavings.test.ts runs the
+ * whole property test through it as well.)
+ */
+let ledger: TestLedger;
+let api: ReturnType<typeof ledgerApi>;
+let pool: pg.Pool;
+
+beforeAll(async () => {
+  ledger = await startTestLedger({ ACCOUNTS_GROUP_COMMIT: 'on' });
+  api = ledgerApi(ledger.client);
+  pool = testPool();
+});
+afterAll(async () => {
+  await pool.end();
+  await ledger.stop();
+});
+
+const MAX_AMOUNT = 1_000_000_000_000n;
+const transferOf = (src: string, dst: string, amount: bigint, requestId: string | null = randomUUID()) =>
+  transferPosting(
+    {
+      requestId,
+      initiatedBy: 'group-test',
+      srcAccountId: src,
+      dstAccountId: dst,
+      amountMinor: amount,
+      direction: 'debit',
+    },
+    MAX_AMOUNT,
+  );
+const settle = (promise: Promise<Posted>) =>
+  promise.then(
+    (posted) => ({ posted, error: null }),
+    (error: Error) => ({ posted: null, error }),
+  );
+const xidsOf = async (transactionIds: string[]) =>
+  (
+    await pool.query<{ xid: string }>(
+      'SELECT DISTINCT xmin::text AS xid FROM transactions WHERE transaction_id = ANY($1)',
+      [transactionIds],
+    )
+  ).rows.map((row) => row.xid);
+
+it("answers each transfer of one group with its own outcome, whatever the others' faults", async () => {
+  const [a, b] = [await api.fundedAccount(100n), await api.fundedAccount(0n)];
+  const [used, repeated] = [randomUUID(), randomUUID()];
+  const clashing = await api.transfer({ requestId: used, srcAccountId: a, dstAccountId: b, amount: 5n });
+  const earlier = await api.transfer({ requestId: repeated, srcAccountId: a, dstAccountId: b, amount: 5n });
+  const group = new TransferGroupCommit(pool, 1000, answerGroupItem);
+
+  const postings = [
+    transferOf(a, b, 20n), // posted
+    transferOf(a, randomUUID(), 5n), // unknown account: NOT_FOUND, nothing stored
+    transferOf(a, b, 11n, used), // its key holds another amount: ALREADY_EXISTS
+    transferOf(b, a, 500n), // not enough money: FAILED, stored
+    transferOf(a, b, 5n, repeated), // the same request again: replayed
+    transferOf(b, a, 25n), // b holds 30 by now: posted
+  ];
+  // Submitted in one tick: one group, one statement.
+  const answers = await Promise.all(postings.map((posting) => settle(group.submit(posting))));
+
+  expect(answers[0]!.posted).toMatchObject({ replayed: false, transaction: { status: 'success', amountMinor: 20n } });
+  expect(answers[1]!.error).toMatchObject({ kind: 'not_found', field: 'dst_account_id' });
+  expect(answers[2]!.error).toMatchObject({ kind: 'already_exists', field: 'request_id' });
+  expect(answers[3]!.posted).toMatchObject({
+    replayed: false,
+    transaction: { status: 'failed', failureReason: 'insufficient_funds' },
+  });
+  expect(answers[4]!.posted).toMatchObject({ replayed: true, transaction: { transactionId: earlier.transactionId } });
+  expect(answers[5]!.posted).toMatchObject({ replayed: false, transaction: { status: 'success', amountMinor: 25n } });
+  const posted = [0, 3, 5].map((i) => answers[i]!.posted!.transaction.transactionId);
+  expect(await xidsOf(posted)).toHaveLength(1);
+  expect([(await api.getAccount(a)).balance, (await api.getAccount(b)).balance]).toEqual([95n, 5n]);
+  // The refused ones stored nothing: no row under the unknown account's key, the reused key still the earlier's.
+  await expect(api.getTransaction({ requestId: postings[1]!.requestId! })).rejects.toMatchObject({
+    code: status.NOT_FOUND,
+  });
+  expect(await api.getTransaction({ requestId: used })).toEqual(clashing);
+});
+
+it('puts two transfers with one request_id in different groups: the second replays the first', async () => {
+  const [a, b] = [await api.fundedAccount(100n), await api.fundedAccount(0n)];
+  const group = new TransferGroupCommit(pool, 1000, answerGroupItem);
+  const key = randomUUID();
+  const [first, second] = await Promise.all([
+    group.submit(transferOf(a, b, 7n, key)),
+    group.submit(transferOf(a, b, 7n, key)),
+  ]);
+  expect(second.transaction).toEqual(first.transaction);
+  expect([first.replayed, second.replayed]).toEqual([false, true]);
+  expect((await api.getAccount(b)).balance).toBe(7n);
+});
+
+it('coalesces concurrent Transfer calls over gRPC, each caller answered on its own', async () => {
+  const accounts = await Promise.all(Array.from({ length: 8 }, () => api.fundedAccount(1_000n)));
+  const unknown = randomUUID();
+  const calls = Array.from({ length: 48 }, (_, i) =>
+    api
+      .transfer({
+        requestId: randomUUID(),
+        srcAccountId: accounts[i % 8]!,
+        dstAccountId: i % 12 === 5 ? unknown : accounts[(i + 3) % 8]!,
+        amount: BigInt(1 + (i % 40)),
+      })
+      .then(
+        (transaction) => ({ transaction, code: null }),
+        (error: ServiceError) => ({ transaction: null, code: error.code }),
+      ),
+  );
+  const answers = await Promise.all(calls);
+  expect(answers.filter((a) => a.code !== null).map((a) => a.code)).toEqual(Array(4).fill(status.NOT_FOUND));
+  const ok = answers.filter((a) => a.transaction).map((a) => a.transaction!);
+  expect(ok.every((t) => t.status === TransactionStatus.TRANSACTION_STATUS_SUCCESS)).toBe(true);
+  // Fewer database transactions than transfers: they were posted together.
+  expect((await xidsOf(ok.map((t) => t.transactionId))).length).toBeLessThan(ok.length);
+  expect(await verifyLedger(pool)).toMatchObject({ ok: true });
+});
