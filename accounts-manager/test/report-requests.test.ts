@@ -124,6 +124,8 @@ describe('tokens', () => {
       filter: { startUs: microsOfDate(new Date(now - DAY)), endUs: null, accountId: accountB },
       pageSize: 10,
       snapshot: '1:1:',
+      epoch: 1,
+      cluster: null,
       totalSize: 5n,
       takenAtMs: Date.now(),
     });
@@ -141,6 +143,8 @@ describe('tokens', () => {
       filter: { startUs: microsOfDate(new Date(now - DAY)), endUs: null, accountId: accountA },
       pageSize: 10,
       snapshot: '1:1:',
+      epoch: 1,
+      cluster: null,
       totalSize: 5n,
       takenAtMs: Date.now() - ledger.config.reportTokenTtlMs - 1000,
     });

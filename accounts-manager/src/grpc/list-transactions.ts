@@ -1,7 +1,7 @@
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import type { ListTransactionsRequest, ListTransactionsResponse } from '@alfabet/proto/accounts/v1';
 import type pg from 'pg';
-import { notFound } from '@alfabet/service-kit/field-error';
+import { invalidArgument, notFound } from '@alfabet/service-kit/field-error';
 import { transactionToProto } from './mapping.js';
 import { toLedgerTransaction } from '../db/transaction-rows.js';
 import type { Logger } from '../logger.js';
@@ -15,6 +15,8 @@ export interface ReportDeps {
   tokens: ReportTokens;
   /** Promises, before each new snapshot, that this server's tokens are accounted for (db/report-horizon.sql.ts). */
   issuer: { beforeIssuing(): Promise<void> };
+  /** Whether a token's ledger epoch is in this database's history (db/ledger-epochs.sql.ts). */
+  epochs: { has(epoch: { epoch: number; cluster: string }): Promise<boolean> };
   windowMs: number;
   log: Logger;
   /** Counts every page read from the database (a client that is gone stops it). */
@@ -46,10 +48,12 @@ export function listTransactions(deps: ReportDeps): (call: ReportCall) => Promis
       page = 1;
       position = { offset: 0 };
     } else if (start.from === 'snapshot') {
+      await assertTakenInThisLedger(deps, 'snapshot_token', start.snapshot);
       snapshot = start.snapshot;
       page = start.page;
       position = { offset: (page - 1) * snapshot.pageSize };
     } else {
+      await assertTakenInThisLedger(deps, 'page_token', start.snapshot);
       snapshot = start.snapshot;
       page = start.cursor.page;
       position = {
@@ -85,6 +89,19 @@ export function listTransactions(deps: ReportDeps): (call: ReportCall) => Promis
     }
     if (!call.cancelled) call.end();
   };
+}
+
+/**
+ * A token's snapshot is judged by its epoch's xids: that epoch must be one of this database's
+ * history (the same database, or one restored from it), not of some other ledger's.
+ */
+async function assertTakenInThisLedger(deps: ReportDeps, field: string, snapshot: ReportSnapshot): Promise<void> {
+  if (snapshot.cluster === null) return; // a token from before epochs: epoch 1, this database's first
+  if (await deps.epochs.has({ epoch: snapshot.epoch, cluster: snapshot.cluster })) return;
+  throw invalidArgument(
+    field,
+    `was taken on a ledger database this one was not restored from (epoch ${snapshot.epoch}); start a new listing`,
+  );
 }
 
 function cursorAfter(page: number, row: ReportRow) {
