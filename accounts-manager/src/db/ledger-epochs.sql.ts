@@ -68,9 +68,11 @@ interface EpochState {
 
 /**
  * Makes this cluster the ledger's current epoch: returns the latest epoch when it is
- * this cluster's (and rows are stamped with it), or begins the next one.
+ * this cluster's (and rows are stamped with it), or begins the next one. `beginNew`
+ * begins one whatever the latest is (ledger:restore: a restored row is never this
+ * cluster's own, even when restored where it was dumped).
  */
-export async function enterLedgerEpoch(pool: pg.Pool): Promise<EnteredEpoch> {
+export async function enterLedgerEpoch(pool: pg.Pool, options: { beginNew?: boolean } = {}): Promise<EnteredEpoch> {
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
@@ -84,9 +86,11 @@ export async function enterLedgerEpoch(pool: pg.Pool): Promise<EnteredEpoch> {
       LEFT JOIN LATERAL (SELECT epoch, system_identifier FROM ledger_epochs ORDER BY epoch DESC LIMIT 1) e ON true`);
     const state = rows[0]!;
     const stamped = /^\d+$/.test(state.column_default ?? '') ? Number(state.column_default) : 0;
-    if (state.latest_epoch !== null && state.latest_cluster === state.cluster && stamped === state.latest_epoch) {
+    const current =
+      state.latest_epoch !== null && state.latest_cluster === state.cluster && stamped === state.latest_epoch;
+    if (current && !options.beginNew) {
       await client.query('COMMIT');
-      return { epoch: state.latest_epoch, cluster: state.cluster, began: false, previous: null };
+      return { epoch: state.latest_epoch!, cluster: state.cluster, began: false, previous: null };
     }
     // Another cluster (or a default out of step with the table): a new epoch is always safe.
     const epoch = Math.max(state.latest_epoch ?? 0, stamped) + 1;

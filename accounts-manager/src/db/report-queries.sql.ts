@@ -66,10 +66,7 @@ export interface TakenSnapshot {
  * one unbroken run of hours — to a row count of the two edges around them;
  * without sealed hours the run is empty and everything is counted.
  */
-export async function takeSnapshot(
-  pool: pg.Pool,
-  filter: ReportFilter,
-): Promise<TakenSnapshot | null> {
+export async function takeSnapshot(pool: pg.Pool, filter: ReportFilter): Promise<TakenSnapshot | null> {
   const result = await pool.query<{
     snapshot: string;
     epoch: number;
