@@ -1,5 +1,5 @@
-import { credentials, status, type ServiceError } from '@grpc/grpc-js';
-import { AccountsServiceClient, Direction, type Transaction } from '@alfabet/proto/accounts/v1';
+import { status, type ServiceError } from '@grpc/grpc-js';
+import { type AccountsServiceClient, Direction, type Transaction } from '@alfabet/proto/accounts/v1';
 import { microsOfTimestamp, timestampOfDate } from '@alfabet/service-kit/timestamps';
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
