@@ -78,6 +78,8 @@ const sent: Sent[] = [];
 const listings: Taken[] = [];
 let backupSnapshot: string;
 let dumped: DumpedRow[];
+/** Transactions made on the restore. */
+const fresh: Transaction[] = [];
 
 function runCli(name: string, databaseUrl: string, args: string[] = []): Promise<{ code: number; output: string }> {
   return new Promise((resolve) => {
@@ -344,33 +346,22 @@ describe('a ledger backed up under load and restored into another cluster', () =
     expect(await ledgerState(restoredPool)).toEqual(before);
   }, 120_000);
 
-  it('shows new transactions on the restore in new listings, never in a token taken before them', async () => {
-    const beforeNew = await takeListing(restored.client);
-    const api = ledgerApi(restored.client);
-    const fresh: Transaction[] = [];
-    for (let i = 0; i < 40; i++) {
-      fresh.push(
-        i % 2
-          ? await api.transfer({
-              srcAccountId: accounts[i % ACCOUNTS]!,
-              dstAccountId: accounts[(i + 1) % ACCOUNTS]!,
-              amount: 7n,
-            })
-          : await api.bankTransaction({
-              dstAccountId: accounts[i % ACCOUNTS]!,
-              amount: 5n,
-              direction: Direction.DIRECTION_CREDIT,
-            }),
-      );
-    }
+  it('never shows a transaction made on the restore in a token taken on the source', async () => {
+    fresh.push(...(await transactOn(restored.client, 20)));
+    for (const taken of listings) await expectListsAsTaken(restored.client, taken);
+  }, 60_000);
+
+  it('shows new transactions in new listings on the restore, never in a token taken before them', async () => {
+    const freshRows = () => fresh.map((t) => ({ id: t.transactionId, us: microsOfTimestamp(t.createTime!) }));
+    const beforeMore = await takeListing(restored.client);
+    expect(beforeMore.ids).toEqual(reportOrder([...inReport(dumped), ...freshRows()]));
+    fresh.push(...(await transactOn(restored.client, 20)));
     const pages = await listAll(restored.client, { startTime: timestampOfDate(START), pageSize: PAGE_SIZE });
-    const freshRows = fresh.map((t) => ({ id: t.transactionId, us: microsOfTimestamp(t.createTime!) }));
-    expect(idsOf(pages)).toEqual(reportOrder([...inReport(dumped), ...freshRows]));
-    expect(beforeNew.ids).toEqual(reportOrder(inReport(dumped)));
-    for (const taken of [...listings, beforeNew]) await expectListsAsTaken(restored.client, taken);
+    expect(idsOf(pages)).toEqual(reportOrder([...inReport(dumped), ...freshRows()]));
+    for (const taken of [...listings, beforeMore]) await expectListsAsTaken(restored.client, taken);
 
     // A token of the restore's epoch names a cluster the source's history does not hold.
-    const foreign = await listAll(source.client, { snapshotToken: beforeNew.snapshotToken }).catch((e) => e);
+    const foreign = await listAll(source.client, { snapshotToken: beforeMore.snapshotToken }).catch((e) => e);
     expect((foreign as ServiceError).code).toBe(status.INVALID_ARGUMENT);
     expect((foreign as ServiceError).details).toMatch(/^snapshot_token: was taken on a ledger database/);
 
@@ -379,6 +370,21 @@ describe('a ledger backed up under load and restored into another cluster', () =
     await expectXidsFarBehind();
   }, 120_000);
 });
+
+/** `count` new transactions (bank credits and transfers, one after another) on the restore. */
+async function transactOn(client: AccountsServiceClient, count: number): Promise<Transaction[]> {
+  const api = ledgerApi(client);
+  const made: Transaction[] = [];
+  for (let i = 0; i < count; i++) {
+    const account = accounts[i % ACCOUNTS]!;
+    made.push(
+      i % 2
+        ? await api.transfer({ srcAccountId: account, dstAccountId: accounts[(i + 1) % ACCOUNTS]!, amount: 7n })
+        : await api.bankTransaction({ dstAccountId: account, amount: 5n, direction: Direction.DIRECTION_CREDIT }),
+    );
+  }
+  return made;
+}
 
 /** The precondition that makes this test mean something: every copied row's xid is beyond the restore's counter. */
 async function expectXidsFarBehind(): Promise<void> {
