@@ -75,7 +75,9 @@ let restoredPool: pg.Pool;
 let restored: TestLedger;
 let accounts: string[];
 const sent: Sent[] = [];
+/** Listings taken on the source before the backup, and one after it. */
 const listings: Taken[] = [];
+let takenAfter: Taken;
 let backupSnapshot: string;
 let dumped: DumpedRow[];
 /** Transactions made on the restore. */
@@ -256,8 +258,9 @@ describe('a ledger backed up under load and restored into another cluster', () =
     listings.push(await takeListing(source.client));
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     listings.push(await takeListing(source.client));
-    const backup = await runCli('ledger-backup', sourceUrl, [join(work, 'ledger.dump')]);
+    const backup = await runCli('ledger-backup', sourceUrl, [join(work, 'ledger-backup')]);
     await new Promise((resolve) => setTimeout(resolve, 1_000));
+    takenAfter = await takeListing(source.client);
     stopLoad();
     await load;
     expect(backup.output).toMatch(/^ledger:backup: .* ledger epoch 1 on cluster \d+, snapshot \d+:\d+:[\d,]*$/m);
@@ -268,7 +271,8 @@ describe('a ledger backed up under load and restored into another cluster', () =
     // The load ran on both sides of the backup's snapshot.
     expect(sent.filter((s) => dumpedIds.has(s.answer.transactionId)).length).toBeGreaterThan(200);
     expect(sent.filter((s) => !dumpedIds.has(s.answer.transactionId)).length).toBeGreaterThan(20);
-    for (const taken of listings) await expectListsAsTaken(source.client, taken);
+    for (const taken of [...listings, takenAfter]) await expectListsAsTaken(source.client, taken);
+    expect(takenAfter.ids.some((id) => !dumpedIds.has(id))).toBe(true);
     console.log(
       `backup of snapshot ${backupSnapshot}: ${dumped.length} transactions (${dumped.filter((r) => r.archived).length} archived); ` +
         `${sent.length} requests answered, ${sent.filter((s) => !dumpedIds.has(s.answer.transactionId)).length} after the snapshot`,
@@ -278,8 +282,9 @@ describe('a ledger backed up under load and restored into another cluster', () =
   it('is restored by ledger:restore into a fresh cluster whose xid counter is far behind, and verifies', async () => {
     cluster = startPrivatePostgres(await freePort());
     restoredUrl = cluster.url('alfabet_accounts');
-    const restore = await runCli('ledger-restore', restoredUrl, [join(work, 'ledger.dump')]);
-    expect(restore.output).toMatch(/ledger epoch 2 begun on cluster \d+ \(the backup's: epoch 1, cluster \d+\)/);
+    const restore = await runCli('ledger-restore', restoredUrl, [join(work, 'ledger-backup')]);
+    expect(restore.output).toContain(`(the backup's: epoch 1 on cluster`);
+    expect(restore.output).toMatch(/ledger epoch 2 begun on cluster \d+ .*snapshot \d+:\d+:[\d,]*\)$/m);
     expect(restore.output).toContain('ledger:verify OK');
     expect(restore.code).toBe(0);
     restoredPool = new pg.Pool({ connectionString: restoredUrl, max: 4 });
@@ -332,6 +337,20 @@ describe('a ledger backed up under load and restored into another cluster', () =
   it('lists by the tokens taken on the source before the backup exactly what they listed there', async () => {
     for (const taken of listings) await expectListsAsTaken(restored.client, taken);
   }, 60_000);
+
+  it('refuses the tokens taken on the source after the backup: they name transactions it does not hold', async () => {
+    for (const fields of [
+      { snapshotToken: takenAfter.snapshotToken },
+      { snapshotToken: takenAfter.snapshotToken, page: 2 },
+      ...takenAfter.pageTokens.map(({ token }) => ({ pageToken: token })),
+    ]) {
+      const error = (await listAll(restored.client, fields).catch((e) => e)) as ServiceError;
+      expect(error.code).toBe(status.INVALID_ARGUMENT);
+      expect(error.details).toMatch(
+        /^(snapshot|page)_token: was taken after the backup this ledger database was restored/,
+      );
+    }
+  });
 
   it('replays old request ids: the original transaction, no money moved', async () => {
     const dumpedIds = new Set(dumped.map((row) => row.transaction_id));

@@ -66,51 +66,72 @@ interface EpochState {
   column_default: string | null;
 }
 
+/** What ledger:restore knows of the backup it restored: the epoch it was taken in and its snapshot. */
+export interface RestoredBackup {
+  epoch: number;
+  snapshot: string;
+}
+
 /**
  * Makes this cluster the ledger's current epoch: returns the latest epoch when it is
- * this cluster's (and rows are stamped with it), or begins the next one. `beginNew`
- * begins one whatever the latest is (ledger:restore: a restored row is never this
- * cluster's own, even when restored where it was dumped).
+ * this cluster's (and rows are stamped with it), or begins the next one.
+ * `restoredFrom` (ledger:restore) begins one whatever the latest is — a restored row
+ * is never this cluster's own, even restored where it was dumped — and records the
+ * backup's snapshot with it.
  */
-export async function enterLedgerEpoch(pool: pg.Pool, options: { beginNew?: boolean } = {}): Promise<EnteredEpoch> {
+export async function enterLedgerEpoch(pool: pg.Pool, restoredFrom?: RestoredBackup): Promise<EnteredEpoch> {
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
     await client.query('SELECT pg_advisory_xact_lock($1)', [EPOCH_LOCK_KEY]);
-    const { rows } = await client.query<EpochState>(`
-      SELECT c.system_identifier::text AS cluster, e.epoch AS latest_epoch, e.system_identifier::text AS latest_cluster,
-             (SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d
-              JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
-              WHERE d.adrelid = 'public.transactions'::regclass AND a.attname = 'epoch') AS column_default
-      FROM pg_control_system() c
-      LEFT JOIN LATERAL (SELECT epoch, system_identifier FROM ledger_epochs ORDER BY epoch DESC LIMIT 1) e ON true`);
-    const state = rows[0]!;
+    const state = await readEpochState(client);
     const stamped = /^\d+$/.test(state.column_default ?? '') ? Number(state.column_default) : 0;
-    const current =
-      state.latest_epoch !== null && state.latest_cluster === state.cluster && stamped === state.latest_epoch;
-    if (current && !options.beginNew) {
+    const latest = state.latest_epoch === null ? null : { epoch: state.latest_epoch, cluster: state.latest_cluster! };
+    if (restoredFrom && restoredFrom.epoch !== latest?.epoch) {
+      throw new Error(`the backup says epoch ${restoredFrom.epoch}, the restored ledger_epochs ${latest?.epoch}`);
+    }
+    if (!restoredFrom && latest?.cluster === state.cluster && stamped === latest.epoch) {
       await client.query('COMMIT');
-      return { epoch: state.latest_epoch!, cluster: state.cluster, began: false, previous: null };
+      return { ...latest, began: false, previous: null };
     }
     // Another cluster (or a default out of step with the table): a new epoch is always safe.
-    const epoch = Math.max(state.latest_epoch ?? 0, stamped) + 1;
-    await client.query(
-      `INSERT INTO ledger_epochs (epoch, system_identifier, first_xact_id)
-       SELECT $1, system_identifier, pg_current_xact_id() FROM pg_control_system()`,
-      [epoch],
-    );
-    // DDL takes no parameters; epoch is an integer computed above.
-    await client.query(`ALTER TABLE public.transactions ALTER COLUMN epoch SET DEFAULT ${epoch}`);
-    await client.query('DELETE FROM report_hour_counts WHERE row_count IS NULL');
+    const epoch = Math.max(latest?.epoch ?? 0, stamped) + 1;
+    await beginEpoch(client, epoch, restoredFrom?.snapshot ?? null);
     await client.query('COMMIT');
-    const previous = state.latest_epoch === null ? null : { epoch: state.latest_epoch, cluster: state.latest_cluster! };
-    return { epoch, cluster: state.cluster, began: true, previous };
+    return { epoch, cluster: state.cluster, began: true, previous: latest };
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;
   } finally {
     client.release();
   }
+}
+
+/** This cluster, the latest epoch recorded, and the epoch rows are stamped with now (the column default). */
+async function readEpochState(client: pg.PoolClient): Promise<EpochState> {
+  const { rows } = await client.query<EpochState>(`
+    SELECT c.system_identifier::text AS cluster, e.epoch AS latest_epoch, e.system_identifier::text AS latest_cluster,
+           (SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d
+            JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+            WHERE d.adrelid = 'public.transactions'::regclass AND a.attname = 'epoch') AS column_default
+    FROM pg_control_system() c
+    LEFT JOIN LATERAL (SELECT epoch, system_identifier FROM ledger_epochs ORDER BY epoch DESC LIMIT 1) e ON true`);
+  return rows[0]!;
+}
+
+/**
+ * Records `epoch` on this cluster and stamps new rows with it. Unsealed hour marks go:
+ * their xids are the old cluster's (sealed counts stay true: every row they counted is here).
+ */
+async function beginEpoch(client: pg.PoolClient, epoch: number, restoredSnapshot: string | null): Promise<void> {
+  await client.query(
+    `INSERT INTO ledger_epochs (epoch, system_identifier, first_xact_id, restored_snapshot)
+     SELECT $1, system_identifier, pg_current_xact_id(), $2::pg_snapshot FROM pg_control_system()`,
+    [epoch, restoredSnapshot],
+  );
+  // DDL takes no parameters; epoch is an integer computed by the caller.
+  await client.query(`ALTER TABLE public.transactions ALTER COLUMN epoch SET DEFAULT ${Number(epoch)}`);
+  await client.query('DELETE FROM report_hour_counts WHERE row_count IS NULL');
 }
 
 /**
@@ -136,31 +157,46 @@ export function refuseOtherClusters(pool: pg.Pool, epoch: LedgerEpoch, onRefused
   };
 }
 
-/** Whether this database's history holds `epoch` on `cluster` (a report token's origin). */
-export async function hasLedgerEpoch(pool: pg.Pool, epoch: LedgerEpoch): Promise<boolean> {
-  const { rows } = await pool.query({
-    name: 'ledger_epoch_known',
-    text: 'SELECT 1 FROM ledger_epochs WHERE epoch = $1 AND system_identifier = $2::bigint',
-    values: [epoch.epoch, epoch.cluster],
+/** Where a report token's epoch stands in this database's history. */
+export interface EpochOrigin {
+  /**
+   * When the next epoch began by ledger:restore: the backup's snapshot of this epoch. This
+   * database holds exactly the rows of this epoch that snapshot saw; null when not known.
+   */
+  restoredSnapshot: string | null;
+}
+
+/**
+ * Looks up `epoch` (on `cluster`, unless null: a token from before epochs) in this
+ * database's history; null when this database never lived in it.
+ */
+async function findEpochOrigin(pool: pg.Pool, epoch: number, cluster: string | null): Promise<EpochOrigin | null> {
+  const { rows } = await pool.query<{ restored_snapshot: string | null }>({
+    name: 'ledger_epoch_origin',
+    text: `SELECT (SELECT n.restored_snapshot::text FROM ledger_epochs n WHERE n.epoch = e.epoch + 1) AS restored_snapshot
+           FROM ledger_epochs e WHERE e.epoch = $1 AND ($2::bigint IS NULL OR e.system_identifier = $2::bigint)`,
+    values: [epoch, cluster],
   });
-  return rows.length > 0;
+  return rows[0] ? { restoredSnapshot: rows[0].restored_snapshot } : null;
 }
 
 /**
  * The epochs of this database's history a report token may come from, asked of the
- * database once per epoch (an epoch, once recorded, stays): a token taken on a
- * database this one was not restored from is refused, not judged by foreign xids.
+ * database once per epoch (a server only ever runs in the latest, so what it learns
+ * of an epoch stays true while it runs): a token taken on a database this one was
+ * not restored from is refused, never judged by foreign xids.
  */
 export class KnownLedgerEpochs {
-  private readonly known = new Set<string>();
+  private readonly known = new Map<string, EpochOrigin>();
 
   constructor(private readonly pool: pg.Pool) {}
 
-  async has(epoch: LedgerEpoch): Promise<boolean> {
-    const key = `${epoch.epoch}@${epoch.cluster}`;
-    if (this.known.has(key)) return true;
-    if (!(await hasLedgerEpoch(this.pool, epoch))) return false;
-    this.known.add(key);
-    return true;
+  async origin(epoch: number, cluster: string | null): Promise<EpochOrigin | null> {
+    const key = `${epoch}@${cluster ?? ''}`;
+    const cached = this.known.get(key);
+    if (cached) return cached;
+    const found = await findEpochOrigin(this.pool, epoch, cluster);
+    if (found) this.known.set(key, found);
+    return found;
   }
 }

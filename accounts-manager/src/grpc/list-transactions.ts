@@ -9,14 +9,16 @@ import { fetchPage, takeSnapshot, type PagePosition, type ReportRow } from '../d
 import { parseListingRequest, type ReportPolicy } from '../reports/report-request.js';
 import type { ReportTokens } from '../reports/report-tokens.js';
 import { totalPagesOf, type ReportSnapshot } from '../reports/report-types.js';
+import { seesNoMoreThan } from '../reports/snapshots.js';
+import type { EpochOrigin } from '../db/ledger-epochs.sql.js';
 
 export interface ReportDeps {
   pool: pg.Pool;
   tokens: ReportTokens;
   /** Promises, before each new snapshot, that this server's tokens are accounted for (db/report-horizon.sql.ts). */
   issuer: { beforeIssuing(): Promise<void> };
-  /** Whether a token's ledger epoch is in this database's history (db/ledger-epochs.sql.ts). */
-  epochs: { has(epoch: { epoch: number; cluster: string }): Promise<boolean> };
+  /** Where a token's ledger epoch stands in this database's history, null if nowhere (db/ledger-epochs.sql.ts). */
+  epochs: { origin(epoch: number, cluster: string | null): Promise<EpochOrigin | null> };
   windowMs: number;
   log: Logger;
   /** Counts every page read from the database (a client that is gone stops it). */
@@ -48,12 +50,12 @@ export function listTransactions(deps: ReportDeps): (call: ReportCall) => Promis
       page = 1;
       position = { offset: 0 };
     } else if (start.from === 'snapshot') {
-      await assertTakenInThisLedger(deps, 'snapshot_token', start.snapshot);
+      await assertAnswerableHere(deps, 'snapshot_token', start.snapshot);
       snapshot = start.snapshot;
       page = start.page;
       position = { offset: (page - 1) * snapshot.pageSize };
     } else {
-      await assertTakenInThisLedger(deps, 'page_token', start.snapshot);
+      await assertAnswerableHere(deps, 'page_token', start.snapshot);
       snapshot = start.snapshot;
       page = start.cursor.page;
       position = {
@@ -93,15 +95,25 @@ export function listTransactions(deps: ReportDeps): (call: ReportCall) => Promis
 
 /**
  * A token's snapshot is judged by its epoch's xids: that epoch must be one of this database's
- * history (the same database, or one restored from it), not of some other ledger's.
+ * history (the same database, or one restored from it), not some other ledger's; and when
+ * this database was restored from a backup of that epoch, the token must see no transaction
+ * the backup did not (one taken on the source after the backup names rows that are not here).
  */
-async function assertTakenInThisLedger(deps: ReportDeps, field: string, snapshot: ReportSnapshot): Promise<void> {
-  if (snapshot.cluster === null) return; // a token from before epochs: epoch 1, this database's first
-  if (await deps.epochs.has({ epoch: snapshot.epoch, cluster: snapshot.cluster })) return;
-  throw invalidArgument(
-    field,
-    `was taken on a ledger database this one was not restored from (epoch ${snapshot.epoch}); start a new listing`,
-  );
+async function assertAnswerableHere(deps: ReportDeps, field: string, snapshot: ReportSnapshot): Promise<void> {
+  const origin = await deps.epochs.origin(snapshot.epoch, snapshot.cluster);
+  if (!origin) {
+    throw invalidArgument(
+      field,
+      `was taken on a ledger database this one was not restored from (epoch ${snapshot.epoch}); start a new listing`,
+    );
+  }
+  if (origin.restoredSnapshot && !seesNoMoreThan(snapshot.snapshot, origin.restoredSnapshot)) {
+    throw invalidArgument(
+      field,
+      'was taken after the backup this ledger database was restored from, and names transactions the backup ' +
+        'does not hold; start a new listing',
+    );
+  }
 }
 
 function cursorAfter(page: number, row: ReportRow) {

@@ -16,5 +16,7 @@ export const LedgerEpochSchema = defineEntity({
     /** That cluster's transaction-id counter when the epoch began. */
     firstXactId: p.string().columnType('xid8'),
     beganAt: p.datetime().defaultRaw('now()'),
+    /** When ledger:restore began the epoch: the backup's snapshot of the epoch before (what its rows are). */
+    restoredSnapshot: p.string().columnType('pg_snapshot').nullable(),
   },
 });

@@ -35,7 +35,11 @@ export class Migration20261129150000_ledger_epochs extends Migration {
         system_identifier  bigint NOT NULL,
         -- That cluster's transaction-id counter when the epoch began (for ops reading the history).
         first_xact_id      xid8 NOT NULL,
-        began_at           timestamptz NOT NULL DEFAULT now()
+        began_at           timestamptz NOT NULL DEFAULT now(),
+        -- Set when ledger:restore began the epoch: the backup's snapshot (of the epoch before). The
+        -- rows of earlier epochs here are exactly those it saw, so a token of the epoch before is
+        -- answerable only if it saw no more than that snapshot did.
+        restored_snapshot  pg_snapshot
       )`);
     this.addSql(`
       INSERT INTO ledger_epochs (epoch, system_identifier, first_xact_id)
