@@ -1,4 +1,5 @@
-// npm run bench [-- --quick] [--seconds N] [--callers 8,32,128] [--only reconciliation,transfers,bank,report,advances]
+// npm run bench [-- --quick] [--seconds N] [--callers 8,32,128]
+//                 [--only reconciliation,transfers,bank,archive,report,advances,accounts]
 //                 [--advances-count N] [--advances-timeout S] [--reconciliation-count N] [--cpu-prof]
 //
 // Starts its own stack (scripts/stack.mjs on free ports, its own databases,
@@ -9,7 +10,7 @@
 // these machines are shared and noisy, absolute numbers travel badly.
 // Exits non-zero only when a correctness check fails (money moved by a
 // replay, an advance paid twice, a reconciliation finding on a healthy book,
-// ledger:verify); missed targets are reported.
+// a seeded row the archive did not move, ledger:verify); missed targets are reported.
 import { execFile, spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
@@ -19,6 +20,8 @@ import { parseArgs, promisify } from 'node:util';
 import pg from 'pg';
 import { healthCheck } from '../scripts/stack-health.mjs';
 import { advancesBenchmark } from './advances-bench.mjs';
+import { archiveBenchmark, archiveRow } from './archive-bench.mjs';
+import { entityManagerBenchmark } from './entity-manager-bench.mjs';
 import { reconciliationBenchmark } from './reconciliation-bench.mjs';
 import { temporalAnchor } from './temporal-anchor.mjs';
 import { transfersChart } from './chart.mjs';
@@ -56,8 +59,10 @@ const PLAN = options.quick
       callers: [8],
       bankSeconds: 2,
       report: { hot: 20_000, archived: 50_000, listings: 5 },
+      archive: { rows: 20_000 },
       advances: { count: 20, timeoutMs: 40_000 },
       reconciliation: { count: 500 },
+      accountCalls: 300,
     }
   : {
       seconds: 5,
@@ -65,15 +70,17 @@ const PLAN = options.quick
       callers: [8, 32, 128],
       bankSeconds: 10,
       report: { hot: 1_000_000, archived: 5_000_000, listings: 50 },
+      archive: { rows: 1_000_000 },
       advances: { count: 1_000, timeoutMs: 60_000 },
       reconciliation: { count: 10_000 },
+      accountCalls: 2_000,
     };
 if (options.seconds) PLAN.seconds = Number(options.seconds);
 if (options.callers) PLAN.callers = options.callers.split(',').map(Number);
 if (options['advances-timeout']) PLAN.advances.timeoutMs = Number(options['advances-timeout']) * 1000;
 if (options['advances-count']) PLAN.advances.count = Number(options['advances-count']);
 if (options['reconciliation-count']) PLAN.reconciliation.count = Number(options['reconciliation-count']);
-const ONLY = new Set((options.only ?? 'reconciliation,transfers,bank,report,advances').split(','));
+const ONLY = new Set((options.only ?? 'reconciliation,transfers,bank,archive,report,advances,accounts').split(','));
 const BANK_CALLERS = 32;
 const TARGETS = {
   transferRatioAt32: 0.5,
@@ -165,10 +172,24 @@ async function runBenchmarks(stack, work, results) {
     });
     results.checks.reconciliationHealthy = results.reconciliation.healthy;
   }
-  if (ONLY.has('transfers') || ONLY.has('bank')) {
+  if (ONLY.has('transfers') || ONLY.has('bank') || ONLY.has('archive')) {
     const accounts = await fundedAccounts(work);
     if (ONLY.has('transfers')) results.transfers = await transfersBenchmark(stack.env, accounts, pids);
     if (ONLY.has('bank')) results.bank = await bankBenchmark(stack.env, accounts, results, pids);
+    if (ONLY.has('archive')) {
+      results.archive = await archiveBenchmark({
+        root: ROOT,
+        address: stack.env.ACCOUNTS_GRPC_ADDR,
+        databaseUrl: dbUrl(DB.accounts),
+        accountsFile: accounts.many,
+        work,
+        rows: PLAN.archive.rows,
+        seconds: PLAN.seconds,
+        warmupMs: PLAN.warmupMs,
+        say,
+      });
+      results.checks.archiveMovedEveryRow = results.archive.movedEveryRow;
+    }
   }
   if (ONLY.has('report'))
     results.report = await withReportServer((server) =>
@@ -178,6 +199,8 @@ async function runBenchmarks(stack, work, results) {
     results.advances = await advancesAgainstAnchor(stack.env, pids);
     results.checks.advancesLedger = results.advances.ledgerCheck.ok;
   }
+  if (ONLY.has('accounts'))
+    results.accounts = await entityManagerBenchmark({ databaseUrl: dbUrl(DB.accounts), calls: PLAN.accountCalls, say });
   results.checks.ledgerVerify = await ledgerVerify(dbUrl(DB.accounts));
 }
 
@@ -578,9 +601,11 @@ function printTable(results) {
   row('---', '---', '---', '---', '---');
   transfersRows(row, results.transfers);
   if (results.bank) bankRow(row, results.bank, results.checks);
+  if (results.archive) archiveRow(row, results.archive);
   if (results.report) reportRows(row, results.report);
   if (results.advances) advancesRow(row, results.advances);
   if (results.reconciliation) reconciliationRows(row, results.reconciliation);
+  if (results.accounts) accountsRow(row, results.accounts);
   const memory = results.transfers?.rows.find((x) => x.memory)?.memory;
   if (memory) memoryRow(row, memory);
   console.log(`\n${lines.join('\n')}\n`);
@@ -604,6 +629,16 @@ function transfersRows(row, transfers) {
       '',
     );
   }
+}
+
+function accountsRow(row, a) {
+  row(
+    'GetAccount / CreateAccount through the EntityManager',
+    `${a.get.cpuUs} / ${a.create.cpuUs} µs CPU per call`,
+    `the same read, one prepared statement: ${a.raw.cpuUs} µs`,
+    `${a.getRatio}× / ${a.createRatio}×`,
+    '',
+  );
 }
 
 function bankRow(row, b, checks) {

@@ -32,25 +32,8 @@ export async function temporalAnchor({ temporalAddress, temporalPid, count, inte
     const client = new Client({ connection });
     const cpuBefore = { temporal: cpuSeconds(temporalPid), worker: cpuSeconds(worker.pid) };
     const started = Date.now();
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: START_CONCURRENCY }, async () => {
-        while (next < count) {
-          next += 1;
-          await client.workflow.start('advanceShape', {
-            taskQueue,
-            workflowId: `${taskQueue}-${next}`,
-            args: [12, intervalMs],
-          });
-        }
-      }),
-    );
-    let done = 0;
-    while (Date.now() - started < timeoutMs) {
-      done = (await client.workflow.count(`TaskQueue = "${taskQueue}" AND ExecutionStatus = "Completed"`)).count;
-      if (done === count) break;
-      await new Promise((resolve) => setTimeout(resolve, 500));
-    }
+    await startAll(client, taskQueue, count, intervalMs);
+    const done = await waitForCompleted(client, taskQueue, count, started + timeoutMs);
     const seconds = (Date.now() - started) / 1000;
     const cpu = {
       temporal: round((cpuSeconds(temporalPid) - cpuBefore.temporal) / seconds, 2),
@@ -81,4 +64,32 @@ export async function temporalAnchor({ temporalAddress, temporalPid, count, inte
     if (worker.exitCode === null) worker.kill('SIGKILL');
     await connection.close();
   }
+}
+
+/** Starts `count` workflows, START_CONCURRENCY at a time. */
+async function startAll(client, taskQueue, count, intervalMs) {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: START_CONCURRENCY }, async () => {
+      while (next < count) {
+        next += 1;
+        await client.workflow.start('advanceShape', {
+          taskQueue,
+          workflowId: `${taskQueue}-${next}`,
+          args: [12, intervalMs],
+        });
+      }
+    }),
+  );
+}
+
+/** How many of the queue's workflows completed, polled until all have or `deadline` (ms) passes. */
+async function waitForCompleted(client, taskQueue, count, deadline) {
+  let done = 0;
+  while (Date.now() < deadline) {
+    done = (await client.workflow.count(`TaskQueue = "${taskQueue}" AND ExecutionStatus = "Completed"`)).count;
+    if (done === count) break;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  return done;
 }

@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
  * the stack starts, every benchmark runs against it, pgbench anchors are
  * measured, the correctness checks the benchmarks carry pass (bank replays
  * moved no money, each advance paid exactly its amount, a healthy book
- * reconciled without a finding, ledger:verify), and
+ * reconciled without a finding, every seeded row archived while transfers ran,
+ * ledger:verify), and
  * the results JSON and chart are written. No figure is compared with a speed:
  * speed belongs to the benchmark's own output, never to a test.
  */
@@ -52,6 +53,7 @@ test('the benchmark harness runs every benchmark in --quick mode and its correct
     expect(results.checks).toEqual({
       reconciliationHealthy: true,
       bankReplaysMovedNoMoney: true,
+      archiveMovedEveryRow: true,
       advancesLedger: true,
       ledgerVerify: true,
     });
@@ -69,6 +71,15 @@ test('the benchmark harness runs every benchmark in --quick mode and its correct
     expect(results.bank.proof.replays).toBeGreaterThan(0);
     expect(results.bank.proof.rowsWritten).toBe(results.bank.proof.uniqueRequestIds);
     expect(results.bank.proof.bankBalanceChangeMinor).toBe(results.bank.proof.netCreditedByUniqueRequestsMinor);
+    // The archive's cost: the real command moved the seeded day while Transfer ran, next to the same load alone.
+    expect(results.archive).toMatchObject({ rows: results.plan.archive.rows, movedEveryRow: true });
+    for (const run of [results.archive.alone, results.archive.duringMove]) {
+      expect(run.calls).toBeGreaterThan(0);
+      expect(run.p99Ms).toBeGreaterThanOrEqual(run.p50Ms);
+    }
+    expect(results.archive.move.lockedMs).toBeGreaterThanOrEqual(0);
+    expect(results.archive.lockWait.samples).toBeGreaterThan(0);
+    expect(output).toMatch(/\| Archive a day of [\d,]+ rows under Transfer ×32 \| while it moved/);
     // Benchmark 3: the whole window was streamed, exactly the seeded hot rows and none of the archived ones.
     expect(results.report.rowsInWindow).toBe(results.plan.report.hot);
     expect(results.report.stream.rows).toBe(results.plan.report.hot);

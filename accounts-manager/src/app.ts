@@ -3,6 +3,7 @@ import { AccountsServiceService } from '@alfabet/proto/accounts/v1';
 import { guardedService, startGrpcServer, type RunningGrpcServer } from '@alfabet/service-kit/grpc-server';
 import { serverCredentials, transportOf } from '@alfabet/service-kit/tls';
 import { startMetricsEndpoint } from '@alfabet/service-kit/metrics-server';
+import type { EntityManager } from '@mikro-orm/postgresql';
 import type pg from 'pg';
 import type { AccountsConfig } from './config.js';
 import { openDatabase, type LedgerOrm } from './db/orm.js';
@@ -43,7 +44,7 @@ export async function startAccountsApp(config: AccountsConfig, log: Logger): Pro
   // Recorded before serving: transactions:archive reads the report horizon from it.
   const issuer = new ReportIssuer(pool, config.reportWindowMs + START_TIME_GRACE_MS, config.reportTokenTtlMs);
   await issuer.record();
-  const grpc = await startAccountsGrpc(config, log, pool, metrics, issuer);
+  const grpc = await startAccountsGrpc(config, log, { pool, em: orm.em }, metrics, issuer);
   logAuthorization(config, log);
   const metricsEndpoint = await startMetricsEndpoint(config.metricsAddress, metrics.registry);
   log.info(
@@ -157,12 +158,13 @@ function maintainReportCountsPeriodically(pool: pg.Pool, config: AccountsConfig,
 async function startAccountsGrpc(
   config: AccountsConfig,
   log: Logger,
-  pool: pg.Pool,
+  { pool, em }: { pool: pg.Pool; em: EntityManager },
   metrics: AccountsMetrics,
   issuer: ReportIssuer,
 ): Promise<RunningGrpcServer> {
   const implementation = accountsService({
     pool,
+    em,
     maxAmountMinor: config.maxAmountMinor,
     log,
     metrics,

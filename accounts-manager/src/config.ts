@@ -1,3 +1,5 @@
+import { isAbsolute } from 'node:path';
+import ms from 'ms';
 import { z } from 'zod';
 import {
   addressOrOff,
@@ -46,6 +48,13 @@ export interface AccountsConfig {
   tls: ServerTls | null;
   /** Who may call which method; null: authorization off (any caller may call anything). */
   authorization: AuthorizationPolicy | null;
+  /**
+   * How long an archived day stays in the database after it ended, before
+   * `transactions:archive` exports and drops it (db/retention.sql.ts); null: forever.
+   */
+  archiveRetentionMs: number | null;
+  /** Where `transactions:archive` writes each day it drops (absolute); null: not set, so nothing is dropped. */
+  archiveExportDir: string | null;
 }
 
 /** The ledger's methods, as the authorization policy names them. */
@@ -77,6 +86,35 @@ export const MAX_AMOUNT_DEFAULT = 1_000_000_000_000n;
  */
 export const DEV_REPORT_TOKEN_SECRET = 'alfabet-dev-only-report-token-secret';
 
+/**
+ * ARCHIVE_RETENTION's default: 7 years after a day ended. The record-keeping
+ * rules a bank answers to (EU AMLD art. 40, US 31 CFR 1010.430, RU 115-FZ
+ * art. 7) ask for 5 years, some counted from the end of the customer
+ * relationship; 7 years leaves 2 years for that, for disputes and for tax
+ * audits, and every dropped day is still kept, exported, outside the database.
+ */
+export const ARCHIVE_RETENTION_DEFAULT = '7y';
+/** The shortest ARCHIVE_RETENTION accepted: a typo (`7d` for `7y`) must not drop what the law says to keep. */
+export const ARCHIVE_RETENTION_MIN_MS = ms('5y');
+
+/** `off` (keep forever) or a duration of at least 5 years (`ms`: a year is 365.25 days). */
+const archiveRetention = () =>
+  z.string().transform((text, ctx) => {
+    if (text === 'off') return null;
+    const value = ms(text as ms.StringValue);
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < ARCHIVE_RETENTION_MIN_MS) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `ARCHIVE_RETENTION must be off or a duration of at least 5y, like 7y or 3000d (got "${text}")`,
+      });
+      return z.NEVER;
+    }
+    return value;
+  });
+
+const absoluteDirectory = (name: string) =>
+  z.string().refine(isAbsolute, `${name} must be an absolute path (the archive command may run from anywhere)`);
+
 const schema = z.object({
   ACCOUNTS_GRPC_ADDR: hostPort('ACCOUNTS_GRPC_ADDR').default('127.0.0.1:50051'),
   ACCOUNTS_METRICS_ADDR: addressOrOff('ACCOUNTS_METRICS_ADDR', '127.0.0.1:9464'),
@@ -100,6 +138,8 @@ const schema = z.object({
   ACCOUNTS_AUTH: onOff('ACCOUNTS_AUTH'),
   ACCOUNTS_AUTHZ_POLICY: z.string().optional(),
   ACCOUNTS_AUTH_TOKENS: z.string().optional(),
+  ARCHIVE_RETENTION: archiveRetention().prefault(ARCHIVE_RETENTION_DEFAULT),
+  ARCHIVE_EXPORT_DIR: absoluteDirectory('ARCHIVE_EXPORT_DIR').optional(),
 });
 
 /** Every variable accounts-manager reads (docker-compose.yml is checked against it). */
@@ -134,5 +174,7 @@ export function loadAccountsConfig(env: NodeJS.ProcessEnv = process.env): Accoun
     authorization: c.ACCOUNTS_AUTH
       ? authorizationPolicyFrom('ACCOUNTS', c, ACCOUNTS_METHODS, DEFAULT_ACCOUNTS_POLICY)
       : null,
+    archiveRetentionMs: c.ARCHIVE_RETENTION,
+    archiveExportDir: c.ARCHIVE_EXPORT_DIR ?? null,
   };
 }

@@ -186,6 +186,12 @@ it('takes its cutoff from the server: no live report token loses a row, whatever
   const account = await api.fundedAccount(10n, 'archive report holder');
   const sixDays = await creditInThePast(account, 11n, 6.5);
   const sevenDays = await creditInThePast(account, 12n, 7.5);
+  // Past every horizon: whatever is refused below must leave it where it is.
+  const archivable = await creditInThePast(account, 13n, 45);
+  const nothingMoved = async () => {
+    expect(await schemaOf(partitionOf(archivable.createTime))).toBe('public');
+    expect(await schemaOf(partitionOf(sixDays.createTime))).toBe('public');
+  };
   await forgetReportCounts(pool);
   // A listing over the server's whole 8-day window, one row a page; the client reads page 1 and comes back later.
   const [first] = await listFirst(
@@ -196,25 +202,36 @@ it('takes its cutoff from the server: no live report token loses a row, whatever
   const { snapshotToken, totalPages, totalSize } = first!;
   expect(totalSize).toBe(3n);
 
-  const shorter = await runArchiveWith({ REPORT_WINDOW: '1d' });
-  expect(shorter.code).toBe(2);
-  expect(shorter.output).toContain('REPORT_WINDOW');
-  const shorterTtl = await runArchiveWith({ REPORT_TOKEN_TTL: '1s' });
-  expect(shorterTtl.code).toBe(2);
-  expect(shorterTtl.output).toContain('REPORT_TOKEN_TTL');
-  for (const bad of ['--before=2026-13-01', '--before=yesterday', '--sideways']) {
-    const refused = await runArchive(bad);
-    expect(refused.code).toBe(2);
-    expect(refused.output).toContain(bad.split('=')[0]);
+  // Shorter than the server's, or malformed: refused (exit 2) naming the variable, nothing moved.
+  const badSettings: Record<string, string>[] = [
+    { REPORT_WINDOW: '1d' },
+    { REPORT_TOKEN_TTL: '1s' },
+    { REPORT_WINDOW: 'five days' },
+    { REPORT_TOKEN_TTL: 'soon' },
+  ];
+  for (const env of badSettings) {
+    const refused = await runArchiveWith(env);
+    expect({ env, code: refused.code }).toEqual({ env, code: 2 });
+    expect(refused.output).toContain('transactions:archive refused: ');
+    expect(refused.output).toContain(Object.keys(env)[0]);
+    await nothingMoved();
+  }
+  const malformed = ['--before=2026-13-01', '--before=2026-02-30', '--before=yesterday', '--before=', '--sideways'];
+  for (const args of [...malformed.map((bad) => [bad]), ['--before'], ['--dry-run', '--before', '20260101']]) {
+    const refused = await runArchive(...args);
+    expect({ args, code: refused.code }).toEqual({ args, code: 2 });
+    expect(refused.output).toContain(args[args.length - 1]!.startsWith('--s') ? '--sideways' : '--before');
+    await nothingMoved();
   }
   const tooLate = await runArchive(`--before=${new Date().toISOString().slice(0, 10)}`);
   expect(tooLate.code).toBe(2);
   expect(tooLate.output).toContain('--before');
-  expect(await schemaOf(partitionOf(sixDays.createTime))).toBe('public');
+  await nothingMoved();
 
   // With no settings of its own (its default window is 5 days) it still keeps what the 8-day tokens cover.
   const result = await runArchive();
   expect(result.code).toBe(0);
+  expect(await schemaOf(partitionOf(archivable.createTime))).toBe('archive');
   expect(await schemaOf(partitionOf(sixDays.createTime))).toBe('public');
   expect(await schemaOf(partitionOf(sevenDays.createTime))).toBe('public');
 

@@ -1,5 +1,7 @@
 import { ConfigError, DEV_REPORT_TOKEN_SECRET, loadAccountsConfig } from '../src/config.js';
 
+const YEAR = 365.25 * 24 * 3600 * 1000;
+
 describe('configuration', () => {
   it('has the documented defaults', () => {
     const config = loadAccountsConfig({});
@@ -7,6 +9,18 @@ describe('configuration', () => {
     expect(config.databaseUrl).toBe('postgres://postgres@127.0.0.1:5432/alfabet_accounts');
     expect(config.maxAmountMinor).toBe(1_000_000_000_000n);
     expect(config.reportWindowMs).toBe(5 * 24 * 3600 * 1000);
+    expect(config.archiveRetentionMs).toBe(7 * YEAR);
+    expect(config.archiveExportDir).toBeNull();
+  });
+
+  it('keeps archived days for ARCHIVE_RETENTION (at least 5 years, or off: forever), exported to ARCHIVE_EXPORT_DIR', () => {
+    expect(loadAccountsConfig({ ARCHIVE_RETENTION: '10y' }).archiveRetentionMs).toBe(10 * YEAR);
+    expect(loadAccountsConfig({ ARCHIVE_RETENTION: '5y' }).archiveRetentionMs).toBe(5 * YEAR);
+    expect(loadAccountsConfig({ ARCHIVE_RETENTION: '2000d' }).archiveRetentionMs).toBe(2000 * 24 * 3600 * 1000);
+    expect(loadAccountsConfig({ ARCHIVE_RETENTION: 'off' }).archiveRetentionMs).toBeNull();
+    expect(loadAccountsConfig({ ARCHIVE_EXPORT_DIR: '/srv/ledger-export' }).archiveExportDir).toBe(
+      '/srv/ledger-export',
+    );
   });
 
   it.each([
@@ -19,6 +33,13 @@ describe('configuration', () => {
     ['ACCOUNTS_DB_POOL_SIZE', '0'],
     ['REPORT_TOKEN_SECRET', 'short'],
     ['LOG_LEVEL', 'loud'],
+    // A typo must not drop what the law says to keep: 7d for 7y, a bare number (milliseconds), under 5 years.
+    ['ARCHIVE_RETENTION', '7d'],
+    ['ARCHIVE_RETENTION', '7'],
+    ['ARCHIVE_RETENTION', '4y'],
+    ['ARCHIVE_RETENTION', 'forever'],
+    ['ARCHIVE_RETENTION', '-7y'],
+    ['ARCHIVE_EXPORT_DIR', 'relative/export'],
   ])('rejects %s=%s with a message naming the variable', (name, value) => {
     expect(() => loadAccountsConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadAccountsConfig({ [name]: value })).toThrow(name);

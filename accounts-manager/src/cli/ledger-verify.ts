@@ -17,7 +17,7 @@ try {
   line(result.balanceSumMinor === 0n, `sum of all balances (bank included) = ${result.balanceSumMinor} (must be 0)`);
   line(
     result.mismatchedAccounts.length === 0,
-    `every balance equals the sum of its successful legs (${result.mismatchedAccounts.length} differ)`,
+    `every balance equals the sum of its successful legs, plus its opening balance from days past retention (${result.mismatchedAccounts.length} differ)`,
   );
   for (const m of result.mismatchedAccounts.slice(0, 20)) {
     console.log(`     account ${m.accountId}: balance ${m.balanceMinor}, legs sum ${m.legsSumMinor}`);

@@ -73,7 +73,7 @@ export function partitionDay(name: string): string | null {
 }
 
 /** The first UTC midnight after `day`. */
-function nextDay(day: string): string {
+export function nextDay(day: string): string {
   const next = new Date(`${day}T00:00:00Z`);
   next.setUTCDate(next.getUTCDate() + 1);
   return next.toISOString().slice(0, 10);
@@ -194,9 +194,10 @@ async function proveDayBounds(client: pg.PoolClient, table: string, day: string)
 /**
  * Runs `move` in one transaction holding the archive lock, waiting at most
  * LOCK_TIMEOUT for each lock; on a lock timeout everything rolls back and it
- * tries again a little later.
+ * tries again a little later. `move` says whether to commit. The retention's
+ * drops (retention.sql.ts) run in it too.
  */
-async function withLock(client: pg.PoolClient, move: () => Promise<boolean>): Promise<boolean> {
+export async function withLock(client: pg.PoolClient, move: () => Promise<boolean>): Promise<boolean> {
   for (let attempt = 1; ; attempt++) {
     await client.query('BEGIN');
     try {
@@ -219,6 +220,6 @@ function bounds(day: string): string {
 }
 
 /** Partition names come from pg_class and match PARTITION_NAME; quoted anyway. */
-function quoteIdent(name: string): string {
+export function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }

@@ -6,7 +6,7 @@ export interface LedgerVerification {
   transactionsChecked: number;
   /** Sum of every balance, the bank's included: must be 0. */
   balanceSumMinor: bigint;
-  /** Accounts whose balance differs from the sum of their successful legs. */
+  /** Accounts whose balance differs from the sum of their successful legs (plus their opening balance). */
   mismatchedAccounts: { accountId: string; balanceMinor: bigint; legsSumMinor: bigint }[];
   /** Customer accounts below zero (the schema forbids it; checked anyway). */
   negativeAccounts: string[];
@@ -23,8 +23,10 @@ export interface LedgerVerification {
  * Checks the double-entry invariants over the whole ledger, in one repeatable
  * snapshot so concurrent transfers cannot make it see half of one:
  * the balances sum to zero, and each balance equals credits minus debits of
- * its successful transactions. It waits while a day of transactions is being
- * moved to the archive (see db/archive.sql.ts), when it would look missing.
+ * its successful transactions — those kept, plus the net of the days dropped
+ * past retention (archive.opening_balances, see db/retention.sql.ts). It waits
+ * while a day of transactions is being moved to the archive or dropped (see
+ * db/archive.sql.ts), when it would look missing or counted twice.
  */
 export async function verifyLedger(pool: pg.Pool): Promise<LedgerVerification> {
   const client = await pool.connect();
@@ -40,6 +42,9 @@ export async function verifyLedger(pool: pg.Pool): Promise<LedgerVerification> {
         SELECT to_account_id AS account_id, amount FROM ledger_transactions_all WHERE status = 'success'
         UNION ALL
         SELECT from_account_id, -amount FROM ledger_transactions_all WHERE status = 'success'
+        UNION ALL
+        -- the net of the days dropped past retention, carried in the drop's transaction (retention.sql.ts)
+        SELECT account_id, balance FROM archive.opening_balances
       ), sums AS (SELECT account_id, sum(amount) AS legs_sum FROM legs GROUP BY account_id)
       SELECT a.account_id, a.balance, coalesce(s.legs_sum, 0) AS legs_sum
       FROM accounts a LEFT JOIN sums s USING (account_id)

@@ -13,12 +13,14 @@ import { ArchivedTransactionSchema, TransactionSchema } from './entities/transac
 import { ReportHourCountSchema } from './entities/report-hour-count.entity.js';
 import { TransactionRequestSchema } from './entities/transaction-request.entity.js';
 import { ReportTokenIssuerSchema } from './entities/report-token-issuer.entity.js';
+import { DroppedDaySchema, OpeningBalanceSchema } from './entities/retention.entity.js';
 import { LedgerEpochSchema } from './entities/ledger-epoch.entity.js';
 import { Migration20261125000000_ledger } from './migrations/Migration20261125000000_ledger.js';
 import { Migration20261126000000_archive } from './migrations/Migration20261126000000_archive.js';
 import { Migration20261127000000_report_counts } from './migrations/Migration20261127000000_report_counts.js';
 import { Migration20261128000000_initiated_by } from './migrations/Migration20261128000000_initiated_by.js';
 import { Migration20261128120000_report_horizon } from './migrations/Migration20261128120000_report_horizon.js';
+import { Migration20261129000000_retention } from './migrations/Migration20261129000000_retention.js';
 import { Migration20261129150000_ledger_epochs } from './migrations/Migration20261129150000_ledger_epochs.js';
 
 export type LedgerOrm = MikroORM;
@@ -33,6 +35,8 @@ export const LEDGER_SCHEMA: OrmSchema = {
     TransactionRequestSchema,
     ReportHourCountSchema,
     ReportTokenIssuerSchema,
+    OpeningBalanceSchema,
+    DroppedDaySchema,
     LedgerEpochSchema,
   ],
   migrations: [
@@ -41,6 +45,7 @@ export const LEDGER_SCHEMA: OrmSchema = {
     Migration20261127000000_report_counts,
     Migration20261128000000_initiated_by,
     Migration20261128120000_report_horizon,
+    Migration20261129000000_retention,
     Migration20261129150000_ledger_epochs,
   ],
   migrationLockKey: 7_242_001,

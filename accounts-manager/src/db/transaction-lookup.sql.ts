@@ -40,3 +40,32 @@ export async function findTransaction(pool: pg.Pool, lookup: TransactionLookup):
   const row = result.rows[0];
   return row ? toLedgerTransaction(row) : null;
 }
+
+/**
+ * A request_id whose transaction's day was dropped past retention: its
+ * idempotency key is kept (transaction_requests) and archive.dropped_days
+ * holds the day (db/retention.sql.ts). Only asked when the lookup above found
+ * nothing, so never on the way of a found transaction.
+ */
+export async function findDroppedRequest(
+  pool: pg.Pool,
+  requestId: string,
+): Promise<{ transactionId: string; day: string } | null> {
+  const { rows } = await pool.query<{ transaction_id: string; day: string }>(
+    `SELECT r.transaction_id, to_char(d.day, 'YYYY-MM-DD') AS day
+     FROM transaction_requests r
+     JOIN archive.dropped_days d ON d.day = (r.create_time AT TIME ZONE 'UTC')::date
+     WHERE r.request_id = $1`,
+    [requestId],
+  );
+  const row = rows[0];
+  return row ? { transactionId: row.transaction_id, day: row.day } : null;
+}
+
+/** The last day dropped past retention (UTC, YYYY-MM-DD); null while none has been. */
+export async function lastDroppedDay(pool: pg.Pool): Promise<string | null> {
+  const { rows } = await pool.query<{ day: string | null }>(
+    `SELECT to_char(max(day), 'YYYY-MM-DD') AS day FROM archive.dropped_days`,
+  );
+  return rows[0]?.day ?? null;
+}

@@ -1,15 +1,14 @@
 import type {
   Direction,
   FailureReason,
-  LedgerAccount,
   LedgerTransaction,
   TransactionKind,
   TransactionStatus,
 } from '../ledger/types.js';
 
 /**
- * What the raw statements return (ledger_post(), the lookup, the report pages,
- * the account statements: the *.sql.ts files), as node-postgres hands it over
+ * What the raw statements return (ledger_post(), the lookup, the report pages:
+ * the *.sql.ts files), as node-postgres hands it over
  * (int8 as string, uuids as strings), and how it becomes the ledger's types.
  * The columns are those of the entities (entities/*.entity.ts), which describe
  * the tables.
@@ -32,14 +31,6 @@ export interface TransactionRecord {
   initiated_by: string;
 }
 
-export interface AccountRecord {
-  account_id: string;
-  display_name: string;
-  balance: string | bigint;
-  create_time_us: string;
-  update_time_us: string;
-}
-
 export function toLedgerTransaction(row: TransactionRecord): LedgerTransaction {
   return {
     transactionId: row.transaction_id,
@@ -55,16 +46,6 @@ export function toLedgerTransaction(row: TransactionRecord): LedgerTransaction {
     failureReason: row.failure_reason as FailureReason | null,
     failureMessage: row.failure_message,
     initiatedBy: row.initiated_by,
-  };
-}
-
-export function toLedgerAccount(row: AccountRecord): LedgerAccount {
-  return {
-    accountId: row.account_id,
-    displayName: row.display_name,
-    balanceMinor: BigInt(row.balance),
-    createTimeUs: BigInt(row.create_time_us),
-    updateTimeUs: BigInt(row.update_time_us),
   };
 }
 
@@ -93,5 +74,3 @@ export function transactionColumns(table?: string): string {
 }
 
 export const TRANSACTION_COLUMNS = transactionColumns();
-export const ACCOUNT_COLUMNS = `account_id, display_name, balance, ${microsOf('create_time')} AS create_time_us,
-  ${microsOf('update_time')} AS update_time_us`;

@@ -4,6 +4,7 @@ import type {
   ListTransactionsRequest,
   ListTransactionsResponse,
 } from '@alfabet/proto/accounts/v1';
+import type { EntityManager } from '@mikro-orm/postgresql';
 import type pg from 'pg';
 import { createAccount, getAccount } from '../ledger/accounts.js';
 import { invalidArgument } from '@alfabet/service-kit/field-error';
@@ -17,7 +18,10 @@ import { optionalUuid, requireEnum, requireUuid } from '@alfabet/service-kit/fie
 import { callIdentity } from '@alfabet/service-kit/request-context';
 
 export interface AccountsServiceDeps {
+  /** The posting path, transaction lookups and reports (raw SQL, *.sql.ts). */
   pool: pg.Pool;
+  /** Accounts opened and read (db/account-store.ts). */
+  em: EntityManager;
   maxAmountMinor: bigint;
   log: Logger;
   metrics: Pick<AccountsMetrics, 'transactions'>;
@@ -37,13 +41,13 @@ export function accountsService(deps: AccountsServiceDeps): AccountsServiceServe
   return {
     createAccount: unary('CreateAccount', async (request) => {
       const requestId = optionalUuid('request_id', request.requestId);
-      const account = await createAccount(deps.pool, requestId, request.displayName);
+      const account = await createAccount(deps.em, requestId, request.displayName);
       deps.log.info({ method: 'CreateAccount', accountId: account.accountId, requestId }, 'account opened');
       return { account: accountToProto(account) };
     }),
 
     getAccount: unary('GetAccount', async (request) => {
-      const account = await getAccount(deps.pool, requireUuid('account_id', request.accountId));
+      const account = await getAccount(deps.em, requireUuid('account_id', request.accountId));
       return { account: accountToProto(account) };
     }),
 

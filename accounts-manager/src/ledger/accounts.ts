@@ -1,7 +1,7 @@
-import type pg from 'pg';
+import type { EntityManager } from '@mikro-orm/postgresql';
 import { alreadyExists, invalidArgument, notFound } from '@alfabet/service-kit/field-error';
 import { requirePlainText } from '@alfabet/service-kit/field-validation';
-import { findAccount, findAccountByRequestId, insertAccount } from '../db/accounts.sql.js';
+import { findAccount, findAccountByRequestId, insertAccount } from '../db/account-store.js';
 import type { LedgerAccount } from './types.js';
 
 export const DISPLAY_NAME_LENGTH_MAX = 200;
@@ -12,7 +12,7 @@ export const DISPLAY_NAME_LENGTH_MAX = 200;
  * and then finds it.
  */
 export async function createAccount(
-  pool: pg.Pool,
+  em: EntityManager,
   requestId: string | null,
   displayName: string,
 ): Promise<LedgerAccount> {
@@ -21,10 +21,11 @@ export async function createAccount(
   if (name.length > DISPLAY_NAME_LENGTH_MAX)
     throw invalidArgument('display_name', `must be at most ${DISPLAY_NAME_LENGTH_MAX} characters`);
 
-  const inserted = await insertAccount(pool, requestId, name);
+  const inserted = await insertAccount(em, requestId, name);
   if (inserted) return inserted;
 
-  const account = await findAccountByRequestId(pool, requestId);
+  // The insert found the request_id taken (a request_id is the only unique key it can hit).
+  const account = requestId ? await findAccountByRequestId(em, requestId) : null;
   if (!account) throw new Error(`request_id ${requestId} conflicted but no account holds it`);
   if (account.displayName !== name) {
     throw alreadyExists(
@@ -35,8 +36,8 @@ export async function createAccount(
   return account;
 }
 
-export async function getAccount(pool: pg.Pool, accountId: string): Promise<LedgerAccount> {
-  const account = await findAccount(pool, accountId);
+export async function getAccount(em: EntityManager, accountId: string): Promise<LedgerAccount> {
+  const account = await findAccount(em, accountId);
   if (!account) throw notFound('account_id', `no account ${accountId}`);
   return account;
 }

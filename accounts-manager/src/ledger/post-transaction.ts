@@ -18,7 +18,7 @@ import { alreadyExists, FieldError, invalidArgument, notFound } from '@alfabet/s
 import { requirePlainText } from '@alfabet/service-kit/field-validation';
 import { DependencyUnavailable } from '@alfabet/service-kit/service-errors';
 import { AccountNotFound, callLedgerPost, type Posting, type PostOutcome } from '../db/ledger-post.sql.js';
-import { getTransaction } from './transactions.js';
+import { droppedReplay, getTransaction } from './transactions.js';
 import { BANK_ACCOUNT_ID } from './system-accounts.js';
 import type { Direction, LedgerTransaction } from './types.js';
 
@@ -126,7 +126,8 @@ async function post(deps: LedgerDeps, posting: Posting): Promise<Posted> {
 /**
  * ledger_post() replays a request_id from the hot partitions only; a request
  * first made before the report window may have been archived since. Its
- * transaction is read from wherever it is now kept.
+ * transaction is read from wherever it is now kept. If its day was dropped
+ * past retention, the answer says so (FAILED_PRECONDITION) and nothing moves.
  */
 async function replayFromArchive(deps: LedgerDeps, posting: Posting): Promise<Posted> {
   if (!posting.requestId) throw new Error('ledger_post returned no row for a request without request_id');
@@ -135,6 +136,8 @@ async function replayFromArchive(deps: LedgerDeps, posting: Posting): Promise<Po
     transaction = await getTransaction(deps.pool, { requestId: posting.requestId });
   } catch (error) {
     if (!(error instanceof FieldError)) throw error;
+    const dropped = await droppedReplay(deps.pool, posting.requestId);
+    if (dropped) throw dropped;
     // Only while its partition moves to the archive (a moment): retrying finds it.
     throw new DependencyUnavailable(
       `the transaction of request_id ${posting.requestId} is being archived; retry with the same request_id`,

@@ -61,9 +61,15 @@ const SCAN_REQUEST = { pageSize: SCAN_PAGE_SIZE, pageToken: '', snapshotToken: '
 /** A scan reads many pages; each page (not the whole stream) gets the call deadline. */
 const SCAN_DEADLINE_PAGES = 1000;
 
-export function createLedgerClient({ address, callTimeoutMs, tls, authToken }: LedgerConnection): LedgerClient {
-  const client = new AccountsServiceClient(address, channelCredentials(tls));
+type UnaryMethod<Req, Res> = (
+  request: Req,
+  metadata: Metadata,
+  options: { deadline: Date },
+  callback: (error: ServiceError | null, response: Res) => void,
+) => unknown;
 
+/** How every call reaches the ledger: its metadata (correlation id, bearer token) and its deadline. */
+function callsOf(client: AccountsServiceClient, { callTimeoutMs, authToken }: LedgerConnection) {
   function metadataFor(correlationId: string): Metadata {
     const metadata = new Metadata();
     metadata.set(CORRELATION_ID_METADATA_KEY, correlationId);
@@ -71,16 +77,7 @@ export function createLedgerClient({ address, callTimeoutMs, tls, authToken }: L
     return metadata;
   }
 
-  function unary<Req, Res>(
-    method: (
-      request: Req,
-      metadata: Metadata,
-      options: { deadline: Date },
-      callback: (error: ServiceError | null, response: Res) => void,
-    ) => unknown,
-    request: Req,
-    correlationId: string,
-  ): Promise<Res> {
+  function unary<Req, Res>(method: UnaryMethod<Req, Res>, request: Req, correlationId: string): Promise<Res> {
     return new Promise((resolve, reject) => {
       method.call(
         client,
@@ -94,6 +91,14 @@ export function createLedgerClient({ address, callTimeoutMs, tls, authToken }: L
       );
     });
   }
+
+  return { metadataFor, unary };
+}
+
+export function createLedgerClient(connection: LedgerConnection): LedgerClient {
+  const { address, callTimeoutMs, tls } = connection;
+  const client = new AccountsServiceClient(address, channelCredentials(tls));
+  const { metadataFor, unary } = callsOf(client, connection);
 
   const orNullWhenNotFound = <T>(call: Promise<T>) =>
     call.catch((error: ServiceError) => {

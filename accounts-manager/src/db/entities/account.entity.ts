@@ -1,4 +1,5 @@
 import { defineEntity, p } from '@mikro-orm/postgresql';
+import { microsOf } from '../transaction-rows.js';
 
 /**
  * An account. Balances change only through ledger_post() (see src/db/ledger-post.sql.ts).
@@ -16,6 +17,13 @@ export const AccountSchema = defineEntity({
     requestId: p.uuid().nullable().unique('accounts_request_id_key'),
     createTime: p.datetime().defaultRaw('now()'),
     updateTime: p.datetime().defaultRaw('now()'),
+    /**
+     * The two times to the microsecond, as PostgreSQL stored them: a Date keeps milliseconds, and
+     * CreateAccount / GetAccount answer with the database's own precision (DESIGN.md §3).
+     * Read-only (formulas): computed in the SELECT, never written.
+     */
+    createTimeUs: p.bigint('bigint').formula((cols) => microsOf(cols.createTime!)),
+    updateTimeUs: p.bigint('bigint').formula((cols) => microsOf(cols.updateTime!)),
   },
   checks: [
     {
