@@ -29,16 +29,20 @@ import type pg from 'pg';
  * report index, which holds xact_id), and would still let a new cluster's rows
  * into snapshots taken before the dump.
  *
- * enterLedgerEpoch() runs at every start (and after ledger:restore): on a
+ * enterLedgerEpoch() runs at every start (and in ledger:restore): on a
  * cluster other than the latest epoch's it begins the next epoch — records
  * it, moves the column default to it, and forgets the report hours that were
  * marked but not sealed (their xid marks are the old cluster's; sealed counts
- * stay true: every row they counted is in the dump).
+ * stay true: every row they counted is in the dump). ledger:restore always
+ * begins one and records the backup's snapshot with it: the rows of the epoch
+ * before are exactly those that snapshot saw, so a token of that epoch which
+ * saw more (taken on the source after the backup) can be refused.
  *
  * Raw SQL, on purpose: pg_control_system(), a column default moved by DDL and
- * an advisory lock — none of it an EntityManager query. It runs once per start
- * and once per new pooled connection (the guard below), so no figure is at
- * stake; the table is described by entities/ledger-epoch.entity.ts.
+ * an advisory lock — none of it an EntityManager query. It runs once per
+ * start, once per new pooled connection (the guard below) and once per epoch
+ * a report token names, so no figure is at stake; the table is described by
+ * entities/ledger-epoch.entity.ts.
  */
 
 /** Held while an epoch is checked or begun, so replicas starting together on a new cluster begin one epoch. */
