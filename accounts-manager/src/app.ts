@@ -8,6 +8,7 @@ import type pg from 'pg';
 import type { AccountsConfig } from './config.js';
 import { openDatabase, type LedgerOrm } from './db/orm.js';
 import { ensureTransactionPartitions } from './db/partitions.sql.js';
+import { enterLedgerEpoch, KnownLedgerEpochs, refuseOtherClusters } from './db/ledger-epochs.sql.js';
 import { accountsService } from './grpc/accounts-service.js';
 import { TransferGroupCommit } from './ledger/group-commit.js';
 import { answerGroupItem } from './ledger/post-transaction.js';
@@ -39,6 +40,7 @@ export interface AccountsApp {
  */
 export async function startAccountsApp(config: AccountsConfig, log: Logger): Promise<AccountsApp> {
   const { orm, pool } = await openLedgerDatabase(config, log);
+  await enterEpoch(pool, log);
   const maintenance = await startMaintenance(pool, config, log);
   const metrics = createAccountsMetrics();
   // Recorded before serving: transactions:archive reads the report horizon from it.
@@ -77,6 +79,29 @@ async function openLedgerDatabase(config: AccountsConfig, log: Logger): Promise<
       statementTimeoutMs: config.statementTimeoutMs,
     },
     log,
+  );
+}
+
+/**
+ * Before anything is written or reported: the ledger's epoch must be this
+ * cluster's (a new one begins after a restore into another cluster), and the
+ * pool refuses connections that reach any other cluster from now on.
+ */
+async function enterEpoch(pool: pg.Pool, log: Logger): Promise<void> {
+  const entered = await enterLedgerEpoch(pool);
+  if (entered.began) {
+    log.warn(
+      { epoch: entered.epoch, cluster: entered.cluster, previous: entered.previous },
+      'began a new ledger epoch: this database was restored into another PostgreSQL cluster',
+    );
+  } else {
+    log.info({ epoch: entered.epoch, cluster: entered.cluster }, 'ledger epoch');
+  }
+  refuseOtherClusters(pool, entered, (cluster) =>
+    log.error(
+      { epoch: entered.epoch, expected: entered.cluster, cluster },
+      'refused a database connection to another PostgreSQL cluster: restart accounts-manager to begin a new ledger epoch there',
+    ),
   );
 }
 
@@ -151,6 +176,7 @@ async function startAccountsGrpc(
       pool,
       tokens: new ReportTokens(config.reportTokenSecret, config.reportTokenTtlMs),
       issuer,
+      epochs: new KnownLedgerEpochs(pool),
       windowMs: config.reportWindowMs,
       log,
       pagesFetched: metrics.reportPages,

@@ -1,8 +1,9 @@
 import { status, type ServiceError } from '@grpc/grpc-js';
 import type { ListTransactionsRequest } from '@alfabet/proto/accounts/v1';
+import { createCipheriv, createHmac, hkdfSync } from 'node:crypto';
 import type pg from 'pg';
 import { ReportTokens } from '../src/reports/report-tokens.js';
-import { microsOfDate } from '../src/reports/report-types.js';
+import { microsOfDate, type ReportSnapshot } from '../src/reports/report-types.js';
 import { ledgerApi, startTestLedger, type TestLedger } from './support/ledger-harness.js';
 import { testPool } from './support/db.js';
 import { idsOf, listAll, seedFailedTransfers } from './support/report-client.js';
@@ -124,10 +125,37 @@ describe('tokens', () => {
       filter: { startUs: microsOfDate(new Date(now - DAY)), endUs: null, accountId: accountB },
       pageSize: 10,
       snapshot: '1:1:',
+      epoch: 1,
+      cluster: null,
       totalSize: 5n,
       takenAtMs: Date.now(),
     });
     await expectRefused({ snapshotToken: token }, 'snapshot_token');
+  });
+
+  it('still lists by a token sealed before ledger epochs (version 1), as epoch 1', async () => {
+    const tokens = new ReportTokens(SECRET, ledger.config.reportTokenTtlMs);
+    const snapshot = tokens.openSnapshot(snapshotToken);
+    expect(snapshot.epoch).toBe(1); // this database has not been restored anywhere
+    const old = sealVersion1(SECRET, version1Payload(snapshot));
+    // Exactly what the server seals for a snapshot that came from such a token: its pages' tokens stay version 1.
+    expect(tokens.sealSnapshot({ ...snapshot, cluster: null })).toBe(old);
+    const pages = await listAll(ledger.client, { snapshotToken: old });
+    expect(idsOf(pages)).toEqual(idsOf(await listAll(ledger.client, { snapshotToken })));
+    expect(pages[0]!.snapshotToken).toBe(old);
+    expect(idsOf(await listAll(ledger.client, { pageToken: pages[0]!.nextPageToken }))).toHaveLength(15);
+  });
+
+  it('refuses a token of a ledger epoch this database never lived in, or a version 1 token naming one', async () => {
+    const tokens = new ReportTokens(SECRET, ledger.config.reportTokenTtlMs);
+    const snapshot = tokens.openSnapshot(snapshotToken);
+    const { cursor } = tokens.openPage(pageToken);
+    await expectRefused({ snapshotToken: tokens.sealSnapshot({ ...snapshot, epoch: 2 }) }, 'snapshot_token');
+    await expectRefused({ snapshotToken: tokens.sealSnapshot({ ...snapshot, cluster: '12345' }) }, 'snapshot_token');
+    await expectRefused({ pageToken: tokens.sealPage({ ...snapshot, cluster: '12345' }, cursor) }, 'page_token');
+    // Valid but for the version: a version 1 token predates epochs and may not name one.
+    const claimsEpoch = sealVersion1(SECRET, { ...version1Payload(snapshot), epoch: 1, cluster: snapshot.cluster });
+    await expectRefused({ snapshotToken: claimsEpoch }, 'snapshot_token');
   });
 
   it('refuses a page_token as snapshot_token and the other way round', async () => {
@@ -141,6 +169,8 @@ describe('tokens', () => {
       filter: { startUs: microsOfDate(new Date(now - DAY)), endUs: null, accountId: accountA },
       pageSize: 10,
       snapshot: '1:1:',
+      epoch: 1,
+      cluster: null,
       totalSize: 5n,
       takenAtMs: Date.now() - ledger.config.reportTokenTtlMs - 1000,
     });
@@ -161,3 +191,34 @@ describe('tokens', () => {
     expect(pages[0]!.totalSize).toBe(25n);
   });
 });
+
+/** What a version 1 snapshot_token of this listing held, in the order those servers wrote it. */
+function version1Payload(snapshot: ReportSnapshot) {
+  return {
+    kind: 'snapshot',
+    snapshot: snapshot.snapshot,
+    startUs: snapshot.filter.startUs.toString(),
+    endUs: snapshot.filter.endUs?.toString() ?? null,
+    accountId: snapshot.filter.accountId,
+    pageSize: snapshot.pageSize,
+    totalSize: snapshot.totalSize.toString(),
+    takenAtMs: snapshot.takenAtMs,
+  };
+}
+
+/**
+ * A report token as servers sealed them before ledger epochs (version 1: no epoch, no cluster),
+ * written out independently of src/reports/report-tokens.ts.
+ */
+function sealVersion1(secret: string, payload: object): string {
+  const derive = (info: string) => hkdfSync('sha256', secret, 'alfabet.accounts.v1.ListTransactions', info, 32);
+  const plaintext = JSON.stringify(payload);
+  const iv = createHmac('sha256', Buffer.from(derive('report-token-v1-iv')))
+    .update(plaintext)
+    .digest()
+    .subarray(0, 12);
+  const cipher = createCipheriv('aes-256-gcm', Buffer.from(derive('report-token-v1')), iv);
+  cipher.setAAD(Buffer.from([1]));
+  const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+  return Buffer.concat([Buffer.from([1]), iv, body, cipher.getAuthTag()]).toString('base64url');
+}

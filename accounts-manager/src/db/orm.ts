@@ -16,12 +16,14 @@ import { ReportTokenIssuerSchema } from './entities/report-token-issuer.entity.j
 import { DroppedDaySchema, OpeningBalanceSchema } from './entities/retention.entity.js';
 import { BankBalanceShardSchema } from './entities/bank-balance-shard.entity.js';
 import { BatchRequestSchema } from './entities/batch-request.entity.js';
+import { LedgerEpochSchema } from './entities/ledger-epoch.entity.js';
 import { Migration20261125000000_ledger } from './migrations/Migration20261125000000_ledger.js';
 import { Migration20261126000000_archive } from './migrations/Migration20261126000000_archive.js';
 import { Migration20261127000000_report_counts } from './migrations/Migration20261127000000_report_counts.js';
 import { Migration20261128000000_initiated_by } from './migrations/Migration20261128000000_initiated_by.js';
 import { Migration20261128120000_report_horizon } from './migrations/Migration20261128120000_report_horizon.js';
 import { Migration20261129000000_retention } from './migrations/Migration20261129000000_retention.js';
+import { Migration20261129150000_ledger_epochs } from './migrations/Migration20261129150000_ledger_epochs.js';
 import { Migration20261204000000_bank_balance_shards } from './migrations/Migration20261204000000_bank_balance_shards.js';
 import { Migration20261205000000_batch_transfer } from './migrations/Migration20261205000000_batch_transfer.js';
 
@@ -41,6 +43,7 @@ export const LEDGER_SCHEMA: OrmSchema = {
     DroppedDaySchema,
     BankBalanceShardSchema,
     BatchRequestSchema,
+    LedgerEpochSchema,
   ],
   migrations: [
     Migration20261125000000_ledger,
@@ -49,6 +52,7 @@ export const LEDGER_SCHEMA: OrmSchema = {
     Migration20261128000000_initiated_by,
     Migration20261128120000_report_horizon,
     Migration20261129000000_retention,
+    Migration20261129150000_ledger_epochs,
     Migration20261204000000_bank_balance_shards,
     Migration20261205000000_batch_transfer,
   ],

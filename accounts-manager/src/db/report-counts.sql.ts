@@ -25,6 +25,11 @@ import type pg from 'pg';
  * appear, none of them is still in flight. The mark and seal run from a
  * timer in every accounts-manager; doing it twice is harmless.
  *
+ * xid marks are xids of the cluster that took them: when the ledger begins a
+ * new epoch on another cluster (a restore, ledger-epochs.sql.ts) the unsealed
+ * marks are dropped and taken again there; sealed counts stay, every row they
+ * counted having come along.
+ *
  * The contract this rests on: transaction rows are written by ledger_post()
  * only. Code that writes history directly (tests, the benchmark's seed) calls
  * forgetReportCounts() afterwards.

@@ -10,6 +10,11 @@ import { isoOfMicros, type ReportFilter, type ReportSnapshot } from '../reports/
  * committed later is out, whatever its create_time. Every page is one
  * autocommit statement: no database transaction stays open between pages.
  *
+ * A snapshot belongs to a ledger epoch (the PostgreSQL cluster it was taken
+ * on, ledger-epochs.sql.ts): rows of earlier epochs are in it, rows of later
+ * ones are not, and only rows of its own epoch are decided by their xact_id —
+ * so a snapshot, and the rows it shows, stay exact across a dump and restore.
+ *
  * Rows are ordered newest first by (create_time, transaction_id), served by
  * the index transactions_report_snapshot (or the per-account indexes), and
  * the window's bounds prune the daily partitions to the hot ones it covers.
@@ -33,11 +38,25 @@ export type ReportRow = TransactionRecord;
 /** A listing's starting point: a cursor (keyset, for walking forward) or an offset (to jump to page N). */
 export type PagePosition = { after: { createTimeUs: bigint; transactionId: string } } | { offset: number };
 
-/** Rows of the window ($1 start, $2 end) that `snapshot` sees. */
-const inSnapshotWindow = (snapshot: string) => `t.create_time >= $1::timestamptz AND t.create_time < $2::timestamptz
-  AND pg_visible_in_snapshot(t.xact_id, ${snapshot})`;
+/** Rows `snapshot` of ledger epoch `epoch` sees: every row of an earlier epoch, its own epoch's by their xid. */
+const visibleIn = (snapshot: string, epoch: string) =>
+  `(t.epoch < ${epoch} OR (t.epoch = ${epoch} AND pg_visible_in_snapshot(t.xact_id, ${snapshot})))`;
+/** Rows of the window ($1 start, $2 end) that `snapshot` of `epoch` sees. */
+const inSnapshotWindow = (snapshot: string, epoch: string) =>
+  `t.create_time >= $1::timestamptz AND t.create_time < $2::timestamptz AND ${visibleIn(snapshot, epoch)}`;
+/** The statement's own snapshot and the ledger's current epoch (ledger-epochs.sql.ts keeps it this cluster's). */
+const SNAPSHOT_NOW = `SELECT pg_current_snapshot() AS snapshot, e.epoch, e.system_identifier::text AS cluster
+  FROM (SELECT epoch, system_identifier FROM ledger_epochs ORDER BY epoch DESC LIMIT 1) e`;
 const ORDER = 'ORDER BY create_time DESC, transaction_id DESC';
 const SELECT_ROW = transactionColumns('t');
+
+/** A new listing's snapshot: pg_current_snapshot() text, the ledger epoch it belongs to, and its row count. */
+export interface TakenSnapshot {
+  snapshot: string;
+  epoch: number;
+  cluster: string;
+  totalSize: bigint;
+}
 
 /**
  * Takes the snapshot of a new listing and counts its rows, in one statement
@@ -47,25 +66,28 @@ const SELECT_ROW = transactionColumns('t');
  * one unbroken run of hours — to a row count of the two edges around them;
  * without sealed hours the run is empty and everything is counted.
  */
-export async function takeSnapshot(
-  pool: pg.Pool,
-  filter: ReportFilter,
-): Promise<{ snapshot: string; totalSize: bigint } | null> {
-  const result = await pool.query<{ snapshot: string; total: string; account_found: boolean }>(
+export async function takeSnapshot(pool: pg.Pool, filter: ReportFilter): Promise<TakenSnapshot | null> {
+  const result = await pool.query<{
+    snapshot: string;
+    epoch: number;
+    cluster: string;
+    total: string;
+    account_found: boolean;
+  }>(
     filter.accountId
       ? {
           name: 'report_snapshot_account',
-          text: `WITH s AS (SELECT pg_current_snapshot() AS snapshot)
-             SELECT s.snapshot::text AS snapshot,
+          text: `WITH s AS (${SNAPSHOT_NOW})
+             SELECT s.snapshot::text AS snapshot, s.epoch, s.cluster,
                     (SELECT count(*) FROM transactions t
-                     WHERE ${inSnapshotWindow('s.snapshot')} AND (t.from_account_id = $3 OR t.to_account_id = $3)) AS total,
+                     WHERE ${inSnapshotWindow('s.snapshot', 's.epoch')} AND (t.from_account_id = $3 OR t.to_account_id = $3)) AS total,
                     EXISTS (SELECT 1 FROM accounts WHERE account_id = $3) AS account_found
              FROM s`,
           values: [...windowValues(filter), filter.accountId],
         }
       : {
           name: 'report_snapshot',
-          text: `WITH s AS (SELECT pg_current_snapshot() AS snapshot),
+          text: `WITH s AS (${SNAPSHOT_NOW}),
              sealed AS (
                SELECT min(hour_start) AS first_hour, max(hour_start) + interval '1 hour' AS end_hour,
                       coalesce(sum(row_count), 0) AS total, count(*) AS hours
@@ -76,12 +98,12 @@ export async function takeSnapshot(
                       CASE WHEN unbroken THEN end_hour ELSE $2::timestamptz END AS run_end,
                       CASE WHEN unbroken THEN total ELSE 0 END AS run_total
                FROM (SELECT *, hours > 0 AND end_hour - first_hour = hours * interval '1 hour' AS unbroken FROM sealed) x)
-             SELECT s.snapshot::text AS snapshot,
+             SELECT s.snapshot::text AS snapshot, s.epoch, s.cluster,
                     run.run_total
                     + (SELECT count(*) FROM transactions t WHERE t.create_time >= $1::timestamptz AND t.create_time < run.run_start
-                         AND pg_visible_in_snapshot(t.xact_id, s.snapshot))
+                         AND ${visibleIn('s.snapshot', 's.epoch')})
                     + (SELECT count(*) FROM transactions t WHERE t.create_time >= run.run_end AND t.create_time < $2::timestamptz
-                         AND pg_visible_in_snapshot(t.xact_id, s.snapshot)) AS total,
+                         AND ${visibleIn('s.snapshot', 's.epoch')}) AS total,
                     true AS account_found
              FROM s, run`,
           values: windowValues(filter),
@@ -89,7 +111,7 @@ export async function takeSnapshot(
   );
   const row = result.rows[0]!;
   if (!row.account_found) return null;
-  return { snapshot: row.snapshot, totalSize: BigInt(row.total) };
+  return { snapshot: row.snapshot, epoch: row.epoch, cluster: row.cluster, totalSize: BigInt(row.total) };
 }
 
 /** One page of a snapshot's rows, newest first. */
@@ -108,14 +130,15 @@ export function pageQuery(snapshot: ReportSnapshot, position: PagePosition): pg.
     after.transactionId,
     offset,
     snapshot.pageSize,
+    snapshot.epoch,
   ];
-  // $4/$5 cursor, $6 offset, $7 limit, $8 account.
+  // $3 snapshot, $4/$5 cursor, $6 offset, $7 limit, $8 the snapshot's epoch, $9 account.
   const beforeCursor = '(t.create_time, t.transaction_id) < ($4::timestamptz, $5::uuid)';
   if (!snapshot.filter.accountId) {
     return {
       name: 'report_page',
       text: `SELECT ${SELECT_ROW} FROM transactions t
-             WHERE ${inSnapshotWindow('$3::pg_snapshot')} AND ${beforeCursor}
+             WHERE ${inSnapshotWindow('$3::pg_snapshot', '$8::integer')} AND ${beforeCursor}
              ${ORDER} OFFSET $6::bigint LIMIT $7::bigint`,
       values,
     };
@@ -123,7 +146,7 @@ export function pageQuery(snapshot: ReportSnapshot, position: PagePosition): pg.
   // One ordered index scan per leg of the account, merged: each side reads at
   // most offset + limit rows, never the account's whole history.
   const leg = (column: string) => `(SELECT ${SELECT_ROW} FROM transactions t
-      WHERE t.${column} = $8 AND ${inSnapshotWindow('$3::pg_snapshot')} AND ${beforeCursor}
+      WHERE t.${column} = $9 AND ${inSnapshotWindow('$3::pg_snapshot', '$8::integer')} AND ${beforeCursor}
       ${ORDER} LIMIT $6::bigint + $7::bigint)`;
   return {
     name: 'report_page_account',

@@ -1,7 +1,7 @@
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import type { ListTransactionsRequest, ListTransactionsResponse } from '@alfabet/proto/accounts/v1';
 import type pg from 'pg';
-import { notFound } from '@alfabet/service-kit/field-error';
+import { invalidArgument, notFound } from '@alfabet/service-kit/field-error';
 import { transactionToProto } from './mapping.js';
 import { toLedgerTransaction } from '../db/transaction-rows.js';
 import type { Logger } from '../logger.js';
@@ -9,12 +9,16 @@ import { fetchPage, takeSnapshot, type PagePosition, type ReportRow } from '../d
 import { parseListingRequest, type ReportPolicy } from '../reports/report-request.js';
 import type { ReportTokens } from '../reports/report-tokens.js';
 import { totalPagesOf, type ReportSnapshot } from '../reports/report-types.js';
+import { seesNoMoreThan } from '../reports/snapshots.js';
+import type { EpochOrigin } from '../db/ledger-epochs.sql.js';
 
 export interface ReportDeps {
   pool: pg.Pool;
   tokens: ReportTokens;
   /** Promises, before each new snapshot, that this server's tokens are accounted for (db/report-horizon.sql.ts). */
   issuer: { beforeIssuing(): Promise<void> };
+  /** Where a token's ledger epoch stands in this database's history, null if nowhere (db/ledger-epochs.sql.ts). */
+  epochs: { origin(epoch: number, cluster: string | null): Promise<EpochOrigin | null> };
   windowMs: number;
   log: Logger;
   /** Counts every page read from the database (a client that is gone stops it). */
@@ -46,10 +50,12 @@ export function listTransactions(deps: ReportDeps): (call: ReportCall) => Promis
       page = 1;
       position = { offset: 0 };
     } else if (start.from === 'snapshot') {
+      await assertAnswerableHere(deps, 'snapshot_token', start.snapshot);
       snapshot = start.snapshot;
       page = start.page;
       position = { offset: (page - 1) * snapshot.pageSize };
     } else {
+      await assertAnswerableHere(deps, 'page_token', start.snapshot);
       snapshot = start.snapshot;
       page = start.cursor.page;
       position = {
@@ -85,6 +91,29 @@ export function listTransactions(deps: ReportDeps): (call: ReportCall) => Promis
     }
     if (!call.cancelled) call.end();
   };
+}
+
+/**
+ * A token's snapshot is judged by its epoch's xids: that epoch must be one of this database's
+ * history (the same database, or one restored from it), not some other ledger's; and when
+ * this database was restored from a backup of that epoch, the token must see no transaction
+ * the backup did not (one taken on the source after the backup names rows that are not here).
+ */
+async function assertAnswerableHere(deps: ReportDeps, field: string, snapshot: ReportSnapshot): Promise<void> {
+  const origin = await deps.epochs.origin(snapshot.epoch, snapshot.cluster);
+  if (!origin) {
+    throw invalidArgument(
+      field,
+      `was taken on a ledger database this one was not restored from (epoch ${snapshot.epoch}); start a new listing`,
+    );
+  }
+  if (origin.restoredSnapshot && !seesNoMoreThan(snapshot.snapshot, origin.restoredSnapshot)) {
+    throw invalidArgument(
+      field,
+      'was taken after the backup this ledger database was restored from, and names transactions the backup ' +
+        'does not hold; start a new listing',
+    );
+  }
 }
 
 function cursorAfter(page: number, row: ReportRow) {

@@ -14,8 +14,18 @@ import type { PageCursor, ReportSnapshot } from './report-types.js';
  * different content.
  *
  *   token = base64url( version(1) | iv(12) | ciphertext | tag(16) )
+ *
+ * Version 2 tokens also carry the ledger epoch of their snapshot and its
+ * cluster (db/ledger-epochs.sql.ts), so they stay exact after a restore into
+ * another cluster. Version 1 tokens (issued before epochs, at most one
+ * REPORT_TOKEN_TTL before the upgrade) are still accepted: they were taken on
+ * the cluster the epochs migration ran on, which is epoch 1. The version byte
+ * is authenticated (the AAD), so no token can change its version.
  */
-const VERSION = 1;
+const VERSION = 2;
+const EPOCHLESS_VERSION = 1;
+/** What a version 1 token's snapshot is read as: the epoch of the cluster the epochs migration ran on. */
+const EPOCHLESS_EPOCH = 1;
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 
@@ -39,6 +49,11 @@ const snapshotPayload = z
     page: z.number().int().min(1).optional(),
     afterCreateTimeUs: micros.optional(),
     afterTransactionId: z.string().uuid().optional(),
+    epoch: z.number().int().min(1).optional(),
+    cluster: z
+      .string()
+      .regex(/^\d{1,20}$/)
+      .optional(),
   })
   .strict();
 
@@ -96,13 +111,15 @@ export class ReportTokens {
     };
   }
 
-  private seal(payload: object): string {
+  /** A snapshot that came from a version 1 token (no cluster) stays one: its pages' tokens are version 1 too. */
+  private seal(payload: { kind: string; cluster?: string } & Record<string, unknown>): string {
+    const version = payload.cluster === undefined ? EPOCHLESS_VERSION : VERSION;
     const plaintext = JSON.stringify(payload);
     const iv = createHmac('sha256', this.ivKey).update(plaintext).digest().subarray(0, IV_BYTES);
     const cipher = createCipheriv('aes-256-gcm', this.key, iv);
-    cipher.setAAD(Buffer.from([VERSION]));
+    cipher.setAAD(Buffer.from([version]));
     const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-    return Buffer.concat([Buffer.from([VERSION]), iv, body, cipher.getAuthTag()]).toString('base64url');
+    return Buffer.concat([Buffer.from([version]), iv, body, cipher.getAuthTag()]).toString('base64url');
   }
 
   private open(field: TokenField, kind: 'snapshot' | 'page', token: string) {
@@ -114,6 +131,8 @@ export class ReportTokens {
       filter: { startUs: payload.startUs, endUs: payload.endUs, accountId: payload.accountId },
       pageSize: payload.pageSize,
       snapshot: payload.snapshot,
+      epoch: payload.epoch ?? EPOCHLESS_EPOCH,
+      cluster: payload.cluster ?? null,
       totalSize: payload.totalSize,
       takenAtMs: payload.takenAtMs,
     };
@@ -130,7 +149,12 @@ export class ReportTokens {
     // base64url only: Buffer.from would silently skip other characters.
     if (!/^[A-Za-z0-9_-]+$/.test(token)) throw invalidToken(field);
     const raw = Buffer.from(token, 'base64url');
-    if (raw.length < 1 + IV_BYTES + TAG_BYTES + 2 || raw[0] !== VERSION || raw.toString('base64url') !== token) {
+    const version = raw[0];
+    if (
+      raw.length < 1 + IV_BYTES + TAG_BYTES + 2 ||
+      (version !== VERSION && version !== EPOCHLESS_VERSION) ||
+      raw.toString('base64url') !== token
+    ) {
       throw invalidToken(field);
     }
     const iv = raw.subarray(1, 1 + IV_BYTES);
@@ -139,7 +163,7 @@ export class ReportTokens {
     let text: string;
     try {
       const decipher = createDecipheriv('aes-256-gcm', this.key, iv, { authTagLength: TAG_BYTES });
-      decipher.setAAD(Buffer.from([VERSION]));
+      decipher.setAAD(Buffer.from([version]));
       decipher.setAuthTag(tag);
       text = Buffer.concat([decipher.update(body), decipher.final()]).toString('utf8');
     } catch {
@@ -153,6 +177,10 @@ export class ReportTokens {
     }
     const result = snapshotPayload.safeParse(parsed);
     if (!result.success) throw invalidToken(field);
+    // A version 2 token names its epoch and cluster; a version 1 token predates them.
+    const hasEpoch = result.data.epoch !== undefined && result.data.cluster !== undefined;
+    const hasNeither = result.data.epoch === undefined && result.data.cluster === undefined;
+    if (version === VERSION ? !hasEpoch : !hasNeither) throw invalidToken(field);
     return result.data;
   }
 }
@@ -160,6 +188,7 @@ export class ReportTokens {
 function flatten(snapshot: ReportSnapshot) {
   return {
     snapshot: snapshot.snapshot,
+    ...(snapshot.cluster === null ? {} : { epoch: snapshot.epoch, cluster: snapshot.cluster }),
     startUs: snapshot.filter.startUs.toString(),
     endUs: snapshot.filter.endUs?.toString() ?? null,
     accountId: snapshot.filter.accountId,

@@ -18,6 +18,13 @@ export interface ReportSnapshot {
   pageSize: number;
   /** pg_current_snapshot() when the listing began, as text ("xmin:xmax:xip,…"). */
   snapshot: string;
+  /**
+   * The ledger epoch the snapshot was taken in (db/ledger-epochs.sql.ts): its xids are that
+   * epoch's cluster's, rows of earlier epochs are in it and rows of later ones are not.
+   */
+  epoch: number;
+  /** That epoch's cluster (system identifier); null for a token from before epochs, read as epoch 1. */
+  cluster: string | null;
   /** Transactions in the set; fixed for the life of the snapshot. */
   totalSize: bigint;
   /** When the snapshot was taken (ms since epoch); its tokens expire a TTL later. */

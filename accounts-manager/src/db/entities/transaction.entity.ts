@@ -21,6 +21,12 @@ function transactionProperties() {
      * report (see DESIGN.md section 4). Only the report's SQL reads it.
      */
     xactId: p.string().columnType('xid8').defaultRaw('pg_current_xact_id()').lazy(),
+    /**
+     * The ledger epoch (the PostgreSQL cluster) the row was written in, so xact_id is compared only
+     * with snapshots of that cluster (src/db/ledger-epochs.sql.ts). The default is the current epoch:
+     * the service moves it when it starts on a new cluster. Only the report's SQL reads it.
+     */
+    epoch: p.integer().default(1).lazy(),
     requestId: p.uuid().nullable(),
     kind: p.text().check("kind IN ('transfer', 'bank')"),
     srcAccountId: p.uuid().nullable(),
@@ -56,14 +62,14 @@ export const TransactionSchema = defineEntity({
   checks: TRANSACTION_CHECKS,
   indexes: [
     { name: 'transactions_by_id', properties: ['transactionId'] },
-    // A report's pages walk newest first; counting a snapshot's rows needs only create_time and xact_id.
+    // A report's pages walk newest first; counting a snapshot's rows needs only create_time, xact_id and epoch.
     {
       name: 'transactions_report_snapshot',
       columns: [
         { name: 'create_time', sort: 'DESC' },
         { name: 'transaction_id', sort: 'DESC' },
       ],
-      include: ['xactId'],
+      include: ['xactId', 'epoch'],
     },
     {
       name: 'transactions_report_by_from',
