@@ -92,7 +92,7 @@ it("answers each transfer of one group with its own outcome, whatever the others
   expect(await api.getTransaction({ requestId: used })).toEqual(clashing);
 });
 
-it('puts two transfers with one request_id in different groups: the second replays the first', async () => {
+it('puts two transfers with one request_id in different groups: one applies, the other replays it', async () => {
   const [a, b] = [await api.fundedAccount(100n), await api.fundedAccount(0n)];
   const group = new TransferGroupCommit(pool, 1000, answerGroupItem);
   const key = randomUUID();
@@ -101,7 +101,9 @@ it('puts two transfers with one request_id in different groups: the second repla
     group.submit(transferOf(a, b, 7n, key)),
   ]);
   expect(second.transaction).toEqual(first.transaction);
-  expect([first.replayed, second.replayed]).toEqual([false, true]);
+  // The two groups go to the database on two connections at once: whichever claims the key first
+  // applies the transfer (as two racing lone calls), and the other replays it.
+  expect([first.replayed, second.replayed].sort()).toEqual([false, true]);
   expect((await api.getAccount(b)).balance).toBe(7n);
 });
 

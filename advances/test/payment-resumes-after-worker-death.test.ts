@@ -24,7 +24,15 @@ let stack: AdvancesStack;
 const pool = ledgerPool();
 
 beforeAll(async () => {
-  stack = await startAdvancesStack({ temporal: 'dev-server', env: { ADVANCE_PAYMENT_INTERVAL: '1s' }, noWorker: true });
+  // The doomed worker's debit waits on a held row while the survivor starts (it bundles the
+  // workflow code: seconds, more on a loaded machine). The wait must outlast that, or the call's
+  // deadline or the ledger's statement timeout ends attempt 1 (FAILED) before the kill this test is about.
+  stack = await startAdvancesStack({
+    temporal: 'dev-server',
+    env: { ADVANCE_PAYMENT_INTERVAL: '1s', LEDGER_CALL_TIMEOUT: '60s' },
+    ledgerEnv: { ACCOUNTS_STATEMENT_TIMEOUT: '60s' },
+    noWorker: true,
+  });
 }, 120_000);
 
 afterAll(async () => {

@@ -12,9 +12,12 @@
  * answer; only an outage of the database itself (the whole statement failing)
  * fails every caller of the group, as it would have failed each alone.
  *
- * Two transfers with one request_id never share a group (the second waits for
- * the next one, where it replays the first), so a key is claimed once per
- * statement. Within a group, transfers are applied in arrival order.
+ * Two transfers with one request_id never share a group (the second closes the
+ * open group and starts the next), so a key is claimed once per statement.
+ * Groups are posted concurrently, on connections of their own: two groups
+ * holding one key race for it exactly as two lone calls would — one applies
+ * the transfer, the other replays it, whichever arrived first. Within a group,
+ * transfers are applied in arrival order.
  */
 import type pg from 'pg';
 import { callLedgerPostBatch, type BatchItem, type BatchItemOutcome } from '../db/ledger-post-batch.sql.js';

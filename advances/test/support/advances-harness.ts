@@ -226,6 +226,7 @@ export function spawnWorkerProcess(stack: AdvancesStack, temporalMetricsAddress 
       TEMPORAL_ADDRESS: stack.temporal.address,
       ADVANCES_DATABASE_URL: stack.config.databaseUrl,
       ACCOUNTS_GRPC_ADDR: stack.config.accountsAddress,
+      LEDGER_CALL_TIMEOUT: `${stack.config.ledgerCallTimeoutMs}ms`,
       RECONCILIATION_INTERVAL: 'off',
       ADVANCES_WORKER_METRICS_ADDR: 'off',
       ADVANCES_TEMPORAL_METRICS_ADDR: temporalMetricsAddress,
