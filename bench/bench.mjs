@@ -17,6 +17,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import pg from 'pg';
+import { serviceEnv } from '../scripts/service-runtime.mjs';
 import { healthCheck } from '../scripts/stack-health.mjs';
 import { advancesBenchmark } from './advances-bench.mjs';
 import { reconciliationBenchmark } from './reconciliation-bench.mjs';
@@ -411,7 +412,7 @@ async function fundedAccounts(work) {
 async function withReportServer(body) {
   const address = `127.0.0.1:${await freePort()}`;
   const env = {
-    ...process.env,
+    ...serviceEnv(process.env),
     ACCOUNTS_GRPC_ADDR: address,
     ACCOUNTS_DATABASE_URL: dbUrl(DB.report),
     ACCOUNTS_METRICS_ADDR: 'off',
