@@ -5,13 +5,18 @@
 //   node bench/load.mjs <spec.json>
 //
 // spec: { address, mode: "transfer" | "bank" | "batch", callers, warmupMs, durationMs,
-//         accountsFile, repeatRatio, batchSize }  → prints one JSON result line.
+//         accountsFile, repeatRatio, batchSize, cpu: { pids: { name: pid }, database } }
+//   → prints one JSON result line.
 // In batch mode a call is one BatchTransfer of batchSize random transfers (atomic = false).
-// Latencies are taken after the warm-up only; calls are never retried.
+// Latencies are taken after the warm-up only; calls are never retried. The
+// CPU each process spent per call (µs) is sampled over the same measured
+// window: the named pids, the PostgreSQL backends of `database`, all of
+// PostgreSQL, and this process.
 import { credentials, Metadata, status as grpcStatus } from '@grpc/grpc-js';
 import { randomInt, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { AccountsServiceClient, Direction, TransactionStatus } from '@alfabet/proto/accounts/v1';
+import { cpuPerCall, cpuSample } from './processes.mjs';
 import { summarize, round } from './stats.mjs';
 
 const CALL_DEADLINE_MS = 10_000;
@@ -31,6 +36,7 @@ const latencies = [];
 const errors = {};
 const outcomes = { SUCCESS: 0, FAILED: 0 };
 let measuring = false;
+let cpuAtStart = null;
 
 // Bank mode: every request id's parameters and first answer, so a replay can
 // be checked against it and the money moved can be summed once per id.
@@ -140,10 +146,19 @@ const start = Date.now();
 const end = start + spec.warmupMs + spec.durationMs;
 setTimeout(() => {
   measuring = true;
+  cpuAtStart = { sample: cpuSample(spec.cpu?.pids ?? {}, spec.cpu?.database), self: process.cpuUsage() };
 }, spec.warmupMs);
 const measuredFrom = start + spec.warmupMs;
 await Promise.all(Array.from({ length: spec.callers }, (_, i) => caller(i, end)));
 const seconds = (Date.now() - measuredFrom) / 1000;
+const cpuAtEnd = cpuSample(spec.cpu?.pids ?? {}, spec.cpu?.database);
+const selfUsed = process.cpuUsage(cpuAtStart?.self);
+const cpuMicrosPerCall = cpuAtStart
+  ? {
+      ...cpuPerCall(cpuAtStart.sample, cpuAtEnd, latencies.length),
+      loadGenerator: latencies.length ? Math.round((selfUsed.user + selfUsed.system) / latencies.length) : null,
+    }
+  : null;
 // What a careful client does with an unknown outcome: ask again with the same
 // request id, which returns the first outcome (or applies it now, once).
 for (const next of unresolved) {
@@ -165,6 +180,7 @@ process.stdout.write(
     outcomes,
     errors,
     loadCpuSeconds: round((cpu.user + cpu.system) / 1e6, 2),
+    cpuMicrosPerCall,
     ...(spec.mode === 'bank' ? { bank: { ...bank, netCreditedMinor: String(bank.netCreditedMinor) } } : {}),
     ...(spec.mode === 'batch' ? { batch } : {}),
   })}\n`,

@@ -1,6 +1,6 @@
 // What a benchmark reads of the processes it measures: resident memory and
 // CPU time from /proc (Linux), sampled while the load runs.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 
 const PAGE_SIZE = 4096;
@@ -80,4 +80,104 @@ export function machineBusySeconds() {
   const [, ...fields] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
   const idle = fields[3] + fields[4]; // idle + iowait
   return (fields.reduce((a, b) => a + b, 0) - idle) / CLOCK_TICKS;
+}
+
+/** What /proc says of every process of `uid`: pid, process title, CPU seconds (read directly: no `ps` fork, fast). */
+function processesOf(uid) {
+  const found = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (statSync(`/proc/${entry}`).uid !== uid) continue;
+      const title = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ').trim();
+      found.push({ pid: Number(entry), title, cpuSeconds: cpuSeconds(entry) });
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  return found;
+}
+
+let postgresUid;
+/** The uid PostgreSQL runs as (the owner of its postmaster's process). */
+function postgresUidOf() {
+  postgresUid ??= Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
+  return postgresUid;
+}
+
+/**
+ * Which database a PostgreSQL backend serves, from its process title
+ * (`postgres: [cluster: ]<user> <database> <host>(<port>) <state>`); null for
+ * the server's own processes (walwriter, checkpointer…).
+ */
+function backendDatabase(title) {
+  return /\s(\S+)\s(\S+)\s(\S+\(\d+\)|\[local\])(\s|$)/.exec(title)?.[2] ?? null;
+}
+
+/**
+ * CPU seconds used so far by each named process, by each PostgreSQL backend
+ * of `database` (the CPU PostgreSQL spends for this benchmark, apart from
+ * other databases on the same shared server), and by PostgreSQL's own
+ * server processes (walwriter, checkpointer, background writer…: they work
+ * for every database at once, this one's WAL included). Two samples make
+ * cpuPerCall(). Reads /proc only, in a few milliseconds.
+ */
+export function cpuSample(pids, database) {
+  const processes = {};
+  for (const [name, pid] of Object.entries(pids)) {
+    try {
+      processes[name] = pid ? cpuSeconds(pid) : null;
+    } catch {
+      processes[name] = null;
+    }
+  }
+  const backends = new Map();
+  const server = new Map();
+  for (const process of processesOf(postgresUidOf())) {
+    const served = backendDatabase(process.title);
+    if (served === null) server.set(process.pid, process.cpuSeconds);
+    else if (database && served === database) backends.set(process.pid, process.cpuSeconds);
+  }
+  return { processes, backends, server };
+}
+
+/** CPU seconds the processes of `after` used since `before` (a process new since then counts from zero). */
+function usedSince(before, after) {
+  let seconds = 0;
+  for (const [pid, used] of after) seconds += used - (before.get(pid) ?? 0);
+  return seconds;
+}
+
+/**
+ * Microseconds of CPU per call of each process between two samples. A
+ * backend that appeared in between counts from zero (it was born during the
+ * run); one that exited in between is missing (pools keep theirs open).
+ */
+export function cpuPerCall(before, after, calls) {
+  const perCall = (seconds) => (calls > 0 ? Math.round((seconds * 1e6) / calls) : null);
+  const result = {};
+  for (const [name, seconds] of Object.entries(after.processes)) {
+    const start = before.processes[name];
+    result[name] = seconds === null || start === null || start === undefined ? null : perCall(seconds - start);
+  }
+  if (after.backends.size > 0) result.postgresBackends = perCall(usedSince(before.backends, after.backends));
+  result.postgresServer = perCall(usedSince(before.server, after.server));
+  return result;
+}
+
+const CPU_NAMES = {
+  accountsManager: 'accounts-manager',
+  postgresBackends: 'its PostgreSQL backends',
+  postgresServer: 'PostgreSQL server processes (shared by every database)',
+  stack: 'stack (log relay)',
+  loadGenerator: 'load generator',
+};
+
+/** "accounts-manager 105 µs, its PostgreSQL backends 180 µs, …" from cpuPerCall()'s result. */
+export function describeCpuPerCall(cpu) {
+  if (!cpu) return 'not measured';
+  return Object.entries(cpu)
+    .filter(([, micros]) => micros !== null && micros !== undefined)
+    .map(([name, micros]) => `${CPU_NAMES[name] ?? name} ${micros} µs`)
+    .join(', ');
 }

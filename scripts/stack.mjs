@@ -16,6 +16,7 @@ import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
+import { serviceEnv } from './service-runtime.mjs';
 import { healthCheck } from './stack-health.mjs';
 import { supervise } from './supervisor.mjs';
 
@@ -170,7 +171,8 @@ function signalGroup(child, signal) {
 function launch(spec, index, restart) {
   const child = spawn(spec.command, spec.args, {
     cwd: ROOT,
-    env: { ...env, FORCE_COLOR: '0' },
+    // Our Node services with their heap and malloc settings (scripts/service-runtime.mjs); Temporal as it is.
+    env: { ...(spec.command === process.execPath ? serviceEnv(env) : env), FORCE_COLOR: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true, // its own process group, so a stop reaches everything it started
   });

@@ -14,6 +14,7 @@ import {
 } from '../accounts-manager/src/config.js';
 import { ADVANCES_CONFIG_VARIABLES, loadAdvancesConfig } from '../advances/src/config.js';
 import { promtool } from '../test-support/prometheus-rules.js';
+import { SERVICE_MALLOC_ARENA_MAX, SERVICE_NODE_OPTIONS } from '../scripts/service-runtime.mjs';
 
 /**
  * Docker cannot run on the machines this is built on, so docker-compose.yml
@@ -146,6 +147,14 @@ describe.each(Object.entries(compose.services).filter(([, service]) => service.b
       expect(known).toBeDefined();
       const unknown = Object.keys(service.environment ?? {}).filter((variable) => !known!.includes(variable));
       expect(unknown).toEqual([]);
+    });
+
+    it('starts its program with the heap and malloc settings npm start uses (scripts/service-runtime.mjs)', () => {
+      const dockerfile = readFileSync(dockerfilePath, 'utf8');
+      const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+      expect(runtime).toContain(
+        `ENV NODE_OPTIONS="${SERVICE_NODE_OPTIONS}" MALLOC_ARENA_MAX=${SERVICE_MALLOC_ARENA_MAX}`,
+      );
     });
 
     it('copies into its runtime image what the program reads from proto/ at start (reflection)', () => {

@@ -1,6 +1,6 @@
 import {
+  Metadata,
   status,
-  type Metadata,
   type sendUnaryData,
   type ServerUnaryCall,
   type ServerWritableStream,
@@ -17,6 +17,8 @@ import {
 
 /** The subset of a pino logger this module needs. */
 export interface CallLogger {
+  /** pino's: lets a disabled level cost nothing (absent: every line is built). */
+  isLevelEnabled?(level: string): boolean;
   debug(object: object, message: string): void;
   info(object: object, message: string): void;
   warn(object: object, message: string): void;
@@ -79,61 +81,100 @@ export function observeService(
     const handler = implementation[key] as ((...args: unknown[]) => void) | undefined;
     if (!handler) continue;
     const methodName = method.path.split('/').at(-1)!;
-    // One access log line per call, with who called once authorization has said (context.identity).
-    const finish = (context: RequestContext, startedAt: bigint, code: number, details?: string) => {
-      const seconds = Number(process.hrtime.bigint() - startedAt) / 1e9;
-      const labels = { service: shortService, method: methodName, code: status[code] ?? String(code) };
-      observers.metrics.requests.inc(labels);
-      observers.metrics.latency.observe(labels, seconds);
-      const line = {
-        ...context,
-        code: labels.code,
-        durationMs: Math.round(seconds * 1e4) / 10,
-        details,
-      };
-      if (code === status.OK) observers.log.debug(line, 'rpc ok');
-      else if (CLIENT_CODES.has(code)) observers.log.info(line, 'rpc refused');
-      else observers.log.warn(line, 'rpc failed');
-    };
-    const begin = (metadata: Metadata, sendMetadata: (metadata: Metadata) => void): RequestContext => {
-      const correlationId = correlationIdFrom(metadata.get(CORRELATION_ID_METADATA_KEY));
-      const echoed = metadata.clone();
-      for (const existing of Object.keys(echoed.getMap())) echoed.remove(existing);
-      echoed.set(CORRELATION_ID_METADATA_KEY, correlationId);
-      sendMetadata(echoed);
-      return { correlationId, method: methodName };
-    };
-
-    if (method.responseStream) {
-      wrapped[key] = (call: ServerWritableStream<unknown, unknown>) => {
-        const startedAt = process.hrtime.bigint();
-        const context = begin(call.metadata, (m) => call.sendMetadata(m));
-        let done = false;
-        const end = (code: number, details?: string) => {
-          if (!done) {
-            done = true;
-            finish(context, startedAt, code, details);
-          }
-        };
-        call.once('finish', () => end(status.OK));
-        call.once('error', (error: { code?: number; details?: string }) =>
-          end(error.code ?? status.UNKNOWN, error.details),
-        );
-        call.once('cancelled', () => end(status.CANCELLED));
-        runInRequestContext(context, () => handler(call));
-      };
-    } else {
-      wrapped[key] = (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
-        const startedAt = process.hrtime.bigint();
-        const context = begin(call.metadata, (m) => call.sendMetadata(m));
-        runInRequestContext(context, () =>
-          handler(call, ((error, value) => {
-            finish(context, startedAt, error ? (error.code ?? status.UNKNOWN) : status.OK, error?.details);
-            callback(error, value);
-          }) satisfies sendUnaryData<unknown>),
-        );
-      };
-    }
+    const finish = callFinisher(shortService, methodName, observers);
+    wrapped[key] = method.responseStream
+      ? observedStream(methodName, handler, finish)
+      : observedUnary(methodName, handler, finish);
   }
   return wrapped;
+}
+
+type Finish = (context: RequestContext, startedAt: bigint, code: number, details?: string) => void;
+
+/**
+ * Counts, times and logs a finished call. The metrics' label sets are bound
+ * once per status code (prom-client hashes a label object on every call
+ * otherwise), and the access line is built only when its level is on.
+ */
+function callFinisher(service: string, method: string, observers: { metrics: RpcMetrics; log: CallLogger }): Finish {
+  const byCode = new Map<number, { code: string; requests: { inc(): void }; latency: { observe(s: number): void } }>();
+  const boundTo = (code: number) => {
+    let bound = byCode.get(code);
+    if (!bound) {
+      const labels = { service, method, code: status[code] ?? String(code) };
+      bound = {
+        code: labels.code,
+        requests: observers.metrics.requests.labels(labels),
+        latency: observers.metrics.latency.labels(labels),
+      };
+      byCode.set(code, bound);
+    }
+    return bound;
+  };
+  const log = observers.log;
+  return (context, startedAt, code, details) => {
+    const seconds = Number(process.hrtime.bigint() - startedAt) / 1e9;
+    const bound = boundTo(code);
+    bound.requests.inc();
+    bound.latency.observe(seconds);
+    // One access log line per call, with who called once authorization has said (context.identity).
+    if (code === status.OK && log.isLevelEnabled?.('debug') === false) return;
+    const line = { ...context, code: bound.code, durationMs: Math.round(seconds * 1e4) / 10, details };
+    if (code === status.OK) log.debug(line, 'rpc ok');
+    else if (CLIENT_CODES.has(code)) log.info(line, 'rpc refused');
+    else log.warn(line, 'rpc failed');
+  };
+}
+
+/** The call's context: the caller's correlation id (or a new one) and the method. */
+function contextOf(metadata: Metadata, method: string): RequestContext {
+  return { correlationId: correlationIdFrom(metadata.get(CORRELATION_ID_METADATA_KEY)), method };
+}
+
+/** Response headers carrying only the call's correlation id. */
+function echoOf(context: RequestContext): Metadata {
+  const echoed = new Metadata();
+  echoed.set(CORRELATION_ID_METADATA_KEY, context.correlationId);
+  return echoed;
+}
+
+/**
+ * A unary call: the correlation id is echoed in the response headers, sent
+ * together with the answer — sending them on their own when the call
+ * arrives cost an extra socket write per call (docs/benchmarks.md, "CPU per call").
+ */
+function observedUnary(method: string, handler: (...args: unknown[]) => void, finish: Finish) {
+  return (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
+    const startedAt = process.hrtime.bigint();
+    const context = contextOf(call.metadata, method);
+    runInRequestContext(context, () =>
+      handler(call, ((error, value) => {
+        finish(context, startedAt, error ? (error.code ?? status.UNKNOWN) : status.OK, error?.details);
+        call.sendMetadata(echoOf(context));
+        callback(error, value);
+      }) satisfies sendUnaryData<unknown>),
+    );
+  };
+}
+
+/** A server stream: the correlation id is echoed at once, before the first message, which may be long in coming. */
+function observedStream(method: string, handler: (...args: unknown[]) => void, finish: Finish) {
+  return (call: ServerWritableStream<unknown, unknown>) => {
+    const startedAt = process.hrtime.bigint();
+    const context = contextOf(call.metadata, method);
+    call.sendMetadata(echoOf(context));
+    let done = false;
+    const end = (code: number, details?: string) => {
+      if (!done) {
+        done = true;
+        finish(context, startedAt, code, details);
+      }
+    };
+    call.once('finish', () => end(status.OK));
+    call.once('error', (error: { code?: number; details?: string }) =>
+      end(error.code ?? status.UNKNOWN, error.details),
+    );
+    call.once('cancelled', () => end(status.CANCELLED));
+    runInRequestContext(context, () => handler(call));
+  };
 }

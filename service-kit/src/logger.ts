@@ -1,5 +1,6 @@
 import { setLogger as setGrpcLogger } from '@grpc/grpc-js';
 import { pino, type Logger } from 'pino';
+import { redactor } from './log-redaction.js';
 import { currentRequestContext } from './request-context.js';
 
 export type { Logger };
@@ -7,8 +8,10 @@ export type { Logger };
 /**
  * Structured JSON logs, one line per event, with the service's name on each
  * and, inside a gRPC call, its correlation id and method. `redact` lists
- * paths holding secrets or tokens that must never reach a log line;
- * `destination` defaults to stdout (tests pass a stream they read).
+ * paths holding secrets or tokens that must never reach a log line (`key`,
+ * `parent.key`, `*.key`), censored on every line and every child logger's
+ * fields by ./log-redaction.ts (pino's own `redact` cost as much as the rest
+ * of the line); `destination` defaults to stdout (tests pass a stream they read).
  */
 export function createLogger(
   level: string,
@@ -16,16 +19,31 @@ export function createLogger(
   redact: string[] = [],
   destination?: pino.DestinationStream,
 ): Logger {
-  return pino(
+  const censor = redactor([
+    '*.password',
+    '*.databaseUrl',
+    'config.databaseUrl',
+    'authorization',
+    '*.authorization',
+    ...redact,
+  ]);
+  const logger = pino(
     {
       level,
       base: { service },
       timestamp: pino.stdTimeFunctions.isoTime,
       mixin: () => currentRequestContext() ?? {},
-      redact: ['*.password', '*.databaseUrl', 'config.databaseUrl', 'authorization', '*.authorization', ...redact],
+      formatters: { log: censor, bindings: censor },
     },
     destination,
   );
+  // pino applies the bindings formatter to the base fields only; a child's fields are censored here.
+  type Child = (this: unknown, bindings: pino.Bindings, options?: unknown) => unknown;
+  const child = logger.child as unknown as Child;
+  (logger as unknown as { child: Child }).child = function censoredChild(this: unknown, bindings, options) {
+    return child.call(this, censor(bindings), options);
+  };
+  return logger;
 }
 
 /**

@@ -1,0 +1,183 @@
+// A/B of accounts-manager builds: CPU per call and memory, side by side.
+//
+//   node bench/compare-builds.mjs --build A=/path/to/worktree-a --build B=/path/to/worktree-b \
+//        [--callers 32] [--seconds 8] [--rounds 3] [--mode transfer] [--db-suffix _x]
+//        [--env KEY=VALUE] [--build-env B:KEY=VALUE] [--heap]
+//
+// Each build's accounts-manager (its own dist/, already built) runs at the
+// same time on its own fresh database with 10 000 funded accounts; the load
+// (bench/load.mjs) then alternates between them, round after round, so both
+// see the same machine. On a shared, noisy machine a difference is only
+// believable when it holds in every round: this prints each round, then the
+// medians. Logs go to a pipe this process reads and drops (as a log shipper
+// would), at the level each build defaults to. Each build runs with the
+// services' heap settings (scripts/service-runtime.mjs), unless --build-env
+// gives it NODE_OPTIONS / MALLOC_ARENA_MAX of its own.
+import { execFile, spawn } from 'node:child_process';
+import { createWriteStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs, promisify } from 'node:util';
+import pg from 'pg';
+import { serviceEnv } from '../scripts/service-runtime.mjs';
+import { healthCheck } from '../scripts/stack-health.mjs';
+import { freePort } from './ports.mjs';
+import { describeCpuPerCall, rssMiB, sampleMemory } from './processes.mjs';
+
+const run = promisify(execFile);
+const ROOT = new URL('..', import.meta.url).pathname;
+const { values: options } = parseArgs({
+  options: {
+    build: { type: 'string', multiple: true },
+    callers: { type: 'string', default: '32' },
+    seconds: { type: 'string', default: '8' },
+    rounds: { type: 'string', default: '3' },
+    mode: { type: 'string', default: 'transfer' },
+    'db-suffix': { type: 'string', default: '' },
+    env: { type: 'string', multiple: true, default: [] },
+    // name:KEY=VALUE, for one build only (e.g. B:NODE_OPTIONS=--max-semi-space-size=16).
+    'build-env': { type: 'string', multiple: true, default: [] },
+    // name:--node-flag, for one build only (e.g. B:--max-semi-space-size=16).
+    'build-arg': { type: 'string', multiple: true, default: [] },
+    // Also serve /metrics and print the V8 heap after each round (what the RSS is made of).
+    heap: { type: 'boolean', default: false },
+    // Keep each build's stdout (its logs) in DIR/<name>.log instead of dropping it.
+    'keep-output': { type: 'string' },
+  },
+});
+const say = (text) => console.log(`[compare] ${text}`);
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
+async function main() {
+  const builds = options.build.map((spec) => {
+    const [name, root] = spec.split('=');
+    return { name, root, db: `alfabet_accounts_compare_${name.toLowerCase()}${options['db-suffix']}` };
+  });
+  const work = mkdtempSync(join(tmpdir(), 'alfabet-compare-'));
+  try {
+    for (const build of builds) await start(build, work);
+    const rounds = Number(options.rounds);
+    for (let round = 1; round <= rounds; round++) {
+      const order = round % 2 === 1 ? builds : [...builds].reverse();
+      for (const build of order) {
+        const result = await load(build, work, round);
+        build.results = [...(build.results ?? []), result];
+        say(
+          `round ${round} ${build.name}: ${result.rps}/s p99 ${result.p99Ms} ms; CPU per call: ${describeCpuPerCall(result.cpuMicrosPerCall)}; RSS peak ${result.memory.peakMiB} MiB`,
+        );
+        if (options.heap) say(`  heap ${build.name}: ${await heapOf(build)}`);
+      }
+    }
+    for (const build of builds) {
+      const pick = (f) => median(build.results.map(f));
+      say(
+        `${build.name} (median of ${rounds}): ${pick((r) => r.rps)}/s; accounts-manager ${pick((r) => r.cpuMicrosPerCall.accountsManager)} µs/call, PostgreSQL backends ${pick((r) => r.cpuMicrosPerCall.postgresBackends)} µs/call; RSS peak ${pick((r) => r.memory.peakMiB)} MiB, now ${Math.round(rssMiB(build.child.pid))} MiB`,
+      );
+    }
+  } finally {
+    for (const build of builds) {
+      build.child?.kill('SIGTERM');
+      if (build.child) await new Promise((resolve) => build.child.once('exit', resolve));
+    }
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** The V8 heap as prom-client's default metrics report it, in MiB. */
+async function heapOf(build) {
+  const text = await (await fetch(`http://127.0.0.1:${build.metricsPort}/metrics`)).text();
+  const mib = (pattern) =>
+    text
+      .split('\n')
+      .filter((line) => pattern.test(line))
+      .map(
+        (line) =>
+          `${line
+            .replace(/\{service="[^"]*",?/, '{')
+            .split(' ')[0]
+            .replace('nodejs_', '')} ${Math.round(Number(line.split(' ').pop()) / 2 ** 20)}`,
+      )
+      .join(', ');
+  return mib(
+    /^nodejs_(heap_size_total_bytes|heap_size_used_bytes|external_memory_bytes|heap_space_size_total_bytes)|^process_resident_memory_bytes/,
+  );
+}
+
+async function start(build, work) {
+  await run('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-qc', `DROP DATABASE IF EXISTS ${build.db} WITH (FORCE)`]);
+  build.address = `127.0.0.1:${await freePort()}`;
+  const own = options['build-env']
+    .filter((spec) => spec.startsWith(`${build.name}:`))
+    .map((spec) => spec.slice(build.name.length + 1));
+  const extra = Object.fromEntries(
+    [...options.env, ...own].map((pair) => [pair.split('=')[0], pair.slice(pair.indexOf('=') + 1)]),
+  );
+  const nodeArgs = options['build-arg']
+    .filter((spec) => spec.startsWith(`${build.name}:`))
+    .map((spec) => spec.slice(build.name.length + 1));
+  build.child = spawn(process.execPath, [...nodeArgs, join(build.root, 'accounts-manager/dist/src/main.js')], {
+    cwd: build.root,
+    env: {
+      ...serviceEnv(process.env),
+      ACCOUNTS_GRPC_ADDR: build.address,
+      ACCOUNTS_DATABASE_URL: `postgres://postgres@127.0.0.1:5432/${build.db}`,
+      ACCOUNTS_METRICS_ADDR: options.heap ? `127.0.0.1:${(build.metricsPort = await freePort())}` : 'off',
+      ...extra,
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  if (options['keep-output'])
+    build.child.stdout.pipe(createWriteStream(join(options['keep-output'], `${build.name}.log`)));
+  else build.child.stdout.on('data', () => undefined);
+  const deadline = Date.now() + 60_000;
+  while (!(await healthCheck(build.address))) {
+    if (Date.now() > deadline || build.child.exitCode !== null) throw new Error(`${build.name} did not start`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  build.accountsFile = join(work, `accounts-${build.name}.json`);
+  writeFileSync(build.accountsFile, JSON.stringify(await fundedAccounts(build.db)));
+  say(`${build.name}: ${build.root} on ${build.address}, database ${build.db}`);
+}
+
+/** 10 000 accounts, each credited 10 000.00 by the bank through ledger_post (as bench.mjs does). */
+async function fundedAccounts(database) {
+  const db = new pg.Client({ connectionString: `postgres://postgres@127.0.0.1:5432/${database}` });
+  await db.connect();
+  try {
+    const { rows } = await db.query(
+      `WITH created AS (
+         INSERT INTO accounts (account_id, display_name) SELECT gen_random_uuid(), 'bench ' || n FROM generate_series(1, 10000) n RETURNING account_id)
+       SELECT account_id, (SELECT status FROM ledger_post(gen_random_uuid(), NULL, 'bank', NULL, account_id, 1000000, 'credit', 'bench funding',
+                                                          '00000000-0000-7000-8000-000000000001', account_id)) AS status
+       FROM created`,
+    );
+    return rows.map((row) => row.account_id);
+  } finally {
+    await db.end();
+  }
+}
+
+async function load(build, work, round) {
+  const specFile = join(work, `load-${build.name}-${round}.json`);
+  writeFileSync(
+    specFile,
+    JSON.stringify({
+      address: build.address,
+      mode: options.mode,
+      callers: Number(options.callers),
+      warmupMs: 1_000,
+      durationMs: Number(options.seconds) * 1000,
+      accountsFile: build.accountsFile,
+      repeatRatio: 0.1,
+      cpu: { pids: { accountsManager: build.child.pid }, database: build.db },
+    }),
+  );
+  const memory = sampleMemory({ accounts: build.child.pid });
+  const { stdout } = await run(process.execPath, [join(ROOT, 'bench/load.mjs'), specFile], { maxBuffer: 1 << 20 });
+  return { ...JSON.parse(stdout.trim().split('\n').pop()), memory: memory.stop().accounts };
+}
+
+main().catch((error) => {
+  console.error(`[compare] failed: ${error.stack ?? error}`);
+  process.exitCode = 1;
+});

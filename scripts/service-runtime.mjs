@@ -1,0 +1,30 @@
+// How our Node services are started: V8 heap and glibc malloc settings.
+// `npm start` (scripts/stack.mjs) and the benchmarks start every service with
+// them; the Dockerfiles set the same values (ENV NODE_OPTIONS, MALLOC_ARENA_MAX).
+// An operator's own NODE_OPTIONS comes after ours, so its flags win.
+//
+// Why (measured on the 2-core bench machine, docs/benchmarks.md "Memory"):
+// - --max-semi-space-size=16: Node 24's V8 grows the young generation to 128 MiB
+//   under load (64 MiB semi-spaces), where 16 MiB ones serve these services as
+//   well: accounts-manager's RSS at 128 callers 270–300 → 155–160 MiB, its CPU
+//   per call unchanged within the noise.
+// - --max-old-space-size=512: with the default limit (4 GiB on a 24 GiB machine)
+//   V8 lets the old generation grow 4× past what is live before collecting
+//   (35 MiB live → 140 MiB); a 512 MiB limit makes it collect sooner. Live heaps
+//   are 35–70 MiB; 512 MiB leaves room for bursts.
+// - MALLOC_ARENA_MAX=2: the advances worker's Temporal core (Rust, a thread
+//   pool) and V8's helper threads each get a malloc arena of their own by
+//   default (8 per core) and keep what they freed; two arenas kept the worker's
+//   peak with 1 000 advances in flight ~100–200 MiB lower. No effect measured
+//   on accounts-manager, where it does no harm.
+export const SERVICE_NODE_OPTIONS = '--max-semi-space-size=16 --max-old-space-size=512';
+export const SERVICE_MALLOC_ARENA_MAX = '2';
+
+/** `env` for starting one of our Node services: our settings first, the operator's own after them. */
+export function serviceEnv(env) {
+  return {
+    ...env,
+    NODE_OPTIONS: `${SERVICE_NODE_OPTIONS} ${env.NODE_OPTIONS ?? ''}`.trim(),
+    MALLOC_ARENA_MAX: env.MALLOC_ARENA_MAX ?? SERVICE_MALLOC_ARENA_MAX,
+  };
+}
