@@ -7,23 +7,16 @@
 //   node bench/archive-load.mjs <spec.json>   spec: { address, callers, warmupMs, maxMs, accountsFile }
 //
 // Prints one JSON line: { startedAt, calls: [[startMs, latencyMs], …], errors } (startMs since startedAt).
-import { credentials, Metadata, status as grpcStatus } from '@grpc/grpc-js';
+import { Metadata, status as grpcStatus } from '@grpc/grpc-js';
 import { randomInt, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { AccountsServiceClient, Direction } from '@alfabet/proto/accounts/v1';
+import { ledgerClients } from './ledger-clients.mjs';
+import { Direction } from '@alfabet/proto/accounts/v1';
 
 const CALL_DEADLINE_MS = 10_000;
 const spec = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 const accounts = JSON.parse(readFileSync(spec.accountsFile, 'utf8'));
-// One HTTP/2 connection per 32 callers, as bench/load.mjs.
-const clients = Array.from(
-  { length: Math.ceil(spec.callers / 32) },
-  (_, i) =>
-    new AccountsServiceClient(spec.address, credentials.createInsecure(), {
-      'grpc.channel_pool_id': i,
-      'grpc.use_local_subchannel_pool': 1,
-    }),
-);
+const clients = ledgerClients(spec.address, spec.callers);
 
 const startedAt = Date.now();
 const measureFrom = startedAt + spec.warmupMs;

@@ -12,25 +12,18 @@
 // CPU each process spent per call (µs) is sampled over the same measured
 // window: the named pids, the PostgreSQL backends of `database`, all of
 // PostgreSQL, and this process.
-import { credentials, Metadata, status as grpcStatus } from '@grpc/grpc-js';
+import { Metadata, status as grpcStatus } from '@grpc/grpc-js';
 import { randomInt, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { AccountsServiceClient, Direction, TransactionStatus } from '@alfabet/proto/accounts/v1';
+import { ledgerClients } from './ledger-clients.mjs';
+import { Direction, TransactionStatus } from '@alfabet/proto/accounts/v1';
 import { cpuPerCall, cpuSample } from './processes.mjs';
 import { summarize, round } from './stats.mjs';
 
 const CALL_DEADLINE_MS = 10_000;
 const spec = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 const accounts = JSON.parse(readFileSync(spec.accountsFile, 'utf8'));
-// One HTTP/2 connection per 32 callers, as a pool of client stubs would.
-const clients = Array.from(
-  { length: Math.ceil(spec.callers / 32) },
-  (_, i) =>
-    new AccountsServiceClient(spec.address, credentials.createInsecure(), {
-      'grpc.channel_pool_id': i,
-      'grpc.use_local_subchannel_pool': 1,
-    }),
-);
+const clients = ledgerClients(spec.address, spec.callers);
 
 const latencies = [];
 const errors = {};
