@@ -93,6 +93,7 @@ const TARGETS = {
   // way (docs/benchmarks.md, "CPU per call": the baseline is not in this run, so this is read, not computed).
   accountsCpuPerTransfer: '½ of the baseline in docs/benchmarks.md',
   accountsRssMiBAt128: 200,
+  workerRssMiBWithAdvancesInFlight: 400,
 };
 if (!/^[a-z0-9_]*$/.test(options['db-suffix'])) throw new Error('--db-suffix: lower-case letters, digits and _ only');
 const suffix = `${options.quick ? '_quick' : ''}${options['db-suffix']}`;
@@ -681,6 +682,13 @@ function advancesRow(row, a) {
     `empty workflows of the same shape: ${done(a.anchor.completed, a.anchor.secondsUntilAllDone)}, ${a.anchor.activitiesPerSecond} activities/s (floor ${a.idealSeconds} s)`,
     `${a.ratio}×`,
     `ledger check: ${a.ledgerCheck.ok ? 'OK' : 'FAILED'}`,
+  );
+  row(
+    `Advances: worker memory with ${a.worker.mostInFlight} in flight`,
+    `peak RSS ${a.worker.peakMiB} MiB`,
+    `idle before: ${a.worker.startMiB} MiB`,
+    '',
+    `≤ ${TARGETS.workerRssMiBWithAdvancesInFlight} MiB`,
   );
 }
 
