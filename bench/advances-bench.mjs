@@ -36,9 +36,12 @@ export async function advancesBenchmark({
       `advances: ${count} requested in ${round(requestedSeconds, 1)} s; waiting for repayment (payments ${intervalMs / 1000} s apart)…`,
     );
 
-    const repaid = await waitForRepayment(store, accounts, { started, timeoutMs, say });
+    const { repaid, mostInFlight } = await waitForRepayment(store, accounts, { started, timeoutMs, say });
     const seconds = (Date.now() - started) / 1000;
     const peaks = memory.stop();
+    say(
+      `advances: worker peak RSS ${peaks.worker.peakMiB} MiB with up to ${mostInFlight} advances in flight (idle before: ${peaks.worker.startMiB} MiB)`,
+    );
     // CPU of each process over the run, in cores (1.0 = one core busy all along).
     const processes = Object.fromEntries(
       Object.entries(pids).map(([name, pid]) => [
@@ -60,7 +63,7 @@ export async function advancesBenchmark({
       paymentsPerSecond: round(payments / seconds, 1),
       activities,
       activitiesPerSecond: round(activities / seconds, 1),
-      worker: processes.worker,
+      worker: { ...processes.worker, mostInFlight },
       processes,
       ledgerCheck,
     };
@@ -99,10 +102,15 @@ async function requestAdvances(client, accounts) {
   );
 }
 
-/** Polls the advances store until every advance is REPAID or timeoutMs has passed since `started`; returns how many are. */
+/**
+ * Polls the advances store until every advance is REPAID or timeoutMs has
+ * passed since `started`; returns how many are, and the most that were in
+ * flight (requested, not yet repaid) at once.
+ */
 async function waitForRepayment(store, accounts, { started, timeoutMs, say }) {
   let repaid = 0;
   let lastSay = 0;
+  let mostInFlight = 0;
   while (Date.now() - started < timeoutMs) {
     repaid = Number(
       (
@@ -112,6 +120,7 @@ async function waitForRepayment(store, accounts, { started, timeoutMs, say }) {
         )
       ).rows[0].n,
     );
+    mostInFlight = Math.max(mostInFlight, accounts.length - repaid);
     if (repaid === accounts.length) break;
     if (Date.now() - lastSay > 10_000) {
       say(`advances: ${repaid} / ${accounts.length} repaid`);
@@ -119,7 +128,7 @@ async function waitForRepayment(store, accounts, { started, timeoutMs, say }) {
     }
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
-  return repaid;
+  return { repaid, mostInFlight };
 }
 
 /** The ledger's view, per advance account: exactly one credit of AMOUNT and debits adding up to it. */

@@ -1,6 +1,7 @@
 // npm run bench [-- --quick] [--seconds N] [--callers 8,32,128] [--batch-callers N]
-//                 [--only reconciliation,transfers,bank,batch,archive,report,advances,accounts]
-//                 [--advances-count N] [--advances-timeout S] [--reconciliation-count N] [--cpu-prof]
+//                 [--only reconciliation,transfers,bank,batch,archive,report,growth,advances,accounts]
+//                 [--advances-count N] [--advances-timeout S] [--reconciliation-count N]
+//                 [--growth-hot N] [--growth-archived N] [--cpu-prof]
 //
 // Starts its own stack (scripts/stack.mjs on free ports, its own databases,
 // payments 1 s apart), runs the benchmarks, prints a table and writes
@@ -37,6 +38,7 @@ import {
   sampleMemory,
   userCpuSeconds,
 } from './processes.mjs';
+import { growthBenchmark } from './growth-bench.mjs';
 import { ensureReportData } from './report-data.mjs';
 import { reportBenchmark } from './report-bench.mjs';
 import { ratio, round } from './stats.mjs';
@@ -54,6 +56,9 @@ const { values: options } = parseArgs({
     'advances-count': { type: 'string' },
     'reconciliation-count': { type: 'string' },
     'batch-callers': { type: 'string' },
+    // Rows of the grown ledger (growth-bench.mjs): in the report window, and archived.
+    'growth-hot': { type: 'string' },
+    'growth-archived': { type: 'string' },
     // Profiles the services (node --cpu-prof) and prints where accounts-manager spent its CPU.
     'cpu-prof': { type: 'boolean', default: false },
     // For the harness test: databases and results of their own.
@@ -70,6 +75,7 @@ const PLAN = options.quick
       bankSeconds: 2,
       report: { hot: 20_000, archived: 50_000, listings: 5 },
       archive: { rows: 20_000 },
+      growth: { hot: 50_000, archived: 50_000, callers: 32, rounds: 1, listings: 5 },
       advances: { count: 20, timeoutMs: 40_000 },
       reconciliation: { count: 500 },
       accountCalls: 300,
@@ -81,6 +87,8 @@ const PLAN = options.quick
       bankSeconds: 10,
       report: { hot: 1_000_000, archived: 5_000_000, listings: 50 },
       archive: { rows: 1_000_000 },
+      // Issue 13: 10 million transactions stored, 5 million of them in the report window.
+      growth: { hot: 5_000_000, archived: 5_000_000, callers: 32, rounds: 2, listings: 50 },
       advances: { count: 1_000, timeoutMs: 60_000 },
       reconciliation: { count: 10_000 },
       accountCalls: 2_000,
@@ -90,8 +98,10 @@ if (options.callers) PLAN.callers = options.callers.split(',').map(Number);
 if (options['advances-timeout']) PLAN.advances.timeoutMs = Number(options['advances-timeout']) * 1000;
 if (options['advances-count']) PLAN.advances.count = Number(options['advances-count']);
 if (options['reconciliation-count']) PLAN.reconciliation.count = Number(options['reconciliation-count']);
+if (options['growth-hot']) PLAN.growth.hot = Number(options['growth-hot']);
+if (options['growth-archived']) PLAN.growth.archived = Number(options['growth-archived']);
 const ONLY = new Set(
-  (options.only ?? 'reconciliation,transfers,bank,batch,archive,report,advances,accounts').split(','),
+  (options.only ?? 'reconciliation,transfers,bank,batch,archive,report,growth,advances,accounts').split(','),
 );
 const BATCH_CALLERS = Number(options['batch-callers'] ?? BATCH_CALLERS_DEFAULT);
 const BANK_CALLERS = 32;
@@ -106,6 +116,12 @@ const TARGETS = {
   // way (docs/benchmarks.md, "CPU per call": the baseline is not in this run, so this is read, not computed).
   accountsCpuPerTransfer: '½ of the baseline in docs/benchmarks.md',
   accountsRssMiBAt128: 200,
+  workerRssMiBWithAdvancesInFlight: 400,
+  // Issue 13, cost as work grows: Transfer on the grown ledger within 10 % of the empty one, the
+  // report's first page with 5 million rows in the window, the stream against COPY of the same rows.
+  growthTransferRatio: 0.9,
+  growthFirstPageP99Ms: 20,
+  growthStreamVsCopy: 0.5,
 };
 if (!/^[a-z0-9_]*$/.test(options['db-suffix'])) throw new Error('--db-suffix: lower-case letters, digits and _ only');
 const suffix = `${options.quick ? '_quick' : ''}${options['db-suffix']}`;
@@ -114,6 +130,8 @@ const DB = {
   advances: `alfabet_advances_bench${suffix}`,
   report: `alfabet_accounts_bench_report${suffix}`,
   pgbench: `alfabet_pgbench${suffix}`,
+  grown: `alfabet_accounts_bench_growth${suffix}`,
+  empty: `alfabet_accounts_bench_empty${suffix}`,
 };
 const PGBENCH_SCALE = options.quick ? 1 : 10;
 const dbUrl = (name) => `postgres://postgres@127.0.0.1:5432/${name}`;
@@ -198,6 +216,15 @@ async function runBenchmarks(stack, work, results) {
     results.report = await withReportServer((server) =>
       reportBenchmark({ ...server, listings: PLAN.report.listings, say }),
     );
+  if (ONLY.has('growth')) {
+    results.growth = await growthBenchmark({
+      plan: { ...PLAN.growth, seconds: PLAN.seconds, warmupMs: PLAN.warmupMs },
+      grownUrl: dbUrl(DB.grown),
+      emptyUrl: dbUrl(DB.empty),
+      say,
+    });
+    results.checks.growthLedgerVerify = await ledgerVerify(dbUrl(DB.grown));
+  }
   if (ONLY.has('advances')) {
     results.advances = await advancesAgainstAnchor(stack.env, pids);
     results.checks.advancesLedger = results.advances.ledgerCheck.ok;
@@ -662,6 +689,7 @@ function printTable(results) {
   if (results.batch) batchRow(row, results.batch);
   if (results.archive) archiveRow(row, results.archive);
   if (results.report) reportRows(row, results.report);
+  if (results.growth) growthRows(row, results.growth);
   if (results.advances) advancesRow(row, results.advances);
   if (results.reconciliation) reconciliationRows(row, results.reconciliation);
   if (results.accounts) accountsRow(row, results.accounts);
@@ -741,6 +769,34 @@ function reportRows(row, r) {
   );
 }
 
+function growthRows(row, g) {
+  const stored = `${(g.stored.transactions / 1e6).toLocaleString('en')} M stored (${(g.stored.hot / 1e6).toLocaleString('en')} M hot, ${(g.stored.archived / 1e6).toLocaleString('en')} M archived)`;
+  const side = (t) =>
+    `${t.rps}/s, p99 ${t.p99Ms} ms; CPU per call: accounts-manager ${t.cpuMicrosPerCall.accountsManager} µs, PostgreSQL backends ${t.cpuMicrosPerCall.postgresBackends} µs`;
+  row(
+    `Transfer ×${g.transfers.callers} on a grown ledger: ${stored}`,
+    side(g.transfers.grown),
+    `an empty ledger, same run: ${side(g.transfers.empty)}`,
+    `${g.transfers.ratio}×`,
+    `≥ ${TARGETS.growthTransferRatio}× (within 10 %)`,
+  );
+  const r = g.report;
+  row(
+    `Report at scale: first page (${r.rowsInWindow.toLocaleString('en')} rows in window)`,
+    `p50 ${r.firstPage.p50Ms} ms, p99 ${r.firstPage.p99Ms} ms`,
+    `same SQL alone: p50 ${r.firstPage.anchor.p50Ms} ms, p99 ${r.firstPage.anchor.p99Ms} ms`,
+    `${r.firstPage.ratioP50}×`,
+    `p99 ≤ ${TARGETS.growthFirstPageP99Ms} ms`,
+  );
+  row(
+    `Report at scale: whole window streamed, 1000 a page`,
+    `${r.stream.rowsPerSecond.toLocaleString('en')} rows/s; CPU per row: accounts-manager ${r.stream.cpuMicrosPerRow.accountsManager} µs, PostgreSQL ${r.stream.cpuMicrosPerRow.postgresBackends} µs; RSS peak ${r.memory.at(-1).peakMiB} MiB`,
+    `psql COPY of the same rows: ${r.stream.anchor.rowsPerSecond.toLocaleString('en')} rows/s`,
+    `${r.stream.ratio}×`,
+    `≥ ${TARGETS.growthStreamVsCopy}× COPY`,
+  );
+}
+
 function advancesRow(row, a) {
   const done = (count, seconds) => (seconds ? `all ${count} done in ${seconds} s` : `bound hit`);
   row(
@@ -753,6 +809,13 @@ function advancesRow(row, a) {
     `empty workflows of the same shape: ${done(a.anchor.completed, a.anchor.secondsUntilAllDone)}, ${a.anchor.activitiesPerSecond} activities/s (floor ${a.idealSeconds} s)`,
     `${a.ratio}×`,
     `ledger check: ${a.ledgerCheck.ok ? 'OK' : 'FAILED'}`,
+  );
+  row(
+    `Advances: worker memory with ${a.worker.mostInFlight} in flight`,
+    `peak RSS ${a.worker.peakMiB} MiB`,
+    `idle before: ${a.worker.startMiB} MiB`,
+    '',
+    `≤ ${TARGETS.workerRssMiBWithAdvancesInFlight} MiB`,
   );
 }
 

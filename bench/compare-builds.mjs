@@ -13,19 +13,14 @@
 // would), at the level each build defaults to. Each build runs with the
 // services' heap settings (scripts/service-runtime.mjs), unless --build-env
 // gives it NODE_OPTIONS / MALLOC_ARENA_MAX of its own.
-import { execFile, spawn } from 'node:child_process';
-import { createWriteStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs, promisify } from 'node:util';
-import pg from 'pg';
-import { serviceEnv } from '../scripts/service-runtime.mjs';
-import { healthCheck } from '../scripts/stack-health.mjs';
+import { parseArgs } from 'node:util';
+import { accountsFile, dropDatabase, fundedAccounts, runLoad, startAccountsManager } from './accounts-runner.mjs';
 import { freePort } from './ports.mjs';
 import { describeCpuPerCall, rssMiB, sampleMemory } from './processes.mjs';
 
-const run = promisify(execFile);
-const ROOT = new URL('..', import.meta.url).pathname;
 const { values: options } = parseArgs({
   options: {
     build: { type: 'string', multiple: true },
@@ -60,7 +55,7 @@ async function main() {
     for (let round = 1; round <= rounds; round++) {
       const order = round % 2 === 1 ? builds : [...builds].reverse();
       for (const build of order) {
-        const result = await load(build, work, round);
+        const result = await load(build, work);
         build.results = [...(build.results ?? []), result];
         say(
           `round ${round} ${build.name}: ${result.rps}/s p99 ${result.p99Ms} ms; CPU per call: ${describeCpuPerCall(result.cpuMicrosPerCall)}; RSS peak ${result.memory.peakMiB} MiB`,
@@ -71,14 +66,11 @@ async function main() {
     for (const build of builds) {
       const pick = (f) => median(build.results.map(f));
       say(
-        `${build.name} (median of ${rounds}): ${pick((r) => r.rps)}/s; accounts-manager ${pick((r) => r.cpuMicrosPerCall.accountsManager)} µs/call, PostgreSQL backends ${pick((r) => r.cpuMicrosPerCall.postgresBackends)} µs/call; RSS peak ${pick((r) => r.memory.peakMiB)} MiB, now ${Math.round(rssMiB(build.child.pid))} MiB`,
+        `${build.name} (median of ${rounds}): ${pick((r) => r.rps)}/s; accounts-manager ${pick((r) => r.cpuMicrosPerCall.accountsManager)} µs/call, PostgreSQL backends ${pick((r) => r.cpuMicrosPerCall.postgresBackends)} µs/call; RSS peak ${pick((r) => r.memory.peakMiB)} MiB, now ${Math.round(rssMiB(build.server.pid))} MiB`,
       );
     }
   } finally {
-    for (const build of builds) {
-      build.child?.kill('SIGTERM');
-      if (build.child) await new Promise((resolve) => build.child.once('exit', resolve));
-    }
+    for (const build of builds) await build.server?.stop();
     rmSync(work, { recursive: true, force: true });
   }
 }
@@ -104,77 +96,43 @@ async function heapOf(build) {
 }
 
 async function start(build, work) {
-  await run('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-qc', `DROP DATABASE IF EXISTS ${build.db} WITH (FORCE)`]);
-  build.address = `127.0.0.1:${await freePort()}`;
-  const own = options['build-env']
-    .filter((spec) => spec.startsWith(`${build.name}:`))
-    .map((spec) => spec.slice(build.name.length + 1));
-  const extra = Object.fromEntries(
-    [...options.env, ...own].map((pair) => [pair.split('=')[0], pair.slice(pair.indexOf('=') + 1)]),
+  await dropDatabase(build.db);
+  const own = (flag) =>
+    options[flag].filter((spec) => spec.startsWith(`${build.name}:`)).map((spec) => spec.slice(build.name.length + 1));
+  const env = Object.fromEntries(
+    [...options.env, ...own('build-env')].map((pair) => [pair.split('=')[0], pair.slice(pair.indexOf('=') + 1)]),
   );
-  const nodeArgs = options['build-arg']
-    .filter((spec) => spec.startsWith(`${build.name}:`))
-    .map((spec) => spec.slice(build.name.length + 1));
-  build.child = spawn(process.execPath, [...nodeArgs, join(build.root, 'accounts-manager/dist/src/main.js')], {
-    cwd: build.root,
-    env: {
-      ...serviceEnv(process.env),
-      ACCOUNTS_GRPC_ADDR: build.address,
-      ACCOUNTS_DATABASE_URL: `postgres://postgres@127.0.0.1:5432/${build.db}`,
-      ACCOUNTS_METRICS_ADDR: options.heap ? `127.0.0.1:${(build.metricsPort = await freePort())}` : 'off',
-      ...extra,
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
+  if (options.heap) env.ACCOUNTS_METRICS_ADDR = `127.0.0.1:${(build.metricsPort = await freePort())}`;
+  const databaseUrl = `postgres://postgres@127.0.0.1:5432/${build.db}`;
+  build.server = await startAccountsManager({
+    databaseUrl,
+    root: build.root,
+    env,
+    nodeArgs: own('build-arg'),
+    onOutput: options['keep-output']
+      ? (stdout) => stdout.pipe(createWriteStream(join(options['keep-output'], `${build.name}.log`)))
+      : undefined,
   });
-  if (options['keep-output'])
-    build.child.stdout.pipe(createWriteStream(join(options['keep-output'], `${build.name}.log`)));
-  else build.child.stdout.on('data', () => undefined);
-  const deadline = Date.now() + 60_000;
-  while (!(await healthCheck(build.address))) {
-    if (Date.now() > deadline || build.child.exitCode !== null) throw new Error(`${build.name} did not start`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  build.accountsFile = join(work, `accounts-${build.name}.json`);
-  writeFileSync(build.accountsFile, JSON.stringify(await fundedAccounts(build.db)));
-  say(`${build.name}: ${build.root} on ${build.address}, database ${build.db}`);
+  build.accountsFile = accountsFile(work, build.name, await fundedAccounts(databaseUrl, 10_000));
+  say(`${build.name}: ${build.root} on ${build.server.address}, database ${build.db}`);
 }
 
-/** 10 000 accounts, each credited 10 000.00 by the bank through ledger_post (as bench.mjs does). */
-async function fundedAccounts(database) {
-  const db = new pg.Client({ connectionString: `postgres://postgres@127.0.0.1:5432/${database}` });
-  await db.connect();
-  try {
-    const { rows } = await db.query(
-      `WITH created AS (
-         INSERT INTO accounts (account_id, display_name) SELECT gen_random_uuid(), 'bench ' || n FROM generate_series(1, 10000) n RETURNING account_id)
-       SELECT account_id, (SELECT status FROM ledger_post(gen_random_uuid(), NULL, 'bank', NULL, account_id, 1000000, 'credit', 'bench funding',
-                                                          '00000000-0000-7000-8000-000000000001', account_id)) AS status
-       FROM created`,
-    );
-    return rows.map((row) => row.account_id);
-  } finally {
-    await db.end();
-  }
-}
-
-async function load(build, work, round) {
-  const specFile = join(work, `load-${build.name}-${round}.json`);
-  writeFileSync(
-    specFile,
-    JSON.stringify({
-      address: build.address,
+async function load(build, work) {
+  const memory = sampleMemory({ accounts: build.server.pid });
+  const result = await runLoad(
+    {
+      address: build.server.address,
       mode: options.mode,
       callers: Number(options.callers),
       warmupMs: 1_000,
       durationMs: Number(options.seconds) * 1000,
       accountsFile: build.accountsFile,
       repeatRatio: 0.1,
-      cpu: { pids: { accountsManager: build.child.pid }, database: build.db },
-    }),
+      cpu: { pids: { accountsManager: build.server.pid }, database: build.db },
+    },
+    work,
   );
-  const memory = sampleMemory({ accounts: build.child.pid });
-  const { stdout } = await run(process.execPath, [join(ROOT, 'bench/load.mjs'), specFile], { maxBuffer: 1 << 20 });
-  return { ...JSON.parse(stdout.trim().split('\n').pop()), memory: memory.stop().accounts };
+  return { ...result, memory: memory.stop().accounts };
 }
 
 main().catch((error) => {

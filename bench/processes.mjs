@@ -149,20 +149,29 @@ function usedSince(before, after) {
 }
 
 /**
- * Microseconds of CPU per call of each process between two samples. A
- * backend that appeared in between counts from zero (it was born during the
- * run); one that exited in between is missing (pools keep theirs open).
+ * CPU seconds each process used between two samples. A backend that
+ * appeared in between counts from zero (it was born during the run); one that
+ * exited in between is missing (pools keep theirs open).
  */
-export function cpuPerCall(before, after, calls) {
-  const perCall = (seconds) => (calls > 0 ? Math.round((seconds * 1e6) / calls) : null);
+export function cpuSecondsBetween(before, after) {
   const result = {};
   for (const [name, seconds] of Object.entries(after.processes)) {
     const start = before.processes[name];
-    result[name] = seconds === null || start === null || start === undefined ? null : perCall(seconds - start);
+    result[name] = seconds === null || start === null || start === undefined ? null : seconds - start;
   }
-  if (after.backends.size > 0) result.postgresBackends = perCall(usedSince(before.backends, after.backends));
-  result.postgresServer = perCall(usedSince(before.server, after.server));
+  if (after.backends.size > 0) result.postgresBackends = usedSince(before.backends, after.backends);
+  result.postgresServer = usedSince(before.server, after.server);
   return result;
+}
+
+/** Microseconds of CPU per call of each process between two samples (see cpuSecondsBetween). */
+export function cpuPerCall(before, after, calls) {
+  return Object.fromEntries(
+    Object.entries(cpuSecondsBetween(before, after)).map(([name, seconds]) => [
+      name,
+      seconds === null || calls <= 0 ? null : Math.round((seconds * 1e6) / calls),
+    ]),
+  );
 }
 
 const CPU_NAMES = {

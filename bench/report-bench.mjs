@@ -9,7 +9,7 @@ import { AccountsServiceClient } from '@alfabet/proto/accounts/v1';
 import { timestampOfDate } from '@alfabet/service-kit/timestamps';
 import { takeSnapshot, fetchPage } from '../accounts-manager/dist/src/db/report-queries.sql.js';
 import { maintainReportCounts } from '../accounts-manager/dist/src/db/report-counts.sql.js';
-import { sampleMemory } from './processes.mjs';
+import { cpuSample, cpuSecondsBetween, sampleMemory } from './processes.mjs';
 import { summarize, round, ratio } from './stats.mjs';
 
 const WINDOW_MS = 5 * 86_400_000;
@@ -60,7 +60,11 @@ export async function reportBenchmark({ address, databaseUrl, pid, listings, say
     // What the service's own once-a-minute timer has done long before in steady state: seal the finished hours.
     for (let i = 0; i < 2; i++) await maintainReportCounts(pool, new Date(Date.now() - WINDOW_MS - 3_600_000));
     const { first, firstDirect, totalSize } = await firstPageTimes(client, pool, listings, say);
-    const { tenth, half, whole, rowsPerSecond } = await streamedWithMemory(client, pid, say);
+    const { tenth, half, whole, rowsPerSecond, cpuMicrosPerRow } = await streamedWithMemory(
+      client,
+      { pid, database: new URL(databaseUrl).pathname.slice(1) },
+      say,
+    );
     const copy = await copyAnchor(databaseUrl);
     return {
       rowsInWindow: totalSize,
@@ -75,6 +79,7 @@ export async function reportBenchmark({ address, databaseUrl, pid, listings, say
         pages: whole.pages,
         seconds: round(whole.seconds),
         rowsPerSecond: Math.round(rowsPerSecond),
+        cpuMicrosPerRow,
         anchor: {
           what: 'psql COPY of the same rows, same order',
           rows: copy.rows,
@@ -118,7 +123,7 @@ async function firstPageTimes(client, pool, listings, say) {
  * A tenth, a half, then the whole window at 1000 a page, memory sampled
  * for each: the peak must level off, not follow the report's size.
  */
-async function streamedWithMemory(client, pid, say) {
+async function streamedWithMemory(client, { pid, database }, say) {
   const measured = async (fraction) => {
     const sampler = sampleMemory({ accounts: pid });
     const streamed = await streamAll(client, {
@@ -130,12 +135,27 @@ async function streamedWithMemory(client, pid, say) {
   };
   const tenth = await measured(0.1);
   const half = await measured(0.5);
+  // CPU per row of the whole window: accounts-manager and its PostgreSQL backends (µs, as for calls).
+  const before = cpuSample({ accountsManager: pid }, database);
   const whole = await measured(1);
+  const cpuMicrosPerRow = cpuPerRow(before, cpuSample({ accountsManager: pid }, database), whole.rows);
   const rowsPerSecond = whole.rows / whole.seconds;
   say(
     `report: streamed ${whole.rows.toLocaleString('en')} rows in ${whole.pages} pages at ${Math.round(rowsPerSecond).toLocaleString('en')} rows/s; accounts-manager RSS peak ${tenth.memory.peakMiB} / ${half.memory.peakMiB} / ${whole.memory.peakMiB} MiB streaming ${[tenth, half, whole].map((r) => r.rows.toLocaleString('en')).join(' / ')} rows`,
   );
-  return { tenth, half, whole, rowsPerSecond };
+  say(
+    `report: CPU per streamed row: accounts-manager ${cpuMicrosPerRow.accountsManager} µs, its PostgreSQL backends ${cpuMicrosPerRow.postgresBackends} µs`,
+  );
+  return { tenth, half, whole, rowsPerSecond, cpuMicrosPerRow };
+}
+
+/** Microseconds of CPU per row, to a hundredth (a row costs far less than a call). */
+function cpuPerRow(before, after, rows) {
+  const used = cpuSecondsBetween(before, after);
+  return {
+    accountsManager: round((used.accountsManager * 1e6) / rows, 2),
+    postgresBackends: round(((used.postgresBackends ?? 0) * 1e6) / rows, 2),
+  };
 }
 
 /** PostgreSQL's own streaming rate for the same rows in the same order. */

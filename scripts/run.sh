@@ -17,7 +17,11 @@ if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
   cp package-lock.json "$stamp"
 fi
 
-build() { npx --no-install tsc -b proto service-kit accounts-manager advances; }
+# The advances worker loads its workflow code from the bundle the last step writes (advances/src/temporal/workflow-code.ts).
+build() {
+  npx --no-install tsc -b proto service-kit accounts-manager advances
+  node advances/dist/src/cli/bundle-workflows.js >/dev/null
+}
 # The tests are type-checked too (not emitted: jest compiles them itself).
 typecheck_tests() { npx --no-install tsc -p tsconfig.tests.json; }
 

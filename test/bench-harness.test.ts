@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
  * measured, the correctness checks the benchmarks carry pass (bank replays
  * moved no money, each advance paid exactly its amount, a healthy book
  * reconciled without a finding, every seeded row archived while transfers ran,
- * ledger:verify), and
+ * ledger:verify on the stack's ledger and on the grown one), and
  * the results JSON and chart are written. No figure is compared with a speed:
  * speed belongs to the benchmark's own output, never to a test.
  */
@@ -55,6 +55,7 @@ test('the benchmark harness runs every benchmark in --quick mode and its correct
       bankReplaysMovedNoMoney: true,
       archiveMovedEveryRow: true,
       batchAnswersComplete: true,
+      growthLedgerVerify: true,
       advancesLedger: true,
       ledgerVerify: true,
     });
@@ -94,6 +95,16 @@ test('the benchmark harness runs every benchmark in --quick mode and its correct
     expect(results.report.stream.rows).toBe(results.plan.report.hot);
     expect(results.report.stream.anchor.rows).toBe(results.plan.report.hot);
     expect(results.report.verified).toBe(true);
+    // Benchmark 6: the grown ledger holds at least its seed, each row with its request id; Transfer ran
+    // on it and on the empty one without an error; its report streamed exactly the rows in the window,
+    // the same rows COPY read.
+    const { growth } = results;
+    expect(growth.stored.transactions).toBeGreaterThanOrEqual(results.plan.growth.hot + results.plan.growth.archived);
+    expect(growth.stored.requests).toBeGreaterThanOrEqual(results.plan.growth.hot + results.plan.growth.archived);
+    for (const side of [growth.transfers.grown, growth.transfers.empty]) expect(side.calls).toBeGreaterThan(0);
+    expect(growth.report.rowsInWindow).toBeGreaterThanOrEqual(results.plan.growth.hot);
+    expect(growth.report.stream.rows).toBe(growth.report.rowsInWindow);
+    expect(growth.report.stream.anchor.rows).toBe(growth.report.stream.rows);
     // Benchmark 4: every advance repaid, one credit and exactly its amount in debits each.
     expect(results.advances).toMatchObject({ allRepaid: true, repaid: results.plan.advances.count });
     expect(results.advances.ledgerCheck.advancesWithOneCreditAndExactDebits).toBe(results.plan.advances.count);

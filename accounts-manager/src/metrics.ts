@@ -25,7 +25,7 @@ export function createAccountsMetrics(): AccountsMetrics {
     }),
     reportPages: new Counter({
       name: 'ledger_report_pages_total',
-      help: 'Pages ListTransactions read from the database and streamed',
+      help: 'Pages ListTransactions read from the database (at most one ahead of what it streamed)',
       registers: [registry],
     }),
   };

@@ -168,7 +168,12 @@ describe('metrics and correlation ids', () => {
     }
   });
 
-  it('logs a transaction "posted" once: a replay of its request_id is logged as a replay', async () => {
+  /**
+   * What a ledger logging at `level` says about a successful bank credit and a
+   * refused transfer, each called twice with its request_id: the messages
+   * logged about each request_id, in order.
+   */
+  async function loggedAbout(level: 'debug' | 'info'): Promise<{ succeeded: string[]; refused: string[] }> {
     const lines: { msg: string; transactionId?: string; requestId?: string }[] = [];
     const { Writable } = await import('node:stream');
     const { pino } = await import('pino');
@@ -178,7 +183,7 @@ describe('metrics and correlation ids', () => {
         done();
       },
     });
-    const ledger = await startTestLedger({ LOG_LEVEL: 'info' }, pino({ level: 'info' }, sink));
+    const ledger = await startTestLedger({ LOG_LEVEL: level }, pino({ level }, sink));
     try {
       const api = ledgerApi(ledger.client);
       const dst = await api.fundedAccount(0n, 'replayed');
@@ -193,10 +198,23 @@ describe('metrics and correlation ids', () => {
       await api.transfer(refused);
       await new Promise((resolve) => setTimeout(resolve, 50));
       const about = (id: string) => lines.filter((line) => line.requestId === id).map((line) => line.msg);
-      expect(about(requestId)).toEqual(['transaction posted', 'transaction replayed']);
-      expect(about(refusedId)).toEqual(['transaction failed', 'transaction replayed']);
+      return { succeeded: about(requestId), refused: about(refusedId) };
     } finally {
       await ledger.stop();
     }
+  }
+
+  it('logs a transaction "posted" once (at debug): a replay of its request_id is logged as a replay', async () => {
+    expect(await loggedAbout('debug')).toEqual({
+      succeeded: ['transaction posted', 'transaction replayed'],
+      refused: ['transaction failed', 'transaction replayed'],
+    });
+  });
+
+  it('logs failed transactions and replays at info, not each success', async () => {
+    expect(await loggedAbout('info')).toEqual({
+      succeeded: ['transaction replayed'],
+      refused: ['transaction failed', 'transaction replayed'],
+    });
   });
 });

@@ -68,6 +68,8 @@ export interface AdvancesConfig {
   maxOpenPerAccount: number;
   databasePoolSize: number;
   statementTimeoutMs: number;
+  /** Workflows the worker keeps in memory between their tasks (Temporal's maxCachedWorkflows); see worker-app.ts. */
+  workerCachedWorkflows: number;
   shutdownGraceMs: number;
   logLevel: string;
   /** TLS (mutual with a client CA) for the advances gRPC server; null: plaintext, loopback only. */
@@ -106,6 +108,7 @@ const variables = z.object({
   ADVANCE_MAX_OPEN_PER_ACCOUNT: positiveInt('ADVANCE_MAX_OPEN_PER_ACCOUNT', 1000).prefault('1'),
   ADVANCES_DB_POOL_SIZE: positiveInt('ADVANCES_DB_POOL_SIZE', 200).prefault('10'),
   ADVANCES_STATEMENT_TIMEOUT: duration('ADVANCES_STATEMENT_TIMEOUT').prefault('10s'),
+  ADVANCES_WORKER_CACHED_WORKFLOWS: positiveInt('ADVANCES_WORKER_CACHED_WORKFLOWS', 100_000).prefault('250'),
   SHUTDOWN_GRACE: duration('SHUTDOWN_GRACE').prefault('10s'),
   LOG_LEVEL: logLevel(),
   ALLOW_INSECURE_NON_LOOPBACK: flag(),
@@ -174,6 +177,7 @@ export function loadAdvancesConfig(env: NodeJS.ProcessEnv = process.env): Advanc
     maxOpenPerAccount: c.ADVANCE_MAX_OPEN_PER_ACCOUNT,
     databasePoolSize: c.ADVANCES_DB_POOL_SIZE,
     statementTimeoutMs: c.ADVANCES_STATEMENT_TIMEOUT,
+    workerCachedWorkflows: c.ADVANCES_WORKER_CACHED_WORKFLOWS,
     shutdownGraceMs: c.SHUTDOWN_GRACE,
     logLevel: c.LOG_LEVEL,
     tls,

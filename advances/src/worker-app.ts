@@ -2,8 +2,6 @@ import type { Logger } from '@alfabet/service-kit/logger';
 import { startMetricsEndpoint } from '@alfabet/service-kit/metrics-server';
 import { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type pg from 'pg';
 import { createActivities } from './activities/index.js';
@@ -13,16 +11,10 @@ import type { AdvancesOrm } from './db/orm.js';
 import { createLedgerClient, ledgerConnectionOf, type LedgerClient } from './ledger/ledger-client.js';
 import { createAdvancesMetrics, registerReconciliationGauges, type AdvancesMetrics } from './metrics.js';
 import { ensureReconciliationSchedule } from './temporal/reconciliation-schedule.js';
+import { workflowCodeOption } from './temporal/workflow-code.js';
 
-/**
- * The workflow bundle's entry. Built code has workflows/index.js next to this
- * file; under jest (TypeScript sources) it is workflows/index.ts, which the
- * worker's bundler compiles itself.
- */
-export function workflowsPath(): string {
-  const built = fileURLToPath(new URL('./workflows/index.js', import.meta.url));
-  return existsSync(built) ? built : fileURLToPath(new URL('./workflows/index.ts', import.meta.url));
-}
+/** The workflow bundle's entry (tests bundle or replay from it). */
+export { workflowsPath } from './temporal/workflow-code.js';
 
 export interface AdvancesWorker {
   worker: Worker;
@@ -121,7 +113,8 @@ async function createWorker(
     connection,
     namespace: config.temporalNamespace,
     taskQueue: config.taskQueue,
-    workflowsPath: workflowsPath(),
+    // The bundle npm run build wrote, or (under jest) the sources bundled now: temporal/workflow-code.ts.
+    ...workflowCodeOption(),
     activities: createActivities({
       em,
       pool,
@@ -136,6 +129,15 @@ async function createWorker(
     // and hand a dead worker's cached workflows to another one after 3 s rather than the default 10 s.
     maxHeartbeatThrottleInterval: '1 second',
     stickyQueueScheduleToStartTimeout: '3 seconds',
+    // A bound on the workflows kept in memory between tasks (ADVANCES_WORKER_CACHED_WORKFLOWS, default 250).
+    // The SDK's default is sized from the heap limit (2 311 with Node's 4 GiB default) — effectively every
+    // advance in flight. An advance sleeps a week between payments, far longer than keeping it cached is
+    // worth: one that is not cached replays its history (tens of events) when it wakes. Measured with
+    // 1 000 advances in flight, payments 1 s apart: 250 and 1 000 cached, the same peak (343 / 349 MiB)
+    // and throughput (27.4 / 27.1 ledger activities/s) — the memory went to webpack bundling at start,
+    // the young generation, garbage and malloc arenas instead (temporal/workflow-code.ts,
+    // scripts/service-runtime.mjs; docs/benchmarks.md "Memory").
+    maxCachedWorkflows: config.workerCachedWorkflows,
     ...workerOptions,
   });
 }

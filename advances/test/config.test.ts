@@ -46,6 +46,19 @@ describe('advances configuration: the reconciliation full sweep', () => {
   );
 });
 
+describe('advances configuration: the workflows the worker keeps in memory', () => {
+  it('keeps 250 by default, or as ADVANCES_WORKER_CACHED_WORKFLOWS says', () => {
+    expect(loadAdvancesConfig({}).workerCachedWorkflows).toBe(250);
+    expect(loadAdvancesConfig({ ADVANCES_WORKER_CACHED_WORKFLOWS: '2000' }).workerCachedWorkflows).toBe(2000);
+  });
+
+  it.each(['0', 'many', '1.5'])('rejects ADVANCES_WORKER_CACHED_WORKFLOWS=%s naming the variable', (value) => {
+    const load = () => loadAdvancesConfig({ ADVANCES_WORKER_CACHED_WORKFLOWS: value });
+    expect(load).toThrow(ConfigError);
+    expect(load).toThrow('ADVANCES_WORKER_CACHED_WORKFLOWS');
+  });
+});
+
 describe('secure by default (DESIGN.md §6): beyond loopback, the advances API checks who calls', () => {
   it('refuses to start without authorization, naming ADVANCES_AUTH', () => {
     const load = () =>

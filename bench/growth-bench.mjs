@@ -1,0 +1,154 @@
+// Benchmark 6: what the ledger costs as its history grows. A ledger holding
+// `hot` transactions in the report window and `archived` ones in the archive
+// (10 000 000 in all by default, each with its request_id in the idempotency
+// table, seeded by SQL: report-data.mjs) against an empty one, both on
+// accounts-manager processes of their own on the same PostgreSQL, in the same
+// run:
+// - Transfer ×32 on 10 000 fresh accounts of each, runs alternating between
+//   the two ledgers: throughput, p99 and CPU per call side by side;
+// - the report over the whole window of the grown ledger: the first page
+//   against the same SQL alone, the stream against psql COPY of the same rows
+//   (report-bench.mjs).
+// ledger:verify on the grown ledger afterwards is a correctness check.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import {
+  accountsFile,
+  databaseOf,
+  dropDatabase,
+  fundedAccounts,
+  runLoad,
+  startAccountsManager,
+} from './accounts-runner.mjs';
+import { describeCpuPerCall } from './processes.mjs';
+import { reportBenchmark } from './report-bench.mjs';
+import { ensureReportData, seedOf } from './report-data.mjs';
+import { ratio, round } from './stats.mjs';
+
+const ACCOUNTS = 10_000;
+
+/**
+ * plan: { hot, archived, callers, seconds, warmupMs, rounds, listings };
+ * grownUrl is reused while its seed is fresh (12 h), emptyUrl is made anew.
+ */
+export async function growthBenchmark({ plan, grownUrl, emptyUrl, say }) {
+  await dropStaleSeed(grownUrl, plan, say);
+  await dropDatabase(databaseOf(emptyUrl));
+  const work = mkdtempSync(join(tmpdir(), 'alfabet-growth-'));
+  const grown = await startAccountsManager({ databaseUrl: grownUrl });
+  const empty = await startAccountsManager({ databaseUrl: emptyUrl });
+  try {
+    const seed = await ensureReportData(grownUrl, { hot: plan.hot, archived: plan.archived, requests: true }, say);
+    const stored = await storedRows(grownUrl);
+    say(
+      `growth: ${stored.transactions.toLocaleString('en')} transactions stored (${stored.hot.toLocaleString('en')} hot, ${stored.archived.toLocaleString('en')} archived), ${stored.requests.toLocaleString('en')} request ids`,
+    );
+    // The report first, while the window holds the seed alone (the transfers below add to it).
+    const report = await reportBenchmark({
+      address: grown.address,
+      databaseUrl: grownUrl,
+      pid: grown.pid,
+      listings: plan.listings,
+      say: (text) => say(`growth ${text}`),
+    });
+    const transfers = await transfersSideBySide({ plan, grown, empty, grownUrl, emptyUrl, work, say });
+    return { seed, stored, report, transfers };
+  } finally {
+    await grown.stop();
+    await empty.stop();
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** A grown ledger seeded for another plan, or long ago, is dropped (and seeded again). */
+async function dropStaleSeed(grownUrl, plan, say) {
+  const db = new pg.Client({ connectionString: grownUrl });
+  const exists = await db.connect().then(
+    () => true,
+    () => false,
+  );
+  if (!exists) return;
+  let seed;
+  try {
+    seed = await seedOf(db);
+  } finally {
+    await db.end();
+  }
+  const fresh =
+    seed &&
+    Number(seed.hot) === plan.hot &&
+    Number(seed.archived) === plan.archived &&
+    seed.requests &&
+    Date.now() - seed.seeded_at.getTime() < 12 * 3_600_000;
+  if (!fresh) {
+    say(`growth: ${databaseOf(grownUrl)} holds ${seed ? 'another or a stale seed' : 'no complete seed'}: dropping it`);
+    await dropDatabase(databaseOf(grownUrl));
+  }
+}
+
+/** Exact row counts of the grown ledger: what "stored" means in the lines. */
+async function storedRows(databaseUrl) {
+  const db = new pg.Client({ connectionString: databaseUrl });
+  await db.connect();
+  try {
+    const { rows } = await db.query(`SELECT (SELECT count(*) FROM public.transactions) AS hot,
+                                            (SELECT count(*) FROM archive.transactions) AS archived,
+                                            (SELECT count(*) FROM transaction_requests) AS requests`);
+    const [hot, archived, requests] = [rows[0].hot, rows[0].archived, rows[0].requests].map(Number);
+    return { hot, archived, transactions: hot + archived, requests };
+  } finally {
+    await db.end();
+  }
+}
+
+/** Transfer ×callers on each ledger, `rounds` times, alternating which goes first. */
+async function transfersSideBySide({ plan, grown, empty, grownUrl, emptyUrl, work, say }) {
+  const ledgers = [
+    { name: 'grown', server: grown, url: grownUrl, runs: [] },
+    { name: 'empty', server: empty, url: emptyUrl, runs: [] },
+  ];
+  for (const ledger of ledgers)
+    ledger.accountsFile = accountsFile(work, ledger.name, await fundedAccounts(ledger.url, ACCOUNTS, 'growth'));
+  for (let round = 0; round < plan.rounds; round++) {
+    for (const ledger of round % 2 === 0 ? ledgers : [...ledgers].reverse()) {
+      const result = await runLoad(
+        {
+          address: ledger.server.address,
+          mode: 'transfer',
+          callers: plan.callers,
+          warmupMs: plan.warmupMs,
+          durationMs: plan.seconds * 1000,
+          accountsFile: ledger.accountsFile,
+          cpu: { pids: { accountsManager: ledger.server.pid }, database: databaseOf(ledger.url) },
+        },
+        work,
+      );
+      if (Object.keys(result.errors).length > 0)
+        throw new Error(`growth: Transfer errors on the ${ledger.name} ledger: ${JSON.stringify(result.errors)}`);
+      ledger.runs.push(result);
+      say(
+        `growth: Transfer ×${plan.callers} on the ${ledger.name} ledger: ${result.rps}/s p99 ${result.p99Ms} ms; CPU per call: ${describeCpuPerCall(result.cpuMicrosPerCall)}`,
+      );
+    }
+  }
+  const [grownSide, emptySide] = ledgers.map(summarize);
+  return { callers: plan.callers, grown: grownSide, empty: emptySide, ratio: ratio(grownSide.rps, emptySide.rps) };
+}
+
+/** A ledger's runs in one: calls and time summed, the worst p99, CPU per call weighted by calls. */
+function summarize(ledger) {
+  const calls = ledger.runs.reduce((sum, run) => sum + run.calls, 0);
+  const seconds = ledger.runs.reduce((sum, run) => sum + run.calls / run.rps, 0);
+  const weighted = (name) =>
+    Math.round(ledger.runs.reduce((sum, run) => sum + (run.cpuMicrosPerCall?.[name] ?? 0) * run.calls, 0) / calls);
+  return {
+    runs: ledger.runs.length,
+    calls,
+    rps: round(calls / seconds, 1),
+    p50Ms: Math.max(...ledger.runs.map((run) => run.p50Ms)),
+    p99Ms: Math.max(...ledger.runs.map((run) => run.p99Ms)),
+    cpuMicrosPerCall: { accountsManager: weighted('accountsManager'), postgresBackends: weighted('postgresBackends') },
+  };
+}
