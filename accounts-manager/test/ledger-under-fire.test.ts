@@ -52,7 +52,8 @@ function startService(): ChildProcess {
       LOG_LEVEL: 'warn',
       SHUTDOWN_GRACE: '2s',
     },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    // UNDER_FIRE_STDOUT=1 shows the service's log lines (to see why a call got an unexpected answer).
+    stdio: ['ignore', process.env.UNDER_FIRE_STDOUT ? 'inherit' : 'ignore', 'inherit'],
   });
   child.once('exit', (code, signal) => {
     if (signal !== 'SIGKILL' && signal !== 'SIGTERM') unexpectedExits.push(`exit ${code} ${signal}`);

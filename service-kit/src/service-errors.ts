@@ -49,7 +49,11 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   const code = (error as { code?: unknown })?.code;
   return (
     (typeof code === 'string' && UNAVAILABLE_CODES.has(code)) ||
-    /Connection terminated|timeout exceeded when trying to connect/i.test(String((error as Error)?.message))
+    // node-postgres's own words for a connection that failed or closed under a query (no SQLSTATE):
+    // e.g. PostgreSQL restarting while a new pooled connection runs its first statement.
+    /Connection terminated|timeout exceeded when trying to connect|(connection error|was closed) and is not queryable/i.test(
+      String((error as Error)?.message),
+    )
   );
 }
 
