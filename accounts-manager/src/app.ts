@@ -10,8 +10,7 @@ import { openDatabase, type LedgerOrm } from './db/orm.js';
 import { ensureTransactionPartitions } from './db/partitions.sql.js';
 import { enterLedgerEpoch, KnownLedgerEpochs, refuseOtherClusters } from './db/ledger-epochs.sql.js';
 import { accountsService } from './grpc/accounts-service.js';
-import { TransferGroupCommit } from './ledger/group-commit.js';
-import { answerGroupItem } from './ledger/post-transaction.js';
+import { groupCommits } from './ledger/group-posting.js';
 import { listTransactions } from './grpc/list-transactions.js';
 import { maintainReportCounts, REPORT_COUNTS_INTERVAL_MS } from './db/report-counts.sql.js';
 import { ReportIssuer } from './db/report-horizon.sql.js';
@@ -169,7 +168,9 @@ async function startAccountsGrpc(
     em,
     maxAmountMinor: config.maxAmountMinor,
     maxBatchSize: config.maxBatchSize,
-    groupCommit: config.groupCommit ? new TransferGroupCommit(pool, config.maxBatchSize, answerGroupItem) : null,
+    groupCommit: config.groupCommit
+      ? groupCommits({ pool, maxAmountMinor: config.maxAmountMinor }, config.maxBatchSize)
+      : null,
     log,
     metrics,
     listTransactions: listTransactions({

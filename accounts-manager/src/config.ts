@@ -33,7 +33,7 @@ export interface AccountsConfig {
   maxAmountMinor: bigint;
   /** MAX_BATCH_SIZE: the most transfers one BatchTransfer may hold. */
   maxBatchSize: number;
-  /** ACCOUNTS_GROUP_COMMIT: lone Transfers arriving within ~1 ms posted as one statement (ledger/group-commit.ts). */
+  /** ACCOUNTS_GROUP_COMMIT (on by default): lone Transfers / BankTransactions arriving together posted as one statement each kind (ledger/group-commit.ts). */
   groupCommit: boolean;
   /** How far back a report may start. */
   reportWindowMs: number;
@@ -131,7 +131,7 @@ const schema = z.object({
   // One batch is one statement and one database transaction: 10 000 keeps it well inside a
   // statement timeout and a 4 MiB request.
   MAX_BATCH_SIZE: positiveInt('MAX_BATCH_SIZE', MAX_BATCH_SIZE_LIMIT).prefault(String(MAX_BATCH_SIZE_DEFAULT)),
-  ACCOUNTS_GROUP_COMMIT: onOff('ACCOUNTS_GROUP_COMMIT'),
+  ACCOUNTS_GROUP_COMMIT: onOff('ACCOUNTS_GROUP_COMMIT', 'on'),
   REPORT_WINDOW: duration('REPORT_WINDOW').prefault('5d'),
   REPORT_TOKEN_SECRET: z
     .string()

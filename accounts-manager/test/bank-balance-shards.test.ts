@@ -13,10 +13,10 @@ import { ledgerApi, startTestLedger, type TestLedger } from './support/ledger-ha
  * The bank's balance lives in 32 shard rows (Migration20261204000000_bank_balance_shards):
  * concurrent bank transactions spread over them instead of queueing on one row, the bank's
  * balance read by GetAccount is their exact sum, and ledger:verify still holds to the unit.
+ * Each posting alone (ACCOUNTS_GROUP_COMMIT=off: one ledger_post() each) and in groups (on,
+ * the default: one ledger_post_bank_group() per group, its bank legs on one shard).
  * A database of the test's own, so the bank's balance is this test's alone.
  */
-const DATABASE = `${TEST_DATABASES.accounts}_shards`;
-const DATABASE_URL = testDatabaseUrl(DATABASE);
 const CALLERS = 48;
 const CALLS_PER_CALLER = 15;
 
@@ -24,15 +24,29 @@ let ledger: TestLedger;
 let api: ReturnType<typeof ledgerApi>;
 let pool: pg.Pool;
 
-beforeAll(async () => {
-  await dropTestDatabase(DATABASE);
-  ledger = await startTestLedger({ ACCOUNTS_DATABASE_URL: DATABASE_URL, ACCOUNTS_DB_POOL_SIZE: '16' });
-  api = ledgerApi(ledger.client);
-  pool = new pg.Pool({ connectionString: DATABASE_URL, max: 3 });
-});
-afterAll(async () => {
-  await pool.end();
-  await ledger.stop();
+describe.each(['off', 'on'])('ACCOUNTS_GROUP_COMMIT=%s', (groupCommit) => {
+  const databaseUrl = testDatabaseUrl(`${TEST_DATABASES.accounts}_shards_${groupCommit}`);
+  beforeAll(async () => {
+    await dropTestDatabase(`${TEST_DATABASES.accounts}_shards_${groupCommit}`);
+    ledger = await startTestLedger({
+      ACCOUNTS_DATABASE_URL: databaseUrl,
+      ACCOUNTS_DB_POOL_SIZE: '16',
+      ACCOUNTS_GROUP_COMMIT: groupCommit,
+    });
+    api = ledgerApi(ledger.client);
+    pool = new pg.Pool({ connectionString: databaseUrl, max: 3 });
+  });
+  afterAll(async () => {
+    await pool.end();
+    await ledger.stop();
+  });
+  it(
+    `keeps the bank's balance exact under ${CALLERS} concurrent bank transactions, spread over its shards`,
+    () => concurrentBankTransactions(groupCommit === 'off'),
+    120_000,
+  );
+  it("never locks the bank's row, passes over shards other transactions hold, and waits only when all are held", () =>
+    shardLocks());
 });
 
 interface Sent {
@@ -48,7 +62,8 @@ const shardBalances = async () =>
     )
   ).rows;
 
-it(`keeps the bank's balance exact under ${CALLERS} concurrent bank transactions, spread over its shards`, async () => {
+/** Alone, each call picks its connection's shard, so they spread; a group puts its bank legs on one. */
+async function concurrentBankTransactions(spreadOverShards: boolean): Promise<void> {
   const accounts: string[] = [];
   for (let i = 0; i < 8; i++) accounts.push(await api.fundedAccount(500n, `shards ${i}`));
   const bankBefore = (await api.getAccount(BANK_ACCOUNT_ID)).balance;
@@ -104,7 +119,7 @@ it(`keeps the bank's balance exact under ${CALLERS} concurrent bank transactions
   const shards = await shardBalances();
   expect(shards).toHaveLength(32);
   expect(shards.reduce((sum, shard) => sum + BigInt(shard.balance), 0n)).toBe(expected);
-  expect(shards.filter((shard) => shard.balance !== '0').length).toBeGreaterThan(1);
+  if (spreadOverShards) expect(shards.filter((shard) => shard.balance !== '0').length).toBeGreaterThan(1);
 
   expect(await verifyLedger(pool)).toMatchObject({
     ok: true,
@@ -113,9 +128,9 @@ it(`keeps the bank's balance exact under ${CALLERS} concurrent bank transactions
     mismatchedAccounts: [],
     negativeAccounts: [],
   });
-}, 120_000);
+}
 
-it("never locks the bank's row, passes over shards other transactions hold, and waits only when all are held", async () => {
+async function shardLocks(): Promise<void> {
   const account = await api.fundedAccount(1_000n, 'shards locks');
   const holder = await pool.connect();
   try {
@@ -154,7 +169,7 @@ it("never locks the bank's row, passes over shards other transactions hold, and 
   }
   expect((await api.getAccount(account)).balance).toBe(1_004n);
   expect((await verifyLedger(pool)).ok).toBe(true);
-});
+}
 
 /** Resolves once some backend of the test's database waits for a row lock (the bank transaction). */
 async function untilWaitingOnALock(): Promise<void> {

@@ -12,8 +12,8 @@ describe('configuration', () => {
     expect(config.archiveRetentionMs).toBe(7 * YEAR);
     expect(config.archiveExportDir).toBeNull();
     expect(config.maxBatchSize).toBe(1000);
-    expect(config.groupCommit).toBe(false);
-    expect(loadAccountsConfig({ ACCOUNTS_GROUP_COMMIT: 'on' }).groupCommit).toBe(true);
+    expect(config.groupCommit).toBe(true);
+    expect(loadAccountsConfig({ ACCOUNTS_GROUP_COMMIT: 'off' }).groupCommit).toBe(false);
   });
 
   it('keeps archived days for ARCHIVE_RETENTION (at least 5 years, or off: forever), exported to ARCHIVE_EXPORT_DIR', () => {

@@ -1,15 +1,17 @@
 import { status, type ServiceError } from '@grpc/grpc-js';
-import { TransactionStatus } from '@alfabet/proto/accounts/v1';
+import { Direction, TransactionStatus } from '@alfabet/proto/accounts/v1';
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { verifyLedger } from '../src/db/ledger-verify.sql.js';
-import { TransferGroupCommit } from '../src/ledger/group-commit.js';
-import { answerGroupItem, transferPosting, type Posted } from '../src/ledger/post-transaction.js';
+import { BANK_ACCOUNT_ID } from '../src/ledger/system-accounts.js';
+import { GroupCommit } from '../src/ledger/group-commit.js';
+import { postBankGroup, postTransferGroup } from '../src/ledger/group-posting.js';
+import { bankPosting, transferPosting, type Posted } from '../src/ledger/post-transaction.js';
 import { ledgerApi, startTestLedger, type TestLedger } from './support/ledger-harness.js';
 import { testPool } from './support/db.js';
 
 /**
- * The group commit (ACCOUNTS_GROUP_COMMIT=on, ledger/group-commit.ts): lone
+ * The group commit (ACCOUNTS_GROUP_COMMIT, on by default; ledger/group-commit.ts): lone
  * transfers arriving together are posted as one statement, and each caller
  * gets exactly its own answer — one transfer's failure, unknown account or
  * reused key never touches another's. (ledger-interleavings.test.ts runs the
@@ -30,6 +32,10 @@ afterAll(async () => {
 });
 
 const MAX_AMOUNT = 1_000_000_000_000n;
+const transferGroups = () =>
+  new GroupCommit(1000, (postings) => postTransferGroup({ pool, maxAmountMinor: MAX_AMOUNT }, postings));
+const bankGroups = () =>
+  new GroupCommit(1000, (postings) => postBankGroup({ pool, maxAmountMinor: MAX_AMOUNT }, postings));
 const transferOf = (src: string, dst: string, amount: bigint, requestId: string | null = randomUUID()) =>
   transferPosting(
     {
@@ -40,6 +46,17 @@ const transferOf = (src: string, dst: string, amount: bigint, requestId: string 
       amountMinor: amount,
       direction: 'debit',
     },
+    MAX_AMOUNT,
+  );
+const bankOf = (
+  account: string,
+  direction: 'credit' | 'debit',
+  amount: bigint,
+  requestId: string | null = randomUUID(),
+  description = 'group test',
+) =>
+  bankPosting(
+    { requestId, initiatedBy: 'group-test', dstAccountId: account, amountMinor: amount, direction, description },
     MAX_AMOUNT,
   );
 const settle = (promise: Promise<Posted>) =>
@@ -60,7 +77,7 @@ it("answers each transfer of one group with its own outcome, whatever the others
   const [used, repeated] = [randomUUID(), randomUUID()];
   const clashing = await api.transfer({ requestId: used, srcAccountId: a, dstAccountId: b, amount: 5n });
   const earlier = await api.transfer({ requestId: repeated, srcAccountId: a, dstAccountId: b, amount: 5n });
-  const group = new TransferGroupCommit(pool, 1000, answerGroupItem);
+  const group = transferGroups();
 
   const postings = [
     transferOf(a, b, 20n), // posted
@@ -94,7 +111,7 @@ it("answers each transfer of one group with its own outcome, whatever the others
 
 it('puts two transfers with one request_id in different groups: one applies, the other replays it', async () => {
   const [a, b] = [await api.fundedAccount(100n), await api.fundedAccount(0n)];
-  const group = new TransferGroupCommit(pool, 1000, answerGroupItem);
+  const group = transferGroups();
   const key = randomUUID();
   const [first, second] = await Promise.all([
     group.submit(transferOf(a, b, 7n, key)),
@@ -129,5 +146,77 @@ it('coalesces concurrent Transfer calls over gRPC, each caller answered on its o
   expect(ok.every((t) => t.status === TransactionStatus.TRANSACTION_STATUS_SUCCESS)).toBe(true);
   // Fewer database transactions than transfers: they were posted together.
   expect((await xidsOf(ok.map((t) => t.transactionId))).length).toBeLessThan(ok.length);
+  expect(await verifyLedger(pool)).toMatchObject({ ok: true });
+});
+
+it('answers each bank transaction of one group with its own outcome, as alone, in one database transaction', async () => {
+  const [a, b] = [await api.fundedAccount(100n), await api.fundedAccount(0n)];
+  const [used, repeated] = [randomUUID(), randomUUID()];
+  const credit = { direction: Direction.DIRECTION_CREDIT, description: 'group test' };
+  const clashing = await api.bankTransaction({ requestId: used, dstAccountId: a, amount: 3n, ...credit });
+  const earlier = await api.bankTransaction({ requestId: repeated, dstAccountId: a, amount: 4n, ...credit });
+  const bankBefore = (await api.getAccount(BANK_ACCOUNT_ID)).balance;
+
+  const postings = [
+    bankOf(a, 'debit', 50n), // posted: a pays the bank
+    bankOf(randomUUID(), 'credit', 5n), // unknown account: NOT_FOUND, nothing stored
+    bankOf(a, 'credit', 9n, used), // its key holds another amount: ALREADY_EXISTS
+    bankOf(b, 'debit', 1n), // b holds nothing yet: FAILED, stored
+    bankOf(a, 'credit', 4n, repeated), // the same request again: replayed
+    bankOf(b, 'credit', 30n), // posted
+    bankOf(b, 'debit', 25n), // b holds 30 by now: posted
+  ];
+  const group = bankGroups();
+  const answers = await Promise.all(postings.map((posting) => settle(group.submit(posting))));
+
+  const success = (amountMinor: bigint) => ({
+    replayed: false,
+    transaction: { kind: 'bank', status: 'success', amountMinor },
+  });
+  expect(answers[0]!.posted).toMatchObject(success(50n));
+  expect(answers[1]!.error).toMatchObject({ kind: 'not_found', field: 'dst_account_id' });
+  expect(answers[2]!.error).toMatchObject({ kind: 'already_exists', field: 'request_id' });
+  expect(answers[3]!.posted).toMatchObject({
+    replayed: false,
+    transaction: { status: 'failed', failureReason: 'insufficient_funds' },
+  });
+  expect(answers[4]!.posted).toMatchObject({ replayed: true, transaction: { transactionId: earlier.transactionId } });
+  expect(answers[5]!.posted).toMatchObject(success(30n));
+  expect(answers[6]!.posted).toMatchObject(success(25n));
+  const posted = [0, 3, 5, 6].map((i) => answers[i]!.posted!.transaction.transactionId);
+  expect(await xidsOf(posted)).toHaveLength(1);
+  expect([(await api.getAccount(a)).balance, (await api.getAccount(b)).balance]).toEqual([57n, 5n]);
+  expect((await api.getAccount(BANK_ACCOUNT_ID)).balance).toBe(bankBefore + 50n - 30n + 25n);
+  await expect(api.getTransaction({ requestId: postings[1]!.requestId! })).rejects.toMatchObject({
+    code: status.NOT_FOUND,
+  });
+  expect(await api.getTransaction({ requestId: used })).toEqual(clashing);
+  expect(await verifyLedger(pool)).toMatchObject({ ok: true });
+});
+
+it("posts a bank group's items one by one when its bank legs do not fit one shard", async () => {
+  const a = await api.fundedAccount(0n);
+  const floor = -125_000_000_000_000_000n;
+  const before = (
+    await pool.query<{ shard: number; balance: string }>('SELECT shard, balance::text FROM bank_balance_shards')
+  ).rows;
+  // Every shard 5 above its floor: a credit of 3 fits any shard, two of them fit no single one.
+  const set = floor + 5n;
+  await pool.query('UPDATE bank_balance_shards SET balance = $1', [set.toString()]);
+  try {
+    const group = bankGroups();
+    const answers = await Promise.all([group.submit(bankOf(a, 'credit', 3n)), group.submit(bankOf(a, 'credit', 3n))]);
+    expect(answers.map((answer) => answer.transaction.status)).toEqual(['success', 'success']);
+    // Two database transactions: the group's statement stored nothing, each item went alone to a shard with room.
+    expect(await xidsOf(answers.map((answer) => answer.transaction.transactionId))).toHaveLength(2);
+    expect((await api.getAccount(a)).balance).toBe(6n);
+  } finally {
+    // Each shard back to what it held, less what the credits took from it.
+    await pool.query(
+      `UPDATE bank_balance_shards s SET balance = s.balance - $3::bigint + o.balance
+         FROM unnest($1::smallint[], $2::bigint[]) o(shard, balance) WHERE s.shard = o.shard`,
+      [before.map((row) => row.shard), before.map((row) => row.balance), set.toString()],
+    );
+  }
   expect(await verifyLedger(pool)).toMatchObject({ ok: true });
 });

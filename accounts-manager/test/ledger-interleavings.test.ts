@@ -255,15 +255,19 @@ async function interleaveAndReplay(groupCommit: boolean): Promise<void> {
   expect(sent.some((s) => s.error?.code === status.ALREADY_EXISTS)).toBe(true);
   expect(await verifyLedger(db)).toMatchObject({ ok: true, balanceSumMinor: 0n, mismatchedAccounts: [] });
   // With the group commit on, lone transfers really were posted together: some database transaction holds several.
-  if (groupCommit) expect(lonesSharingATransaction(rows, sent)).toBeGreaterThan(0);
+  if (groupCommit) {
+    console.log(
+      `lone transfers / bank transactions that shared a database transaction: ${lonesSharingATransaction(rows, sent, 'transfer')} / ${lonesSharingATransaction(rows, sent, 'bank')}`,
+    );
+    expect(lonesSharingATransaction(rows, sent, 'transfer')).toBeGreaterThan(0);
+    expect(lonesSharingATransaction(rows, sent, 'bank')).toBeGreaterThan(0);
+  }
 }
 
-/** Lone transfers (not batch items) whose database transaction also wrote another lone transfer. */
-function lonesSharingATransaction(rows: StoredRow[], sent: Sent[]): number {
+/** Lone transfers (not batch items) or bank transactions whose database transaction also wrote another of their kind. */
+function lonesSharingATransaction(rows: StoredRow[], sent: Sent[], kind: 'transfer' | 'bank'): number {
   const lone = new Set(
-    sent
-      .filter((s) => s.operation.kind === 'transfer')
-      .flatMap((s) => (s.transactions ?? []).map((t) => t.transactionId)),
+    sent.filter((s) => s.operation.kind === kind).flatMap((s) => (s.transactions ?? []).map((t) => t.transactionId)),
   );
   const perXid = new Map<string, number>();
   for (const row of rows) if (lone.has(row.transaction_id)) perXid.set(row.xid, (perXid.get(row.xid) ?? 0) + 1);

@@ -47,8 +47,8 @@ function startService(): ChildProcess {
       ACCOUNTS_DATABASE_URL: databaseUrl,
       ACCOUNTS_METRICS_ADDR: 'off',
       ACCOUNTS_DB_POOL_SIZE: '16',
-      // ACCOUNTS_GROUP_COMMIT=on npm test -- …/ledger-under-fire.test.ts puts the group commit under the same fire.
-      ACCOUNTS_GROUP_COMMIT: process.env.ACCOUNTS_GROUP_COMMIT ?? 'off',
+      // The group commit, as the service runs by default; ACCOUNTS_GROUP_COMMIT=off npm test -- … fires at lone posting.
+      ACCOUNTS_GROUP_COMMIT: process.env.ACCOUNTS_GROUP_COMMIT ?? 'on',
       LOG_LEVEL: 'warn',
       SHUTDOWN_GRACE: '2s',
     },

@@ -50,7 +50,14 @@ it('shows an advance workflow, its timers and its payment activities', async () 
     // The workflow's history: the timers before each payment and the payment activities.
     await page.goto(`${stack.temporal.uiUrl}/namespaces/default/workflows/${advance.workflowId}/${runId}/history`);
     await page.getByText('advanceWorkflow').first().waitFor({ timeout: 30_000 });
-    await page.getByText('Timer Fired').first().waitFor({ timeout: 30_000 });
+    // The page fills in its events as they load: wait until all of them are shown (a loaded machine
+    // has been seen rendering 2 of the 3 timers at first), then assert exactly what is there.
+    // (A string, run in the page: the tests are compiled without the DOM's types.)
+    await page.waitForFunction(
+      `['Timer Started', 'Timer Fired', 'collectPayment'].every((e) => document.body.innerText.split(e).length - 1 >= 3)`,
+      undefined,
+      { timeout: 30_000 },
+    );
     const text = await page.locator('body').innerText();
     // Three payments: each a timer, then the payment activity with its summary.
     expect(text.match(/Timer Started/g)).toHaveLength(3);

@@ -52,11 +52,11 @@ export const postgresUrl = (name: string, fallback: string) =>
     .regex(/^postgres(ql)?:\/\//, `${name} must be a postgres:// URL`)
     .default(fallback);
 
-/** `off` (the default) or `on`, parsed to a boolean. */
-export const onOff = (name: string) =>
+/** `off` or `on` (`off` unless the variable says otherwise), parsed to a boolean. */
+export const onOff = (name: string, byDefault: 'off' | 'on' = 'off') =>
   z
     .enum(['off', 'on'], { message: `${name} must be off or on` })
-    .default('off')
+    .default(byDefault)
     .transform((value) => value === 'on');
 
 /** `true` or `false`. */

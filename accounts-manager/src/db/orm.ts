@@ -26,6 +26,7 @@ import { Migration20261129000000_retention } from './migrations/Migration2026112
 import { Migration20261129150000_ledger_epochs } from './migrations/Migration20261129150000_ledger_epochs.js';
 import { Migration20261204000000_bank_balance_shards } from './migrations/Migration20261204000000_bank_balance_shards.js';
 import { Migration20261205000000_batch_transfer } from './migrations/Migration20261205000000_batch_transfer.js';
+import { Migration20261206000000_bank_group } from './migrations/Migration20261206000000_bank_group.js';
 
 export type LedgerOrm = MikroORM;
 export type { OrmOptions };
@@ -55,6 +56,7 @@ export const LEDGER_SCHEMA: OrmSchema = {
     Migration20261129150000_ledger_epochs,
     Migration20261204000000_bank_balance_shards,
     Migration20261205000000_batch_transfer,
+    Migration20261206000000_bank_group,
   ],
   migrationLockKey: 7_242_001,
   // Every transaction ever recorded, hot or archived (Migration20261126000000_archive).

@@ -14,13 +14,18 @@
  *     a FAILED row and moves nothing.
  * If the connection dies at any point, PostgreSQL rolls the whole of it back:
  * money can never be half-moved.
+ *
+ * With the group commit (ACCOUNTS_GROUP_COMMIT, on by default), lone calls that
+ * arrive together share that round trip and that database transaction: one
+ * ledger_post_batch() call for transfers, one ledger_post_bank_group() call
+ * for bank transactions (ledger/group-commit.ts, ledger/group-posting.ts),
+ * each posting decided and answered exactly as above.
  */
 import type pg from 'pg';
 import { alreadyExists, FieldError, invalidArgument, notFound } from '@alfabet/service-kit/field-error';
 import { requirePlainText } from '@alfabet/service-kit/field-validation';
 import { DependencyUnavailable } from '@alfabet/service-kit/service-errors';
 import { AccountNotFound, callLedgerPost, type Posting, type PostOutcome } from '../db/ledger-post.sql.js';
-import type { BatchItemOutcome } from '../db/ledger-post-batch.sql.js';
 import { droppedReplay, getTransaction } from './transactions.js';
 import { BANK_ACCOUNT_ID } from './system-accounts.js';
 import type { Direction, LedgerTransaction } from './types.js';
@@ -28,8 +33,12 @@ import type { Direction, LedgerTransaction } from './types.js';
 export interface LedgerDeps {
   pool: pg.Pool;
   maxAmountMinor: bigint;
-  /** ACCOUNTS_GROUP_COMMIT=on: lone transfers are posted in groups (ledger/group-commit.ts); else each alone. */
-  groupCommit?: { submit(posting: Posting): Promise<Posted> } | null;
+  /** ACCOUNTS_GROUP_COMMIT=on: lone postings go in groups of their kind (ledger/group-commit.ts); null: each alone. */
+  groupCommit?: { transfers: GroupSubmit; bank: GroupSubmit } | null;
+}
+
+interface GroupSubmit {
+  submit(posting: Posting): Promise<Posted>;
 }
 
 export interface TransferCommand {
@@ -63,30 +72,7 @@ export interface Posted {
 /** Moves money between two customer accounts (DEBIT: src pays dst; CREDIT: dst pays src). */
 export async function transfer(deps: LedgerDeps, command: TransferCommand): Promise<Posted> {
   const posting = transferPosting(command, deps.maxAmountMinor);
-  return deps.groupCommit ? deps.groupCommit.submit(posting) : post(deps, posting);
-}
-
-/**
- * A group-committed transfer's answer (ledger/group-commit.ts): exactly what post() gives
- * the same transfer alone — its transaction posted or replayed, or its own error.
- */
-export function answerGroupItem(posting: Posting, answer: BatchItemOutcome): Posted {
-  switch (answer.outcome) {
-    case 'posted':
-    case 'replayed':
-      return { transaction: answer.transaction, replayed: answer.outcome === 'replayed' };
-    case 'conflict':
-      assertSameRequest(answer.transaction, posting);
-      throw new Error(
-        `ledger_post_batch answered a conflict for request_id ${posting.requestId} with the same request`,
-      );
-    case 'not_found':
-      throw translateNotFound(new AccountNotFound(answer.accountId), posting);
-    case 'gone':
-      throw new DependencyUnavailable(
-        `the transaction of request_id ${posting.requestId} is being archived; retry with the same request_id`,
-      );
-  }
+  return deps.groupCommit ? deps.groupCommit.transfers.submit(posting) : post(deps, posting);
 }
 
 /**
@@ -124,7 +110,13 @@ export function transferPosting(command: TransferCommand, maxAmountMinor: bigint
 
 /** The bank gives money to (CREDIT) or takes money from (DEBIT) one account. */
 export async function bankTransaction(deps: LedgerDeps, command: BankTransactionCommand): Promise<Posted> {
-  checkAmount(command.amountMinor, deps.maxAmountMinor);
+  const posting = bankPosting(command, deps.maxAmountMinor);
+  return deps.groupCommit ? deps.groupCommit.bank.submit(posting) : post(deps, posting);
+}
+
+/** What a bank transaction asks ledger_post() to record, once its fields are checked (INVALID_ARGUMENT naming a bad one). */
+export function bankPosting(command: BankTransactionCommand, maxAmountMinor: bigint): Posting {
+  checkAmount(command.amountMinor, maxAmountMinor);
   if (command.dstAccountId === BANK_ACCOUNT_ID) {
     throw invalidArgument('dst_account_id', "is the bank's own system account; name a customer account");
   }
@@ -133,7 +125,7 @@ export async function bankTransaction(deps: LedgerDeps, command: BankTransaction
   }
   requirePlainText('description', command.description);
   const toCustomer = command.direction === 'credit';
-  return post(deps, {
+  return {
     requestId: command.requestId,
     kind: 'bank',
     srcAccountId: null,
@@ -144,10 +136,11 @@ export async function bankTransaction(deps: LedgerDeps, command: BankTransaction
     fromAccountId: toCustomer ? BANK_ACCOUNT_ID : command.dstAccountId,
     toAccountId: toCustomer ? command.dstAccountId : BANK_ACCOUNT_ID,
     initiatedBy: command.initiatedBy,
-  });
+  };
 }
 
-async function post(deps: LedgerDeps, posting: Posting): Promise<Posted> {
+/** Posts one transaction alone: one ledger_post() call. */
+export async function post(deps: LedgerDeps, posting: Posting): Promise<Posted> {
   let posted: PostOutcome;
   try {
     posted = await callLedgerPost(deps.pool, posting);
@@ -166,7 +159,7 @@ async function post(deps: LedgerDeps, posting: Posting): Promise<Posted> {
  * transaction is read from wherever it is now kept. If its day was dropped
  * past retention, the answer says so (FAILED_PRECONDITION) and nothing moves.
  */
-async function replayFromArchive(deps: LedgerDeps, posting: Posting): Promise<Posted> {
+export async function replayFromArchive(deps: LedgerDeps, posting: Posting): Promise<Posted> {
   if (!posting.requestId) throw new Error('ledger_post returned no row for a request without request_id');
   let transaction: LedgerTransaction;
   try {
@@ -201,7 +194,7 @@ export function assertSameRequest(stored: LedgerTransaction, posting: Posting): 
   }
 }
 
-function translateNotFound(error: unknown, posting: Posting): unknown {
+export function translateNotFound(error: unknown, posting: Posting): unknown {
   if (!(error instanceof AccountNotFound)) return error;
   const field = error.accountId === posting.srcAccountId ? 'src_account_id' : 'dst_account_id';
   return notFound(field, `no account ${error.accountId}`);
