@@ -85,10 +85,11 @@ const PLAN = options.quick
       warmupMs: 1_000,
       callers: [8, 32, 128],
       bankSeconds: 10,
-      report: { hot: 1_000_000, archived: 5_000_000, listings: 50 },
+      // 200 listings: the p99 (nearest rank) of 50 is simply the slowest of them.
+      report: { hot: 1_000_000, archived: 5_000_000, listings: 200 },
       archive: { rows: 1_000_000 },
       // Issue 13: 10 million transactions stored, 5 million of them in the report window.
-      growth: { hot: 5_000_000, archived: 5_000_000, callers: 32, rounds: 2, listings: 50 },
+      growth: { hot: 5_000_000, archived: 5_000_000, callers: 32, rounds: 2, listings: 200 },
       advances: { count: 1_000, timeoutMs: 60_000 },
       reconciliation: { count: 10_000 },
       accountCalls: 2_000,
