@@ -117,8 +117,8 @@ async function seedDay(databaseUrl, rows) {
       `UPDATE accounts SET balance = balance - (SELECT sum(amount) FROM ${partition}) WHERE account_id = $1`,
       [BANK],
     );
-    // History written directly: no sealed hour count may describe the day (report-counts.sql.ts).
-    await db.query(`DELETE FROM report_hour_counts WHERE hour_start >= ${from} AND hour_start < '${next} 00:00:00+00'`);
+    // History written directly: no sealed minute count may describe the day (report-counts.sql.ts).
+    await db.query(`DELETE FROM report_counts WHERE bucket_start >= ${from} AND bucket_start < '${next} 00:00:00+00'`);
     await db.query('COMMIT');
     await db.query(`ANALYZE ${partition}`);
     return { day, next, partition, seconds: round((Date.now() - started) / 1000, 1) };

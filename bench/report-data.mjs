@@ -202,8 +202,8 @@ async function settleBalances(db) {
                                    - (SELECT coalesce(sum(balance), 0) FROM bank_balance_shards) WHERE account_id = $1`,
     [BANK],
   );
-  // History written directly, not by ledger_post(): the hour counts are taken again (report-counts.ts).
-  await db.query('DELETE FROM report_hour_counts');
+  // History written directly, not by ledger_post(): the minute counts are taken again (report-counts.sql.ts).
+  await db.query('DELETE FROM report_counts');
   await db.query('ANALYZE');
 }
 

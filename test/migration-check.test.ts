@@ -7,7 +7,7 @@ import {
 } from '@alfabet/service-kit/migration-tools';
 import { openOrm, type OrmSchema } from '@alfabet/service-kit/orm';
 import { LEDGER_SCHEMA } from '../accounts-manager/src/db/orm.js';
-import { ReportHourCountSchema } from '../accounts-manager/src/db/entities/report-hour-count.entity.js';
+import { ReportCountSchema } from '../accounts-manager/src/db/entities/report-count.entity.js';
 import { ADVANCES_SCHEMA } from '../advances/src/db/orm.js';
 import { TEST_DATABASES, testDatabaseUrl } from '../test-support/test-databases.js';
 
@@ -19,12 +19,12 @@ import { TEST_DATABASES, testDatabaseUrl } from '../test-support/test-databases.
 const LEDGER_URL = testDatabaseUrl(TEST_DATABASES.accounts);
 const ADVANCES_URL = testDatabaseUrl(TEST_DATABASES.advances);
 
-/** report_hour_counts as its entity describes it, plus a column no migration adds. */
-const ReportHourCountWithNote = defineEntity({
-  name: 'ReportHourCount',
-  tableName: 'report_hour_counts',
+/** report_counts as its entity describes it, plus a column no migration adds. */
+const ReportCountWithNote = defineEntity({
+  name: 'ReportCount',
+  tableName: 'report_counts',
   properties: {
-    hourStart: p.datetime().primary().check("date_trunc('hour', hour_start) = hour_start"),
+    bucketStart: p.datetime().primary().check("date_trunc('minute', bucket_start) = bucket_start"),
     xidMark: p.string().columnType('xid8'),
     markedAt: p.datetime(),
     rowCount: p.bigint('bigint').nullable().check('row_count >= 0'),
@@ -38,7 +38,7 @@ const ledgerEntitiesWith = (replacement: OrmSchema['entities'][number] | null) =
   withEntities(
     LEDGER_SCHEMA,
     LEDGER_SCHEMA.entities.flatMap((entity) =>
-      entity === ReportHourCountSchema ? (replacement === null ? [] : [replacement]) : [entity],
+      entity === ReportCountSchema ? (replacement === null ? [] : [replacement]) : [entity],
     ),
   );
 
@@ -63,12 +63,12 @@ describe('the migrations leave each database exactly as its entities describe it
   test('accounts-manager: the real entities match; a column added to an entity, or a table left without one, fails', async () => {
     const [real, extraColumn, missingEntity] = await ledgerDrifts([
       LEDGER_SCHEMA,
-      ledgerEntitiesWith(ReportHourCountWithNote),
+      ledgerEntitiesWith(ReportCountWithNote),
       ledgerEntitiesWith(null),
     ]);
     expect(real).toBe('');
-    expect(extraColumn).toBe('alter table "report_hour_counts" add "note" text null;');
-    expect(missingEntity).toContain('drop table if exists "report_hour_counts" cascade;');
+    expect(extraColumn).toBe('alter table "report_counts" add "note" text null;');
+    expect(missingEntity).toContain('drop table if exists "report_counts" cascade;');
   });
 
   test('advances: the real entities match', async () => {
@@ -81,9 +81,9 @@ describe('the migrations leave each database exactly as its entities describe it
     try {
       const service = { name: 'accounts-manager', databaseUrl: LEDGER_URL, migrationsDirectory: '/nonexistent' };
       expect(
-        await runMigrationsCommand({ ...service, schema: ledgerEntitiesWith(ReportHourCountWithNote) }, ['check']),
+        await runMigrationsCommand({ ...service, schema: ledgerEntitiesWith(ReportCountWithNote) }, ['check']),
       ).toBe(1);
-      expect(printed.join('\n')).toContain('alter table "report_hour_counts" add "note" text null;');
+      expect(printed.join('\n')).toContain('alter table "report_counts" add "note" text null;');
       expect(await runMigrationsCommand({ ...service, schema: LEDGER_SCHEMA }, ['check'])).toBe(0);
     } finally {
       log.mockRestore();

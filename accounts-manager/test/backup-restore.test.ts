@@ -28,7 +28,7 @@ import { idsOf, listAll } from './support/report-client.js';
  * what they listed there; replayed request ids return the original
  * transaction and move no money; new transactions appear in new listings and
  * in no earlier token. The source runs on a private cluster too: no other
- * test's open transaction can hold back its hour seals, and its burned xids
+ * test's open transaction can hold back its minute seals, and its burned xids
  * are its own.
  */
 const SECRET = 'backup-restore-test-report-token-secret';
@@ -131,7 +131,7 @@ async function seedHistory(pool: pg.Pool, from: string, to: string): Promise<voi
      FROM rows`,
     [times, from, to],
   );
-  // Written directly, not by ledger_post(): the hours are counted afresh, then marked and sealed.
+  // Written directly, not by ledger_post(): the minutes are counted afresh, then marked and sealed.
   await forgetReportCounts(pool);
   const oldest = new Date(Date.now() - 5 * DAY - 3600_000);
   // Marked, then sealed (in the same call when no older xid is still running, as on this private cluster).
@@ -289,9 +289,9 @@ describe('a ledger backed up under load and restored into another cluster', () =
     expect(restore.code).toBe(0);
     restoredPool = new pg.Pool({ connectionString: restoredUrl, max: 4 });
     await expectXidsFarBehind();
-    // The sealed hour counts came along (a new listing's total is made of them); no unsealed mark of the old cluster did.
+    // The sealed minute counts came along (a new listing's total is made of them); no unsealed mark of the old cluster did.
     const { rows: hours } = await restoredPool.query<{ sealed: string; unsealed: string }>(
-      'SELECT count(row_count) AS sealed, count(*) - count(row_count) AS unsealed FROM report_hour_counts',
+      'SELECT count(row_count) AS sealed, count(*) - count(row_count) AS unsealed FROM report_counts',
     );
     expect(Number(hours[0]!.sealed)).toBeGreaterThan(100);
     expect(Number(hours[0]!.unsealed)).toBe(0);

@@ -7,16 +7,17 @@ import { listFirst } from './support/report-client.js';
 import { timestampOfDate } from '@alfabet/service-kit/timestamps';
 
 /**
- * Sealed hour counts (src/db/report-counts.sql.ts): a report's total_size
- * adds counts of finished hours instead of counting every row. These tests
+ * Sealed minute counts (src/db/report-counts.sql.ts): a report's total_size
+ * adds counts of finished minutes instead of counting every row. These tests
  * check the totals stay exact wherever a window starts and ends, that the
- * sealed counts are really what the total is made of, that an hour is not
+ * sealed counts are really what the total is made of, that a minute is not
  * sealed while a transaction that could still write into it is open, and that
  * ledger_post() stamps a row after its xid exists. In a database of its own.
  */
 const DATABASE = `${TEST_DATABASES.accounts}_counts`;
 const DATABASE_URL = testDatabaseUrl(DATABASE);
-const HOUR = 3_600_000;
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 const ROWS = 20_000;
 
@@ -69,29 +70,35 @@ const totalOf = async (start: Date, end: Date | null) =>
     )[0]!.totalSize,
   );
 /**
- * Runs the maintenance until `hours` hours are sealed. xids are cluster-wide:
+ * Runs the maintenance until `minutes` minutes are sealed. xids are cluster-wide:
  * a transaction open in another test's database holds the seal back (as it
  * must), so this waits rather than expecting the seal at once.
  */
-async function sealUntil(hours: number): Promise<void> {
+async function sealUntil(minutes: number): Promise<void> {
   const deadline = Date.now() + 30_000;
   for (;;) {
     await maintainReportCounts(pool, oldest());
-    if ((await sealedHours()) >= hours) return;
-    if (Date.now() > deadline) throw new Error(`fewer than ${hours} hours sealed after 30 s`);
+    if ((await sealedMinutes()) >= minutes) return;
+    if (Date.now() > deadline) throw new Error(`fewer than ${minutes} minutes sealed after 30 s`);
     await new Promise((r) => setTimeout(r, 200));
   }
 }
-const sealedHours = async () =>
+const sealedMinutes = async () =>
   Number(
-    (await pool.query<{ n: string }>('SELECT count(*) AS n FROM report_hour_counts WHERE row_count IS NOT NULL'))
-      .rows[0]!.n,
+    (await pool.query<{ n: string }>('SELECT count(*) AS n FROM report_counts WHERE row_count IS NOT NULL')).rows[0]!.n,
   );
 
 it('keeps totals exact for windows that start and end anywhere, and the total is made of the sealed counts', async () => {
-  await sealUntil(3 * 24);
+  await sealUntil(3 * 24 * 60);
+  // By the minute, what is left to count row by row is the 5-minute mark delay and a minute or so, not an hour.
+  const {
+    rows: [sealedTo],
+  } = await pool.query<{ end: Date }>(
+    "SELECT max(bucket_start) + interval '1 minute' AS end FROM report_counts WHERE row_count IS NOT NULL",
+  );
+  expect(Date.now() - sealedTo!.end.getTime()).toBeLessThan(7 * MINUTE);
 
-  // Windows with edges at random milliseconds: partial hours at both ends, sealed hours between.
+  // Windows with edges at random milliseconds: partial minutes at both ends, sealed minutes between.
   for (let i = 0; i < 12; i++) {
     const start = new Date(Date.now() - randomInt(HOUR, 4 * DAY));
     const end = i % 3 === 0 ? null : new Date(start.getTime() + randomInt(1, 3 * DAY));
@@ -101,38 +108,38 @@ it('keeps totals exact for windows that start and end anywhere, and the total is
   // Proof the sealed counts are used: a count changed by hand shows up in the total.
   const start = new Date(Date.now() - 2 * DAY);
   const {
-    rows: [hour],
-  } = await pool.query<{ hour_start: Date }>(
-    'SELECT hour_start FROM report_hour_counts WHERE row_count IS NOT NULL AND hour_start > $1 ORDER BY hour_start LIMIT 1',
+    rows: [bucket],
+  } = await pool.query<{ bucket_start: Date }>(
+    'SELECT bucket_start FROM report_counts WHERE row_count IS NOT NULL AND bucket_start > $1 ORDER BY bucket_start LIMIT 1',
     [new Date(start.getTime() + HOUR)],
   );
   const exact = await totalOf(start, null);
-  await pool.query('UPDATE report_hour_counts SET row_count = row_count + 1000 WHERE hour_start = $1', [
-    hour!.hour_start,
+  await pool.query('UPDATE report_counts SET row_count = row_count + 1000 WHERE bucket_start = $1', [
+    bucket!.bucket_start,
   ]);
   expect(await totalOf(start, null)).toBe(exact + 1000);
-  // A gap in the sealed hours: the run is broken, so everything is counted row by row again — still exact.
-  await pool.query('DELETE FROM report_hour_counts WHERE hour_start = $1', [hour!.hour_start]);
+  // A gap in the sealed minutes: the run is broken, so everything is counted row by row again — still exact.
+  await pool.query('DELETE FROM report_counts WHERE bucket_start = $1', [bucket!.bucket_start]);
   expect(await totalOf(start, null)).toBe(exact);
   expect(exact).toBe(await rowsIn(start, null));
 });
 
-it('does not seal an hour while a transaction that already had its xid is still open', async () => {
+it('does not seal a minute while a transaction that already had its xid is still open', async () => {
   const open = await pool.connect();
   try {
     await open.query('BEGIN');
-    await open.query('SELECT pg_current_xact_id()'); // holds an xid: it could still write a row stamped in a past hour
+    await open.query('SELECT pg_current_xact_id()'); // holds an xid: it could still write a row stamped in a past minute
     await forgetReportCounts(pool);
     const first = await maintainReportCounts(pool, oldest());
     const second = await maintainReportCounts(pool, oldest());
-    expect(first.marked).toBeGreaterThanOrEqual(3 * 24);
+    expect(first.marked).toBeGreaterThanOrEqual(3 * 24 * 60);
     expect(first.sealed + second.sealed).toBe(0);
-    expect(await sealedHours()).toBe(0);
+    expect(await sealedMinutes()).toBe(0);
     await open.query('COMMIT');
   } finally {
     open.release();
   }
-  await sealUntil(3 * 24);
+  await sealUntil(3 * 24 * 60);
   const start = new Date(Date.now() - 3 * DAY + 17_000);
   expect(await totalOf(start, null)).toBe(await rowsIn(start, null));
 });

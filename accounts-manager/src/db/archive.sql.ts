@@ -9,7 +9,7 @@ import type pg from 'pg';
  * A partition whose whole day ended before the cutoff moves from
  * `transactions` to `archive.transactions` in ONE database transaction:
  * DETACH PARTITION (without CONCURRENTLY, which is transactional), SET SCHEMA,
- * ATTACH PARTITION, and forgetting its hours' sealed counts. Every other
+ * ATTACH PARTITION, and forgetting its minutes' sealed counts. Every other
  * session sees the day either hot or archived, never in between, so
  * ledger:verify, GetTransaction (by id and request id) and idempotent replays,
  * which read `ledger_transactions_all` (both tables), always find its rows; a
@@ -156,9 +156,9 @@ async function moveToArchive(
     await client.query(
       `ALTER TABLE archive.transactions ATTACH PARTITION archive.${quoteIdent(row.name)} ${bounds(day)}`,
     );
-    // Its hours' sealed counts described hot rows; the day is no longer hot.
+    // Its minutes' sealed counts described hot rows; the day is no longer hot.
     await client.query(
-      `DELETE FROM report_hour_counts WHERE hour_start >= $1::timestamptz AND hour_start < $2::timestamptz`,
+      `DELETE FROM report_counts WHERE bucket_start >= $1::timestamptz AND bucket_start < $2::timestamptz`,
       [`${day} 00:00:00+00`, `${nextDay(day)} 00:00:00+00`],
     );
     await step('attached');

@@ -31,7 +31,7 @@ import type pg from 'pg';
  *
  * enterLedgerEpoch() runs at every start (and in ledger:restore): on a
  * cluster other than the latest epoch's it begins the next epoch — records
- * it, moves the column default to it, and forgets the report hours that were
+ * it, moves the column default to it, and forgets the report minutes that were
  * marked but not sealed (their xid marks are the old cluster's; sealed counts
  * stay true: every row they counted is in the dump). ledger:restore always
  * begins one and records the backup's snapshot with it: the rows of the epoch
@@ -124,7 +124,7 @@ async function readEpochState(client: pg.PoolClient): Promise<EpochState> {
 }
 
 /**
- * Records `epoch` on this cluster and stamps new rows with it. Unsealed hour marks go:
+ * Records `epoch` on this cluster and stamps new rows with it. Unsealed minute marks go:
  * their xids are the old cluster's (sealed counts stay true: every row they counted is here).
  */
 async function beginEpoch(client: pg.PoolClient, epoch: number, restoredSnapshot: string | null): Promise<void> {
@@ -135,7 +135,7 @@ async function beginEpoch(client: pg.PoolClient, epoch: number, restoredSnapshot
   );
   // DDL takes no parameters; epoch is an integer computed by the caller.
   await client.query(`ALTER TABLE public.transactions ALTER COLUMN epoch SET DEFAULT ${Number(epoch)}`);
-  await client.query('DELETE FROM report_hour_counts WHERE row_count IS NULL');
+  await client.query('DELETE FROM report_counts WHERE row_count IS NULL');
 }
 
 /**

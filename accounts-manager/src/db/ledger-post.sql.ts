@@ -4,15 +4,16 @@ import type { Direction, LedgerTransaction, TransactionKind } from '../ledger/ty
 import { microsOf, toLedgerTransaction, type TransactionRecord } from './transaction-rows.js';
 
 /**
- * Raw SQL, on purpose: the posting path. Every Transfer and BankTransaction is
+ * Raw SQL, on purpose: the posting path. Every Transfer and BankTransaction
+ * posted alone (ACCOUNTS_GROUP_COMMIT=off, or a group's fallback) is
  * one call of ledger_post() (the PL/pgSQL function, its latest body in
  * migrations/Migration20261204000000_bank_balance_shards.ts; no entity describes it),
  * sent as a named prepared statement on the native pool in autocommit mode:
  * one round trip, parsed and planned once per connection.
  *
  * Why not the EntityManager: this is the hot path (docs/benchmarks.md:
- * Transfer ×32 callers 4 112/s, p50 6.8 ms, p99 23.2 ms, 0.66× pgbench
- * tpcb-like on the same machine; ~105 µs of accounts-manager CPU per
+ * Transfer ×32 callers posted alone 3 654/s, p99 26.9 ms, 0.66× pgbench
+ * tpcb-like on the same machine; 122 µs of accounts-manager CPU per
  * transfer). MikroORM 7 inlines every value into the SQL text (no bound
  * parameters, so no prepared statement to reuse), and its query building and
  * hydration cost ~0.4–0.6 ms of CPU per statement on these machines (a

@@ -10,7 +10,7 @@ import {
 } from '@alfabet/service-kit/orm';
 import { AccountSchema } from './entities/account.entity.js';
 import { ArchivedTransactionSchema, TransactionSchema } from './entities/transaction.entity.js';
-import { ReportHourCountSchema } from './entities/report-hour-count.entity.js';
+import { ReportCountSchema } from './entities/report-count.entity.js';
 import { TransactionRequestSchema } from './entities/transaction-request.entity.js';
 import { ReportTokenIssuerSchema } from './entities/report-token-issuer.entity.js';
 import { DroppedDaySchema, OpeningBalanceSchema } from './entities/retention.entity.js';
@@ -27,6 +27,7 @@ import { Migration20261129150000_ledger_epochs } from './migrations/Migration202
 import { Migration20261204000000_bank_balance_shards } from './migrations/Migration20261204000000_bank_balance_shards.js';
 import { Migration20261205000000_batch_transfer } from './migrations/Migration20261205000000_batch_transfer.js';
 import { Migration20261206000000_bank_group } from './migrations/Migration20261206000000_bank_group.js';
+import { Migration20261207000000_report_minute_counts } from './migrations/Migration20261207000000_report_minute_counts.js';
 
 export type LedgerOrm = MikroORM;
 export type { OrmOptions };
@@ -38,7 +39,7 @@ export const LEDGER_SCHEMA: OrmSchema = {
     TransactionSchema,
     ArchivedTransactionSchema,
     TransactionRequestSchema,
-    ReportHourCountSchema,
+    ReportCountSchema,
     ReportTokenIssuerSchema,
     OpeningBalanceSchema,
     DroppedDaySchema,
@@ -57,6 +58,7 @@ export const LEDGER_SCHEMA: OrmSchema = {
     Migration20261204000000_bank_balance_shards,
     Migration20261205000000_batch_transfer,
     Migration20261206000000_bank_group,
+    Migration20261207000000_report_minute_counts,
   ],
   migrationLockKey: 7_242_001,
   // Every transaction ever recorded, hot or archived (Migration20261126000000_archive).

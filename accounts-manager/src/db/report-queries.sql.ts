@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { BUCKET } from './report-counts.sql.js';
 import { transactionColumns, type TransactionRecord } from './transaction-rows.js';
 import { isoOfMicros, type ReportFilter, type ReportSnapshot } from '../reports/report-types.js';
 
@@ -21,7 +22,7 @@ import { isoOfMicros, type ReportFilter, type ReportSnapshot } from '../reports/
  *
  * Raw SQL, on purpose: pg_visible_in_snapshot() over the xid8 column, the
  * row-comparison keyset, the two per-account index walks merged, the sealed
- * hour counts — none of it is an EntityManager query, and a page is read at
+ * minute counts — none of it is an EntityManager query, and a page is read at
  * 400 170 rows/s and a first page in p50 3.4 ms, p99 13.2 ms over 1 000 000
  * rows (docs/benchmarks.md, "Report"), which entity hydration would not keep.
  * Prepared statements, bound parameters; rows stay the plain records
@@ -62,9 +63,9 @@ export interface TakenSnapshot {
  * Takes the snapshot of a new listing and counts its rows, in one statement
  * (so both see the same snapshot). An account filter naming no account
  * gives null (checked in the same statement; the caller answers NOT_FOUND). Without an account filter the count adds
- * the sealed hours inside the window (see report-counts.sql.ts) — used only as
- * one unbroken run of hours — to a row count of the two edges around them;
- * without sealed hours the run is empty and everything is counted.
+ * the sealed minutes inside the window (see report-counts.sql.ts) — used only as
+ * one unbroken run of minutes — to a row count of the two edges around them;
+ * without sealed minutes the run is empty and everything is counted.
  */
 export async function takeSnapshot(pool: pg.Pool, filter: ReportFilter): Promise<TakenSnapshot | null> {
   const result = await pool.query<{
@@ -89,15 +90,15 @@ export async function takeSnapshot(pool: pg.Pool, filter: ReportFilter): Promise
           name: 'report_snapshot',
           text: `WITH s AS (${SNAPSHOT_NOW}),
              sealed AS (
-               SELECT min(hour_start) AS first_hour, max(hour_start) + interval '1 hour' AS end_hour,
-                      coalesce(sum(row_count), 0) AS total, count(*) AS hours
-               FROM report_hour_counts
-               WHERE row_count IS NOT NULL AND hour_start >= $1::timestamptz AND hour_start + interval '1 hour' <= $2::timestamptz),
+               SELECT min(bucket_start) AS first_bucket, max(bucket_start) + ${BUCKET} AS end_bucket,
+                      coalesce(sum(row_count), 0) AS total, count(*) AS buckets
+               FROM report_counts
+               WHERE row_count IS NOT NULL AND bucket_start >= $1::timestamptz AND bucket_start + ${BUCKET} <= $2::timestamptz),
              run AS (
-               SELECT CASE WHEN unbroken THEN first_hour ELSE $2::timestamptz END AS run_start,
-                      CASE WHEN unbroken THEN end_hour ELSE $2::timestamptz END AS run_end,
+               SELECT CASE WHEN unbroken THEN first_bucket ELSE $2::timestamptz END AS run_start,
+                      CASE WHEN unbroken THEN end_bucket ELSE $2::timestamptz END AS run_end,
                       CASE WHEN unbroken THEN total ELSE 0 END AS run_total
-               FROM (SELECT *, hours > 0 AND end_hour - first_hour = hours * interval '1 hour' AS unbroken FROM sealed) x)
+               FROM (SELECT *, buckets > 0 AND end_bucket - first_bucket = buckets * ${BUCKET} AS unbroken FROM sealed) x)
              SELECT s.snapshot::text AS snapshot, s.epoch, s.cluster,
                     run.run_total
                     + (SELECT count(*) FROM transactions t WHERE t.create_time >= $1::timestamptz AND t.create_time < run.run_start
