@@ -57,7 +57,7 @@ export async function reportBenchmark({ address, databaseUrl, pid, listings, say
   });
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
   try {
-    // What the service's own once-a-minute timer has done long before in steady state: seal the finished hours.
+    // What the service's own once-a-minute timer has done long before in steady state: seal the finished minutes.
     for (let i = 0; i < 2; i++) await maintainReportCounts(pool, new Date(Date.now() - WINDOW_MS - 3_600_000));
     const { first, firstDirect, totalSize } = await firstPageTimes(client, pool, listings, say);
     const { tenth, half, whole, rowsPerSecond, cpuMicrosPerRow } = await streamedWithMemory(
