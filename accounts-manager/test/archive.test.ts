@@ -56,10 +56,16 @@ function runArchiveWith(env: Record<string, string>, ...args: string[]): Promise
 }
 
 /** A bank credit as ledger_post() would have written it `daysAgo` days ago: row, request id and balance together. */
-async function creditInThePast(accountId: string, amount: bigint, daysAgo: number) {
+/** A bank credit written into the past (history, not ledger_post()). */
+const creditInThePast = (accountId: string, amount: bigint, daysAgo: number) =>
+  postedInThePast(BANK_ACCOUNT_ID, accountId, amount, daysAgo);
+
+/** A posting from `payer` to `payee` written into the past: a bank credit, or a DEBIT transfer between customers. */
+async function postedInThePast(payer: string, payee: string, amount: bigint, daysAgo: number) {
   const transactionId = randomUUID();
   const requestId = randomUUID();
   const createTime = new Date(Date.now() - daysAgo * DAY);
+  const bank = payer === BANK_ACCOUNT_ID;
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
@@ -67,23 +73,28 @@ async function creditInThePast(accountId: string, amount: bigint, daysAgo: numbe
       createTime.toISOString().slice(0, 10),
     ]);
     await client.query(
-      `INSERT INTO transactions (transaction_id, create_time, request_id, kind, dst_account_id, amount, direction, description,
-                                 status, from_account_id, to_account_id)
-       VALUES ($1, $2, $3, 'bank', $4, $5, 'credit', 'from long ago', 'success', $6, $4)`,
-      [transactionId, createTime, requestId, accountId, amount.toString(), BANK_ACCOUNT_ID],
+      `INSERT INTO transactions (transaction_id, create_time, request_id, kind, src_account_id, dst_account_id, amount,
+                                 direction, description, status, from_account_id, to_account_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'success', $10, $6)`,
+      [
+        transactionId,
+        createTime,
+        requestId,
+        bank ? 'bank' : 'transfer',
+        bank ? null : payer,
+        payee,
+        amount.toString(),
+        bank ? 'credit' : 'debit',
+        bank ? 'from long ago' : '',
+        payer,
+      ],
     );
     await client.query(
       'INSERT INTO transaction_requests (request_id, transaction_id, create_time) VALUES ($1, $2, $3)',
       [requestId, transactionId, createTime],
     );
-    await client.query('UPDATE accounts SET balance = balance + $2 WHERE account_id = $1', [
-      accountId,
-      amount.toString(),
-    ]);
-    await client.query('UPDATE accounts SET balance = balance - $2 WHERE account_id = $1', [
-      BANK_ACCOUNT_ID,
-      amount.toString(),
-    ]);
+    await client.query('UPDATE accounts SET balance = balance + $2 WHERE account_id = $1', [payee, amount.toString()]);
+    await client.query('UPDATE accounts SET balance = balance - $2 WHERE account_id = $1', [payer, amount.toString()]);
     await client.query('COMMIT');
   } catch (error) {
     await client.query('ROLLBACK');
@@ -107,6 +118,8 @@ it('archives old partitions without blocking writers, and the ledger stays whole
   const account = await api.fundedAccount(1_000n, 'archive holder');
   const old = await creditInThePast(account, 500n, 20);
   const recent = await creditInThePast(account, 300n, 1);
+  const payee = await api.fundedAccount(0n, 'archive payee');
+  const oldTransfer = await postedInThePast(account, payee, 25n, 20);
   expect((await verifyLedger(pool)).ok).toBe(true);
 
   const dryRun = await runArchive('--dry-run');
@@ -161,6 +174,13 @@ it('archives old partitions without blocking writers, and the ledger stays whole
     status: TransactionStatus.TRANSACTION_STATUS_SUCCESS,
   });
   expect((await api.getAccount(account)).balance).toBe(balance);
+  // A transfer replayed from the archive, alone (the group commit) and as a batch item: the same transaction, nothing moves.
+  const transferAgain = { srcAccountId: account, dstAccountId: payee, amount: 25n, requestId: oldTransfer.requestId };
+  expect((await api.transfer(transferAgain)).transactionId).toBe(oldTransfer.transactionId);
+  const batch = await api.batchTransfer({ transfers: [transferAgain, { ...transferAgain, requestId: randomUUID() }] });
+  expect(batch[0]!.transactionId).toBe(oldTransfer.transactionId);
+  expect(batch[1]!.transactionId).not.toBe(oldTransfer.transactionId);
+  expect((await api.getAccount(payee)).balance).toBe(50n);
 
   // Running it again finds nothing more to do.
   const again = await runArchive();

@@ -28,6 +28,7 @@ import { Migration20261204000000_bank_balance_shards } from './migrations/Migrat
 import { Migration20261205000000_batch_transfer } from './migrations/Migration20261205000000_batch_transfer.js';
 import { Migration20261206000000_bank_group } from './migrations/Migration20261206000000_bank_group.js';
 import { Migration20261207000000_report_minute_counts } from './migrations/Migration20261207000000_report_minute_counts.js';
+import { Migration20261208000000_replays_pruned } from './migrations/Migration20261208000000_replays_pruned.js';
 
 export type LedgerOrm = MikroORM;
 export type { OrmOptions };
@@ -59,6 +60,7 @@ export const LEDGER_SCHEMA: OrmSchema = {
     Migration20261205000000_batch_transfer,
     Migration20261206000000_bank_group,
     Migration20261207000000_report_minute_counts,
+    Migration20261208000000_replays_pruned,
   ],
   migrationLockKey: 7_242_001,
   // Every transaction ever recorded, hot or archived (Migration20261126000000_archive).

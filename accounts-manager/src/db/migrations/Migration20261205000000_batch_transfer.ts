@@ -70,7 +70,7 @@ export class Migration20261205000000_batch_transfer extends Migration {
  * p_lenient is the group commit's mode (independent lone transfers in one
  * statement): an item's bad key or unknown account must not fail the others.
  */
-const LEDGER_POST_BATCH = `
+export const LEDGER_POST_BATCH = `
 CREATE FUNCTION ledger_post_batch(
   p_batch_request_id uuid, p_atomic boolean, p_lenient boolean,
   p_transaction_ids uuid[], p_request_ids uuid[], p_src uuid[], p_dst uuid[], p_amounts bigint[],
