@@ -38,6 +38,7 @@ import {
   sampleMemory,
   userCpuSeconds,
 } from './processes.mjs';
+import { accountsFile, fundedAccounts, runLoad } from './accounts-runner.mjs';
 import { growthBenchmark } from './growth-bench.mjs';
 import { ensureReportData } from './report-data.mjs';
 import { reportBenchmark } from './report-bench.mjs';
@@ -240,7 +241,7 @@ async function runBenchmarks(stack, work, results) {
 
 /** The ledger's write paths on funded accounts: Transfer, BankTransaction, BatchTransfer, and the archive's cost under Transfer. */
 async function ledgerWriteBenchmarks(stack, work, results, pids) {
-  const accounts = await fundedAccounts(work);
+  const accounts = await fundedAccountFiles(work);
   if (ONLY.has('transfers')) results.transfers = await transfersBenchmark(stack.env, accounts, pids);
   if (ONLY.has('bank')) results.bank = await bankBenchmark(stack.env, accounts, results, pids);
   if (ONLY.has('batch')) {
@@ -435,10 +436,15 @@ async function load(
   env,
   { mode, callers, accountsFile, repeatRatio = 0, seconds = PLAN.seconds, batchSize, pids, database = DB.accounts },
 ) {
-  const specFile = join(dirname(accountsFile), `load-${mode}-${callers}.json`);
-  writeFileSync(
-    specFile,
-    JSON.stringify({
+  // Where the machine's CPU went during the run (cores: 1.0 = one core busy throughout).
+  const before = {
+    accounts: cpuSeconds(pids.accounts),
+    postgres: userCpuSeconds('postgres'),
+    machine: machineBusySeconds(),
+    at: Date.now(),
+  };
+  const result = await runLoad(
+    {
       address: env.ACCOUNTS_GRPC_ADDR,
       mode,
       callers,
@@ -448,21 +454,10 @@ async function load(
       repeatRatio,
       batchSize,
       cpu: { pids: { accountsManager: pids.accounts, stack: pids.stack }, database },
-    }),
+    },
+    dirname(accountsFile),
   );
-  // Where the machine's CPU went during the run (cores: 1.0 = one core busy throughout).
-  const before = {
-    accounts: cpuSeconds(pids.accounts),
-    postgres: userCpuSeconds('postgres'),
-    machine: machineBusySeconds(),
-    at: Date.now(),
-  };
-  const { stdout } = await run(process.execPath, [join(ROOT, 'bench/load.mjs'), specFile], {
-    cwd: ROOT,
-    maxBuffer: 1 << 20,
-  });
   const elapsed = (Date.now() - before.at) / 1000;
-  const result = JSON.parse(stdout.trim().split('\n').pop());
   result.cpuCores = {
     accountsManager: round((cpuSeconds(pids.accounts) - before.accounts) / elapsed, 2),
     postgres: round((userCpuSeconds('postgres') - before.postgres) / elapsed, 2),
@@ -472,29 +467,13 @@ async function load(
   return result;
 }
 
-/** 10 000 accounts and 10 "hot" ones, each credited 10 000.00 by the bank through ledger_post. */
-async function fundedAccounts(work) {
-  const db = new pg.Client({ connectionString: dbUrl(DB.accounts) });
-  await db.connect();
-  try {
-    const create = async (count, name) =>
-      (
-        await db.query(
-          `WITH created AS (
-         INSERT INTO accounts (account_id, display_name) SELECT gen_random_uuid(), $2 || ' ' || n FROM generate_series(1, $1) n RETURNING account_id)
-       SELECT account_id, (SELECT status FROM ledger_post(gen_random_uuid(), NULL, 'bank', NULL, account_id, 1000000, 'credit', 'bench funding',
-                                                          '00000000-0000-7000-8000-000000000001', account_id)) AS status
-       FROM created`,
-          [count, name],
-        )
-      ).rows.map((row) => row.account_id);
-    const files = { many: join(work, 'accounts-10000.json'), hot: join(work, 'accounts-10.json') };
-    writeFileSync(files.many, JSON.stringify(await create(10_000, 'bench')));
-    writeFileSync(files.hot, JSON.stringify(await create(10, 'bench hot')));
-    return files;
-  } finally {
-    await db.end();
-  }
+/** 10 000 accounts and 10 "hot" ones, each credited 10 000.00 by the bank: the files the load process reads. */
+async function fundedAccountFiles(work) {
+  const url = dbUrl(DB.accounts);
+  return {
+    many: accountsFile(work, '10000', await fundedAccounts(url, 10_000, 'bench')),
+    hot: accountsFile(work, '10', await fundedAccounts(url, 10, 'bench hot')),
+  };
 }
 
 // ── benchmark 3: the report, on its own accounts-manager and database ──────

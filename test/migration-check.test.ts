@@ -7,7 +7,7 @@ import {
 } from '@alfabet/service-kit/migration-tools';
 import { openOrm, type OrmSchema } from '@alfabet/service-kit/orm';
 import { LEDGER_SCHEMA } from '../accounts-manager/src/db/orm.js';
-import { ReportCountSchema } from '../accounts-manager/src/db/entities/report-count.entity.js';
+import { REPORT_COUNT_PROPERTIES, ReportCountSchema } from '../accounts-manager/src/db/entities/report-count.entity.js';
 import { ADVANCES_SCHEMA } from '../advances/src/db/orm.js';
 import { TEST_DATABASES, testDatabaseUrl } from '../test-support/test-databases.js';
 
@@ -23,14 +23,7 @@ const ADVANCES_URL = testDatabaseUrl(TEST_DATABASES.advances);
 const ReportCountWithNote = defineEntity({
   name: 'ReportCount',
   tableName: 'report_counts',
-  properties: {
-    bucketStart: p.datetime().primary().check("date_trunc('minute', bucket_start) = bucket_start"),
-    xidMark: p.string().columnType('xid8'),
-    markedAt: p.datetime(),
-    rowCount: p.bigint('bigint').nullable().check('row_count >= 0'),
-    sealedAt: p.datetime().nullable(),
-    note: p.text().nullable(),
-  },
+  properties: { ...REPORT_COUNT_PROPERTIES, note: p.text().nullable() },
 });
 
 const withEntities = (schema: OrmSchema, entities: OrmSchema['entities']): OrmSchema => ({ ...schema, entities });

@@ -5,6 +5,7 @@ import type pg from 'pg';
 import { verifyLedger } from '../src/db/ledger-verify.sql.js';
 import { ledgerApi, startTestLedger, type TestLedger } from './support/ledger-harness.js';
 import { testPool } from './support/db.js';
+import { prng } from './support/prng.js';
 
 /**
  * Many clients hammer a handful of accounts with transfers and bank
@@ -29,18 +30,6 @@ afterAll(async () => {
   await pool.end();
   await ledger.stop();
 });
-
-// A small deterministic PRNG so a failing run can be replayed from its seed.
-function prng(seed: number) {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 it(`keeps the ledger exact under ${CLIENTS} concurrent clients on ${ACCOUNTS} accounts`, async () => {
   const seed = Number(process.env.CONCURRENCY_SEED ?? Date.now() % 1_000_000);

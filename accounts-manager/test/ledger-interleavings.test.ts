@@ -6,6 +6,7 @@ import { BANK_ACCOUNT_ID } from '../src/ledger/system-accounts.js';
 import { freePort } from '../../test-support/temporal-dev-server.js';
 import { startPrivatePostgres, type PrivatePostgres } from '../../test-support/private-postgres.js';
 import { call, ledgerApi, startTestLedger, type TestLedger } from './support/ledger-harness.js';
+import { prng } from './support/prng.js';
 
 /**
  * A property test of the posting paths together: random interleavings (seeded;
@@ -69,18 +70,6 @@ beforeAll(async () => {
   postgres = startPrivatePostgres(await freePort(), ['track_commit_timestamp=on']);
 }, 120_000);
 afterAll(() => postgres?.stop());
-
-// A small deterministic PRNG, so a failing run can be replayed from its seed.
-function prng(seed: number) {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Request ids from the seed too, so the whole run is replayable. */
 function uuidFrom(random: () => number): string {

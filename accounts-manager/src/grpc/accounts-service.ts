@@ -36,7 +36,7 @@ export interface AccountsServiceDeps {
   maxAmountMinor: bigint;
   /** MAX_BATCH_SIZE: the most transfers one BatchTransfer may hold. */
   maxBatchSize: number;
-  /** ACCOUNTS_GROUP_COMMIT=on: lone transfers posted in groups; null: each alone. */
+  /** ACCOUNTS_GROUP_COMMIT=on: lone transfers and bank transactions posted in groups; null: each alone. */
   groupCommit: LedgerDeps['groupCommit'];
   log: Logger;
   metrics: Pick<AccountsMetrics, 'transactions'>;

@@ -145,8 +145,10 @@ async function assertAnswerableHere(deps: ReportDeps, field: string, snapshot: R
   }
 }
 
+/** The page token's cursor: page `page` starts after `row`. */
 function cursorAfter(page: number, row: ReportRow) {
-  return { page, afterCreateTimeUs: BigInt(row.create_time_us), afterTransactionId: row.transaction_id };
+  const after = afterRow(row);
+  return { page, afterCreateTimeUs: after.createTimeUs, afterTransactionId: after.transactionId };
 }
 
 /**

@@ -30,6 +30,7 @@ import {
   callLedgerPostBatch,
   type BatchItem,
 } from '../db/ledger-post-batch.sql.js';
+import type { Posting } from '../db/ledger-post.sql.js';
 import { transferPosting, type LedgerDeps, type TransferCommand } from './post-transaction.js';
 import type { LedgerTransaction } from './types.js';
 
@@ -75,19 +76,9 @@ export function checkBatchSize(count: number, maxBatchSize: number): void {
 
 export async function batchTransfer(deps: BatchLedgerDeps, command: BatchTransferCommand): Promise<BatchPosted> {
   checkBatchSize(command.transfers.length, deps.maxBatchSize);
-  const items: BatchItem[] = command.transfers.map((transfer, index) => {
-    const posting = withinItem(index, () => transferPosting(transfer, deps.maxAmountMinor));
-    return {
-      requestId: posting.requestId,
-      srcAccountId: transfer.srcAccountId,
-      dstAccountId: transfer.dstAccountId,
-      amountMinor: posting.amountMinor,
-      direction: posting.direction,
-      fromAccountId: posting.fromAccountId,
-      toAccountId: posting.toAccountId,
-      initiatedBy: posting.initiatedBy,
-    };
-  });
+  const items = command.transfers.map((transfer, index) =>
+    batchItemOf(withinItem(index, () => transferPosting(transfer, deps.maxAmountMinor))),
+  );
   checkDistinctKeys(items);
   try {
     const outcomes = await callLedgerPostBatch(deps.pool, {
@@ -107,6 +98,22 @@ export async function batchTransfer(deps: BatchLedgerDeps, command: BatchTransfe
   } catch (error) {
     throw batchFieldError(error, items);
   }
+}
+
+/** A transfer's posting as an item of ledger_post_batch() (a BatchTransfer's, or a group commit's). */
+export function batchItemOf(posting: Posting): BatchItem {
+  if (posting.kind !== 'transfer' || posting.srcAccountId === null)
+    throw new Error('ledger_post_batch posts transfers only');
+  return {
+    requestId: posting.requestId,
+    srcAccountId: posting.srcAccountId,
+    dstAccountId: posting.dstAccountId,
+    amountMinor: posting.amountMinor,
+    direction: posting.direction,
+    fromAccountId: posting.fromAccountId,
+    toAccountId: posting.toAccountId,
+    initiatedBy: posting.initiatedBy,
+  };
 }
 
 /** Two items with one key could not both be "as if sent alone": the second would replay the first. */

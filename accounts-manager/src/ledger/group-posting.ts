@@ -5,8 +5,9 @@
  * answer exactly as post() in post-transaction.ts gives the same posting alone.
  */
 import { callLedgerPostBankGroup, BankGroupNeedsShards } from '../db/ledger-post-bank-group.sql.js';
-import { callLedgerPostBatch, type BatchItem, type BatchItemOutcome } from '../db/ledger-post-batch.sql.js';
+import { callLedgerPostBatch, type BatchItemOutcome } from '../db/ledger-post-batch.sql.js';
 import { AccountNotFound, type Posting } from '../db/ledger-post.sql.js';
+import { batchItemOf } from './batch-transfer.js';
 import { GroupCommit } from './group-commit.js';
 import {
   assertSameRequest,
@@ -36,7 +37,7 @@ export async function postTransferGroup(deps: LedgerDeps, postings: Posting[]): 
     requestId: null,
     atomic: false,
     lenient: true,
-    items: postings.map(itemOf),
+    items: postings.map(batchItemOf),
   });
   return postings.map((posting, index) => answerGroupItem(deps, posting, outcomes[index]!));
 }
@@ -70,19 +71,4 @@ export async function answerGroupItem(deps: LedgerDeps, posting: Posting, answer
       // Replayed, but not in the hot partitions: archived, being archived, or dropped past retention.
       return replayFromArchive(deps, posting);
   }
-}
-
-function itemOf(posting: Posting): BatchItem {
-  if (posting.kind !== 'transfer' || posting.srcAccountId === null)
-    throw new Error('ledger_post_batch posts transfers only');
-  return {
-    requestId: posting.requestId,
-    srcAccountId: posting.srcAccountId,
-    dstAccountId: posting.dstAccountId,
-    amountMinor: posting.amountMinor,
-    direction: posting.direction,
-    fromAccountId: posting.fromAccountId,
-    toAccountId: posting.toAccountId,
-    initiatedBy: posting.initiatedBy,
-  };
 }
