@@ -168,13 +168,25 @@ function advanceWatch(api: AdvancesServiceClient, advanceId: string, retried: Ma
   };
 }
 
+/** How many times the stack has said it restarts `name` (the highest restart number it printed for it). */
+function restartsSoFar(stack: Stack, name: string): number {
+  const numbers = [...stack.output().matchAll(new RegExp(`${name} [^\\n]*; restart (\\d+) in `, 'g'))].map((m) =>
+    Number(m[1]),
+  );
+  return Math.max(0, ...numbers);
+}
+
 /** SIGKILLs one process of the stack; resolves once the stack has said it restarted it and it is up again. */
 async function killAndWaitForRestart(stack: Stack, name: string, command: string): Promise<number> {
   const victim = descendants(stack.child.pid!).find((p) => p.args.includes(command));
   if (!victim) throw new Error(`no ${name} process (${command}) under the stack:\n${stack.output()}`);
+  // Its restart number counts on from any restart the stack already made of it (e.g. a port another test
+  // took between being chosen and bound); the first restart waits 0.5 s, later ones back off.
+  const restart = restartsSoFar(stack, name) + 1;
   process.kill(victim.pid, 'SIGKILL');
-  await waitForOutput(stack, `${name} killed by SIGKILL; restart 1 in 0.5 s`, 10_000);
-  await waitForOutput(stack, `${name} is up again (restart 1)`, BACK_UP_WITHIN_MS);
+  const noticed = `${name} killed by SIGKILL; restart ${restart} in `;
+  await waitForOutput(stack, restart === 1 ? `${noticed}0.5 s` : noticed, 10_000);
+  await waitForOutput(stack, `${name} is up again (restart ${restart})`, BACK_UP_WITHIN_MS);
   const replacement = descendants(stack.child.pid!).find((p) => p.args.includes(command));
   expect({ name, replaced: replacement !== undefined && replacement.pid !== victim.pid }).toEqual({
     name,
