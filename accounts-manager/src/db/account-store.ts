@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { v7 as uuidv7 } from 'uuid';
+import { newId } from './new-ids.js';
 import type { LedgerAccount } from '../ledger/types.js';
 import { type Account, AccountSchema } from './entities/account.entity.js';
 
@@ -16,7 +16,7 @@ export async function insertAccount(
   requestId: string | null,
   displayName: string,
 ): Promise<LedgerAccount | null> {
-  const accountId = uuidv7();
+  const accountId = newId();
   const fork = em.fork();
   const inserted = await fork
     .createQueryBuilder(AccountSchema)

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { v7 as uuidv7 } from 'uuid';
+import { newId } from './new-ids.js';
 import type { BatchItemOutcome } from './ledger-post-batch.sql.js';
 import type { Posting } from './ledger-post.sql.js';
 import { toLedgerTransaction, microsOf, type TransactionRecord } from './transaction-rows.js';
@@ -42,7 +42,7 @@ export async function callLedgerPostBankGroup(
       text: LEDGER_POST_BANK_GROUP,
       values: [
         bankAccountId,
-        postings.map(() => uuidv7()),
+        postings.map(() => newId()),
         postings.map((p) => p.requestId),
         postings.map((p) => customerOf(p)),
         postings.map((p) => p.amountMinor.toString()),

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { v7 as uuidv7 } from 'uuid';
+import { newId } from './new-ids.js';
 import type { Direction, LedgerTransaction } from '../ledger/types.js';
 import { microsOf, toLedgerTransaction, type TransactionRecord } from './transaction-rows.js';
 
@@ -99,7 +99,7 @@ export async function callLedgerPostBatch(pool: pg.Pool, batch: BatchPosting): P
         batch.requestId,
         batch.atomic,
         batch.lenient,
-        items.map(() => uuidv7()),
+        items.map(() => newId()),
         items.map((item) => item.requestId),
         items.map((item) => item.srcAccountId),
         items.map((item) => item.dstAccountId),

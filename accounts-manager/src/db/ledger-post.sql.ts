@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { v7 as uuidv7 } from 'uuid';
+import { newId } from './new-ids.js';
 import type { Direction, LedgerTransaction, TransactionKind } from '../ledger/types.js';
 import { microsOf, toLedgerTransaction, type TransactionRecord } from './transaction-rows.js';
 
@@ -64,7 +64,7 @@ export async function callLedgerPost(pool: pg.Pool, posting: Posting): Promise<P
       name: 'ledger_post',
       text: LEDGER_POST,
       values: [
-        uuidv7(),
+        newId(),
         posting.requestId,
         posting.kind,
         posting.srcAccountId,
