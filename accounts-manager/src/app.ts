@@ -7,6 +7,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type pg from 'pg';
 import type { AccountsConfig } from './config.js';
 import { openDatabase, type LedgerOrm } from './db/orm.js';
+import { openReportPool } from './db/report-pool.js';
 import { ensureTransactionPartitions } from './db/partitions.sql.js';
 import { enterLedgerEpoch, KnownLedgerEpochs, refuseOtherClusters } from './db/ledger-epochs.sql.js';
 import { accountsService } from './grpc/accounts-service.js';
@@ -26,6 +27,8 @@ export interface AccountsApp {
   grpc: RunningGrpcServer;
   orm: LedgerOrm;
   pool: pg.Pool;
+  /** The report's own connections (db/report-pool.ts). */
+  reportPool: pg.Pool;
   metrics: AccountsMetrics;
   /** The bound /metrics port, when the endpoint is on. */
   metricsPort: number | null;
@@ -39,13 +42,16 @@ export interface AccountsApp {
  */
 export async function startAccountsApp(config: AccountsConfig, log: Logger): Promise<AccountsApp> {
   const { orm, pool } = await openLedgerDatabase(config, log);
-  await enterEpoch(pool, log);
+  const reportPool = openReportPool(ledgerDatabaseOptions(config), (error) =>
+    log.warn({ err: error }, 'a report database connection broke while idle'),
+  );
+  await enterEpoch([pool, reportPool], log);
   const maintenance = await startMaintenance(pool, config, log);
   const metrics = createAccountsMetrics();
   // Recorded before serving: transactions:archive reads the report horizon from it.
   const issuer = new ReportIssuer(pool, config.reportWindowMs + START_TIME_GRACE_MS, config.reportTokenTtlMs);
   await issuer.record();
-  const grpc = await startAccountsGrpc(config, log, { pool, em: orm.em }, metrics, issuer);
+  const grpc = await startAccountsGrpc(config, log, { pool, reportPool, em: orm.em }, metrics, issuer);
   logAuthorization(config, log);
   const metricsEndpoint = await startMetricsEndpoint(config.metricsAddress, metrics.registry);
   log.info(
@@ -57,6 +63,7 @@ export async function startAccountsApp(config: AccountsConfig, log: Logger): Pro
     grpc,
     orm,
     pool,
+    reportPool,
     metrics,
     metricsPort: metricsEndpoint.port,
     async stop() {
@@ -64,6 +71,7 @@ export async function startAccountsApp(config: AccountsConfig, log: Logger): Pro
       await grpc.shutdown(config.shutdownGraceMs);
       await maintenanceDone;
       await metricsEndpoint.close();
+      await reportPool.end();
       await orm.close(true);
     },
   };
@@ -71,22 +79,23 @@ export async function startAccountsApp(config: AccountsConfig, log: Logger): Pro
 
 /** Opens the ledger database: created if missing, migrated, with the native pool the hot path uses. */
 async function openLedgerDatabase(config: AccountsConfig, log: Logger): Promise<{ orm: LedgerOrm; pool: pg.Pool }> {
-  return openDatabase(
-    {
-      databaseUrl: config.databaseUrl,
-      poolSize: config.databasePoolSize,
-      statementTimeoutMs: config.statementTimeoutMs,
-    },
-    log,
-  );
+  return openDatabase(ledgerDatabaseOptions(config), log);
+}
+
+function ledgerDatabaseOptions(config: AccountsConfig) {
+  return {
+    databaseUrl: config.databaseUrl,
+    poolSize: config.databasePoolSize,
+    statementTimeoutMs: config.statementTimeoutMs,
+  };
 }
 
 /**
  * Before anything is written or reported: the ledger's epoch must be this
  * cluster's (a new one begins after a restore into another cluster), and the
- * pool refuses connections that reach any other cluster from now on.
+ * pools refuse connections that reach any other cluster from now on.
  */
-async function enterEpoch(pool: pg.Pool, log: Logger): Promise<void> {
+async function enterEpoch([pool, ...others]: [pg.Pool, ...pg.Pool[]], log: Logger): Promise<void> {
   const entered = await enterLedgerEpoch(pool);
   if (entered.began) {
     log.warn(
@@ -96,12 +105,14 @@ async function enterEpoch(pool: pg.Pool, log: Logger): Promise<void> {
   } else {
     log.info({ epoch: entered.epoch, cluster: entered.cluster }, 'ledger epoch');
   }
-  refuseOtherClusters(pool, entered, (cluster) =>
-    log.error(
-      { epoch: entered.epoch, expected: entered.cluster, cluster },
-      'refused a database connection to another PostgreSQL cluster: restart accounts-manager to begin a new ledger epoch there',
-    ),
-  );
+  for (const guarded of [pool, ...others]) {
+    refuseOtherClusters(guarded, entered, (cluster) =>
+      log.error(
+        { epoch: entered.epoch, expected: entered.cluster, cluster },
+        'refused a database connection to another PostgreSQL cluster: restart accounts-manager to begin a new ledger epoch there',
+      ),
+    );
+  }
 }
 
 /** Background upkeep of the ledger tables; stop() ends the timers and resolves when the run in flight is over. */
@@ -111,7 +122,7 @@ interface Maintenance {
 
 /**
  * Creates the transaction partitions due now (awaited: transfers need them),
- * then keeps creating them hourly and keeps the report hour counts up to date.
+ * then keeps creating them hourly and keeps the report's minute counts up to date.
  */
 async function startMaintenance(pool: pg.Pool, config: AccountsConfig, log: Logger): Promise<Maintenance> {
   const created = await ensureTransactionPartitions(pool);
@@ -132,14 +143,14 @@ async function startMaintenance(pool: pg.Pool, config: AccountsConfig, log: Logg
 }
 
 /**
- * Sealed hour counts keep a report's first page fast; the oldest hour a listing can start in is window + 1 h back.
+ * Sealed minute counts keep a report's first page fast; they are kept from window + 1 h back.
  * Start-up does not wait for them (totals are exact without them, only slower), and stop() waits for the run in flight.
  */
 function maintainReportCountsPeriodically(pool: pg.Pool, config: AccountsConfig, log: Logger): Maintenance {
   const maintainCounts = () =>
     maintainReportCounts(pool, new Date(Date.now() - config.reportWindowMs - 60 * 60 * 1000))
       .then(({ marked, sealed }) => {
-        if (marked + sealed > 0) log.debug({ marked, sealed }, 'report hour counts');
+        if (marked + sealed > 0) log.debug({ marked, sealed }, 'report minute counts');
       })
       .catch((error: unknown) => log.error({ err: error }, 'report count maintenance failed'));
   let countsRun = maintainCounts();
@@ -159,7 +170,7 @@ function maintainReportCountsPeriodically(pool: pg.Pool, config: AccountsConfig,
 async function startAccountsGrpc(
   config: AccountsConfig,
   log: Logger,
-  { pool, em }: { pool: pg.Pool; em: EntityManager },
+  { pool, reportPool, em }: { pool: pg.Pool; reportPool: pg.Pool; em: EntityManager },
   metrics: AccountsMetrics,
   issuer: ReportIssuer,
 ): Promise<RunningGrpcServer> {
@@ -175,6 +186,7 @@ async function startAccountsGrpc(
     metrics,
     listTransactions: listTransactions({
       pool,
+      windowPool: reportPool,
       tokens: new ReportTokens(config.reportTokenSecret, config.reportTokenTtlMs),
       issuer,
       epochs: new KnownLedgerEpochs(pool),

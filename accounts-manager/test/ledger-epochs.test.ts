@@ -92,6 +92,14 @@ it('moves with a plain pg_dump and pg_restore to a new cluster: refused while ru
     expect(refused.code).toBe(status.UNAVAILABLE);
   }
   expect(await query('SELECT 1 FROM transactions WHERE amount = 1')).toEqual([]);
+  // Whole-window listings read through a pool of their own (db/report-pool.ts): its new connections are refused too.
+  // (Its idle ones, to the old cluster, broke when it stopped; a query finds them gone and opens a new one.)
+  for (let tries = 0; ; tries++) {
+    expect(tries).toBeLessThan(20);
+    const failed = (await ledger.app.reportPool.query('SELECT 1').catch((e) => e)) as Error & { code?: string };
+    expect(failed).toBeInstanceOf(Error);
+    if (failed.code === '08004') break; // REJECTED_CONNECTION: the epoch guard's refusal
+  }
 
   await ledger.stop();
   ledger = await start();

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { randomInt } from 'node:crypto';
-import { forgetReportCounts, maintainReportCounts } from '../src/db/report-counts.sql.js';
+import { forgetReportCounts, maintainReportCounts, VACUUM_AFTER_DEAD_ROWS } from '../src/db/report-counts.sql.js';
 import { dropTestDatabase, TEST_DATABASES, testDatabaseUrl } from '../../test-support/test-databases.js';
 import { ledgerApi, startTestLedger, type TestLedger } from './support/ledger-harness.js';
 import { listFirst } from './support/report-client.js';
@@ -165,3 +165,36 @@ it('stamps a transaction with the time it was written, not the time its database
     client.release();
   }
 });
+
+it('vacuums report_counts itself once sealing has left VACUUM_AFTER_DEAD_ROWS dead rows, whatever autovacuum does', async () => {
+  const vacuums = async () =>
+    Number(
+      (
+        await pool.query<{ n: string }>(
+          `SELECT vacuum_count + autovacuum_count AS n FROM pg_stat_user_tables WHERE relid = 'report_counts'::regclass`,
+        )
+      ).rows[0]!.n,
+    );
+  await forgetReportCounts(pool); // 3 days of minutes marked again, then sealed: a dead row each
+  await sealUntil(3 * 24 * 60);
+  const before = await vacuums();
+  // The statistics show the dead rows within a second or so; the run after that vacuums.
+  const deadline = Date.now() + 30_000;
+  let vacuumed = false;
+  while (!vacuumed) {
+    expect(Date.now()).toBeLessThan(deadline);
+    await new Promise((r) => setTimeout(r, 500));
+    vacuumed = (await maintainReportCounts(pool, oldest())).vacuumed;
+  }
+  expect(await vacuums()).toBeGreaterThan(before);
+  // Then it stops: a run with fewer dead rows leaves the table alone (another vacuum or two may
+  // come first, for dead rows whose statistics arrived after the vacuum).
+  while ((await maintainReportCounts(pool, oldest())).vacuumed) {
+    expect(Date.now()).toBeLessThan(deadline);
+    await new Promise((r) => setTimeout(r, 1_200));
+  }
+  const dead = await pool.query<{ n: string }>(
+    `SELECT n_dead_tup AS n FROM pg_stat_user_tables WHERE relid = 'report_counts'::regclass`,
+  );
+  expect(Number(dead.rows[0]!.n)).toBeLessThan(VACUUM_AFTER_DEAD_ROWS);
+}, 60_000);

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { forgetReportCounts } from '../src/db/report-counts.sql.js';
 import { pageQuery, type PagePosition } from '../src/db/report-queries.sql.js';
+import { openReportPool } from '../src/db/report-pool.js';
 import { microsOfDate, type ReportSnapshot } from '../src/reports/report-types.js';
 import { dropTestDatabase, TEST_DATABASES, testDatabaseUrl } from '../../test-support/test-databases.js';
 import { startTestLedger, type TestLedger } from './support/ledger-harness.js';
@@ -10,6 +11,13 @@ import { startTestLedger, type TestLedger } from './support/ledger-harness.js';
  * four days, analyzed): an ordered walk of the report index over the hot
  * partitions of the window only — no sort, no sequential scan, and the same
  * for every later page (keyset); the per-account indexes for one account. In a database of its own.
+ *
+ * Each plan is the one the service runs. A whole-window listing's statement is
+ * prepared on a session of the report's pool, which plans it once for every
+ * window (a generic plan, db/report-pool.ts): the partitions outside the window
+ * must be pruned when it runs, not when it is planned, and the days ahead,
+ * empty when it was planned, are walked by an index too. One account's
+ * listing is planned for its values, on the posting pool.
  */
 const DATABASE = `${TEST_DATABASES.accounts}_plan`;
 const DATABASE_URL = testDatabaseUrl(DATABASE);
@@ -19,6 +27,7 @@ const ACCOUNTS = 1000;
 
 let ledger: TestLedger;
 let pool: pg.Pool;
+let reportPool: pg.Pool;
 let snapshot: string;
 let someAccount: string;
 
@@ -26,6 +35,7 @@ beforeAll(async () => {
   await dropTestDatabase(DATABASE);
   ledger = await startTestLedger({ ACCOUNTS_DATABASE_URL: DATABASE_URL });
   pool = new pg.Pool({ connectionString: DATABASE_URL, max: 2 });
+  reportPool = openReportPool({ databaseUrl: DATABASE_URL, poolSize: 4, statementTimeoutMs: 60_000 }, () => undefined);
   // FAILED transfers among 1000 accounts, one every ~1.15 s over the last four days.
   await pool.query(
     `INSERT INTO accounts (account_id, display_name) SELECT gen_random_uuid(), 'plan ' || i FROM generate_series(1, $1) i`,
@@ -49,6 +59,7 @@ beforeAll(async () => {
     .id;
 }, 120_000);
 afterAll(async () => {
+  await reportPool.end();
   await pool.end();
   await ledger.stop();
 });
@@ -61,9 +72,19 @@ async function planOf(
     { ...report, snapshot, epoch: 1, cluster: null, totalSize: 1000n, takenAtMs: Date.now() },
     position,
   );
-  const rows = (await pool.query<{ 'QUERY PLAN': string }>({ text: `EXPLAIN ${query.text}`, values: query.values }))
-    .rows;
-  return rows.map((row) => row['QUERY PLAN']).join('\n');
+  const lines = (rows: { 'QUERY PLAN': string }[]) => rows.map((row) => row['QUERY PLAN']).join('\n');
+  if (report.filter.accountId) {
+    return lines((await pool.query({ text: `EXPLAIN ${query.text}`, values: query.values })).rows);
+  }
+  const client = await reportPool.connect();
+  try {
+    await client.query(`PREPARE page AS ${query.text}`);
+    const values = (query.values ?? []).map((value) => client.escapeLiteral(String(value)));
+    return lines((await client.query(`EXPLAIN EXECUTE page(${values.join(', ')})`)).rows);
+  } finally {
+    await client.query('DEALLOCATE page');
+    client.release();
+  }
 }
 
 /**
@@ -78,6 +99,11 @@ const dayName = (daysAgo: number) =>
 
 function expectOrderedIndexWalk(plan: string, index: RegExp) {
   expect(plan).toMatch(index);
+  // Planned once for every window ($1 stays a parameter), pruned to the window when it runs.
+  expect(plan).toMatch(/create_time >= \$1/);
+  expect(plan).toMatch(/Subplans Removed: [1-9]/);
+  // The days ahead are empty now: still walked by the index (they fill up while the plan is kept).
+  expect(plan).toContain(dayName(-2));
   expect(plan).not.toMatch(/Sort Key|Seq Scan/);
   // The window starts two days ago: the partitions of three and four days ago are never read.
   expect(plan).not.toContain(dayName(3));

@@ -8,12 +8,15 @@ import type { Logger } from '../logger.js';
 import { fetchPage, takeSnapshot, type PagePosition, type ReportRow } from '../db/report-queries.sql.js';
 import { parseListingRequest, type ReportPolicy } from '../reports/report-request.js';
 import type { ReportTokens } from '../reports/report-tokens.js';
-import { totalPagesOf, type ReportSnapshot } from '../reports/report-types.js';
+import { totalPagesOf, type ReportFilter, type ReportSnapshot } from '../reports/report-types.js';
 import { seesNoMoreThan } from '../reports/snapshots.js';
 import type { EpochOrigin } from '../db/ledger-epochs.sql.js';
 
 export interface ReportDeps {
+  /** The posting pool: one account's listings read through it, planned at every execution. */
   pool: pg.Pool;
+  /** Whole-window listings' own connections, which plan each statement once (db/report-pool.ts). */
+  windowPool: pg.Pool;
   tokens: ReportTokens;
   /** Promises, before each new snapshot, that this server's tokens are accounted for (db/report-horizon.sql.ts). */
   issuer: { beforeIssuing(): Promise<void> };
@@ -44,7 +47,7 @@ export function listTransactions(deps: ReportDeps): (call: ReportCall) => Promis
     let position: PagePosition;
     if (start.from === 'new') {
       await deps.issuer.beforeIssuing();
-      const taken = await takeSnapshot(deps.pool, start.filter);
+      const taken = await takeSnapshot(poolFor(deps, start.filter), start.filter);
       if (!taken) throw notFound('account_id', `no account ${start.filter.accountId}`);
       snapshot = { filter: start.filter, pageSize: start.pageSize, takenAtMs: policy.now(), ...taken };
       page = 1;
@@ -86,7 +89,8 @@ async function streamPages(
 ): Promise<void> {
   const totalPages = totalPagesOf(snapshot);
   const snapshotToken = deps.tokens.sealSnapshot(snapshot);
-  let next: Promise<ReportRow[]> | null = fetchPage(deps.pool, snapshot, position);
+  const pool = poolFor(deps, snapshot.filter);
+  let next: Promise<ReportRow[]> | null = fetchPage(pool, snapshot, position);
   try {
     for (let page = firstPage; next; page++) {
       if (call.cancelled) return;
@@ -98,7 +102,7 @@ async function streamPages(
         // Rows of the snapshot are gone: only archiving a partition a live token still covers can do that.
         throw new Error(`report snapshot lost rows: page ${page} of ${totalPages} held ${rows.length}`);
       }
-      next = hasNext ? fetchPage(deps.pool, snapshot, { after: afterRow(last!) }) : null;
+      next = hasNext ? fetchPage(pool, snapshot, { after: afterRow(last!) }) : null;
       const delivered = await send(call, {
         transactions: rows.map((row) => transactionToProto(toLedgerTransaction(row))),
         page,
@@ -115,6 +119,11 @@ async function streamPages(
     // A page read ahead for a client that has gone is dropped, its failure too.
     next?.catch(() => undefined);
   }
+}
+
+/** The connections a listing of `filter` reads through (db/report-pool.ts says why two). */
+function poolFor(deps: ReportDeps, filter: ReportFilter): pg.Pool {
+  return filter.accountId ? deps.pool : deps.windowPool;
 }
 
 /** Where the page after `row` starts. */
