@@ -756,7 +756,7 @@ function reportRows(row, r) {
 function growthRows(row, g) {
   const stored = `${(g.stored.transactions / 1e6).toLocaleString('en')} M stored (${(g.stored.hot / 1e6).toLocaleString('en')} M hot, ${(g.stored.archived / 1e6).toLocaleString('en')} M archived)`;
   const side = (t) =>
-    `${t.rps}/s, p99 ${t.p99Ms} ms; CPU per call: accounts-manager ${t.cpuMicrosPerCall.accountsManager} µs, PostgreSQL backends ${t.cpuMicrosPerCall.postgresBackends} µs`;
+    `${t.rps}/s, p99 ${t.p99Ms} ms; CPU per call: accounts-manager ${t.cpuMicrosPerCall.accountsManager} µs, PostgreSQL backends ${t.cpuMicrosPerCall.postgresBackends} µs; full-page images per call ${t.wal.map((w) => w.fullPageImages).join(' / ')}`;
   row(
     `Transfer ×${g.transfers.callers} on a grown ledger: ${stored}`,
     side(g.transfers.grown),

@@ -113,6 +113,7 @@ async function transfersSideBySide({ plan, grown, empty, grownUrl, emptyUrl, wor
     ledger.accountsFile = accountsFile(work, ledger.name, await fundedAccounts(ledger.url, ACCOUNTS, 'growth'));
   for (let round = 0; round < plan.rounds; round++) {
     for (const ledger of round % 2 === 0 ? ledgers : [...ledgers].reverse()) {
+      const walBefore = await walCounters(ledger.url);
       const result = await runLoad(
         {
           address: ledger.server.address,
@@ -127,14 +128,44 @@ async function transfersSideBySide({ plan, grown, empty, grownUrl, emptyUrl, wor
       );
       if (Object.keys(result.errors).length > 0)
         throw new Error(`growth: Transfer errors on the ${ledger.name} ledger: ${JSON.stringify(result.errors)}`);
+      result.wal = walPerCall(
+        walBefore,
+        await walCounters(ledger.url),
+        result.rps * (plan.seconds + plan.warmupMs / 1000),
+      );
       ledger.runs.push(result);
       say(
-        `growth: Transfer ×${plan.callers} on the ${ledger.name} ledger: ${result.rps}/s p99 ${result.p99Ms} ms; CPU per call: ${describeCpuPerCall(result.cpuMicrosPerCall)}`,
+        `growth: Transfer ×${plan.callers} on the ${ledger.name} ledger: ${result.rps}/s p99 ${result.p99Ms} ms; CPU per call: ${describeCpuPerCall(result.cpuMicrosPerCall)}; WAL per call: ${result.wal.bytes} bytes, ${result.wal.fullPageImages} full-page images`,
       );
     }
   }
   const [grownSide, emptySide] = ledgers.map(summarize);
   return { callers: plan.callers, grown: grownSide, empty: emptySide, ratio: ratio(grownSide.rps, emptySide.rps) };
+}
+
+/**
+ * PostgreSQL's WAL counters (pg_stat_wal, the whole server's: only this load runs meanwhile).
+ * The first change of a page after a checkpoint writes the whole page into the WAL (a full-page
+ * image); a ledger whose indexes are large changes many distinct pages, so this shows what its
+ * size costs in WAL — and how much of it depends on where a round falls between checkpoints.
+ */
+async function walCounters(databaseUrl) {
+  const db = new pg.Client({ connectionString: databaseUrl });
+  await db.connect();
+  try {
+    const { rows } = await db.query('SELECT wal_bytes::text AS bytes, wal_fpi::text AS fpi FROM pg_stat_wal');
+    return { bytes: Number(rows[0].bytes), fpi: Number(rows[0].fpi) };
+  } finally {
+    await db.end();
+  }
+}
+
+/** WAL bytes and full-page images per call, over `calls` (a run's, its warm-up included: rps × its length). */
+function walPerCall(before, after, calls) {
+  return {
+    bytes: Math.round((after.bytes - before.bytes) / calls),
+    fullPageImages: round((after.fpi - before.fpi) / calls, 2),
+  };
 }
 
 /** A ledger's runs in one: calls and time summed, the worst p99, CPU per call weighted by calls. */
@@ -150,5 +181,6 @@ function summarize(ledger) {
     p50Ms: Math.max(...ledger.runs.map((run) => run.p50Ms)),
     p99Ms: Math.max(...ledger.runs.map((run) => run.p99Ms)),
     cpuMicrosPerCall: { accountsManager: weighted('accountsManager'), postgresBackends: weighted('postgresBackends') },
+    wal: ledger.runs.map((run) => run.wal),
   };
 }
