@@ -29,6 +29,7 @@ import { Migration20261205000000_batch_transfer } from './migrations/Migration20
 import { Migration20261206000000_bank_group } from './migrations/Migration20261206000000_bank_group.js';
 import { Migration20261207000000_report_minute_counts } from './migrations/Migration20261207000000_report_minute_counts.js';
 import { Migration20261208000000_replays_pruned } from './migrations/Migration20261208000000_replays_pruned.js';
+import { Migration20261209000000_batch_answers_unreplayed } from './migrations/Migration20261209000000_batch_answers_unreplayed.js';
 
 export type LedgerOrm = MikroORM;
 export type { OrmOptions };
@@ -61,6 +62,7 @@ export const LEDGER_SCHEMA: OrmSchema = {
     Migration20261206000000_bank_group,
     Migration20261207000000_report_minute_counts,
     Migration20261208000000_replays_pruned,
+    Migration20261209000000_batch_answers_unreplayed,
   ],
   migrationLockKey: 7_242_001,
   // Every transaction ever recorded, hot or archived (Migration20261126000000_archive).

@@ -54,7 +54,7 @@ const transactionAt = (when: string) =>
                  WHERE ${when}a.transaction_id = x.tid AND a.create_time = x.ttime
                 LIMIT 1) s`;
 
-function ledgerPostBatchWithPrunedReplays(): string {
+export function ledgerPostBatchWithPrunedReplays(): string {
   const edits: [string, string][] = [
     ['CREATE FUNCTION ledger_post_batch(', 'CREATE OR REPLACE FUNCTION ledger_post_batch('],
     [
