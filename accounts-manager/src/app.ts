@@ -95,8 +95,8 @@ function ledgerDatabaseOptions(config: AccountsConfig) {
  * cluster's (a new one begins after a restore into another cluster), and the
  * pools refuse connections that reach any other cluster from now on.
  */
-async function enterEpoch([pool, ...others]: [pg.Pool, ...pg.Pool[]], log: Logger): Promise<void> {
-  const entered = await enterLedgerEpoch(pool);
+async function enterEpoch(pools: [pg.Pool, ...pg.Pool[]], log: Logger): Promise<void> {
+  const entered = await enterLedgerEpoch(pools[0]);
   if (entered.began) {
     log.warn(
       { epoch: entered.epoch, cluster: entered.cluster, previous: entered.previous },
@@ -105,8 +105,8 @@ async function enterEpoch([pool, ...others]: [pg.Pool, ...pg.Pool[]], log: Logge
   } else {
     log.info({ epoch: entered.epoch, cluster: entered.cluster }, 'ledger epoch');
   }
-  for (const guarded of [pool, ...others]) {
-    refuseOtherClusters(guarded, entered, (cluster) =>
+  for (const pool of pools) {
+    refuseOtherClusters(pool, entered, (cluster) =>
       log.error(
         { epoch: entered.epoch, expected: entered.cluster, cluster },
         'refused a database connection to another PostgreSQL cluster: restart accounts-manager to begin a new ledger epoch there',
