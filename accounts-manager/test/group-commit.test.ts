@@ -5,7 +5,7 @@ import type pg from 'pg';
 import { verifyLedger } from '../src/db/ledger-verify.sql.js';
 import { BANK_ACCOUNT_ID } from '../src/ledger/system-accounts.js';
 import { GroupCommit } from '../src/ledger/group-commit.js';
-import { postBankGroup, postTransferGroup } from '../src/ledger/group-posting.js';
+import { groupCommits, postBankGroup, postTransferGroup } from '../src/ledger/group-posting.js';
 import { bankPosting, transferPosting, type Posted } from '../src/ledger/post-transaction.js';
 import { ledgerApi, startTestLedger, type TestLedger } from './support/ledger-harness.js';
 import { testPool } from './support/db.js';
@@ -219,4 +219,46 @@ it("posts a bank group's items one by one when its bank legs do not fit one shar
     );
   }
   expect(await verifyLedger(pool)).toMatchObject({ ok: true });
+});
+
+it('posts a group of one alone (ledger_post()), and a group of more as one group call', async () => {
+  // Function calls counted for this pool's one session only (track_functions), read after its stats are flushed.
+  const counted = testPool(1);
+  counted.on('connect', (client) => void client.query('SET track_functions = pl'));
+  const callsOf = async () => {
+    await counted.query('SELECT pg_stat_force_next_flush()');
+    const { rows } = await counted.query<{ funcname: string; calls: string }>(
+      `SELECT funcname, calls::text FROM pg_stat_user_functions
+        WHERE funcname IN ('ledger_post', 'ledger_post_batch', 'ledger_post_bank_group')`,
+    );
+    return (name: string) => Number(rows.find((row) => row.funcname === name)?.calls ?? 0);
+  };
+  try {
+    const commits = groupCommits({ pool: counted, maxAmountMinor: MAX_AMOUNT }, 1000);
+    const [a, b] = [await api.fundedAccount(100n), await api.fundedAccount(0n)];
+    const before = await callsOf();
+    const alone = await commits.transfers.submit(transferOf(a, b, 1n));
+    const bankAlone = await commits.bank.submit(bankOf(a, 'credit', 1n));
+    const afterOne = await callsOf();
+    expect(afterOne('ledger_post') - before('ledger_post')).toBe(2);
+    expect(afterOne('ledger_post_batch') - before('ledger_post_batch')).toBe(0);
+    expect(afterOne('ledger_post_bank_group') - before('ledger_post_bank_group')).toBe(0);
+
+    // Submitted in one tick: one group each, one call each.
+    const together = await Promise.all([
+      commits.transfers.submit(transferOf(a, b, 1n)),
+      commits.transfers.submit(transferOf(a, b, 1n)),
+      commits.bank.submit(bankOf(a, 'credit', 1n)),
+      commits.bank.submit(bankOf(a, 'credit', 1n)),
+    ]);
+    const afterMore = await callsOf();
+    expect(afterMore('ledger_post') - afterOne('ledger_post')).toBe(0);
+    expect(afterMore('ledger_post_batch') - afterOne('ledger_post_batch')).toBe(1);
+    expect(afterMore('ledger_post_bank_group') - afterOne('ledger_post_bank_group')).toBe(1);
+    expect([alone, bankAlone, ...together].map((posted) => posted.transaction.status)).toEqual(
+      Array(6).fill('success'),
+    );
+  } finally {
+    await counted.end();
+  }
 });

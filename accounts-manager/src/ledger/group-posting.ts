@@ -27,9 +27,23 @@ export interface GroupCommits {
 
 export function groupCommits(deps: LedgerDeps, maxGroup: number): GroupCommits {
   return {
-    transfers: new GroupCommit(maxGroup, (postings) => postTransferGroup(deps, postings)),
-    bank: new GroupCommit(maxGroup, (postings) => postBankGroup(deps, postings)),
+    transfers: new GroupCommit(maxGroup, (postings) => aloneWhenOne(deps, postings, postTransferGroup)),
+    bank: new GroupCommit(maxGroup, (postings) => aloneWhenOne(deps, postings, postBankGroup)),
   };
+}
+
+/**
+ * A group of one is posted as a lone call (ledger_post()): its answer is the same,
+ * and PostgreSQL spends less on it — 0.54–0.59 ms against 0.84–0.95 ms through the
+ * group functions (pgbench, one client, one posting a call). With few callers,
+ * many groups hold a single call.
+ */
+async function aloneWhenOne(
+  deps: LedgerDeps,
+  postings: Posting[],
+  postGroup: (deps: LedgerDeps, postings: Posting[]) => Promise<Promise<Posted>[]>,
+): Promise<Promise<Posted>[]> {
+  return postings.length === 1 ? [post(deps, postings[0]!)] : postGroup(deps, postings);
 }
 
 export async function postTransferGroup(deps: LedgerDeps, postings: Posting[]): Promise<Promise<Posted>[]> {
