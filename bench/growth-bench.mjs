@@ -90,14 +90,22 @@ async function dropStaleSeed(grownUrl, plan, say) {
 
 /** Exact row counts of the grown ledger: what "stored" means in the lines. */
 async function storedRows(databaseUrl) {
+  const row = await oneRow(
+    databaseUrl,
+    `SELECT (SELECT count(*) FROM public.transactions) AS hot,
+            (SELECT count(*) FROM archive.transactions) AS archived,
+            (SELECT count(*) FROM transaction_requests) AS requests`,
+  );
+  const [hot, archived, requests] = [row.hot, row.archived, row.requests].map(Number);
+  return { hot, archived, transactions: hot + archived, requests };
+}
+
+/** The one row `sql` answers, on a connection of its own. */
+async function oneRow(databaseUrl, sql) {
   const db = new pg.Client({ connectionString: databaseUrl });
   await db.connect();
   try {
-    const { rows } = await db.query(`SELECT (SELECT count(*) FROM public.transactions) AS hot,
-                                            (SELECT count(*) FROM archive.transactions) AS archived,
-                                            (SELECT count(*) FROM transaction_requests) AS requests`);
-    const [hot, archived, requests] = [rows[0].hot, rows[0].archived, rows[0].requests].map(Number);
-    return { hot, archived, transactions: hot + archived, requests };
+    return (await db.query(sql)).rows[0];
   } finally {
     await db.end();
   }
@@ -150,14 +158,8 @@ async function transfersSideBySide({ plan, grown, empty, grownUrl, emptyUrl, wor
  * size costs in WAL — and how much of it depends on where a round falls between checkpoints.
  */
 async function walCounters(databaseUrl) {
-  const db = new pg.Client({ connectionString: databaseUrl });
-  await db.connect();
-  try {
-    const { rows } = await db.query('SELECT wal_bytes::text AS bytes, wal_fpi::text AS fpi FROM pg_stat_wal');
-    return { bytes: Number(rows[0].bytes), fpi: Number(rows[0].fpi) };
-  } finally {
-    await db.end();
-  }
+  const row = await oneRow(databaseUrl, 'SELECT wal_bytes::text AS bytes, wal_fpi::text AS fpi FROM pg_stat_wal');
+  return { bytes: Number(row.bytes), fpi: Number(row.fpi) };
 }
 
 /** WAL bytes and full-page images per call, over `calls` (a run's, its warm-up included: rps × its length). */

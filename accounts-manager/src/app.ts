@@ -6,7 +6,7 @@ import { startMetricsEndpoint } from '@alfabet/service-kit/metrics-server';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type pg from 'pg';
 import type { AccountsConfig } from './config.js';
-import { openDatabase, type LedgerOrm } from './db/orm.js';
+import { openDatabase, type LedgerOrm, type OrmOptions } from './db/orm.js';
 import { openReportPool } from './db/report-pool.js';
 import { ensureTransactionPartitions } from './db/partitions.sql.js';
 import { enterLedgerEpoch, KnownLedgerEpochs, refuseOtherClusters } from './db/ledger-epochs.sql.js';
@@ -41,8 +41,10 @@ export interface AccountsApp {
  * gRPC server with reflection and health. Used by main.ts and by the tests.
  */
 export async function startAccountsApp(config: AccountsConfig, log: Logger): Promise<AccountsApp> {
-  const { orm, pool } = await openLedgerDatabase(config, log);
-  const reportPool = openReportPool(ledgerDatabaseOptions(config), (error) =>
+  const databaseOptions = ledgerDatabaseOptions(config);
+  // The database: created if missing, migrated, with the native pool the hot path uses.
+  const { orm, pool } = await openDatabase(databaseOptions, log);
+  const reportPool = openReportPool(databaseOptions, (error) =>
     log.warn({ err: error }, 'a report database connection broke while idle'),
   );
   await enterEpoch([pool, reportPool], log);
@@ -77,12 +79,7 @@ export async function startAccountsApp(config: AccountsConfig, log: Logger): Pro
   };
 }
 
-/** Opens the ledger database: created if missing, migrated, with the native pool the hot path uses. */
-async function openLedgerDatabase(config: AccountsConfig, log: Logger): Promise<{ orm: LedgerOrm; pool: pg.Pool }> {
-  return openDatabase(ledgerDatabaseOptions(config), log);
-}
-
-function ledgerDatabaseOptions(config: AccountsConfig) {
+function ledgerDatabaseOptions(config: AccountsConfig): OrmOptions {
   return {
     databaseUrl: config.databaseUrl,
     poolSize: config.databasePoolSize,

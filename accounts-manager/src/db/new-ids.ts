@@ -18,8 +18,6 @@ import { v7 as uuidv7 } from 'uuid';
 const IDS_PER_REFILL = 256;
 const pool = new Uint8Array(16 * IDS_PER_REFILL);
 let used = IDS_PER_REFILL;
-/** The 16 random bytes of the id being made (v7 reads bytes 6–15: the sequence's seed and the random tail). */
-const random = new Uint8Array(16);
 const state = { msecs: Number.NEGATIVE_INFINITY, seq: 0 };
 
 /** A new UUID v7, in its canonical text form. */
@@ -28,7 +26,8 @@ export function newId(): string {
     randomFillSync(pool);
     used = 0;
   }
-  random.set(pool.subarray(used * 16, (used + 1) * 16));
+  // The id's 16 random bytes (v7 reads bytes 6–15: the sequence's seed and the random tail).
+  const random = pool.subarray(used * 16, (used + 1) * 16);
   used += 1;
   const now = Date.now();
   if (now > state.msecs) {

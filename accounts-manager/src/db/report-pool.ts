@@ -42,10 +42,10 @@ export function openReportPool(options: OrmOptions, onIdleError: (error: Error) 
 }
 
 /** How the report pool's sessions plan (see above). */
-export const REPORT_SESSION_SETTINGS = '-c plan_cache_mode=force_generic_plan -c enable_seqscan=off -c enable_sort=off';
+const REPORT_SESSION_SETTINGS = '-c plan_cache_mode=force_generic_plan -c enable_seqscan=off -c enable_sort=off';
 
 /** The report pool's size for a posting pool of `poolSize`. */
-export function reportPoolSize(poolSize: number): number {
+function reportPoolSize(poolSize: number): number {
   return Math.max(2, Math.ceil(poolSize / 4));
 }
 
