@@ -1,7 +1,7 @@
 // npm run bench [-- --quick] [--seconds N] [--callers 8,32,128] [--batch-callers N]
 //                 [--only reconciliation,transfers,bank,batch,archive,report,growth,advances,accounts]
 //                 [--advances-count N] [--advances-timeout S] [--reconciliation-count N]
-//                 [--growth-hot N] [--growth-archived N] [--cpu-prof]
+//                 [--growth-hot N] [--growth-archived N] [--cpu-prof] [--load-client http2|grpc-js]
 //
 // Starts its own stack (scripts/stack.mjs on free ports, its own databases,
 // payments 1 s apart), runs the benchmarks, prints a table and writes
@@ -62,6 +62,9 @@ const { values: options } = parseArgs({
     'growth-archived': { type: 'string' },
     // Profiles the services (node --cpu-prof) and prints where accounts-manager spent its CPU.
     'cpu-prof': { type: 'boolean', default: false },
+    // How the load processes call accounts-manager: bench/h2-unary.mjs (the default: gRPC framed by
+    // hand over node:http2, a client as lean as pgbench's) or the generated grpc-js client.
+    'load-client': { type: 'string', default: 'http2' },
     // For the harness test: databases and results of their own.
     'db-suffix': { type: 'string', default: '' },
     'results-dir': { type: 'string' },
@@ -96,6 +99,9 @@ const PLAN = options.quick
       accountCalls: 2_000,
     };
 if (options.seconds) PLAN.seconds = Number(options.seconds);
+if (!['http2', 'grpc-js'].includes(options['load-client']))
+  throw new Error(`--load-client must be http2 or grpc-js, not ${options['load-client']}`);
+PLAN.loadClient = options['load-client'];
 if (options.callers) PLAN.callers = options.callers.split(',').map(Number);
 if (options['advances-timeout']) PLAN.advances.timeoutMs = Number(options['advances-timeout']) * 1000;
 if (options['advances-count']) PLAN.advances.count = Number(options['advances-count']);
@@ -146,7 +152,7 @@ async function main() {
   const started = Date.now();
   const results = await newResults();
   say(
-    `${results.machine.cpu} × ${results.machine.cores}, ${results.machine.memoryGiB} GiB, PostgreSQL ${results.machine.postgres}, Node ${process.versions.node}`,
+    `${results.machine.cpu} × ${results.machine.cores}, ${results.machine.memoryGiB} GiB, PostgreSQL ${results.machine.postgres}, Node ${process.versions.node}; load client ${PLAN.loadClient}`,
   );
   await dropDatabase(DB.accounts);
   await dropDatabase(DB.advances);
@@ -223,7 +229,7 @@ async function runBenchmarks(stack, work, results) {
     );
   if (ONLY.has('growth')) {
     results.growth = await growthBenchmark({
-      plan: { ...PLAN.growth, seconds: PLAN.seconds, warmupMs: PLAN.warmupMs },
+      plan: { ...PLAN.growth, seconds: PLAN.seconds, warmupMs: PLAN.warmupMs, loadClient: PLAN.loadClient },
       grownUrl: dbUrl(DB.grown),
       emptyUrl: dbUrl(DB.empty),
       say,
@@ -453,6 +459,7 @@ async function load(
       accountsFile,
       repeatRatio,
       batchSize,
+      client: PLAN.loadClient,
       cpu: { pids: { accountsManager: pids.accounts, stack: pids.stack }, database },
     },
     dirname(accountsFile),

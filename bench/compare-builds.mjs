@@ -34,6 +34,8 @@ const { values: options } = parseArgs({
     'build-env': { type: 'string', multiple: true, default: [] },
     // name:--node-flag, for one build only (e.g. B:--max-semi-space-size=16).
     'build-arg': { type: 'string', multiple: true, default: [] },
+    // name:http2 — drive this build with bench/h2-unary.mjs instead of grpc-js.
+    'build-client': { type: 'string', multiple: true, default: [] },
     // Also serve /metrics and print the V8 heap after each round (what the RSS is made of).
     heap: { type: 'boolean', default: false },
     // Keep each build's stdout (its logs) in DIR/<name>.log instead of dropping it.
@@ -102,6 +104,7 @@ async function start(build, work) {
   const env = Object.fromEntries(
     [...options.env, ...own('build-env')].map((pair) => [pair.split('=')[0], pair.slice(pair.indexOf('=') + 1)]),
   );
+  build.client = own('build-client')[0] ?? 'grpc-js';
   if (options.heap) env.ACCOUNTS_METRICS_ADDR = `127.0.0.1:${(build.metricsPort = await freePort())}`;
   const databaseUrl = `postgres://postgres@127.0.0.1:5432/${build.db}`;
   build.server = await startAccountsManager({
@@ -128,6 +131,7 @@ async function load(build, work) {
       durationMs: Number(options.seconds) * 1000,
       accountsFile: build.accountsFile,
       repeatRatio: 0.1,
+      client: build.client,
       cpu: { pids: { accountsManager: build.server.pid }, database: build.db },
     },
     work,

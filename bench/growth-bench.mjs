@@ -30,7 +30,7 @@ import { ratio, round } from './stats.mjs';
 const ACCOUNTS = 10_000;
 
 /**
- * plan: { hot, archived, callers, seconds, warmupMs, rounds, listings };
+ * plan: { hot, archived, callers, seconds, warmupMs, rounds, listings, loadClient };
  * grownUrl is reused while its seed is fresh (12 h), emptyUrl is made anew.
  */
 export async function growthBenchmark({ plan, grownUrl, emptyUrl, say }) {
@@ -130,6 +130,7 @@ async function transfersSideBySide({ plan, grown, empty, grownUrl, emptyUrl, wor
           warmupMs: plan.warmupMs,
           durationMs: plan.seconds * 1000,
           accountsFile: ledger.accountsFile,
+          client: plan.loadClient,
           cpu: { pids: { accountsManager: ledger.server.pid }, database: databaseOf(ledger.url) },
         },
         work,

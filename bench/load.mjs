@@ -1,11 +1,13 @@
 // The load generator: a process of its own (so its CPU is not the server's),
-// driving accounts-manager through the generated gRPC client with N
-// concurrent callers, each making one call after another for a fixed time.
+// driving accounts-manager with N concurrent callers, each making one call
+// after another for a fixed time, through the generated messages and either
+// bench/h2-unary.mjs (client "http2") or the generated grpc-js client
+// (client "grpc-js", the default here).
 //
 //   node bench/load.mjs <spec.json>
 //
 // spec: { address, mode: "transfer" | "bank" | "batch", callers, warmupMs, durationMs,
-//         accountsFile, repeatRatio, batchSize, cpu: { pids: { name: pid }, database } }
+//         accountsFile, repeatRatio, batchSize, client, cpu: { pids: { name: pid }, database } }
 //   → prints one JSON result line.
 // In batch mode a call is one BatchTransfer of batchSize random transfers (atomic = false).
 // Latencies are taken after the warm-up only; calls are never retried. The
@@ -15,6 +17,7 @@
 import { Metadata, status as grpcStatus } from '@grpc/grpc-js';
 import { randomInt, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { h2LedgerClients } from './h2-unary.mjs';
 import { ledgerClients } from './ledger-clients.mjs';
 import { Direction, TransactionStatus } from '@alfabet/proto/accounts/v1';
 import { cpuPerCall, cpuSample } from './processes.mjs';
@@ -23,7 +26,8 @@ import { summarize, round } from './stats.mjs';
 const CALL_DEADLINE_MS = 10_000;
 const spec = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 const accounts = JSON.parse(readFileSync(spec.accountsFile, 'utf8'));
-const clients = ledgerClients(spec.address, spec.callers);
+const clients =
+  spec.client === 'http2' ? h2LedgerClients(spec.address, spec.callers) : ledgerClients(spec.address, spec.callers);
 
 const latencies = [];
 const errors = {};
@@ -41,6 +45,7 @@ const batch = { itemMismatches: 0 };
 const unresolved = [];
 
 function call(client, method, request) {
+  if (spec.client === 'http2') return client.call(method, request, CALL_DEADLINE_MS);
   return new Promise((resolve, reject) => {
     client[method](request, new Metadata(), { deadline: Date.now() + CALL_DEADLINE_MS }, (error, response) =>
       error ? reject(error) : resolve(response),
