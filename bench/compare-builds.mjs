@@ -1,8 +1,8 @@
 // A/B of accounts-manager builds: CPU per call and memory, side by side.
 //
 //   node bench/compare-builds.mjs --build A=/path/to/worktree-a --build B=/path/to/worktree-b \
-//        [--callers 32] [--seconds 8] [--rounds 3] [--mode transfer] [--db-suffix _x]
-//        [--env KEY=VALUE] [--build-env B:KEY=VALUE] [--heap]
+//        [--callers 32] [--seconds 8] [--rounds 3] [--mode transfer|bank|batch] [--batch-size 100] [--db-suffix _x]
+//        [--env KEY=VALUE] [--build-env B:KEY=VALUE] [--build-client B:grpc-js] [--heap]
 //
 // Each build's accounts-manager (its own dist/, already built) runs at the
 // same time on its own fresh database with 10 000 funded accounts; the load
@@ -28,13 +28,15 @@ const { values: options } = parseArgs({
     seconds: { type: 'string', default: '8' },
     rounds: { type: 'string', default: '3' },
     mode: { type: 'string', default: 'transfer' },
+    // In --mode batch: transfers per BatchTransfer.
+    'batch-size': { type: 'string', default: '100' },
     'db-suffix': { type: 'string', default: '' },
     env: { type: 'string', multiple: true, default: [] },
     // name:KEY=VALUE, for one build only (e.g. B:NODE_OPTIONS=--max-semi-space-size=16).
     'build-env': { type: 'string', multiple: true, default: [] },
     // name:--node-flag, for one build only (e.g. B:--max-semi-space-size=16).
     'build-arg': { type: 'string', multiple: true, default: [] },
-    // name:http2 — drive this build with bench/h2-unary.mjs instead of grpc-js.
+    // name:grpc-js — drive this build through the generated grpc-js client instead of bench/h2-unary.mjs.
     'build-client': { type: 'string', multiple: true, default: [] },
     // Also serve /metrics and print the V8 heap after each round (what the RSS is made of).
     heap: { type: 'boolean', default: false },
@@ -104,7 +106,7 @@ async function start(build, work) {
   const env = Object.fromEntries(
     [...options.env, ...own('build-env')].map((pair) => [pair.split('=')[0], pair.slice(pair.indexOf('=') + 1)]),
   );
-  build.client = own('build-client')[0] ?? 'grpc-js';
+  build.client = own('build-client')[0] ?? 'http2';
   if (options.heap) env.ACCOUNTS_METRICS_ADDR = `127.0.0.1:${(build.metricsPort = await freePort())}`;
   const databaseUrl = `postgres://postgres@127.0.0.1:5432/${build.db}`;
   build.server = await startAccountsManager({
@@ -131,6 +133,7 @@ async function load(build, work) {
       durationMs: Number(options.seconds) * 1000,
       accountsFile: build.accountsFile,
       repeatRatio: 0.1,
+      batchSize: Number(options['batch-size']),
       client: build.client,
       cpu: { pids: { accountsManager: build.server.pid }, database: build.db },
     },
