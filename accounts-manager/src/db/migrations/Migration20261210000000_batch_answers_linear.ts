@@ -56,15 +56,8 @@ const ANSWER_UNREPLAYED = `SELECT (answer.ord - 1)::integer, answer.o, answer.ti
         FROM unnest(v_outcome, v_missing) WITH ORDINALITY answer(o, m, ord)
        WHERE answer.o NOT IN ('posted', 'replayed', 'conflict')`;
 
-const CLOSING = `  INSERT INTO transactions AS s (
-    transaction_id, create_time, request_id, kind, src_account_id, dst_account_id, amount,
-    direction, description, status, failure_reason, failure_message, from_account_id, to_account_id,
-    initiated_by)
-  SELECT x.tid, v_time, x.rid, 'transfer', x.src, x.dst, x.amt, x.dir, '', x.st, x.re, x.msg, x.f, x.t, x.who
-    FROM unnest(p_transaction_ids, p_request_ids, p_src, p_dst, p_amounts, p_directions, v_status, v_reason,
-                v_message, p_from, p_to, p_initiated_by, v_outcome)
-         x(tid, rid, src, dst, amt, dir, st, re, msg, f, t, who, o)
-   WHERE x.o = 'posted';
+/** The closing statements, after `insert` (the rows' INSERT, as the function had it). */
+const closing = (insert: string) => `  ${insert};
 
   -- The answer, one row per item in request order; no item is matched against the others.
   IF 'replayed' = ANY(v_outcome) OR 'conflict' = ANY(v_outcome) THEN
@@ -88,8 +81,12 @@ END $$`;
 export function ledgerPostBatchAnsweringLinearly(): string {
   const sql = ledgerPostBatchWithPrunedReplays();
   const start = sql.lastIndexOf(CLOSING_STATEMENT_START);
-  if (start < 0 || !sql.endsWith(FUNCTION_END)) {
+  const insertStart = sql.indexOf('INSERT INTO transactions AS s (', start);
+  const insertEnd = sql.indexOf('\n      RETURNING ', insertStart);
+  if (start < 0 || insertStart < 0 || insertEnd < 0 || !sql.endsWith(FUNCTION_END)) {
     throw new Error('migration batch_answers_linear: closing statement not found');
   }
-  return `${sql.slice(0, start)}${CLOSING}`;
+  // The INSERT as it stood, its RETURNING left off, indented as a statement of its own.
+  const insert = sql.slice(insertStart, insertEnd).replaceAll('\n    ', '\n');
+  return `${sql.slice(0, start)}${closing(insert)}`;
 }
