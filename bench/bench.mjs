@@ -235,7 +235,13 @@ async function runBenchmarks(stack, work, results) {
     );
   if (ONLY.has('growth')) {
     results.growth = await growthBenchmark({
-      plan: { ...PLAN.growth, seconds: PLAN.seconds, warmupMs: PLAN.warmupMs, loadClient: PLAN.loadClient },
+      plan: {
+        ...PLAN.growth,
+        seconds: PLAN.seconds,
+        warmupMs: PLAN.warmupMs,
+        warmUpSeconds: PLAN.stackWarmUpSeconds,
+        loadClient: PLAN.loadClient,
+      },
       grownUrl: dbUrl(DB.grown),
       emptyUrl: dbUrl(DB.empty),
       say,

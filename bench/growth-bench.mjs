@@ -30,7 +30,7 @@ import { ratio, round } from './stats.mjs';
 const ACCOUNTS = 10_000;
 
 /**
- * plan: { hot, archived, callers, seconds, warmupMs, rounds, listings, loadClient };
+ * plan: { hot, archived, callers, seconds, warmupMs, warmUpSeconds, rounds, listings, loadClient };
  * grownUrl is reused while its seed is fresh (12 h), emptyUrl is made anew.
  */
 export async function growthBenchmark({ plan, grownUrl, emptyUrl, say }) {
@@ -111,7 +111,11 @@ async function oneRow(databaseUrl, sql) {
   }
 }
 
-/** Transfer ×callers on each ledger, `rounds` times, alternating which goes first. */
+/**
+ * Transfer ×callers on each ledger, `rounds` times, alternating which goes first — after
+ * `warmUpSeconds` of the same load on each, not measured: each ledger has its own
+ * accounts-manager, and a process's first seconds run its code unoptimized.
+ */
 async function transfersSideBySide({ plan, grown, empty, grownUrl, emptyUrl, work, say }) {
   const ledgers = [
     { name: 'grown', server: grown, url: grownUrl, runs: [] },
@@ -119,22 +123,26 @@ async function transfersSideBySide({ plan, grown, empty, grownUrl, emptyUrl, wor
   ];
   for (const ledger of ledgers)
     ledger.accountsFile = accountsFile(work, ledger.name, await fundedAccounts(ledger.url, ACCOUNTS, 'growth'));
+  const transfers = (ledger, warmupMs, durationMs) =>
+    runLoad(
+      {
+        address: ledger.server.address,
+        mode: 'transfer',
+        callers: plan.callers,
+        warmupMs,
+        durationMs,
+        accountsFile: ledger.accountsFile,
+        client: plan.loadClient,
+        cpu: { pids: { accountsManager: ledger.server.pid }, database: databaseOf(ledger.url) },
+      },
+      work,
+    );
+  say(`growth: warming both accounts-managers up, ${plan.warmUpSeconds} s of Transfer ×${plan.callers} each`);
+  for (const ledger of ledgers) await transfers(ledger, 0, plan.warmUpSeconds * 1000);
   for (let round = 0; round < plan.rounds; round++) {
     for (const ledger of round % 2 === 0 ? ledgers : [...ledgers].reverse()) {
       const walBefore = await walCounters(ledger.url);
-      const result = await runLoad(
-        {
-          address: ledger.server.address,
-          mode: 'transfer',
-          callers: plan.callers,
-          warmupMs: plan.warmupMs,
-          durationMs: plan.seconds * 1000,
-          accountsFile: ledger.accountsFile,
-          client: plan.loadClient,
-          cpu: { pids: { accountsManager: ledger.server.pid }, database: databaseOf(ledger.url) },
-        },
-        work,
-      );
+      const result = await transfers(ledger, plan.warmupMs, plan.seconds * 1000);
       if (Object.keys(result.errors).length > 0)
         throw new Error(`growth: Transfer errors on the ${ledger.name} ledger: ${JSON.stringify(result.errors)}`);
       result.wal = walPerCall(
