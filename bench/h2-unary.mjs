@@ -50,6 +50,8 @@ class H2LedgerClient {
       stream.on('trailers', (t) => (trailers = t));
       stream.on('data', (chunk) => chunks.push(chunk));
       stream.on('error', (error) => reject(callError(UNAVAILABLE, error.message)));
+      // Closed without an end (reset by the server): no answer. A settled promise ignores this.
+      stream.on('close', () => reject(callError(UNAVAILABLE, `stream closed (code ${stream.rstCode})`)));
       stream.on('end', () => {
         // A failed call is often "trailers-only": the status comes in the headers.
         const status = Number(trailers['grpc-status'] ?? headers['grpc-status'] ?? UNKNOWN);
