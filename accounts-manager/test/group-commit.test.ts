@@ -1,14 +1,14 @@
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { Direction, TransactionStatus } from '@alfabet/proto/accounts/v1';
 import { randomUUID } from 'node:crypto';
-import type pg from 'pg';
+import pg from 'pg';
 import { verifyLedger } from '../src/db/ledger-verify.sql.js';
 import { BANK_ACCOUNT_ID } from '../src/ledger/system-accounts.js';
 import { GroupCommit } from '../src/ledger/group-commit.js';
 import { groupCommits, postBankGroup, postTransferGroup } from '../src/ledger/group-posting.js';
 import { bankPosting, transferPosting, type Posted } from '../src/ledger/post-transaction.js';
+import { dropTestDatabase, TEST_DATABASES, testDatabaseUrl } from '../../test-support/test-databases.js';
 import { ledgerApi, startTestLedger, type TestLedger } from './support/ledger-harness.js';
-import { testPool } from './support/db.js';
 
 /**
  * The group commit (ACCOUNTS_GROUP_COMMIT, on by default; ledger/group-commit.ts): lone
@@ -16,15 +16,23 @@ import { testPool } from './support/db.js';
  * gets exactly its own answer — one transfer's failure, unknown account or
  * reused key never touches another's. (ledger-interleavings.test.ts runs the
  * whole property test through it as well.)
+ *
+ * On a database of its own: one test sets every bank shard near its floor, and
+ * another checks the bank's balance moved by exactly its own postings — neither
+ * may share the bank with the other test files' fundings running alongside.
  */
+const DATABASE = `${TEST_DATABASES.accounts}_group_commit`;
+const DATABASE_URL = testDatabaseUrl(DATABASE);
+const poolOf = (max: number) => new pg.Pool({ connectionString: DATABASE_URL, max });
 let ledger: TestLedger;
 let api: ReturnType<typeof ledgerApi>;
 let pool: pg.Pool;
 
 beforeAll(async () => {
-  ledger = await startTestLedger({ ACCOUNTS_GROUP_COMMIT: 'on' });
+  await dropTestDatabase(DATABASE);
+  ledger = await startTestLedger({ ACCOUNTS_DATABASE_URL: DATABASE_URL, ACCOUNTS_GROUP_COMMIT: 'on' });
   api = ledgerApi(ledger.client);
-  pool = testPool();
+  pool = poolOf(4);
 });
 afterAll(async () => {
   await pool.end();
@@ -223,7 +231,7 @@ it("posts a bank group's items one by one when its bank legs do not fit one shar
 
 it('posts a group of one alone (ledger_post()), and a group of more as one group call', async () => {
   // Function calls counted for this pool's one session only (track_functions), read after its stats are flushed.
-  const counted = testPool(1);
+  const counted = poolOf(1);
   counted.on('connect', (client) => void client.query('SET track_functions = pl'));
   const callsOf = async () => {
     await counted.query('SELECT pg_stat_force_next_flush()');
