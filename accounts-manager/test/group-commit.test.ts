@@ -23,7 +23,7 @@ import { ledgerApi, startTestLedger, type TestLedger } from './support/ledger-ha
  */
 const DATABASE = `${TEST_DATABASES.accounts}_group_commit`;
 const DATABASE_URL = testDatabaseUrl(DATABASE);
-const poolOf = (max: number) => new pg.Pool({ connectionString: DATABASE_URL, max });
+const poolOf = (max: number, options?: string) => new pg.Pool({ connectionString: DATABASE_URL, max, options });
 let ledger: TestLedger;
 let api: ReturnType<typeof ledgerApi>;
 let pool: pg.Pool;
@@ -231,8 +231,7 @@ it("posts a bank group's items one by one when its bank legs do not fit one shar
 
 it('posts a group of one alone (ledger_post()), and a group of more as one group call', async () => {
   // Function calls counted for this pool's one session only (track_functions), read after its stats are flushed.
-  const counted = poolOf(1);
-  counted.on('connect', (client) => void client.query('SET track_functions = pl'));
+  const counted = poolOf(1, '-c track_functions=pl');
   const callsOf = async () => {
     await counted.query('SELECT pg_stat_force_next_flush()');
     const { rows } = await counted.query<{ funcname: string; calls: string }>(
