@@ -59,8 +59,12 @@ class H2LedgerClient {
           const message = decodeURIComponent(trailers['grpc-message'] ?? headers['grpc-message'] ?? '');
           return reject(callError(status, message));
         }
-        const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
-        resolve(definition.responseDeserialize(body.subarray(5, 5 + body.readUInt32BE(1))));
+        try {
+          const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+          resolve(definition.responseDeserialize(body.subarray(5, 5 + body.readUInt32BE(1))));
+        } catch (error) {
+          reject(callError(UNKNOWN, `malformed answer: ${error.message}`));
+        }
       });
       stream.end(frame(definition.requestSerialize(request)));
     });
