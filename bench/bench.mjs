@@ -40,6 +40,7 @@ import {
 } from './processes.mjs';
 import { accountsFile, fundedAccounts, runLoad } from './accounts-runner.mjs';
 import { growthBenchmark } from './growth-bench.mjs';
+import { DEFAULT_LOAD_CLIENT, LOAD_CLIENTS } from './ledger-clients.mjs';
 import { ensureReportData } from './report-data.mjs';
 import { reportBenchmark } from './report-bench.mjs';
 import { ratio, round } from './stats.mjs';
@@ -64,7 +65,7 @@ const { values: options } = parseArgs({
     'cpu-prof': { type: 'boolean', default: false },
     // How the load processes call accounts-manager: bench/h2-unary.mjs (the default: gRPC framed by
     // hand over node:http2, a client as lean as pgbench's) or the generated grpc-js client.
-    'load-client': { type: 'string', default: 'http2' },
+    'load-client': { type: 'string', default: DEFAULT_LOAD_CLIENT },
     // For the harness test: databases and results of their own.
     'db-suffix': { type: 'string', default: '' },
     'results-dir': { type: 'string' },
@@ -105,8 +106,8 @@ const PLAN = options.quick
       accountCalls: 2_000,
     };
 if (options.seconds) PLAN.seconds = Number(options.seconds);
-if (!['http2', 'grpc-js'].includes(options['load-client']))
-  throw new Error(`--load-client must be http2 or grpc-js, not ${options['load-client']}`);
+if (!LOAD_CLIENTS.includes(options['load-client']))
+  throw new Error(`--load-client must be one of ${LOAD_CLIENTS.join(', ')}, not ${options['load-client']}`);
 PLAN.loadClient = options['load-client'];
 if (options.callers) PLAN.callers = options.callers.split(',').map(Number);
 if (options['advances-timeout']) PLAN.advances.timeoutMs = Number(options['advances-timeout']) * 1000;

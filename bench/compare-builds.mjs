@@ -106,7 +106,7 @@ async function start(build, work) {
   const env = Object.fromEntries(
     [...options.env, ...own('build-env')].map((pair) => [pair.split('=')[0], pair.slice(pair.indexOf('=') + 1)]),
   );
-  build.client = own('build-client')[0] ?? 'http2';
+  build.client = own('build-client')[0]; // none: load.mjs's default
   if (options.heap) env.ACCOUNTS_METRICS_ADDR = `127.0.0.1:${(build.metricsPort = await freePort())}`;
   const databaseUrl = `postgres://postgres@127.0.0.1:5432/${build.db}`;
   build.server = await startAccountsManager({

@@ -1,6 +1,6 @@
 // A lean gRPC client for load generation: unary calls framed by hand over
-// Node's own HTTP/2 (one session per 32 callers), the messages encoded and
-// decoded by the generated code. It does what grpc-js does on the wire for a
+// Node's own HTTP/2, one session (bench/ledger-clients.mjs gives 32 callers
+// one each), the messages encoded and decoded by the generated code. It does what grpc-js does on the wire for a
 // unary call — POST, `application/grpc`, a 5-byte length prefix, the status in
 // the trailers — without grpc-js's per-call machinery (channels, filters,
 // interceptors, metadata objects), the way pgbench's C client carries no
@@ -9,7 +9,6 @@
 import { connect } from 'node:http2';
 import { AccountsServiceService } from '@alfabet/proto/accounts/v1';
 
-const CALLERS_PER_SESSION = 32;
 const UNKNOWN = 2;
 const UNAVAILABLE = 14;
 
@@ -25,7 +24,7 @@ function callError(code, message) {
   return Object.assign(new Error(message), { code });
 }
 
-class H2LedgerClient {
+export class H2LedgerClient {
   #session;
   constructor(address) {
     this.#session = connect(`http://${address}`);
@@ -73,8 +72,4 @@ class H2LedgerClient {
   close() {
     this.#session.close();
   }
-}
-
-export function h2LedgerClients(address, callers) {
-  return Array.from({ length: Math.ceil(callers / CALLERS_PER_SESSION) }, () => new H2LedgerClient(address));
 }

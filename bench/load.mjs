@@ -1,8 +1,7 @@
 // The load generator: a process of its own (so its CPU is not the server's),
 // driving accounts-manager with N concurrent callers, each making one call
-// after another for a fixed time, through the generated messages and either
-// bench/h2-unary.mjs (client "http2") or the generated grpc-js client
-// (client "grpc-js", the default here).
+// after another for a fixed time, through the clients of bench/ledger-clients.mjs
+// (`client`: "http2", the default, or "grpc-js").
 //
 //   node bench/load.mjs <spec.json>
 //
@@ -14,10 +13,9 @@
 // CPU each process spent per call (µs) is sampled over the same measured
 // window: the named pids, the PostgreSQL backends of `database`, all of
 // PostgreSQL, and this process.
-import { Metadata, status as grpcStatus } from '@grpc/grpc-js';
+import { status as grpcStatus } from '@grpc/grpc-js';
 import { randomInt, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { h2LedgerClients } from './h2-unary.mjs';
 import { ledgerClients } from './ledger-clients.mjs';
 import { Direction, TransactionStatus } from '@alfabet/proto/accounts/v1';
 import { cpuPerCall, cpuSample } from './processes.mjs';
@@ -26,8 +24,7 @@ import { summarize, round } from './stats.mjs';
 const CALL_DEADLINE_MS = 10_000;
 const spec = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 const accounts = JSON.parse(readFileSync(spec.accountsFile, 'utf8'));
-const clients =
-  spec.client === 'http2' ? h2LedgerClients(spec.address, spec.callers) : ledgerClients(spec.address, spec.callers);
+const clients = ledgerClients(spec.address, spec.callers, spec.client);
 
 const latencies = [];
 const errors = {};
@@ -44,14 +41,7 @@ const bank = { unique: 0, replays: 0, replayMismatches: 0, netCreditedMinor: 0n,
 const batch = { itemMismatches: 0 };
 const unresolved = [];
 
-function call(client, method, request) {
-  if (spec.client === 'http2') return client.call(method, request, CALL_DEADLINE_MS);
-  return new Promise((resolve, reject) => {
-    client[method](request, new Metadata(), { deadline: Date.now() + CALL_DEADLINE_MS }, (error, response) =>
-      error ? reject(error) : resolve(response),
-    );
-  });
-}
+const call = (client, method, request) => client.call(method, request, CALL_DEADLINE_MS);
 
 function pickTwo() {
   const src = randomInt(accounts.length);

@@ -1,7 +1,7 @@
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { Direction, TransactionStatus } from '@alfabet/proto/accounts/v1';
 import { randomUUID } from 'node:crypto';
-import { h2LedgerClients } from '../bench/h2-unary.mjs';
+import { H2LedgerClient } from '../bench/h2-unary.mjs';
 import { call, ledgerApi, startTestLedger, type TestLedger } from '../accounts-manager/test/support/ledger-harness.js';
 
 /**
@@ -22,7 +22,7 @@ let poor: string;
 
 beforeAll(async () => {
   ledger = await startTestLedger();
-  lean = (h2LedgerClients(ledger.address, 1) as LeanClient[])[0]!;
+  lean = new H2LedgerClient(ledger.address) as LeanClient;
   const api = ledgerApi(ledger.client);
   rich = await api.fundedAccount(1_000n, 'lean client rich');
   poor = await api.fundedAccount(0n, 'lean client poor');
