@@ -1,5 +1,5 @@
 import { status, type ServiceError } from '@grpc/grpc-js';
-import { Direction, TransactionStatus } from '@alfabet/proto/accounts/v1';
+import { Direction, FailureReason, TransactionStatus } from '@alfabet/proto/accounts/v1';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { verifyLedger } from '../src/db/ledger-verify.sql.js';
@@ -114,6 +114,16 @@ it("answers each transfer of one group with its own outcome, whatever the others
   await expect(api.getTransaction({ requestId: postings[1]!.requestId! })).rejects.toMatchObject({
     code: status.NOT_FOUND,
   });
+  // Nor a row: the one inserted for it before the accounts were locked went with its key.
+  const rowsNamingUnknown = await pool.query('SELECT 1 FROM transactions WHERE to_account_id = $1', [
+    postings[1]!.toAccountId,
+  ]);
+  expect(rowsNamingUnknown.rowCount).toBe(0);
+  // The failed one is stored as answered (its row was inserted successful, then marked).
+  expect(await api.getTransaction({ transactionId: answers[3]!.posted!.transaction.transactionId })).toMatchObject({
+    status: TransactionStatus.TRANSACTION_STATUS_FAILED,
+    failureReason: FailureReason.FAILURE_REASON_INSUFFICIENT_FUNDS,
+  });
   expect(await api.getTransaction({ requestId: used })).toEqual(clashing);
 });
 
@@ -197,6 +207,16 @@ it('answers each bank transaction of one group with its own outcome, as alone, i
   expect((await api.getAccount(BANK_ACCOUNT_ID)).balance).toBe(bankBefore + 50n - 30n + 25n);
   await expect(api.getTransaction({ requestId: postings[1]!.requestId! })).rejects.toMatchObject({
     code: status.NOT_FOUND,
+  });
+  // Nor a row: the one inserted for it before the accounts were locked went with its key.
+  const rowsNamingUnknown = await pool.query('SELECT 1 FROM transactions WHERE to_account_id = $1', [
+    postings[1]!.toAccountId,
+  ]);
+  expect(rowsNamingUnknown.rowCount).toBe(0);
+  // The failed one is stored as answered (its row was inserted successful, then marked).
+  expect(await api.getTransaction({ transactionId: answers[3]!.posted!.transaction.transactionId })).toMatchObject({
+    status: TransactionStatus.TRANSACTION_STATUS_FAILED,
+    failureReason: FailureReason.FAILURE_REASON_INSUFFICIENT_FUNDS,
   });
   expect(await api.getTransaction({ requestId: used })).toEqual(clashing);
   expect(await verifyLedger(pool)).toMatchObject({ ok: true });

@@ -6,8 +6,9 @@ import { microsOf, toLedgerTransaction, type TransactionRecord } from './transac
 /**
  * Raw SQL, on purpose: a whole BatchTransfer (or a group of lone Transfers
  * coalesced by the group commit) is one call of ledger_post_batch() (the
- * PL/pgSQL function in migrations/Migration20261205000000_batch_transfer.ts, its
- * replay lookups as changed by …_replays_pruned.ts; no entity describes it), its items passed as parallel arrays: one round trip and
+ * PL/pgSQL function in migrations/Migration20261205000000_batch_transfer.ts, as
+ * changed by the later migrations that name it — the latest,
+ * …_batch_rows_before_locks.ts; no entity describes it), its items passed as parallel arrays: one round trip and
  * one database transaction for up to MAX_BATCH_SIZE transfers, which is what
  * makes a batch both atomic when asked and cheap (docs/benchmarks.md: the
  * BatchTransfer line). Through the EntityManager every item would be its own
