@@ -72,6 +72,20 @@ const settle = (promise: Promise<Posted>) =>
     (posted) => ({ posted, error: null }),
     (error: Error) => ({ posted: null, error }),
   );
+/** An item refused for its unknown account left no row naming that account. */
+async function expectNoRowNaming(accountId: string): Promise<void> {
+  const rows = await pool.query('SELECT 1 FROM transactions WHERE from_account_id = $1 OR to_account_id = $1', [
+    accountId,
+  ]);
+  expect(rows.rowCount).toBe(0);
+}
+/** The transaction is stored FAILED for want of funds, as its caller was answered. */
+async function expectStoredFailed(transactionId: string): Promise<void> {
+  expect(await api.getTransaction({ transactionId })).toMatchObject({
+    status: TransactionStatus.TRANSACTION_STATUS_FAILED,
+    failureReason: FailureReason.FAILURE_REASON_INSUFFICIENT_FUNDS,
+  });
+}
 const xidsOf = async (transactionIds: string[]) =>
   (
     await pool.query<{ xid: string }>(
@@ -114,16 +128,10 @@ it("answers each transfer of one group with its own outcome, whatever the others
   await expect(api.getTransaction({ requestId: postings[1]!.requestId! })).rejects.toMatchObject({
     code: status.NOT_FOUND,
   });
-  // Nor a row: the one inserted for it before the accounts were locked went with its key.
-  const rowsNamingUnknown = await pool.query('SELECT 1 FROM transactions WHERE to_account_id = $1', [
-    postings[1]!.toAccountId,
-  ]);
-  expect(rowsNamingUnknown.rowCount).toBe(0);
+  // Nor a row: a transfer group inserts its rows before it locks the accounts, and that one went with its key.
+  await expectNoRowNaming(postings[1]!.toAccountId);
   // The failed one is stored as answered (its row was inserted successful, then marked).
-  expect(await api.getTransaction({ transactionId: answers[3]!.posted!.transaction.transactionId })).toMatchObject({
-    status: TransactionStatus.TRANSACTION_STATUS_FAILED,
-    failureReason: FailureReason.FAILURE_REASON_INSUFFICIENT_FUNDS,
-  });
+  await expectStoredFailed(answers[3]!.posted!.transaction.transactionId);
   expect(await api.getTransaction({ requestId: used })).toEqual(clashing);
 });
 
@@ -208,16 +216,8 @@ it('answers each bank transaction of one group with its own outcome, as alone, i
   await expect(api.getTransaction({ requestId: postings[1]!.requestId! })).rejects.toMatchObject({
     code: status.NOT_FOUND,
   });
-  // Nor a row: the one inserted for it before the accounts were locked went with its key.
-  const rowsNamingUnknown = await pool.query('SELECT 1 FROM transactions WHERE to_account_id = $1', [
-    postings[1]!.toAccountId,
-  ]);
-  expect(rowsNamingUnknown.rowCount).toBe(0);
-  // The failed one is stored as answered (its row was inserted successful, then marked).
-  expect(await api.getTransaction({ transactionId: answers[3]!.posted!.transaction.transactionId })).toMatchObject({
-    status: TransactionStatus.TRANSACTION_STATUS_FAILED,
-    failureReason: FailureReason.FAILURE_REASON_INSUFFICIENT_FUNDS,
-  });
+  await expectNoRowNaming(postings[1]!.toAccountId);
+  await expectStoredFailed(answers[3]!.posted!.transaction.transactionId);
   expect(await api.getTransaction({ requestId: used })).toEqual(clashing);
   expect(await verifyLedger(pool)).toMatchObject({ ok: true });
 });

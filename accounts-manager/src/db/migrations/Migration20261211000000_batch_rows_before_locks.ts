@@ -31,16 +31,10 @@ export class Migration20261211000000_batch_rows_before_locks extends Migration {
   }
 }
 
-/** The rows' INSERT as the function had it: in step 5, after the balances, with the items' final outcomes. */
-const INSERT_AFTER_LOCKS = `  INSERT INTO transactions AS s (
-    transaction_id, create_time, request_id, kind, src_account_id, dst_account_id, amount,
-    direction, description, status, failure_reason, failure_message, from_account_id, to_account_id,
-    initiated_by)
-  SELECT x.tid, v_time, x.rid, 'transfer', x.src, x.dst, x.amt, x.dir, '', x.st, x.re, x.msg, x.f, x.t, x.who
-    FROM unnest(p_transaction_ids, p_request_ids, p_src, p_dst, p_amounts, p_directions, v_status, v_reason,
-                v_message, p_from, p_to, p_initiated_by, v_outcome)
-         x(tid, rid, src, dst, amt, dir, st, re, msg, f, t, who, o)
-   WHERE x.o = 'posted';`;
+/** Step 5 as the function had it: the balances, then the rows' INSERT, with the items' final outcomes. */
+const MONEY_STEP = '  -- 5. The money, the rows, the answer.';
+const ROWS_INSERT_START = '  INSERT INTO transactions AS s (';
+const ROWS_INSERT_END = "   WHERE x.o = 'posted';";
 
 /** Before the accounts are locked: every new item's row, successful until its evaluation says otherwise. */
 const INSERT_BEFORE_LOCKS = `  -- 3a. The new items' rows, before any account is locked: provisionally
@@ -75,15 +69,18 @@ ${KEYS_LET_GO}`;
 
 export function ledgerPostBatchInsertingBeforeLocks(): string {
   const sql = ledgerPostBatchAnsweringLinearly();
+  const insertStart = sql.indexOf(ROWS_INSERT_START, sql.indexOf(MONEY_STEP));
+  const insertEnd = sql.indexOf(ROWS_INSERT_END, insertStart) + ROWS_INSERT_END.length;
+  if (sql.indexOf(MONEY_STEP) < 0 || insertStart < 0 || insertEnd < ROWS_INSERT_END.length) {
+    throw new Error('migration batch_rows_before_locks: the rows’ INSERT not found');
+  }
   for (const [what, text] of [
-    ['the rows’ INSERT', INSERT_AFTER_LOCKS],
     ['the locking step', LOCKS_START],
     ['the keys let go', KEYS_LET_GO],
   ] as const) {
     if (sql.split(text).length !== 2) throw new Error(`migration batch_rows_before_locks: ${what} not found once`);
   }
-  return sql
-    .replace(INSERT_AFTER_LOCKS, MARK_FAILED)
+  return `${sql.slice(0, insertStart)}${MARK_FAILED}${sql.slice(insertEnd)}`
     .replace(LOCKS_START, `${INSERT_BEFORE_LOCKS}${LOCKS_START}`)
     .replace(KEYS_LET_GO, ROWS_AND_KEYS_LET_GO);
 }
