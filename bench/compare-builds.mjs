@@ -2,10 +2,10 @@
 //
 //   node bench/compare-builds.mjs --build A=/path/to/worktree-a --build B=/path/to/worktree-b \
 //        [--callers 32] [--seconds 8] [--rounds 3] [--mode transfer|bank|batch] [--batch-size 100] [--db-suffix _x]
-//        [--env KEY=VALUE] [--build-env B:KEY=VALUE] [--build-client B:grpc-js] [--heap]
+//        [--env KEY=VALUE] [--build-env B:KEY=VALUE] [--build-client B:grpc-js] [--heap] [--accounts 10]
 //
 // Each build's accounts-manager (its own dist/, already built) runs at the
-// same time on its own fresh database with 10 000 funded accounts; the load
+// same time on its own fresh database with 10 000 funded accounts (--accounts); the load
 // (bench/load.mjs) then alternates between them, round after round, so both
 // see the same machine. On a shared, noisy machine a difference is only
 // believable when it holds in every round: this prints each round, then the
@@ -30,6 +30,8 @@ const { values: options } = parseArgs({
     mode: { type: 'string', default: 'transfer' },
     // In --mode batch: transfers per BatchTransfer.
     'batch-size': { type: 'string', default: '100' },
+    // How many funded accounts the load picks from (10: the hot-accounts case).
+    accounts: { type: 'string', default: '10000' },
     'db-suffix': { type: 'string', default: '' },
     env: { type: 'string', multiple: true, default: [] },
     // name:KEY=VALUE, for one build only (e.g. B:NODE_OPTIONS=--max-semi-space-size=16).
@@ -118,7 +120,7 @@ async function start(build, work) {
       ? (stdout) => stdout.pipe(createWriteStream(join(options['keep-output'], `${build.name}.log`)))
       : undefined,
   });
-  build.accountsFile = accountsFile(work, build.name, await fundedAccounts(databaseUrl, 10_000));
+  build.accountsFile = accountsFile(work, build.name, await fundedAccounts(databaseUrl, Number(options.accounts)));
   say(`${build.name}: ${build.root} on ${build.server.address}, database ${build.db}`);
 }
 
