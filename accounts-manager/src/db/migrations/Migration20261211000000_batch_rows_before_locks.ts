@@ -70,9 +70,10 @@ ${KEYS_LET_GO}`;
 
 export function ledgerPostBatchInsertingBeforeLocks(): string {
   const sql = ledgerPostBatchAnsweringLinearly();
-  const insertStart = sql.indexOf(ROWS_INSERT_START, sql.indexOf(MONEY_STEP));
+  const moneyStep = sql.indexOf(MONEY_STEP);
+  const insertStart = sql.indexOf(ROWS_INSERT_START, moneyStep);
   const insertEnd = sql.indexOf(ROWS_INSERT_END, insertStart) + ROWS_INSERT_END.length;
-  if (sql.indexOf(MONEY_STEP) < 0 || insertStart < 0 || insertEnd < ROWS_INSERT_END.length) {
+  if (moneyStep < 0 || insertStart < 0 || insertEnd < ROWS_INSERT_END.length) {
     throw new Error('migration batch_rows_before_locks: the rows’ INSERT not found');
   }
   for (const [what, text] of [
