@@ -5,8 +5,8 @@ import { testPool } from './support/db.js';
 import { ledgerApi, startTestLedger, type TestLedger } from './support/ledger-harness.js';
 
 /**
- * What ledger_post_batch() runs to answer. When no item replays, its closing statements touch
- * no daily partition (Migration20261209000000_batch_answers_unreplayed) — the lookup of
+ * What ledger_post_batch() runs to answer. When no item replays, its rows' insert and its answer
+ * touch no daily partition (Migration20261209000000_batch_answers_unreplayed) — the lookup of
  * replayed transactions names every one, hot and archived, and PostgreSQL starts a scan of
  * each at every execution, so a ledger with years archived would pay for it on every group of
  * lone transfers. And no statement of it matches every item against every row
@@ -38,8 +38,8 @@ afterAll(async () => {
   await ledger.stop();
 });
 
-/** The plans of the function's closing statements (the rows' insert, the answer) during `post`. */
-async function closingPlanOf(post: () => Promise<unknown>): Promise<string> {
+/** The plans of the rows' insert and of the answer during `post` (the statements that write and read the rows). */
+async function insertAndAnswerPlansOf(post: () => Promise<unknown>): Promise<string> {
   plans.length = 0;
   await post();
   const insert = plans.filter((plan) => plan.includes('INSERT INTO transactions AS s'));
@@ -72,12 +72,12 @@ it('answers new items from the rows it inserted, starting no scan of any partiti
     ],
   };
 
-  const posted = await closingPlanOf(() => callLedgerPostBatch(pool, batch));
+  const posted = await insertAndAnswerPlansOf(() => callLedgerPostBatch(pool, batch));
   expect(posted).toMatch(/Insert on transactions/);
   expect(posted).not.toMatch(PARTITION_SCAN);
 
   // The same request again: a replay, answered by looking its transaction up (so the check above can fail).
-  const replayed = await closingPlanOf(() => callLedgerPostBatch(pool, batch));
+  const replayed = await insertAndAnswerPlansOf(() => callLedgerPostBatch(pool, batch));
   expect(replayed).toMatch(PARTITION_SCAN);
 });
 
