@@ -40,7 +40,7 @@ import {
 } from './processes.mjs';
 import { accountsFile, fundedAccounts, runLoad } from './accounts-runner.mjs';
 import { growthBenchmark } from './growth-bench.mjs';
-import { DEFAULT_LOAD_CLIENT, LOAD_CLIENTS } from './ledger-clients.mjs';
+import { assertLoadClient, DEFAULT_LOAD_CLIENT } from './ledger-clients.mjs';
 import { ensureReportData } from './report-data.mjs';
 import { reportBenchmark } from './report-bench.mjs';
 import { ratio, round } from './stats.mjs';
@@ -106,8 +106,7 @@ const PLAN = options.quick
       accountCalls: 2_000,
     };
 if (options.seconds) PLAN.seconds = Number(options.seconds);
-if (!LOAD_CLIENTS.includes(options['load-client']))
-  throw new Error(`--load-client must be one of ${LOAD_CLIENTS.join(', ')}, not ${options['load-client']}`);
+assertLoadClient(options['load-client'], '--load-client');
 PLAN.loadClient = options['load-client'];
 if (options.callers) PLAN.callers = options.callers.split(',').map(Number);
 if (options['advances-timeout']) PLAN.advances.timeoutMs = Number(options['advances-timeout']) * 1000;

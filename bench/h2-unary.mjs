@@ -1,8 +1,8 @@
 // A lean gRPC client for load generation: unary calls framed by hand over
-// Node's own HTTP/2, one session (bench/ledger-clients.mjs gives 32 callers
-// one each), the messages encoded and decoded by the generated code. It does what grpc-js does on the wire for a
-// unary call — POST, `application/grpc`, a 5-byte length prefix, the status in
-// the trailers — without grpc-js's per-call machinery (channels, filters,
+// Node's own HTTP/2, one session per client (bench/ledger-clients.mjs gives
+// each 32 callers one), the messages encoded and decoded by the generated
+// code. It does what grpc-js does on the wire for a unary call — POST,
+// `application/grpc`, a 5-byte length prefix, the status in the trailers — without grpc-js's per-call machinery (channels, filters,
 // interceptors, metadata objects), the way pgbench's C client carries no
 // driver overhead. It answers like grpc-js: a response, or an Error whose
 // `code` is the gRPC status and whose message is the server's.

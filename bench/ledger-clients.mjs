@@ -10,7 +10,7 @@ import { AccountsServiceClient } from '@alfabet/proto/accounts/v1';
 import { H2LedgerClient } from './h2-unary.mjs';
 
 const CALLERS_PER_CONNECTION = 32;
-export const LOAD_CLIENTS = ['http2', 'grpc-js'];
+const LOAD_CLIENTS = ['http2', 'grpc-js'];
 export const DEFAULT_LOAD_CLIENT = 'http2';
 
 /** The generated grpc-js client (a connection of its own) behind the load clients' interface. */
@@ -36,10 +36,14 @@ class GrpcJsLedgerClient {
   }
 }
 
+/** Throws unless `kind` names a load client; `what` names where it came from. */
+export function assertLoadClient(kind, what = 'load client') {
+  if (!LOAD_CLIENTS.includes(kind)) throw new Error(`${what} must be one of ${LOAD_CLIENTS.join(', ')}, not ${kind}`);
+}
+
 /** The connections `callers` share, of client kind `kind` (one of LOAD_CLIENTS). */
 export function ledgerClients(address, callers, kind = DEFAULT_LOAD_CLIENT) {
-  if (!LOAD_CLIENTS.includes(kind))
-    throw new Error(`load client must be one of ${LOAD_CLIENTS.join(', ')}, not ${kind}`);
+  assertLoadClient(kind);
   return Array.from({ length: Math.ceil(callers / CALLERS_PER_CONNECTION) }, (_, connection) =>
     kind === 'http2' ? new H2LedgerClient(address) : new GrpcJsLedgerClient(address, connection),
   );
