@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import pg from 'pg';
 import { AccountsServiceClient } from '@alfabet/proto/accounts/v1';
 import { timestampOfDate } from '@alfabet/service-kit/timestamps';
-import { takeSnapshot, fetchPage } from '../accounts-manager/dist/src/db/report-queries.sql.js';
+import { takeSnapshot, readPage } from '../accounts-manager/dist/src/db/report-queries.sql.js';
 import { maintainReportCounts } from '../accounts-manager/dist/src/db/report-counts.sql.js';
 import { cpuSample, cpuSecondsBetween, sampleMemory } from './processes.mjs';
 import { summarize, round, ratio } from './stats.mjs';
@@ -107,8 +107,12 @@ async function firstPageTimes(client, pool, listings, say) {
     totalSize = answer.totalSize;
     const started = process.hrtime.bigint();
     const filter = { startUs: BigInt(windowStart().getTime()) * 1000n, endUs: null, accountId: null };
-    const { snapshot, totalSize: total } = await takeSnapshot(pool, filter);
-    await fetchPage(pool, { filter, pageSize: 100, snapshot, totalSize: total, takenAtMs: Date.now() }, { offset: 0 });
+    const taken = await takeSnapshot(pool, filter);
+    // The snapshot's epoch too: without it no row is visible, and PostgreSQL answers an empty page without reading.
+    const page = { filter, pageSize: 100, takenAtMs: Date.now(), ...taken };
+    let rows = 0;
+    await readPage(pool, page, { offset: 0 }, () => rows++);
+    if (rows !== 100) throw new Error(`the direct first page held ${rows} rows, not 100`);
     direct.push(Number(process.hrtime.bigint() - started) / 1e6);
   }
   const first = summarize(service);

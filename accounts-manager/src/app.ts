@@ -1,5 +1,4 @@
 import { PROTO_FILES } from '@alfabet/proto/paths';
-import { AccountsServiceService } from '@alfabet/proto/accounts/v1';
 import { guardedService, startGrpcServer, type RunningGrpcServer } from '@alfabet/service-kit/grpc-server';
 import { serverCredentials, transportOf } from '@alfabet/service-kit/tls';
 import { startMetricsEndpoint } from '@alfabet/service-kit/metrics-server';
@@ -12,7 +11,7 @@ import { ensureTransactionPartitions } from './db/partitions.sql.js';
 import { enterLedgerEpoch, KnownLedgerEpochs, refuseOtherClusters } from './db/ledger-epochs.sql.js';
 import { accountsService } from './grpc/accounts-service.js';
 import { groupCommits } from './ledger/group-posting.js';
-import { listTransactions } from './grpc/list-transactions.js';
+import { ACCOUNTS_SERVICE_DEFINITION, listTransactions } from './grpc/list-transactions.js';
 import { maintainReportCounts, REPORT_COUNTS_INTERVAL_MS } from './db/report-counts.sql.js';
 import { ReportIssuer } from './db/report-horizon.sql.js';
 import { START_TIME_GRACE_MS } from './reports/report-request.js';
@@ -195,7 +194,7 @@ async function startAccountsGrpc(
   return startGrpcServer({
     address: config.grpcAddress,
     services: [
-      guardedService(ACCOUNTS_SERVICE_NAME, AccountsServiceService, implementation, config.authorization, {
+      guardedService(ACCOUNTS_SERVICE_NAME, ACCOUNTS_SERVICE_DEFINITION, implementation, config.authorization, {
         metrics: metrics.rpc,
         log,
       }),

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { forgetReportCounts } from '../src/db/report-counts.sql.js';
-import { pageQuery, type PagePosition } from '../src/db/report-queries.sql.js';
+import { BinaryCopyOut } from '../src/db/binary-copy-out.sql.js';
+import { pageCopy, REPORT_ROW_COLUMNS, type PagePosition } from '../src/db/report-queries.sql.js';
 import { openReportPool } from '../src/db/report-pool.js';
 import { microsOfDate, type ReportSnapshot } from '../src/reports/report-types.js';
 import { dropTestDatabase, TEST_DATABASES, testDatabaseUrl } from '../../test-support/test-databases.js';
@@ -12,12 +13,14 @@ import { startTestLedger, type TestLedger } from './support/ledger-harness.js';
  * partitions of the window only — no sort, no sequential scan, and the same
  * for every later page (keyset); the per-account indexes for one account. In a database of its own.
  *
- * Each plan is the one the service runs. A whole-window listing's statement is
- * prepared on a session of the report's pool, which plans it once for every
- * window (a generic plan, db/report-pool.ts): the partitions outside the window
- * must be pruned when it runs, not when it is planned, and the days ahead,
- * empty when it was planned, are walked by an index too. One account's
- * listing is planned for its values, on the posting pool.
+ * Each plan is the one the service runs: the page's statement inside
+ * report_page(), seen through auto_explain while the service's COPY of that
+ * page runs. A whole-window listing runs on a session of the report's pool,
+ * which plans it once for every window (a generic plan, db/report-pool.ts):
+ * the partitions outside the window must be pruned when it runs, not when it
+ * is planned, and the days ahead, empty when it was planned, are walked by an
+ * index too. One account's listing is planned for its values, on the posting
+ * pool.
  */
 const DATABASE = `${TEST_DATABASES.accounts}_plan`;
 const DATABASE_URL = testDatabaseUrl(DATABASE);
@@ -64,27 +67,36 @@ afterAll(async () => {
   await ledger.stop();
 });
 
+/**
+ * The plan PostgreSQL runs for the page's statement inside report_page() (or
+ * report_account_page()), as auto_explain reports it to this session when the
+ * service's own COPY of that page runs.
+ */
 async function planOf(
   report: Omit<ReportSnapshot, 'snapshot' | 'epoch' | 'cluster' | 'takenAtMs' | 'totalSize'>,
   position: PagePosition,
 ): Promise<string> {
-  const query = pageQuery(
+  const copy = pageCopy(
     { ...report, snapshot, epoch: 1, cluster: null, totalSize: 1000n, takenAtMs: Date.now() },
     position,
   );
-  const lines = (rows: { 'QUERY PLAN': string }[]) => rows.map((row) => row['QUERY PLAN']).join('\n');
-  if (report.filter.accountId) {
-    return lines((await pool.query({ text: `EXPLAIN ${query.text}`, values: query.values })).rows);
-  }
-  const client = await reportPool.connect();
+  const client = await (report.filter.accountId ? pool : reportPool).connect();
+  const plans: string[] = [];
+  client.on('notice', (notice) => plans.push(notice.message ?? ''));
   try {
-    await client.query(`PREPARE page AS ${query.text}`);
-    const values = (query.values ?? []).map((value) => client.escapeLiteral(String(value)));
-    return lines((await client.query(`EXPLAIN EXECUTE page(${values.join(', ')})`)).rows);
+    await client.query("LOAD 'auto_explain'");
+    await client.query(
+      'SET auto_explain.log_min_duration = 0; SET auto_explain.log_nested_statements = on; SET auto_explain.log_level = notice',
+    );
+    const read = new BinaryCopyOut(copy, REPORT_ROW_COLUMNS.length, () => undefined);
+    client.query(read);
+    await read.done;
   } finally {
-    await client.query('DEALLOCATE page');
-    client.release();
+    client.release(true); // auto_explain stays loaded in that session: it is not given back
   }
+  const page = plans.filter((plan) => plan.includes('FROM transactions t'));
+  expect(page).toHaveLength(1);
+  return page[0]!;
 }
 
 /**

@@ -32,6 +32,7 @@ import { Migration20261208000000_replays_pruned } from './migrations/Migration20
 import { Migration20261209000000_batch_answers_unreplayed } from './migrations/Migration20261209000000_batch_answers_unreplayed.js';
 import { Migration20261210000000_batch_answers_linear } from './migrations/Migration20261210000000_batch_answers_linear.js';
 import { Migration20261211000000_batch_rows_before_locks } from './migrations/Migration20261211000000_batch_rows_before_locks.js';
+import { Migration20261212000000_report_pages_binary } from './migrations/Migration20261212000000_report_pages_binary.js';
 
 export type LedgerOrm = MikroORM;
 export type { OrmOptions };
@@ -67,6 +68,7 @@ export const LEDGER_SCHEMA: OrmSchema = {
     Migration20261209000000_batch_answers_unreplayed,
     Migration20261210000000_batch_answers_linear,
     Migration20261211000000_batch_rows_before_locks,
+    Migration20261212000000_report_pages_binary,
   ],
   migrationLockKey: 7_242_001,
   // Every transaction ever recorded, hot or archived (Migration20261126000000_archive).

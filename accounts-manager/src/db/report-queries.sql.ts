@@ -1,6 +1,6 @@
-import type pg from 'pg';
+import pg from 'pg';
+import { BinaryCopyOut, type BinaryRow } from './binary-copy-out.sql.js';
 import { BUCKET } from './report-counts.sql.js';
-import { transactionColumns, type TransactionRecord } from './transaction-rows.js';
 import { isoOfMicros, type ReportFilter, type ReportSnapshot } from '../reports/report-types.js';
 
 /**
@@ -22,19 +22,21 @@ import { isoOfMicros, type ReportFilter, type ReportSnapshot } from '../reports/
  *
  * Raw SQL, on purpose: pg_visible_in_snapshot() over the xid8 column, the
  * row-comparison keyset, the two per-account index walks merged, the sealed
- * minute counts — none of it is an EntityManager query, and a page is read at
- * 400 170 rows/s and a first page in p50 3.4 ms, p99 13.2 ms over 1 000 000
- * rows (docs/benchmarks.md, "Report"), which entity hydration would not keep.
- * Prepared statements, bound parameters; rows stay the plain records
- * node-postgres returns until they become protobuf messages.
+ * minute counts — none of it is an EntityManager query, and a first page is
+ * read in p50 3.4 ms, p99 13.2 ms over 1 000 000 rows (docs/benchmarks.md,
+ * "Report"), which entity hydration would not keep. The snapshot and its count
+ * are a prepared statement with bound parameters. A page is a binary COPY of
+ * report_page() or report_account_page(), the functions that hold the pages'
+ * statements (Migration20261212000000_report_pages_binary): its rows stay
+ * bytes until grpc/report-page-wire.ts writes them as protobuf, at a third of
+ * the CPU that text rows made into objects cost (docs/benchmarks.md, "The
+ * report's pages in binary").
  */
 
 /** An upper bound for "no end_time": later than any row can be. */
 const END_OF_TIME_US = 253_402_300_799_999_999n; // 9999-12-31T23:59:59.999999Z
 /** Sorts after every real transaction id: the cursor of "before the first page". */
 const MAX_UUID = 'ffffffff-ffff-ffff-ffff-ffffffffffff';
-
-export type ReportRow = TransactionRecord;
 
 /** A listing's starting point: a cursor (keyset, for walking forward) or an offset (to jump to page N). */
 export type PagePosition = { after: { createTimeUs: bigint; transactionId: string } } | { offset: number };
@@ -48,8 +50,6 @@ const inSnapshotWindow = (snapshot: string, epoch: string) =>
 /** The statement's own snapshot and the ledger's current epoch (ledger-epochs.sql.ts keeps it this cluster's). */
 const SNAPSHOT_NOW = `SELECT pg_current_snapshot() AS snapshot, e.epoch, e.system_identifier::text AS cluster
   FROM (SELECT epoch, system_identifier FROM ledger_epochs ORDER BY epoch DESC LIMIT 1) e`;
-const ORDER = 'ORDER BY create_time DESC, transaction_id DESC';
-const SELECT_ROW = transactionColumns('t');
 
 /** A new listing's snapshot: pg_current_snapshot() text, the ledger epoch it belongs to, and its row count. */
 export interface TakenSnapshot {
@@ -115,46 +115,72 @@ export async function takeSnapshot(pool: pg.Pool, filter: ReportFilter): Promise
   return { snapshot: row.snapshot, epoch: row.epoch, cluster: row.cluster, totalSize: BigInt(row.total) };
 }
 
-/** One page of a snapshot's rows, newest first. */
-export async function fetchPage(pool: pg.Pool, snapshot: ReportSnapshot, position: PagePosition): Promise<ReportRow[]> {
-  return (await pool.query<ReportRow>(pageQuery(snapshot, position))).rows;
+/** The columns report_page() and report_account_page() return, in order (Migration20261212000000_report_pages_binary). */
+export const REPORT_ROW_COLUMNS = [
+  'transaction_id',
+  'request_id',
+  'kind',
+  'src_account_id',
+  'dst_account_id',
+  'amount',
+  'direction',
+  'description',
+  'status',
+  'failure_reason',
+  'failure_message',
+  'initiated_by',
+  'create_time',
+] as const;
+
+/**
+ * Reads one page of a snapshot's rows, newest first, handing each row to
+ * `onRow` in PostgreSQL's binary form while it arrives (db/binary-copy-out.sql.ts):
+ * the page is never held as JavaScript rows. A failed read discards its
+ * connection.
+ */
+export async function readPage(
+  pool: pg.Pool,
+  snapshot: ReportSnapshot,
+  position: PagePosition,
+  onRow: (row: BinaryRow) => void,
+): Promise<void> {
+  const copy = new BinaryCopyOut(pageCopy(snapshot, position), REPORT_ROW_COLUMNS.length, onRow);
+  const client = await pool.connect();
+  try {
+    client.query(copy);
+    await copy.done;
+  } catch (error) {
+    client.release(error as Error);
+    throw error;
+  }
+  client.release();
 }
 
-/** The statement that reads one page (exported so a test can EXPLAIN exactly it). */
-export function pageQuery(snapshot: ReportSnapshot, position: PagePosition): pg.QueryConfig {
+/**
+ * The statement that reads one page (exported so a test can see exactly its
+ * plan): a binary COPY of report_page(), or of report_account_page() for one
+ * account. COPY takes no bind parameters, so the values are quoted literals;
+ * the page's own statement, inside the function, is prepared once a session
+ * and keeps its parameters.
+ */
+export function pageCopy(snapshot: ReportSnapshot, position: PagePosition): string {
   const after = 'after' in position ? position.after : { createTimeUs: END_OF_TIME_US, transactionId: MAX_UUID };
   const offset = 'offset' in position ? position.offset : 0;
-  const values: unknown[] = [
-    ...windowValues(snapshot.filter),
-    snapshot.snapshot,
-    isoOfMicros(after.createTimeUs),
-    after.transactionId,
-    offset,
-    snapshot.pageSize,
-    snapshot.epoch,
+  const [start, end] = windowValues(snapshot.filter);
+  const values: [unknown, string][] = [
+    [start, 'timestamptz'],
+    [end, 'timestamptz'],
+    [snapshot.snapshot, 'pg_snapshot'],
+    [snapshot.epoch, 'integer'],
+    [isoOfMicros(after.createTimeUs), 'timestamptz'],
+    [after.transactionId, 'uuid'],
+    [offset, 'bigint'],
+    [snapshot.pageSize, 'bigint'],
   ];
-  // $3 snapshot, $4/$5 cursor, $6 offset, $7 limit, $8 the snapshot's epoch, $9 account.
-  const beforeCursor = '(t.create_time, t.transaction_id) < ($4::timestamptz, $5::uuid)';
-  if (!snapshot.filter.accountId) {
-    return {
-      name: 'report_page',
-      text: `SELECT ${SELECT_ROW} FROM transactions t
-             WHERE ${inSnapshotWindow('$3::pg_snapshot', '$8::integer')} AND ${beforeCursor}
-             ${ORDER} OFFSET $6::bigint LIMIT $7::bigint`,
-      values,
-    };
-  }
-  // One ordered index scan per leg of the account, merged: each side reads at
-  // most offset + limit rows, never the account's whole history.
-  const leg = (column: string) => `(SELECT ${SELECT_ROW} FROM transactions t
-      WHERE t.${column} = $9 AND ${inSnapshotWindow('$3::pg_snapshot', '$8::integer')} AND ${beforeCursor}
-      ${ORDER} LIMIT $6::bigint + $7::bigint)`;
-  return {
-    name: 'report_page_account',
-    text: `SELECT * FROM (${leg('from_account_id')} UNION ALL ${leg('to_account_id')}) page
-           ORDER BY create_time_us DESC, transaction_id DESC OFFSET $6::bigint LIMIT $7::bigint`,
-    values: [...values, snapshot.filter.accountId],
-  };
+  if (snapshot.filter.accountId) values.push([snapshot.filter.accountId, 'uuid']);
+  const args = values.map(([value, type]) => `${pg.escapeLiteral(String(value))}::${type}`).join(', ');
+  const page = snapshot.filter.accountId ? 'report_account_page' : 'report_page';
+  return `COPY (SELECT * FROM ${page}(${args})) TO STDOUT (FORMAT binary)`;
 }
 
 function windowValues(filter: ReportFilter): [string, string] {

@@ -1,10 +1,7 @@
-import type { ServerWritableStream } from '@grpc/grpc-js';
 import type {
   AccountsServiceServer,
   BankTransactionRequest,
   GetTransactionRequest,
-  ListTransactionsRequest,
-  ListTransactionsResponse,
   TransferRequest,
 } from '@alfabet/proto/accounts/v1';
 import type { EntityManager } from '@mikro-orm/postgresql';
@@ -27,6 +24,7 @@ import { toServiceError, unary as unaryHandler } from '@alfabet/service-kit/serv
 import { accountToProto, DIRECTION_FROM_PROTO, DIRECTION_NAMES, transactionToProto } from './mapping.js';
 import { optionalUuid, requireEnum, requireUuid } from '@alfabet/service-kit/field-validation';
 import { callIdentity } from '@alfabet/service-kit/request-context';
+import type { ReportCall } from './list-transactions.js';
 
 export interface AccountsServiceDeps {
   /** The posting path, transaction lookups and reports (raw SQL, *.sql.ts). */
@@ -41,14 +39,22 @@ export interface AccountsServiceDeps {
   log: Logger;
   metrics: Pick<AccountsMetrics, 'transactions'>;
   /** Streams ListTransactions; see ./list-transactions.ts. */
-  listTransactions: (call: ServerWritableStream<ListTransactionsRequest, ListTransactionsResponse>) => Promise<void>;
+  listTransactions: (call: ReportCall) => Promise<void>;
 }
+
+/** A generated server interface's methods, without the index signature it inherits from grpc-js. */
+type MethodsOf<T> = { [K in keyof T as string extends K ? never : K]: T[K] };
+
+/** The handlers: ListTransactions writes its pages already encoded (ACCOUNTS_SERVICE_DEFINITION, ./list-transactions.ts). */
+export type AccountsServiceImplementation = Omit<MethodsOf<AccountsServiceServer>, 'listTransactions'> & {
+  listTransactions: (call: ReportCall) => void;
+};
 
 /**
  * The gRPC transport: decode and validate each request, call the ledger, map
  * the answer or the error. No SQL and no business rules live here.
  */
-export function accountsService(deps: AccountsServiceDeps): AccountsServiceServer {
+export function accountsService(deps: AccountsServiceDeps): AccountsServiceImplementation {
   const ledger = {
     pool: deps.pool,
     maxAmountMinor: deps.maxAmountMinor,

@@ -1,11 +1,10 @@
 import type { ServerWritableStream } from '@grpc/grpc-js';
-import type { ListTransactionsRequest, ListTransactionsResponse } from '@alfabet/proto/accounts/v1';
+import { AccountsServiceService, type ListTransactionsRequest } from '@alfabet/proto/accounts/v1';
 import type pg from 'pg';
 import { invalidArgument, notFound } from '@alfabet/service-kit/field-error';
-import { transactionToProto } from './mapping.js';
-import { toLedgerTransaction } from '../db/transaction-rows.js';
+import { ReportPageWriter, type PageCursor } from './report-page-wire.js';
 import type { Logger } from '../logger.js';
-import { fetchPage, takeSnapshot, type PagePosition, type ReportRow } from '../db/report-queries.sql.js';
+import { readPage, takeSnapshot, type PagePosition } from '../db/report-queries.sql.js';
 import { parseListingRequest, type ReportPolicy } from '../reports/report-request.js';
 import type { ReportTokens } from '../reports/report-tokens.js';
 import { totalPagesOf, type ReportFilter, type ReportSnapshot } from '../reports/report-types.js';
@@ -29,7 +28,18 @@ export interface ReportDeps {
   now?: () => number;
 }
 
-type ReportCall = ServerWritableStream<ListTransactionsRequest, ListTransactionsResponse>;
+/** A ListTransactions call whose pages are written as bytes already encoded (ACCOUNTS_SERVICE_DEFINITION). */
+export type ReportCall = ServerWritableStream<ListTransactionsRequest, Buffer>;
+
+/**
+ * The service as this server binds it: ListTransactions' pages go out as the
+ * bytes report-page-wire.ts wrote (the generated serializer would decode
+ * nothing and encode them again). The contract on the wire is unchanged.
+ */
+export const ACCOUNTS_SERVICE_DEFINITION = {
+  ...AccountsServiceService,
+  listTransactions: { ...AccountsServiceService.listTransactions, responseSerialize: (page: Buffer) => page },
+};
 
 /**
  * ListTransactions: streams one message per page from the listing's start to
@@ -76,9 +86,10 @@ export function listTransactions(deps: ReportDeps): (call: ReportCall) => Promis
 
 /**
  * Streams the pages from `page` to the last. The next page is read while this
- * one is mapped, encoded and sent — the database and this process work at
- * the same time instead of in turn (docs/benchmarks.md, "Report at scale") —
- * so at most one page is read ahead of what gRPC has taken.
+ * one is sent — the database and this process work at the same time instead
+ * of in turn (docs/benchmarks.md, "Report at scale") — so at most one page is
+ * read ahead of what gRPC has taken. Each page is written as protobuf while its
+ * rows arrive (./report-page-wire.ts) and sent as those bytes.
  */
 async function streamPages(
   call: ReportCall,
@@ -90,28 +101,30 @@ async function streamPages(
   const totalPages = totalPagesOf(snapshot);
   const snapshotToken = deps.tokens.sealSnapshot(snapshot);
   const pool = poolFor(deps, snapshot.filter);
-  let next: Promise<ReportRow[]> | null = fetchPage(pool, snapshot, position);
+  let next: Promise<ReportPageWriter> | null = writtenPage(pool, snapshot, position);
   try {
     for (let page = firstPage; next; page++) {
       if (call.cancelled) return;
-      const rows: ReportRow[] = await next;
+      const written: ReportPageWriter = await next;
       deps.pagesFetched.inc();
       const hasNext = page < totalPages;
-      const last = rows.at(-1);
-      if (hasNext && (!last || rows.length < snapshot.pageSize)) {
+      const last = written.lastRow();
+      if (hasNext && (!last || written.rows < snapshot.pageSize)) {
         // Rows of the snapshot are gone: only archiving a partition a live token still covers can do that.
-        throw new Error(`report snapshot lost rows: page ${page} of ${totalPages} held ${rows.length}`);
+        throw new Error(`report snapshot lost rows: page ${page} of ${totalPages} held ${written.rows}`);
       }
-      next = hasNext ? fetchPage(pool, snapshot, { after: afterRow(last!) }) : null;
-      const delivered = await send(call, {
-        transactions: rows.map((row) => transactionToProto(toLedgerTransaction(row))),
-        page,
-        pageSize: snapshot.pageSize,
-        totalSize: snapshot.totalSize,
-        totalPages,
-        snapshotToken,
-        nextPageToken: hasNext ? deps.tokens.sealPage(snapshot, cursorAfter(page + 1, last!)) : '',
-      });
+      next = hasNext ? writtenPage(pool, snapshot, { after: last! }) : null;
+      const delivered = await send(
+        call,
+        written.finish({
+          page,
+          pageSize: snapshot.pageSize,
+          totalSize: snapshot.totalSize,
+          totalPages,
+          snapshotToken,
+          nextPageToken: hasNext ? deps.tokens.sealPage(snapshot, cursorAfter(page + 1, last!)) : '',
+        }),
+      );
       if (!delivered) return;
     }
     if (!call.cancelled) call.end();
@@ -121,14 +134,16 @@ async function streamPages(
   }
 }
 
+/** One page read and written as protobuf, row by row. */
+async function writtenPage(pool: pg.Pool, snapshot: ReportSnapshot, position: PagePosition): Promise<ReportPageWriter> {
+  const writer = new ReportPageWriter();
+  await readPage(pool, snapshot, position, (row) => writer.add(row));
+  return writer;
+}
+
 /** The connections a listing of `filter` reads through (db/report-pool.ts says why two). */
 function poolFor(deps: ReportDeps, filter: ReportFilter): pg.Pool {
   return filter.accountId ? deps.pool : deps.windowPool;
-}
-
-/** Where the page after `row` starts. */
-function afterRow(row: ReportRow) {
-  return { createTimeUs: BigInt(row.create_time_us), transactionId: row.transaction_id };
 }
 
 /**
@@ -155,16 +170,15 @@ async function assertAnswerableHere(deps: ReportDeps, field: string, snapshot: R
 }
 
 /** The page token's cursor: page `page` starts after `row`. */
-function cursorAfter(page: number, row: ReportRow) {
-  const after = afterRow(row);
-  return { page, afterCreateTimeUs: after.createTimeUs, afterTransactionId: after.transactionId };
+function cursorAfter(page: number, row: PageCursor) {
+  return { page, afterCreateTimeUs: row.createTimeUs, afterTransactionId: row.transactionId };
 }
 
 /**
  * Writes one message; when the stream's buffer is full, waits until the
  * client has taken some (drain) or is gone (cancelled). False: stop.
  */
-function send(call: ReportCall, message: ListTransactionsResponse): Promise<boolean> {
+function send(call: ReportCall, message: Buffer): Promise<boolean> {
   if (call.cancelled) return Promise.resolve(false);
   if (call.write(message)) return Promise.resolve(true);
   return new Promise((resolve) => {
