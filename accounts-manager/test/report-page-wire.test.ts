@@ -272,6 +272,18 @@ describe('read from PostgreSQL', () => {
     await ledger?.stop();
   });
 
+  it('reads the columns report_page() and report_account_page() return, in their order', async () => {
+    for (const name of ['report_page', 'report_account_page']) {
+      const { rows } = await pool.query<{ columns: string[] }>(
+        `SELECT array_agg(a.name ORDER BY a.ord) AS columns
+           FROM pg_proc p, unnest(p.proargnames, p.proargmodes) WITH ORDINALITY AS a(name, mode, ord)
+          WHERE p.proname = $1 AND a.mode = 't'`,
+        [name],
+      );
+      expect(rows[0]!.columns).toEqual(REPORT_ROW_COLUMNS);
+    }
+  });
+
   it('writes every page of a listing exactly as the generated encoder writes the same rows read as text', async () => {
     const filter = { startUs: microsOfDate(new Date(Date.now() - 4 * DAY)), endUs: null, accountId: null };
     const taken = await takeSnapshot(pool, filter);

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { BinaryCopyOut, type BinaryRow } from './binary-copy-out.sql.js';
 import { BUCKET } from './report-counts.sql.js';
+import { TRANSACTION_FIELDS } from './transaction-rows.js';
 import { isoOfMicros, type ReportFilter, type ReportSnapshot } from '../reports/report-types.js';
 
 /**
@@ -115,22 +116,12 @@ export async function takeSnapshot(pool: pg.Pool, filter: ReportFilter): Promise
   return { snapshot: row.snapshot, epoch: row.epoch, cluster: row.cluster, totalSize: BigInt(row.total) };
 }
 
-/** The columns report_page() and report_account_page() return, in order (Migration20261212000000_report_pages_binary). */
-export const REPORT_ROW_COLUMNS = [
-  'transaction_id',
-  'request_id',
-  'kind',
-  'src_account_id',
-  'dst_account_id',
-  'amount',
-  'direction',
-  'description',
-  'status',
-  'failure_reason',
-  'failure_message',
-  'initiated_by',
-  'create_time',
-] as const;
+/**
+ * The columns report_page() and report_account_page() return, in order
+ * (Migration20261212000000_report_pages_binary): a transaction's, then its
+ * create_time as a timestamptz. report-page-wire.test.ts checks them against the functions.
+ */
+export const REPORT_ROW_COLUMNS = [...TRANSACTION_FIELDS, 'create_time'] as const;
 
 /**
  * Reads one page of a snapshot's rows, newest first, handing each row to

@@ -52,7 +52,8 @@ export function toLedgerTransaction(row: TransactionRecord): LedgerTransaction {
 /** A timestamptz column as microseconds since the epoch (exact: extract returns numeric). */
 export const microsOf = (column: string) => `(extract(epoch FROM ${column}) * 1000000)::bigint`;
 
-const TRANSACTION_FIELDS = [
+/** A transaction's columns but its time (which each reader selects in its own form). */
+export const TRANSACTION_FIELDS = [
   'transaction_id',
   'request_id',
   'kind',
@@ -65,7 +66,7 @@ const TRANSACTION_FIELDS = [
   'failure_reason',
   'failure_message',
   'initiated_by',
-];
+] as const;
 
 /** The select list of a TransactionRecord, of table alias `table` when given. */
 export function transactionColumns(table?: string): string {
