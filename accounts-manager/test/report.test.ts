@@ -302,6 +302,44 @@ describe('ListTransactions: flow control and cancellation', () => {
   }, 30_000);
 });
 
+describe('ListTransactions: a page whose database connection is lost', () => {
+  it('ends the listing UNAVAILABLE, and the same page_token then lists the rest whole', async () => {
+    const a = await api.createAccount('report lost a');
+    const b = await api.createAccount('report lost b');
+    const ids = await seedFailedTransfers(pool, a.accountId, b.accountId, 5);
+    // The whole listing first: a stream cancelled after its first page may still be reading its next one.
+    const [first] = await listAll(ledger.client, { accountId: a.accountId, pageSize: 2 });
+    // The next page's COPY waits on a lock we hold; then its connection is ended under it.
+    const locker = await pool.connect();
+    try {
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE transactions IN ACCESS EXCLUSIVE MODE');
+      const lost = listAll(ledger.client, { pageToken: first!.nextPageToken });
+      lost.catch(() => undefined); // awaited below
+      const waiting = async () =>
+        (
+          await pool.query<{ pid: number }>(
+            `SELECT pid FROM pg_stat_activity
+              WHERE wait_event_type = 'Lock' AND query LIKE 'COPY (SELECT * FROM report_account_page(%'`,
+          )
+        ).rows[0]?.pid;
+      let pid = await waiting();
+      for (let tries = 0; !pid && tries < 100; tries++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        pid = await waiting();
+      }
+      expect(pid).toBeDefined();
+      await pool.query('SELECT pg_terminate_backend($1)', [pid]);
+      await expect(lost).rejects.toMatchObject({ code: status.UNAVAILABLE });
+    } finally {
+      await locker.query('ROLLBACK');
+      locker.release();
+    }
+    const rest = await listAll(ledger.client, { pageToken: first!.nextPageToken });
+    expect(idsOf([first!, ...rest])).toEqual(ids);
+  }, 30_000);
+});
+
 it('moves no money and leaves balances as they were', async () => {
   const funded = await api.fundedAccount(1234n, 'report read only');
   await listAll(ledger.client, { accountId: funded, pageSize: 1 });
