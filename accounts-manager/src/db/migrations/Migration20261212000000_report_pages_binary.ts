@@ -26,6 +26,10 @@ import { Migration } from '@mikro-orm/migrations';
  * at most p_offset + p_limit rows. The columns are the row's, in the order
  * the reader expects (REPORT_ROW_COLUMNS in db/report-queries.sql.ts); they
  * are qualified everywhere because the OUT parameters share their names.
+ *
+ * It only adds the two functions: servers of the previous release, which
+ * prepare the same statements themselves, keep listing beside new ones during
+ * a rolling upgrade, and a rollback leaves two unused functions behind.
  */
 export class Migration20261212000000_report_pages_binary extends Migration {
   override async up(): Promise<void> {
