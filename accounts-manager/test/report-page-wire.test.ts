@@ -323,6 +323,56 @@ describe('read from PostgreSQL', () => {
   });
 });
 
+describe('a database that does not store UTF-8', () => {
+  const LATIN1 = `${DATABASE}_latin1`;
+  let ledger: TestLedger;
+  let pool: pg.Pool;
+
+  beforeAll(async () => {
+    await dropTestDatabase(LATIN1);
+    const admin = new pg.Client({ connectionString: testDatabaseUrl('postgres') });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${LATIN1} ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0`);
+    await admin.end();
+    ledger = await startTestLedger({ ACCOUNTS_DATABASE_URL: testDatabaseUrl(LATIN1) });
+    pool = new pg.Pool({ connectionString: testDatabaseUrl(LATIN1), max: 1, client_encoding: 'UTF8' });
+  }, 60_000);
+  afterAll(async () => {
+    await pool?.end();
+    await ledger?.stop();
+  });
+
+  it('lists its text as UTF-8: node-postgres asks for client_encoding UTF8, and PostgreSQL converts', async () => {
+    const record = { ...randomRecord(prng(11)), kind: 'bank', src_account_id: null, description: 'café à Zürich ø' };
+    await pool.query(
+      `INSERT INTO transactions (transaction_id, create_time, kind, dst_account_id, amount, direction, description,
+                                 status, failure_reason, initiated_by, from_account_id, to_account_id)
+       VALUES ($1, now(), 'bank', $2, 1, 'credit', $3, 'success', NULL, 'ß', $4, $2)`,
+      [record.transaction_id, record.dst_account_id, record.description, BANK],
+    );
+    await forgetReportCounts(pool);
+    const pages = await new Promise<ListTransactionsResponse[]>((resolve, reject) => {
+      const received: ListTransactionsResponse[] = [];
+      const stream = ledger.client.listTransactions({
+        startTime: undefined,
+        endTime: undefined,
+        pageSize: 10,
+        pageToken: '',
+        snapshotToken: '',
+        page: 0,
+        accountId: '',
+      });
+      stream.on('data', (page: ListTransactionsResponse) => received.push(page));
+      stream.on('error', reject);
+      stream.on('end', () => resolve(received));
+    });
+    const listed = pages.flatMap((page) => page.transactions);
+    expect(listed.map((t) => [t.transactionId, t.description, t.initiatedBy])).toEqual([
+      [record.transaction_id, 'café à Zürich ø', 'ß'],
+    ]);
+  });
+});
+
 it('reads as microseconds what PostgreSQL stores (timestampOfMicros agrees with the wire)', () => {
   // The writer's seconds and nanos are the service's own conversion of the same instant.
   for (const us of [0n, -1n, 1_700_000_000_123_456n, -62_135_596_800_000_000n]) {

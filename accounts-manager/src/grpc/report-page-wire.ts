@@ -182,7 +182,10 @@ function writeUuidField(out: Buffer, at: number, field: number, row: BinaryRow, 
   return writeUuid(out, at + 2, row.bytes, row.start[column]!);
 }
 
-/** A text column's UTF-8 bytes, copied as they are (the database and the connection speak UTF-8). */
+/**
+ * A text column's UTF-8 bytes, copied as they are: node-postgres opens every connection with
+ * client_encoding UTF8, so PostgreSQL converts text from whatever the database stores.
+ */
 function writeTextField(out: Buffer, at: number, field: number, row: BinaryRow, column: number): number {
   const length = row.length[column]!;
   if (length <= 0) return at;
