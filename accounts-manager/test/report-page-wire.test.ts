@@ -16,6 +16,7 @@ import { microsOfDate, type ReportSnapshot } from '../src/reports/report-types.j
 import { dropTestDatabase, TEST_DATABASES, testDatabaseUrl } from '../../test-support/test-databases.js';
 import { startTestLedger, type TestLedger } from './support/ledger-harness.js';
 import { prng } from './support/prng.js';
+import { listAll } from './support/report-client.js';
 
 /**
  * ListTransactions' pages are written straight from PostgreSQL's binary rows
@@ -351,21 +352,7 @@ describe('a database that does not store UTF-8', () => {
       [record.transaction_id, record.dst_account_id, record.description, BANK],
     );
     await forgetReportCounts(pool);
-    const pages = await new Promise<ListTransactionsResponse[]>((resolve, reject) => {
-      const received: ListTransactionsResponse[] = [];
-      const stream = ledger.client.listTransactions({
-        startTime: undefined,
-        endTime: undefined,
-        pageSize: 10,
-        pageToken: '',
-        snapshotToken: '',
-        page: 0,
-        accountId: '',
-      });
-      stream.on('data', (page: ListTransactionsResponse) => received.push(page));
-      stream.on('error', reject);
-      stream.on('end', () => resolve(received));
-    });
+    const pages = await listAll(ledger.client, { pageSize: 10 });
     const listed = pages.flatMap((page) => page.transactions);
     expect(listed.map((t) => [t.transactionId, t.description, t.initiatedBy])).toEqual([
       [record.transaction_id, 'café à Zürich ø', 'ß'],

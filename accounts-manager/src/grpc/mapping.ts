@@ -23,19 +23,20 @@ export const DIRECTION_FROM_PROTO: ReadonlyMap<ProtoDirection, Direction> = new 
 ]);
 export const DIRECTION_NAMES = 'DIRECTION_DEBIT, DIRECTION_CREDIT';
 
-const DIRECTION_TO_PROTO: Record<Direction, ProtoDirection> = {
+/** The ledger's values as proto enum numbers; ./report-page-wire.ts writes the same from database rows. */
+export const DIRECTION_TO_PROTO: Record<Direction, ProtoDirection> = {
   debit: ProtoDirection.DIRECTION_DEBIT,
   credit: ProtoDirection.DIRECTION_CREDIT,
 };
-const KIND_TO_PROTO: Record<TransactionKind, ProtoKind> = {
+export const KIND_TO_PROTO: Record<TransactionKind, ProtoKind> = {
   transfer: ProtoKind.TRANSACTION_KIND_TRANSFER,
   bank: ProtoKind.TRANSACTION_KIND_BANK,
 };
-const STATUS_TO_PROTO: Record<TransactionStatus, ProtoStatus> = {
+export const STATUS_TO_PROTO: Record<TransactionStatus, ProtoStatus> = {
   success: ProtoStatus.TRANSACTION_STATUS_SUCCESS,
   failed: ProtoStatus.TRANSACTION_STATUS_FAILED,
 };
-const REASON_TO_PROTO: Record<FailureReason, ProtoFailureReason> = {
+export const REASON_TO_PROTO: Record<FailureReason, ProtoFailureReason> = {
   insufficient_funds: ProtoFailureReason.FAILURE_REASON_INSUFFICIENT_FUNDS,
   balance_limit_exceeded: ProtoFailureReason.FAILURE_REASON_BALANCE_LIMIT_EXCEEDED,
   batch_aborted: ProtoFailureReason.FAILURE_REASON_BATCH_ABORTED,

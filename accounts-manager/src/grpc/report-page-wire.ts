@@ -1,6 +1,8 @@
 import { ListTransactionsResponse } from '@alfabet/proto/accounts/v1';
 import type { BinaryRow } from '../db/binary-copy-out.sql.js';
 import { REPORT_ROW_COLUMNS } from '../db/report-queries.sql.js';
+import { microsOfTimestamp, timestampOfMicros } from '@alfabet/service-kit/timestamps';
+import { DIRECTION_TO_PROTO, KIND_TO_PROTO, REASON_TO_PROTO, STATUS_TO_PROTO } from './mapping.js';
 
 /**
  * A ListTransactionsResponse written straight from the report's binary rows
@@ -39,11 +41,11 @@ export const TRANSACTION_FIELDS_WRITTEN = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12
 /** A field's key byte: field number and wire type (0 varint, 2 length-delimited). */
 const key = (field: number, wireType: 0 | 2) => (field << 3) | wireType;
 
-/** The database's text values and their proto enum numbers (the table's CHECK constraints name every value). */
-const KINDS = enumBytes({ transfer: 1, bank: 2 });
-const DIRECTIONS = enumBytes({ debit: 1, credit: 2 });
-const STATUSES = enumBytes({ success: 1, failed: 2 });
-const REASONS = enumBytes({ insufficient_funds: 1, balance_limit_exceeded: 2, batch_aborted: 3 });
+/** The database's text values as their bytes, with mapping.ts's proto enum numbers for them. */
+const KINDS = enumBytes(KIND_TO_PROTO);
+const DIRECTIONS = enumBytes(DIRECTION_TO_PROTO);
+const STATUSES = enumBytes(STATUS_TO_PROTO);
+const REASONS = enumBytes(REASON_TO_PROTO);
 
 /** PostgreSQL's timestamptz counts microseconds from 2000-01-01; the Unix epoch is that many before. */
 const POSTGRES_EPOCH_US = 946_684_800_000_000;
@@ -132,7 +134,7 @@ export class ReportPageWriter {
   lastRow(): PageCursor | null {
     if (this.rows === 0) return null;
     return {
-      createTimeUs: BigInt(this.seconds) * 1_000_000n + BigInt(this.nanos / 1000),
+      createTimeUs: microsOfTimestamp({ seconds: BigInt(this.seconds), nanos: this.nanos }),
       transactionId: this.lastId.toString('latin1'),
     };
   }
@@ -149,10 +151,9 @@ export class ReportPageWriter {
       this.nanos = (unixUs - this.seconds * 1e6) * 1000;
       return;
     }
-    const unixUs = bytes.readBigInt64BE(at) + BigInt(POSTGRES_EPOCH_US);
-    const remainder = ((unixUs % 1_000_000n) + 1_000_000n) % 1_000_000n;
-    this.seconds = Number((unixUs - remainder) / 1_000_000n);
-    this.nanos = Number(remainder) * 1000;
+    const { seconds, nanos } = timestampOfMicros(bytes.readBigInt64BE(at) + BigInt(POSTGRES_EPOCH_US));
+    this.seconds = Number(seconds);
+    this.nanos = nanos;
   }
 
   /** The whole message: the transactions written, then the page's other fields. */
@@ -217,7 +218,7 @@ function writeUuid(out: Buffer, at: number, bytes: Buffer, from: number): number
 
 type EnumBytes = { text: Buffer; value: number }[];
 
-function enumBytes(values: Record<string, number>): EnumBytes {
+function enumBytes(values: Readonly<Record<string, number>>): EnumBytes {
   return Object.entries(values).map(([text, value]) => ({ text: Buffer.from(text, 'latin1'), value }));
 }
 
