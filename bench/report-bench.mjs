@@ -9,6 +9,7 @@ import { AccountsServiceClient } from '@alfabet/proto/accounts/v1';
 import { timestampOfDate } from '@alfabet/service-kit/timestamps';
 import { takeSnapshot, readPage } from '../accounts-manager/dist/src/db/report-queries.sql.js';
 import { maintainReportCounts } from '../accounts-manager/dist/src/db/report-counts.sql.js';
+import { readReport } from './h2-report-reader.mjs';
 import { cpuSample, cpuSecondsBetween, sampleMemory } from './processes.mjs';
 import { summarize, round, ratio } from './stats.mjs';
 
@@ -30,8 +31,8 @@ function firstPage(client, request) {
   });
 }
 
-/** Streams a whole listing; resolves rows and seconds. */
-function streamAll(client, request) {
+/** Streams a whole listing through the generated client, every row decoded; resolves rows and seconds. */
+function streamDecoded(client, request) {
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
     let rows = 0;
@@ -60,9 +61,9 @@ export async function reportBenchmark({ address, databaseUrl, pid, listings, say
     // What the service's own once-a-minute timer has done long before in steady state: seal the finished minutes.
     for (let i = 0; i < 2; i++) await maintainReportCounts(pool, new Date(Date.now() - WINDOW_MS - 3_600_000));
     const { first, firstDirect, totalSize } = await firstPageTimes(client, pool, listings, say);
-    const { tenth, half, whole, rowsPerSecond, cpuMicrosPerRow } = await streamedWithMemory(
+    const { tenth, half, whole, rowsPerSecond, cpuMicrosPerRow, decodedStream } = await streamedWithMemory(
       client,
-      { pid, database: new URL(databaseUrl).pathname.slice(1) },
+      { address, pid, database: new URL(databaseUrl).pathname.slice(1) },
       say,
     );
     const copy = await copyAnchor(databaseUrl);
@@ -80,8 +81,10 @@ export async function reportBenchmark({ address, databaseUrl, pid, listings, say
         seconds: round(whole.seconds),
         rowsPerSecond: Math.round(rowsPerSecond),
         cpuMicrosPerRow,
+        reader: 'bench/h2-report-reader.mjs: rows counted, not decoded',
+        decodedByGeneratedClient: decodedStream,
         anchor: {
-          what: 'psql COPY of the same rows, same order',
+          what: 'psql COPY of the same rows, same order, lines counted',
           rows: copy.rows,
           rowsPerSecond: Math.round(copy.rowsPerSecond),
         },
@@ -127,30 +130,56 @@ async function firstPageTimes(client, pool, listings, say) {
  * A tenth, a half, then the whole window at 1000 a page, memory sampled
  * for each: the peak must level off, not follow the report's size.
  */
-async function streamedWithMemory(client, { pid, database }, say) {
+async function streamedWithMemory(client, { address, pid, database }, say) {
+  const request = (fraction) => ({
+    ...BASE_REQUEST,
+    pageSize: 1000,
+    startTime: timestampOfDate(fraction === 1 ? windowStart() : new Date(Date.now() - WINDOW_MS * fraction)),
+  });
   const measured = async (fraction) => {
     const sampler = sampleMemory({ accounts: pid });
-    const streamed = await streamAll(client, {
-      ...BASE_REQUEST,
-      pageSize: 1000,
-      startTime: timestampOfDate(fraction === 1 ? windowStart() : new Date(Date.now() - WINDOW_MS * fraction)),
-    });
-    return { ...streamed, memory: sampler.stop().accounts };
+    const started = process.hrtime.bigint();
+    const streamed = await readReport(address, request(fraction), 600_000);
+    if (streamed.rows !== streamed.totalSize)
+      throw new Error(`streamed ${streamed.rows} rows of ${streamed.totalSize}`);
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    return { ...streamed, seconds, memory: sampler.stop().accounts };
   };
   const tenth = await measured(0.1);
   const half = await measured(0.5);
-  // CPU per row of the whole window: accounts-manager and its PostgreSQL backends (µs, as for calls).
+  // CPU per row of the whole window: accounts-manager, its PostgreSQL backends and this reader (µs, as for calls).
   const before = cpuSample({ accountsManager: pid }, database);
+  const readerBefore = process.cpuUsage();
   const whole = await measured(1);
-  const cpuMicrosPerRow = cpuPerRow(before, cpuSample({ accountsManager: pid }, database), whole.rows);
+  const cpuMicrosPerRow = {
+    ...cpuPerRow(before, cpuSample({ accountsManager: pid }, database), whole.rows),
+    reader: readerMicrosPerRow(readerBefore, whole.rows),
+  };
   const rowsPerSecond = whole.rows / whole.seconds;
   say(
     `report: streamed ${whole.rows.toLocaleString('en')} rows in ${whole.pages} pages at ${Math.round(rowsPerSecond).toLocaleString('en')} rows/s; accounts-manager RSS peak ${tenth.memory.peakMiB} / ${half.memory.peakMiB} / ${whole.memory.peakMiB} MiB streaming ${[tenth, half, whole].map((r) => r.rows.toLocaleString('en')).join(' / ')} rows`,
   );
   say(
-    `report: CPU per streamed row: accounts-manager ${cpuMicrosPerRow.accountsManager} µs, its PostgreSQL backends ${cpuMicrosPerRow.postgresBackends} µs`,
+    `report: CPU per streamed row: accounts-manager ${cpuMicrosPerRow.accountsManager} µs, its PostgreSQL backends ${cpuMicrosPerRow.postgresBackends} µs, the reader ${cpuMicrosPerRow.reader} µs`,
   );
-  return { tenth, half, whole, rowsPerSecond, cpuMicrosPerRow };
+  // The same window once more through the generated client, which decodes every row: printed, not the ratio's figure.
+  const readerBeforeDecoded = process.cpuUsage();
+  const decoded = await streamDecoded(client, request(1));
+  const decodedStream = {
+    rows: decoded.rows,
+    rowsPerSecond: Math.round(decoded.rows / decoded.seconds),
+    readerMicrosPerRow: readerMicrosPerRow(readerBeforeDecoded, decoded.rows),
+  };
+  say(
+    `report: the same window through the generated client, every row decoded: ${decodedStream.rowsPerSecond.toLocaleString('en')} rows/s, the reader ${decodedStream.readerMicrosPerRow} µs of CPU a row`,
+  );
+  return { tenth, half, whole, rowsPerSecond, cpuMicrosPerRow, decodedStream };
+}
+
+/** This process's CPU since `before`, in µs a row. */
+function readerMicrosPerRow(before, rows) {
+  const used = process.cpuUsage(before);
+  return round((used.user + used.system) / rows, 2);
 }
 
 /** Microseconds of CPU per row, to a hundredth (a row costs far less than a call). */

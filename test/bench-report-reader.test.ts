@@ -1,0 +1,64 @@
+import { status, type ServiceError } from '@grpc/grpc-js';
+import { Direction } from '@alfabet/proto/accounts/v1';
+import { timestampOfDate } from '@alfabet/service-kit/timestamps';
+import { readReport } from '../bench/h2-report-reader.mjs';
+import { ledgerApi, startTestLedger, type TestLedger } from '../accounts-manager/test/support/ledger-harness.js';
+import { listAll, listRequest } from '../accounts-manager/test/support/report-client.js';
+
+/**
+ * The report benchmark's reader (bench/h2-report-reader.mjs) counts each page's
+ * transactions without decoding them. It must count what the generated client
+ * decodes — the same rows and pages, whole pages split across HTTP/2 frames
+ * included — and fail as grpc-js fails, or the rows/s it measures are not the
+ * service's.
+ */
+interface Listing {
+  rows: number;
+  pages: number;
+  totalSize: number;
+}
+const read = readReport as (address: string, request: object, deadlineMs: number) => Promise<Listing>;
+
+let ledger: TestLedger;
+let since: Date;
+
+beforeAll(async () => {
+  ledger = await startTestLedger();
+  since = new Date(Date.now() - 1_000);
+  const api = ledgerApi(ledger.client);
+  // 250 bank credits: their long descriptions make a 100-row page ~40 KB, more than one 16 KB HTTP/2 frame.
+  const to = await api.fundedAccount(0n, 'report reader');
+  for (let i = 0; i < 250; i++) {
+    const description = `row ${i} ${'é'.repeat(100)}`;
+    await api.bankTransaction({ dstAccountId: to, amount: 1n, direction: Direction.DIRECTION_CREDIT, description });
+  }
+}, 60_000);
+afterAll(async () => {
+  await ledger?.stop();
+});
+
+test('counts the rows and pages the generated client decodes', async () => {
+  const request = listRequest({ pageSize: 100, startTime: timestampOfDate(since) });
+  const decoded = await listAll(ledger.client, request);
+  const counted = await read(ledger.address, request, 10_000);
+  const decodedRows = decoded.reduce((sum, page) => sum + page.transactions.length, 0);
+  expect(decoded.length).toBeGreaterThanOrEqual(3);
+  expect(counted).toEqual({ rows: decodedRows, pages: decoded.length, totalSize: Number(decoded[0]!.totalSize) });
+  expect(counted.rows).toBe(counted.totalSize);
+});
+
+test('a bad request fails with the status and message grpc-js reports', async () => {
+  const request = listRequest({ pageSize: 100, pageToken: 'not-a-token' });
+  const leanError = await read(ledger.address, request, 10_000).then(
+    () => null,
+    (error: { code: number; message: string }) => error,
+  );
+  const grpcJsError = await listAll(ledger.client, request).then(
+    () => null,
+    (error: ServiceError) => error,
+  );
+  expect(leanError?.code).toBe(status.INVALID_ARGUMENT);
+  expect(leanError?.message).toContain('page_token');
+  expect(grpcJsError?.code).toBe(leanError?.code);
+  expect(grpcJsError?.details).toBe(leanError?.message);
+});
