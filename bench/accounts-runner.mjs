@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { serviceEnv } from '../scripts/service-runtime.mjs';
+import { accountsManagerRuntime } from '../scripts/service-runtime.mjs';
 import { healthCheck } from '../scripts/stack-health.mjs';
 import { freePort } from './ports.mjs';
 
@@ -22,17 +22,22 @@ export const BANK_ACCOUNT_ID = '00000000-0000-7000-8000-000000000001';
  */
 export async function startAccountsManager({ databaseUrl, root = ROOT, env = {}, nodeArgs = [], onOutput }) {
   const address = `127.0.0.1:${await freePort()}`;
-  const child = spawn(process.execPath, [...nodeArgs, join(root, 'accounts-manager/dist/src/main.js')], {
-    cwd: root,
-    env: {
-      ...serviceEnv(process.env),
-      ACCOUNTS_GRPC_ADDR: address,
-      ACCOUNTS_DATABASE_URL: databaseUrl,
-      ACCOUNTS_METRICS_ADDR: 'off',
-      ...env,
+  const runtime = accountsManagerRuntime(process.env);
+  const child = spawn(
+    process.execPath,
+    [...runtime.nodeArgs, ...nodeArgs, join(root, 'accounts-manager/dist/src/main.js')],
+    {
+      cwd: root,
+      env: {
+        ...runtime.env,
+        ACCOUNTS_GRPC_ADDR: address,
+        ACCOUNTS_DATABASE_URL: databaseUrl,
+        ACCOUNTS_METRICS_ADDR: 'off',
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
     },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  );
   if (onOutput) onOutput(child.stdout);
   else child.stdout.on('data', () => undefined);
   const exited = new Promise((resolve) => child.once('exit', resolve));

@@ -19,7 +19,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import pg from 'pg';
-import { serviceEnv } from '../scripts/service-runtime.mjs';
+import { accountsManagerRuntime } from '../scripts/service-runtime.mjs';
 import { healthCheck } from '../scripts/stack-health.mjs';
 import { advancesBenchmark } from './advances-bench.mjs';
 import { archiveBenchmark, archiveRow } from './archive-bench.mjs';
@@ -509,15 +509,16 @@ async function fundedAccountFiles(work) {
 
 async function withReportServer(work, body) {
   const address = `127.0.0.1:${await freePort()}`;
+  const runtime = accountsManagerRuntime(process.env);
   const env = {
-    ...serviceEnv(process.env),
+    ...runtime.env,
     ACCOUNTS_GRPC_ADDR: address,
     ACCOUNTS_DATABASE_URL: dbUrl(DB.report),
     ACCOUNTS_METRICS_ADDR: 'off',
     LOG_LEVEL: 'warn',
     ...cpuProfileEnv(work),
   };
-  const child = spawn(process.execPath, [join(ROOT, 'accounts-manager/dist/src/main.js')], {
+  const child = spawn(process.execPath, [...runtime.nodeArgs, join(ROOT, 'accounts-manager/dist/src/main.js')], {
     cwd: ROOT,
     env,
     stdio: ['ignore', 'ignore', 'inherit'],

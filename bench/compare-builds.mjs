@@ -10,9 +10,10 @@
 // see the same machine. On a shared, noisy machine a difference is only
 // believable when it holds in every round: this prints each round, then the
 // medians. Logs go to a pipe this process reads and drops (as a log shipper
-// would), at the level each build defaults to. Each build runs with the
-// services' heap settings (scripts/service-runtime.mjs), unless --build-env
-// gives it NODE_OPTIONS / MALLOC_ARENA_MAX of its own.
+// would), at the level each build defaults to. Each build runs with
+// accounts-manager's heap settings (scripts/service-runtime.mjs: NODE_OPTIONS
+// and node's own arguments), unless --build-env gives it NODE_OPTIONS /
+// MALLOC_ARENA_MAX of its own; --build-arg flags come after ours and win.
 import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

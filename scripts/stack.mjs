@@ -16,7 +16,7 @@ import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
-import { serviceEnv } from './service-runtime.mjs';
+import { ACCOUNTS_NODE_ARGS, ACCOUNTS_NODE_OPTIONS, serviceEnv } from './service-runtime.mjs';
 import { healthCheck } from './stack-health.mjs';
 import { supervise } from './supervisor.mjs';
 
@@ -42,7 +42,7 @@ const WORKER_LOGS_INFO = ['', 'trace', 'debug', 'info'].includes(env.LOG_LEVEL ?
 /** Search attributes ops filter advances by in the Web UI (registered at dev-server start). */
 const SEARCH_ATTRIBUTES = ['AdvanceAccountId=Keyword', 'AdvanceStatus=Keyword'];
 
-/** @typedef {{ name: string, command: string, args: string[], ports: { port: number, host: string, what: string, variable: string }[], ready: (launched: Launched) => Promise<boolean>, readyLine?: string, optional?: string }} ProcessSpec */
+/** @typedef {{ name: string, command: string, args: string[], nodeOptions?: string, ports: { port: number, host: string, what: string, variable: string }[], ready: (launched: Launched) => Promise<boolean>, readyLine?: string, optional?: string }} ProcessSpec */
 /** @typedef {{ child: import('node:child_process').ChildProcess, exited: Promise<{ code: number | null, signal: string | null, error?: Error }>, readyLineSeen: boolean, startedAtMs: number }} Launched */
 
 /** @type {ProcessSpec[]} */
@@ -86,7 +86,8 @@ const PROCESSES = [
   {
     name: 'accounts',
     command: process.execPath,
-    args: [join(ROOT, 'accounts-manager/dist/src/main.js')],
+    args: [...ACCOUNTS_NODE_ARGS, join(ROOT, 'accounts-manager/dist/src/main.js')],
+    nodeOptions: ACCOUNTS_NODE_OPTIONS,
     ports: [{ ...hostPort(accountsAddress), what: 'accounts-manager gRPC', variable: 'ACCOUNTS_GRPC_ADDR' }],
     ready: () => healthCheck(accountsAddress, 'alfabet.accounts.v1.AccountsService'),
   },
@@ -172,7 +173,7 @@ function launch(spec, index, restart) {
   const child = spawn(spec.command, spec.args, {
     cwd: ROOT,
     // Our Node services with their heap and malloc settings (scripts/service-runtime.mjs); Temporal as it is.
-    env: { ...(spec.command === process.execPath ? serviceEnv(env) : env), FORCE_COLOR: '0' },
+    env: { ...(spec.command === process.execPath ? serviceEnv(env, spec.nodeOptions) : env), FORCE_COLOR: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true, // its own process group, so a stop reaches everything it started
   });

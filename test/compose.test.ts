@@ -14,7 +14,12 @@ import {
 } from '../accounts-manager/src/config.js';
 import { ADVANCES_CONFIG_VARIABLES, loadAdvancesConfig } from '../advances/src/config.js';
 import { promtool } from '../test-support/prometheus-rules.js';
-import { SERVICE_MALLOC_ARENA_MAX, SERVICE_NODE_OPTIONS } from '../scripts/service-runtime.mjs';
+import {
+  ACCOUNTS_NODE_ARGS,
+  ACCOUNTS_NODE_OPTIONS,
+  SERVICE_MALLOC_ARENA_MAX,
+  SERVICE_NODE_OPTIONS,
+} from '../scripts/service-runtime.mjs';
 
 /**
  * Docker cannot run on the machines this is built on, so docker-compose.yml
@@ -52,6 +57,15 @@ const VARIABLES_OF_DOCKERFILE: Record<string, readonly string[]> = {
   'accounts-manager/Dockerfile': ACCOUNTS_CONFIG_VARIABLES,
   'advances/Dockerfile': ADVANCES_CONFIG_VARIABLES,
 };
+
+/** What each image's program starts with: `npm start`'s settings for it (scripts/service-runtime.mjs). */
+const RUNTIME_OF_DOCKERFILE: Record<string, { nodeOptions: string; nodeArgs: readonly string[] }> = {
+  'accounts-manager/Dockerfile': { nodeOptions: ACCOUNTS_NODE_OPTIONS, nodeArgs: ACCOUNTS_NODE_ARGS },
+  'advances/Dockerfile': { nodeOptions: SERVICE_NODE_OPTIONS, nodeArgs: [] },
+};
+
+/** The script a `node …` command runs: its first `.js` argument (node's own flags come before it). */
+const scriptOf = (command: string[]) => command.find((part) => part.endsWith('.js')) ?? '';
 
 /** A compiled path in an image (`x/dist/src/y.js`) → its TypeScript source here. */
 const sourceOf = (compiled: string) => compiled.replace('/dist/', '/').replace(/\.js$/, '.ts');
@@ -132,7 +146,11 @@ describe.each(Object.entries(compose.services).filter(([, service]) => service.b
       const defaultCommand = JSON.parse(/^CMD (\[.*\])$/m.exec(dockerfile)![1]!) as string[];
       const command = Array.isArray(service.command) ? service.command : defaultCommand;
       expect(command[0]).toBe('node');
-      expect(existsSync(join(ROOT, sourceOf(command[1]!)))).toBe(true);
+      expect(existsSync(join(ROOT, sourceOf(scriptOf(command))))).toBe(true);
+      // node's own arguments before the script: the ones npm start gives this program (scripts/service-runtime.mjs).
+      expect(command.slice(1, command.indexOf(scriptOf(command)))).toEqual(
+        RUNTIME_OF_DOCKERFILE[build.dockerfile]?.nodeArgs,
+      );
       for (const probe of [
         service.healthcheck?.test ?? [],
         JSON.parse(/CMD (\[.*\])\s*$/m.exec(dockerfile.split('HEALTHCHECK')[1] ?? '')?.[1] ?? '[]') as string[],
@@ -152,9 +170,8 @@ describe.each(Object.entries(compose.services).filter(([, service]) => service.b
     it('starts its program with the heap and malloc settings npm start uses (scripts/service-runtime.mjs)', () => {
       const dockerfile = readFileSync(dockerfilePath, 'utf8');
       const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
-      expect(runtime).toContain(
-        `ENV NODE_OPTIONS="${SERVICE_NODE_OPTIONS}" MALLOC_ARENA_MAX=${SERVICE_MALLOC_ARENA_MAX}`,
-      );
+      const { nodeOptions } = RUNTIME_OF_DOCKERFILE[build.dockerfile]!;
+      expect(runtime).toContain(`ENV NODE_OPTIONS="${nodeOptions}" MALLOC_ARENA_MAX=${SERVICE_MALLOC_ARENA_MAX}`);
     });
 
     it('copies into its runtime image what the program reads from proto/ at start (reflection)', () => {
@@ -409,9 +426,9 @@ describe('Prometheus', () => {
     const expected: string[] = [];
     for (const [name, built] of Object.entries(resolved.services).filter(([, s]) => s.build)) {
       const dockerfile = readFileSync(join(ROOT, built.build!.context, built.build!.dockerfile), 'utf8');
-      const program =
-        (built.command as string[] | undefined)?.[1] ??
-        (JSON.parse(/^CMD (\[.*\])$/m.exec(dockerfile)![1]!) as string[])[1]!;
+      const program = scriptOf(
+        (built.command as string[] | undefined) ?? (JSON.parse(/^CMD (\[.*\])$/m.exec(dockerfile)![1]!) as string[]),
+      );
       for (const variable of servedBy[program]!) {
         const address = environmentOf(name)[variable];
         expect({ name, variable, address }).toEqual({
