@@ -12,9 +12,8 @@
 // and prints that rate beside this one (docs/benchmarks.md).
 import { connect } from 'node:http2';
 import { AccountsServiceService, ListTransactionsResponse } from '@alfabet/proto/accounts/v1';
+import { callError, frame, statusError, UNAVAILABLE, UNKNOWN } from './h2-grpc.mjs';
 
-const UNKNOWN = 2;
-const UNAVAILABLE = 14;
 /** ListTransactionsResponse.transactions: field 1, length-delimited. */
 const TRANSACTIONS_KEY = (1 << 3) | 2;
 
@@ -53,11 +52,8 @@ export function readReport(address, request, deadlineMs) {
     stream.on('error', (error) => finish(callError(UNAVAILABLE, error.message)));
     stream.on('close', () => finish(callError(UNAVAILABLE, `stream closed (code ${stream.rstCode})`)));
     stream.on('end', () => {
-      const status = Number(trailers['grpc-status'] ?? headers['grpc-status'] ?? UNKNOWN);
-      if (status !== 0) {
-        const message = decodeURIComponent(trailers['grpc-message'] ?? headers['grpc-message'] ?? '');
-        return finish(callError(status, message));
-      }
+      const failed = statusError(headers, trailers);
+      if (failed) return finish(failed);
       if (messages.pending()) return finish(callError(UNKNOWN, 'the stream ended inside a message'));
       finish(null, listing);
     });
@@ -156,16 +152,4 @@ function readVarint(bytes, at) {
     if (byte < 0x80) return [value, at];
   }
   throw new Error('a varint longer than 10 bytes');
-}
-
-function frame(message) {
-  const framed = Buffer.allocUnsafe(5 + message.length);
-  framed[0] = 0;
-  framed.writeUInt32BE(message.length, 1);
-  message.copy(framed, 5);
-  return framed;
-}
-
-function callError(code, message) {
-  return Object.assign(new Error(message), { code });
 }

@@ -8,21 +8,7 @@
 // `code` is the gRPC status and whose message is the server's.
 import { connect } from 'node:http2';
 import { AccountsServiceService } from '@alfabet/proto/accounts/v1';
-
-const UNKNOWN = 2;
-const UNAVAILABLE = 14;
-
-function frame(message) {
-  const framed = Buffer.allocUnsafe(5 + message.length);
-  framed[0] = 0;
-  framed.writeUInt32BE(message.length, 1);
-  message.copy(framed, 5);
-  return framed;
-}
-
-function callError(code, message) {
-  return Object.assign(new Error(message), { code });
-}
+import { callError, frame, statusError, UNAVAILABLE, UNKNOWN } from './h2-grpc.mjs';
 
 export class H2LedgerClient {
   #session;
@@ -52,12 +38,8 @@ export class H2LedgerClient {
       // Closed without an end (reset by the server): no answer. A settled promise ignores this.
       stream.on('close', () => reject(callError(UNAVAILABLE, `stream closed (code ${stream.rstCode})`)));
       stream.on('end', () => {
-        // A failed call is often "trailers-only": the status comes in the headers.
-        const status = Number(trailers['grpc-status'] ?? headers['grpc-status'] ?? UNKNOWN);
-        if (status !== 0) {
-          const message = decodeURIComponent(trailers['grpc-message'] ?? headers['grpc-message'] ?? '');
-          return reject(callError(status, message));
-        }
+        const failed = statusError(headers, trailers);
+        if (failed) return reject(failed);
         try {
           const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
           resolve(definition.responseDeserialize(body.subarray(5, 5 + body.readUInt32BE(1))));
