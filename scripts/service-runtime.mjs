@@ -28,7 +28,9 @@ export const SERVICE_MALLOC_ARENA_MAX = '2';
 //   whatever the load (pauses of 3–12 ms): the first report page's p99 was 22 ms
 //   against 11 for the same SQL alone; with it, 8–10 ms against 7–8, and CPU per
 //   Transfer at ×128 81–88 µs against 104–108. V8 takes this flag only on the
-//   command line (NODE_OPTIONS refuses it).
+//   command line (NODE_OPTIONS refuses it). It is V8's, not Node's: a Node whose
+//   V8 dropped it would refuse to start ("bad option", exit 9), which the stack
+//   and compose tests would show at once.
 // - --max-semi-space-size=8: the young generation half as large keeps the RSS
 //   that flag adds small: 181–186 MiB under Transfer ×128 against 178 before
 //   (16 MiB semi-spaces with the flag: 194–200 MiB).
