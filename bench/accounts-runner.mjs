@@ -22,21 +22,18 @@ export const BANK_ACCOUNT_ID = '00000000-0000-7000-8000-000000000001';
  */
 export async function startAccountsManager({ databaseUrl, root = ROOT, env = {}, nodeArgs = [], onOutput }) {
   const address = `127.0.0.1:${await freePort()}`;
-  const runtime = accountsManagerRuntime(process.env);
+  // `env`'s own NODE_OPTIONS come after accounts-manager's settings, and win (scripts/service-runtime.mjs).
+  const runtime = accountsManagerRuntime({
+    ...process.env,
+    ACCOUNTS_GRPC_ADDR: address,
+    ACCOUNTS_DATABASE_URL: databaseUrl,
+    ACCOUNTS_METRICS_ADDR: 'off',
+    ...env,
+  });
   const child = spawn(
     process.execPath,
     [...runtime.nodeArgs, ...nodeArgs, join(root, 'accounts-manager/dist/src/main.js')],
-    {
-      cwd: root,
-      env: {
-        ...runtime.env,
-        ACCOUNTS_GRPC_ADDR: address,
-        ACCOUNTS_DATABASE_URL: databaseUrl,
-        ACCOUNTS_METRICS_ADDR: 'off',
-        ...env,
-      },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
+    { cwd: root, env: runtime.env, stdio: ['ignore', 'pipe', 'inherit'] },
   );
   if (onOutput) onOutput(child.stdout);
   else child.stdout.on('data', () => undefined);

@@ -19,8 +19,6 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import pg from 'pg';
-import { accountsManagerRuntime } from '../scripts/service-runtime.mjs';
-import { healthCheck } from '../scripts/stack-health.mjs';
 import { advancesBenchmark } from './advances-bench.mjs';
 import { archiveBenchmark, archiveRow } from './archive-bench.mjs';
 import { entityManagerBenchmark } from './entity-manager-bench.mjs';
@@ -38,7 +36,7 @@ import {
   sampleMemory,
   userCpuSeconds,
 } from './processes.mjs';
-import { accountsFile, fundedAccounts, runLoad } from './accounts-runner.mjs';
+import { accountsFile, fundedAccounts, runLoad, startAccountsManager } from './accounts-runner.mjs';
 import { growthBenchmark } from './growth-bench.mjs';
 import { assertLoadClient, DEFAULT_LOAD_CLIENT } from './ledger-clients.mjs';
 import { ensureReportData } from './report-data.mjs';
@@ -508,29 +506,16 @@ async function fundedAccountFiles(work) {
 // ── benchmark 3: the report, on its own accounts-manager and database ──────
 
 async function withReportServer(work, body) {
-  const address = `127.0.0.1:${await freePort()}`;
-  const runtime = accountsManagerRuntime(process.env);
-  const env = {
-    ...runtime.env,
-    ACCOUNTS_GRPC_ADDR: address,
-    ACCOUNTS_DATABASE_URL: dbUrl(DB.report),
-    ACCOUNTS_METRICS_ADDR: 'off',
-    LOG_LEVEL: 'warn',
-    ...cpuProfileEnv(work),
-  };
-  const child = spawn(process.execPath, [...runtime.nodeArgs, join(ROOT, 'accounts-manager/dist/src/main.js')], {
-    cwd: ROOT,
-    env,
-    stdio: ['ignore', 'ignore', 'inherit'],
+  const server = await startAccountsManager({
+    databaseUrl: dbUrl(DB.report),
+    env: { LOG_LEVEL: 'warn', ...cpuProfileEnv(work) },
   });
   try {
-    await waitUntil(() => healthCheck(address), 60_000, 'the report accounts-manager');
     const seed = await ensureReportData(dbUrl(DB.report), PLAN.report, say);
-    const result = await body({ address, databaseUrl: dbUrl(DB.report), pid: child.pid });
-    return { seed, ...result, pid: child.pid, verified: await ledgerVerify(dbUrl(DB.report)) };
+    const result = await body({ address: server.address, databaseUrl: dbUrl(DB.report), pid: server.pid });
+    return { seed, ...result, pid: server.pid, verified: await ledgerVerify(dbUrl(DB.report)) };
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((resolve) => child.once('exit', resolve));
+    await server.stop();
   }
 }
 

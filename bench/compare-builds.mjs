@@ -12,8 +12,8 @@
 // medians. Logs go to a pipe this process reads and drops (as a log shipper
 // would), at the level each build defaults to. Each build runs with
 // accounts-manager's heap settings (scripts/service-runtime.mjs: NODE_OPTIONS
-// and node's own arguments), unless --build-env gives it NODE_OPTIONS /
-// MALLOC_ARENA_MAX of its own; --build-arg flags come after ours and win.
+// and node's own arguments); NODE_OPTIONS from --build-env and flags from
+// --build-arg come after ours and win, MALLOC_ARENA_MAX from --build-env replaces ours.
 import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
