@@ -9,7 +9,7 @@ import { AccountsServiceClient } from '@alfabet/proto/accounts/v1';
 import { timestampOfDate } from '@alfabet/service-kit/timestamps';
 import { takeSnapshot, readPage } from '../accounts-manager/dist/src/db/report-queries.sql.js';
 import { maintainReportCounts } from '../accounts-manager/dist/src/db/report-counts.sql.js';
-import { readReport } from './h2-report-reader.mjs';
+import { readReportInProcess } from './report-reader-process.mjs';
 import { cpuSample, cpuSecondsBetween, sampleMemory } from './processes.mjs';
 import { summarize, round, ratio } from './stats.mjs';
 
@@ -31,22 +31,6 @@ function firstPage(client, request) {
   });
 }
 
-/** Streams a whole listing through the generated client, every row decoded; resolves rows and seconds. */
-function streamDecoded(client, request) {
-  return new Promise((resolve, reject) => {
-    const started = process.hrtime.bigint();
-    let rows = 0;
-    let pages = 0;
-    const stream = client.listTransactions(request, { deadline: Date.now() + 600_000 });
-    stream.on('data', (page) => {
-      rows += page.transactions.length;
-      pages += 1;
-    });
-    stream.once('error', reject);
-    stream.once('end', () => resolve({ rows, pages, seconds: Number(process.hrtime.bigint() - started) / 1e9 }));
-  });
-}
-
 /** The listing request without its window and page size. */
 const BASE_REQUEST = { pageSize: 0, pageToken: '', snapshotToken: '', page: 0, accountId: '', endTime: undefined };
 /** The start of the listed window: the report's 5 days less 30 s (the COPY anchor uses the same bound). */
@@ -62,7 +46,6 @@ export async function reportBenchmark({ address, databaseUrl, pid, listings, say
     for (let i = 0; i < 2; i++) await maintainReportCounts(pool, new Date(Date.now() - WINDOW_MS - 3_600_000));
     const { first, firstDirect, totalSize } = await firstPageTimes(client, pool, listings, say);
     const { tenth, half, whole, rowsPerSecond, cpuMicrosPerRow, decodedStream } = await streamedWithMemory(
-      client,
       { address, pid, database: new URL(databaseUrl).pathname.slice(1) },
       say,
     );
@@ -81,7 +64,8 @@ export async function reportBenchmark({ address, databaseUrl, pid, listings, say
         seconds: round(whole.seconds),
         rowsPerSecond: Math.round(rowsPerSecond),
         cpuMicrosPerRow,
-        reader: 'bench/h2-report-reader.mjs: rows counted, not decoded',
+        reader:
+          'bench/h2-report-reader.mjs in a process of its own (report-reader-process.mjs): rows counted, not decoded',
         decodedByGeneratedClient: decodedStream,
         anchor: {
           what: 'psql COPY of the same rows, same order, lines counted',
@@ -128,32 +112,33 @@ async function firstPageTimes(client, pool, listings, say) {
 
 /**
  * A tenth, a half, then the whole window at 1000 a page, memory sampled
- * for each: the peak must level off, not follow the report's size.
+ * for each: the peak must level off, not follow the report's size. Each
+ * stream is read by a process of its own (bench/report-reader-process.mjs),
+ * whose CPU is its own: not this process's heap, timers and pipes.
  */
-async function streamedWithMemory(client, { address, pid, database }, say) {
-  const request = (fraction) => ({
-    ...BASE_REQUEST,
+async function streamedWithMemory({ address, pid, database }, say) {
+  const spec = (fraction, client = 'counted') => ({
+    address,
+    client,
     pageSize: 1000,
-    startTime: timestampOfDate(fraction === 1 ? windowStart() : new Date(Date.now() - WINDOW_MS * fraction)),
+    deadlineMs: 600_000,
+    startTimeMs: (fraction === 1 ? windowStart() : new Date(Date.now() - WINDOW_MS * fraction)).getTime(),
   });
   const measured = async (fraction) => {
     const sampler = sampleMemory({ accounts: pid });
-    const started = process.hrtime.bigint();
-    const streamed = await readReport(address, request(fraction), 600_000);
+    const streamed = await readReportInProcess(spec(fraction));
     if (streamed.rows !== streamed.totalSize)
       throw new Error(`streamed ${streamed.rows} rows of ${streamed.totalSize}`);
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    return { ...streamed, seconds, memory: sampler.stop().accounts };
+    return { ...streamed, memory: sampler.stop().accounts };
   };
   const tenth = await measured(0.1);
   const half = await measured(0.5);
-  // CPU per row of the whole window: accounts-manager, its PostgreSQL backends and this reader (µs, as for calls).
+  // CPU per row of the whole window: accounts-manager, its PostgreSQL backends and the reader (µs, as for calls).
   const before = cpuSample({ accountsManager: pid }, database);
-  const readerBefore = process.cpuUsage();
   const whole = await measured(1);
   const cpuMicrosPerRow = {
     ...cpuPerRow(before, cpuSample({ accountsManager: pid }, database), whole.rows),
-    reader: readerMicrosPerRow(readerBefore, whole.rows),
+    reader: round(whole.cpuMicros / whole.rows, 2),
   };
   const rowsPerSecond = whole.rows / whole.seconds;
   say(
@@ -163,23 +148,16 @@ async function streamedWithMemory(client, { address, pid, database }, say) {
     `report: CPU per streamed row: accounts-manager ${cpuMicrosPerRow.accountsManager} µs, its PostgreSQL backends ${cpuMicrosPerRow.postgresBackends} µs, the reader ${cpuMicrosPerRow.reader} µs`,
   );
   // The same window once more through the generated client, which decodes every row: printed, not the ratio's figure.
-  const readerBeforeDecoded = process.cpuUsage();
-  const decoded = await streamDecoded(client, request(1));
+  const decoded = await readReportInProcess(spec(1, 'decoded'));
   const decodedStream = {
     rows: decoded.rows,
     rowsPerSecond: Math.round(decoded.rows / decoded.seconds),
-    readerMicrosPerRow: readerMicrosPerRow(readerBeforeDecoded, decoded.rows),
+    readerMicrosPerRow: round(decoded.cpuMicros / decoded.rows, 2),
   };
   say(
     `report: the same window through the generated client, every row decoded: ${decodedStream.rowsPerSecond.toLocaleString('en')} rows/s, the reader ${decodedStream.readerMicrosPerRow} µs of CPU a row`,
   );
   return { tenth, half, whole, rowsPerSecond, cpuMicrosPerRow, decodedStream };
-}
-
-/** This process's CPU since `before`, in µs a row. */
-function readerMicrosPerRow(before, rows) {
-  const used = process.cpuUsage(before);
-  return round((used.user + used.system) / rows, 2);
 }
 
 /** Microseconds of CPU per row, to a hundredth (a row costs far less than a call). */

@@ -2,6 +2,7 @@ import { status, type ServiceError } from '@grpc/grpc-js';
 import { Direction } from '@alfabet/proto/accounts/v1';
 import { timestampOfDate } from '@alfabet/service-kit/timestamps';
 import { readReport } from '../bench/h2-report-reader.mjs';
+import { readReportInProcess } from '../bench/report-reader-process.mjs';
 import { ledgerApi, startTestLedger, type TestLedger } from '../accounts-manager/test/support/ledger-harness.js';
 import { listAll, listRequest } from '../accounts-manager/test/support/report-client.js';
 
@@ -18,6 +19,16 @@ interface Listing {
   totalSize: number;
 }
 const read = readReport as (address: string, request: object, deadlineMs: number) => Promise<Listing>;
+interface ReaderSpec {
+  address: string;
+  client: 'counted' | 'decoded';
+  startTimeMs: number;
+  pageSize: number;
+  deadlineMs: number;
+}
+const readInProcess = readReportInProcess as (
+  spec: ReaderSpec,
+) => Promise<Listing & { seconds: number; cpuMicros: number }>;
 
 let ledger: TestLedger;
 let since: Date;
@@ -61,4 +72,34 @@ test('a bad request fails with the status and message grpc-js reports', async ()
   expect(leanError?.message).toContain('page_token');
   expect(grpcJsError?.code).toBe(leanError?.code);
   expect(grpcJsError?.details).toBe(leanError?.message);
+});
+
+test('in a process of its own, both readers count what the generated client decodes, and say their CPU', async () => {
+  const spec = { address: ledger.address, startTimeMs: since.getTime(), pageSize: 100, deadlineMs: 10_000 };
+  const decoded = await listAll(ledger.client, listRequest({ pageSize: 100, startTime: timestampOfDate(since) }));
+  const expected = {
+    rows: decoded.reduce((sum, page) => sum + page.transactions.length, 0),
+    pages: decoded.length,
+    totalSize: Number(decoded[0]!.totalSize),
+  };
+  for (const client of ['counted', 'decoded'] as const) {
+    const { rows, pages, totalSize, seconds, cpuMicros } = await readInProcess({ ...spec, client });
+    expect({ client, rows, pages, totalSize }).toEqual({ client, ...expected });
+    expect(seconds).toBeGreaterThan(0);
+    expect(cpuMicros).toBeGreaterThan(0);
+  }
+});
+
+test('a reader process that fails rejects with the status and message of its call', async () => {
+  const tooOld = Date.now() - 30 * 86_400_000;
+  for (const client of ['counted', 'decoded'] as const) {
+    const failure = readInProcess({
+      address: ledger.address,
+      client,
+      startTimeMs: tooOld,
+      pageSize: 100,
+      deadlineMs: 10_000,
+    });
+    await expect(failure).rejects.toThrow(/exited 1: code 3: .*start_time/);
+  }
 });
