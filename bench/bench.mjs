@@ -777,13 +777,13 @@ function reportRows(row, r) {
 function growthRows(row, g) {
   const stored = `${(g.stored.transactions / 1e6).toLocaleString('en')} M stored (${(g.stored.hot / 1e6).toLocaleString('en')} M hot, ${(g.stored.archived / 1e6).toLocaleString('en')} M archived)`;
   const side = (t) =>
-    `${t.rps}/s, p99 ${t.p99Ms} ms; CPU per call: accounts-manager ${t.cpuMicrosPerCall.accountsManager} µs, PostgreSQL backends ${t.cpuMicrosPerCall.postgresBackends} µs; full-page images per call ${t.wal.map((w) => w.fullPageImages).join(' / ')}`;
+    `${t.rps}/s, p99 ${t.p99Ms} ms; CPU per call: accounts-manager ${t.cpuMicrosPerCall.accountsManager} µs, PostgreSQL backends ${t.cpuMicrosPerCall.postgresBackends} µs; full-page images per call ${t.wal.map((w) => w.fullPageImages).join(' / ')}, checkpoints ${t.wal.map((w) => w.checkpoints).join(' / ')}`;
   row(
     `Transfer ×${g.transfers.callers} on a grown ledger: ${stored}`,
     side(g.transfers.grown),
     `an empty ledger, same run: ${side(g.transfers.empty)}`,
     `${g.transfers.ratio}×`,
-    `≥ ${TARGETS.growthTransferRatio}× (within 10 %)`,
+    `≥ ${TARGETS.growthTransferRatio}× (within 10 %); PostgreSQL's max_wal_size ${g.transfers.grown.wal[0]?.maxWalSize}`,
   );
   const r = g.report;
   row(

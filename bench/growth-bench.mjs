@@ -152,7 +152,7 @@ async function transfersSideBySide({ plan, grown, empty, grownUrl, emptyUrl, wor
       );
       ledger.runs.push(result);
       say(
-        `growth: Transfer ×${plan.callers} on the ${ledger.name} ledger: ${result.rps}/s p99 ${result.p99Ms} ms; CPU per call: ${describeCpuPerCall(result.cpuMicrosPerCall)}; WAL per call: ${result.wal.bytes} bytes, ${result.wal.fullPageImages} full-page images`,
+        `growth: Transfer ×${plan.callers} on the ${ledger.name} ledger: ${result.rps}/s p99 ${result.p99Ms} ms; CPU per call: ${describeCpuPerCall(result.cpuMicrosPerCall)}; WAL per call: ${result.wal.bytes} bytes, ${result.wal.fullPageImages} full-page images; checkpoints in the round: ${result.wal.checkpoints} (${result.wal.checkpointsForWalSize} for max_wal_size = ${result.wal.maxWalSize})`,
       );
     }
   }
@@ -167,15 +167,33 @@ async function transfersSideBySide({ plan, grown, empty, grownUrl, emptyUrl, wor
  * size costs in WAL — and how much of it depends on where a round falls between checkpoints.
  */
 async function walCounters(databaseUrl) {
-  const row = await oneRow(databaseUrl, 'SELECT wal_bytes::text AS bytes, wal_fpi::text AS fpi FROM pg_stat_wal');
-  return { bytes: Number(row.bytes), fpi: Number(row.fpi) };
+  const row = await oneRow(
+    databaseUrl,
+    `SELECT w.wal_bytes::text AS bytes, w.wal_fpi::text AS fpi, b.checkpoints_req AS requested,
+            b.checkpoints_timed AS timed, current_setting('max_wal_size') AS max_wal_size
+       FROM pg_stat_wal w, pg_stat_bgwriter b`,
+  );
+  return {
+    bytes: Number(row.bytes),
+    fpi: Number(row.fpi),
+    checkpoints: Number(row.requested) + Number(row.timed),
+    requested: Number(row.requested),
+    maxWalSize: row.max_wal_size,
+  };
 }
 
-/** WAL bytes and full-page images per call, over `calls` (a run's, its warm-up included: rps × its length). */
+/**
+ * WAL bytes and full-page images per call, over `calls` (a run's, its warm-up included: rps × its length),
+ * and the checkpoints that began meanwhile — how many of them because max_wal_size of WAL had been written
+ * since the last (requested), not because checkpoint_timeout had passed.
+ */
 function walPerCall(before, after, calls) {
   return {
     bytes: Math.round((after.bytes - before.bytes) / calls),
     fullPageImages: round((after.fpi - before.fpi) / calls, 2),
+    checkpoints: after.checkpoints - before.checkpoints,
+    checkpointsForWalSize: after.requested - before.requested,
+    maxWalSize: after.maxWalSize,
   };
 }
 

@@ -103,7 +103,15 @@ test('the benchmark harness runs every benchmark in --quick mode and its correct
     const { growth } = results;
     expect(growth.stored.transactions).toBeGreaterThanOrEqual(results.plan.growth.hot + results.plan.growth.archived);
     expect(growth.stored.requests).toBeGreaterThanOrEqual(results.plan.growth.hot + results.plan.growth.archived);
-    for (const side of [growth.transfers.grown, growth.transfers.empty]) expect(side.calls).toBeGreaterThan(0);
+    for (const side of [growth.transfers.grown, growth.transfers.empty]) {
+      expect(side.calls).toBeGreaterThan(0);
+      // Each round says what PostgreSQL's checkpoints did meanwhile: what its full-page images depend on.
+      for (const wal of side.wal) {
+        expect(wal.checkpoints).toBeGreaterThanOrEqual(wal.checkpointsForWalSize);
+        expect(wal.checkpointsForWalSize).toBeGreaterThanOrEqual(0);
+        expect(wal.maxWalSize).toMatch(/^\d+[kMGT]?B$/);
+      }
+    }
     expect(growth.report.rowsInWindow).toBeGreaterThanOrEqual(results.plan.growth.hot);
     expect(growth.report.stream.rows).toBe(growth.report.rowsInWindow);
     expect(growth.report.stream.anchor.rows).toBe(growth.report.stream.rows);
