@@ -228,6 +228,17 @@ const environmentOf = (name: string) =>
     Object.entries(resolved.services[name]!.environment ?? {}).map(([key, value]) => [key, String(value)]),
   );
 
+it("runs PostgreSQL with the ledger's settings, each one docs/operations.md explains", () => {
+  const command = compose.services.postgres!.command as string[];
+  expect(command[0]).toBe('postgres');
+  const settings = command.slice(1).filter((part) => part !== '-c');
+  expect(command.slice(1).filter((part) => part === '-c')).toHaveLength(settings.length);
+  // Measured on the ledger's write path (docs/benchmarks.md): set here, and said there, together.
+  expect(settings).toEqual(['max_wal_size=8GB', 'random_page_cost=1.1']);
+  const operations = readFileSync(join(ROOT, 'docs/operations.md'), 'utf8');
+  for (const setting of settings) expect(operations).toContain(`\`${setting.replace('=', ' = ')}\``);
+});
+
 describe('secrets', () => {
   const raw = readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8');
 
