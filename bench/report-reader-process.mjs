@@ -17,7 +17,7 @@ import { timestampOfDate } from '@alfabet/service-kit/timestamps';
 import { readReport } from './h2-report-reader.mjs';
 
 /**
- * spec: { address, startTimeMs, pageSize, deadlineMs, client: 'counted' | 'decoded' }
+ * spec: { address, startTimeMs, endTimeMs?, pageSize, deadlineMs, client: 'counted' | 'decoded' }
  * - counted: bench/h2-report-reader.mjs, each page's rows counted, not decoded;
  * - decoded: the generated grpc-js client, every row decoded.
  * Resolves the child's answer; rejects with its error output if it fails.
@@ -48,7 +48,7 @@ function requestOf(spec) {
     page: 0,
     accountId: '',
     startTime: timestampOfDate(new Date(spec.startTimeMs)),
-    endTime: undefined,
+    endTime: spec.endTimeMs === undefined ? undefined : timestampOfDate(new Date(spec.endTimeMs)),
   };
 }
 
