@@ -8,7 +8,7 @@
 // the benchmarks before had left on its heap, its timers and pipes. After a
 // full run the lean reader cost 1.38 µs a row over the grown ledger, against
 // 0.22–0.56 when the report ran alone, on the same two cores as the service it
-// measures (docs/benchmarks.md, "The stream's reader in a process of its own").
+// measures (docs/benchmarks.md, "A process of its own for the stream's reader").
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { credentials } from '@grpc/grpc-js';
