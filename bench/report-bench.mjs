@@ -16,7 +16,7 @@ import { summarize, round, ratio } from './stats.mjs';
 const WINDOW_MS = 5 * 86_400_000;
 
 /** Time from the call to the first page message (then the stream is cancelled). */
-function firstPage(client, request) {
+export function firstPage(client, request) {
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
     const stream = client.listTransactions(request, { deadline: Date.now() + 30_000 });
@@ -32,9 +32,16 @@ function firstPage(client, request) {
 }
 
 /** The listing request without its window and page size. */
-const BASE_REQUEST = { pageSize: 0, pageToken: '', snapshotToken: '', page: 0, accountId: '', endTime: undefined };
+export const BASE_REQUEST = {
+  pageSize: 0,
+  pageToken: '',
+  snapshotToken: '',
+  page: 0,
+  accountId: '',
+  endTime: undefined,
+};
 /** The start of the listed window: the report's 5 days less 30 s (the COPY anchor uses the same bound). */
-const windowStart = () => new Date(Date.now() - WINDOW_MS + 30_000);
+export const windowStart = () => new Date(Date.now() - WINDOW_MS + 30_000);
 
 export async function reportBenchmark({ address, databaseUrl, pid, listings, say }) {
   const client = new AccountsServiceClient(address, credentials.createInsecure(), {
