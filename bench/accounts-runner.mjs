@@ -98,6 +98,9 @@ export async function runLoad(spec, dir) {
 /** The database name of a postgres:// URL. */
 export const databaseOf = (databaseUrl) => new URL(databaseUrl).pathname.slice(1);
 
+/** The URL of database `name` on this machine's PostgreSQL (127.0.0.1:5432, trust auth, user postgres). */
+export const databaseUrlOf = (name) => `postgres://postgres@127.0.0.1:5432/${name}`;
+
 /** Drops a database (and its connections), if it exists. */
 export async function dropDatabase(name) {
   await run('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-qc', `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`]);

@@ -36,7 +36,7 @@ import {
   sampleMemory,
   userCpuSeconds,
 } from './processes.mjs';
-import { accountsFile, fundedAccounts, runLoad, startAccountsManager } from './accounts-runner.mjs';
+import { accountsFile, databaseUrlOf, fundedAccounts, runLoad, startAccountsManager } from './accounts-runner.mjs';
 import { growthBenchmark } from './growth-bench.mjs';
 import { assertLoadClient, DEFAULT_LOAD_CLIENT } from './ledger-clients.mjs';
 import { ensureReportData } from './report-data.mjs';
@@ -149,7 +149,7 @@ const DB = {
   empty: `alfabet_accounts_bench_empty${suffix}`,
 };
 const PGBENCH_SCALE = options.quick ? 1 : 10;
-const dbUrl = (name) => `postgres://postgres@127.0.0.1:5432/${name}`;
+const dbUrl = databaseUrlOf;
 const say = (text) => console.log(`[bench] ${text}`);
 
 async function main() {

@@ -18,7 +18,14 @@ import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { accountsFile, dropDatabase, fundedAccounts, runLoad, startAccountsManager } from './accounts-runner.mjs';
+import {
+  accountsFile,
+  databaseUrlOf,
+  dropDatabase,
+  fundedAccounts,
+  runLoad,
+  startAccountsManager,
+} from './accounts-runner.mjs';
 import { freePort } from './ports.mjs';
 import { describeCpuPerCall, rssMiB, sampleMemory } from './processes.mjs';
 
@@ -111,7 +118,7 @@ async function start(build, work) {
   );
   build.client = own('build-client')[0]; // none: load.mjs's default
   if (options.heap) env.ACCOUNTS_METRICS_ADDR = `127.0.0.1:${(build.metricsPort = await freePort())}`;
-  const databaseUrl = `postgres://postgres@127.0.0.1:5432/${build.db}`;
+  const databaseUrl = databaseUrlOf(build.db);
   build.server = await startAccountsManager({
     databaseUrl,
     root: build.root,

@@ -9,12 +9,15 @@
 // full run the lean reader cost 1.38 µs a row over the grown ledger, against
 // 0.22–0.56 when the report ran alone, on the same two cores as the service it
 // measures (docs/benchmarks.md, "A process of its own for the stream's reader").
-import { spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { credentials } from '@grpc/grpc-js';
 import { AccountsServiceClient } from '@alfabet/proto/accounts/v1';
 import { timestampOfDate } from '@alfabet/service-kit/timestamps';
 import { readReport } from './h2-report-reader.mjs';
+
+const run = promisify(execFile);
 
 /**
  * spec: { address, startTimeMs, endTimeMs?, pageSize, deadlineMs, client: 'counted' | 'decoded' }
@@ -22,21 +25,13 @@ import { readReport } from './h2-report-reader.mjs';
  * - decoded: the generated grpc-js client, every row decoded.
  * Resolves the child's answer; rejects with its error output if it fails.
  */
-export function readReportInProcess(spec) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [fileURLToPath(import.meta.url), JSON.stringify(spec)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (chunk) => (out += chunk));
-    child.stderr.on('data', (chunk) => (err += chunk));
-    child.once('error', reject);
-    child.once('exit', (code) => {
-      if (code !== 0) return reject(new Error(`the report reader exited ${code}: ${err.trim()}`));
-      resolve(JSON.parse(out.trim().split('\n').pop()));
-    });
-  });
+export async function readReportInProcess(spec) {
+  const { stdout } = await run(process.execPath, [fileURLToPath(import.meta.url), JSON.stringify(spec)]).catch(
+    (error) => {
+      throw new Error(`the report reader exited ${error.code}: ${String(error.stderr).trim()}`);
+    },
+  );
+  return JSON.parse(stdout.trim().split('\n').pop());
 }
 
 /** The listing the spec asks for, as the request message. */

@@ -22,7 +22,7 @@ import pg from 'pg';
 import { AccountsServiceClient } from '@alfabet/proto/accounts/v1';
 import { timestampOfDate } from '@alfabet/service-kit/timestamps';
 import { maintainReportCounts } from '../accounts-manager/dist/src/db/report-counts.sql.js';
-import { accountsFile, fundedAccounts, runLoad, startAccountsManager } from './accounts-runner.mjs';
+import { accountsFile, databaseUrlOf, fundedAccounts, runLoad, startAccountsManager } from './accounts-runner.mjs';
 import { BASE_REQUEST, firstPage, windowStart } from './report-bench.mjs';
 import { ensureReportData } from './report-data.mjs';
 import { summarize } from './stats.mjs';
@@ -40,7 +40,7 @@ const { values: options } = parseArgs({
 const ACCOUNTS = 10_000;
 const WINDOW_MS = 5 * 86_400_000;
 const say = (text) => console.log(`[report-under-load] ${text}`);
-const databaseUrl = `postgres://postgres@127.0.0.1:5432/alfabet_accounts_bench_reportload${options['db-suffix']}`;
+const databaseUrl = databaseUrlOf(`alfabet_accounts_bench_reportload${options['db-suffix']}`);
 
 /** The window's rows, and those of them in no sealed minute, in one snapshot. */
 async function windowRows(db) {

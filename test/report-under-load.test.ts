@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { dropDatabase } from '../bench/accounts-runner.mjs';
 
 /**
  * bench/report-under-load.mjs, briefly: it seeds its ledger, samples first
@@ -53,6 +54,5 @@ test('samples the first page before, under and after a load of transfers', async
 }, 120_000);
 
 afterAll(async () => {
-  const database = `alfabet_accounts_bench_reportload${process.env.ALFABET_TEST_DB_SUFFIX ?? ''}_underload`;
-  await run('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-qc', `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`]);
+  await dropDatabase(`alfabet_accounts_bench_reportload${process.env.ALFABET_TEST_DB_SUFFIX ?? ''}_underload`);
 });
