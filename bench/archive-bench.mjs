@@ -117,8 +117,13 @@ async function seedDay(databaseUrl, rows) {
       `UPDATE accounts SET balance = balance - (SELECT sum(amount) FROM ${partition}) WHERE account_id = $1`,
       [BANK],
     );
-    // History written directly: no sealed minute count may describe the day (report-counts.sql.ts).
+    // History attached past the trigger: the day's minutes are counted again from its rows (report-live-counts.sql.ts).
     await db.query(`DELETE FROM report_counts WHERE bucket_start >= ${from} AND bucket_start < '${next} 00:00:00+00'`);
+    await db.query(
+      `WITH dropped AS (DELETE FROM report_live_counts WHERE bucket_start >= ${from} AND bucket_start < '${next} 00:00:00+00')
+       INSERT INTO report_live_counts (bucket_start, xact_id, row_count)
+       SELECT date_trunc('minute', create_time), pg_current_xact_id(), count(*) FROM ${partition} GROUP BY 1`,
+    );
     await db.query('COMMIT');
     await db.query(`ANALYZE ${partition}`);
     return { day, next, partition, seconds: round((Date.now() - started) / 1000, 1) };

@@ -13,6 +13,7 @@ import { accountsService } from './grpc/accounts-service.js';
 import { groupCommits } from './ledger/group-posting.js';
 import { ACCOUNTS_SERVICE_DEFINITION, listTransactions } from './grpc/list-transactions.js';
 import { maintainReportCounts, REPORT_COUNTS_INTERVAL_MS } from './db/report-counts.sql.js';
+import { compactLiveCounts, COMPACT_INTERVAL_MS } from './db/report-live-counts.sql.js';
 import { ReportIssuer } from './db/report-horizon.sql.js';
 import { START_TIME_GRACE_MS } from './reports/report-request.js';
 import { ReportTokens } from './reports/report-tokens.js';
@@ -130,10 +131,11 @@ async function startMaintenance(pool: pg.Pool, config: AccountsConfig, log: Logg
   }, PARTITION_MAINTENANCE_INTERVAL_MS);
   partitions.unref();
   const counts = maintainReportCountsPeriodically(pool, config, log);
+  const compaction = runPeriodically(compactLiveCountsQuietly(pool, log), COMPACT_INTERVAL_MS);
   return {
-    stop() {
+    async stop() {
       clearInterval(partitions);
-      return counts.stop();
+      await Promise.all([counts.stop(), compaction.stop()]);
     },
   };
 }
@@ -149,15 +151,39 @@ function maintainReportCountsPeriodically(pool: pg.Pool, config: AccountsConfig,
         if (marked + sealed > 0) log.debug({ marked, sealed }, 'report minute counts');
       })
       .catch((error: unknown) => log.error({ err: error }, 'report count maintenance failed'));
-  let countsRun = maintainCounts();
+  return runPeriodically(maintainCounts, REPORT_COUNTS_INTERVAL_MS);
+}
+
+/**
+ * One compaction of the live counts (db/report-live-counts.sql.ts), every second: a failure is
+ * logged when it starts, then once a minute while it lasts, and the recovery once — not 60 lines a minute.
+ */
+function compactLiveCountsQuietly(pool: pg.Pool, log: Logger): () => Promise<void> {
+  let failures = 0;
+  return () =>
+    compactLiveCounts(pool).then(
+      (compaction) => {
+        if (failures > 0) log.info({ failures }, 'report live count compaction recovered');
+        failures = 0;
+        if (compaction?.vacuumed) log.debug(compaction, 'report live counts compacted and vacuumed');
+      },
+      (error: unknown) => {
+        if (failures++ % 60 === 0) log.error({ err: error, failures }, 'report live count compaction failed');
+      },
+    );
+}
+
+/** Runs `run` now and then every `intervalMs`, one run at a time; stop() waits for the run in flight. */
+function runPeriodically(run: () => Promise<void>, intervalMs: number): Maintenance {
+  let running = run();
   const timer = setInterval(() => {
-    countsRun = countsRun.then(maintainCounts);
-  }, REPORT_COUNTS_INTERVAL_MS);
+    running = running.then(run);
+  }, intervalMs);
   timer.unref();
   return {
     stop() {
       clearInterval(timer);
-      return countsRun;
+      return running;
     },
   };
 }

@@ -3,6 +3,8 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { verifyLedger } from '../src/db/ledger-verify.sql.js';
+import { verifyReportCounts } from '../src/db/report-counts-verify.sql.js';
+import { maintainReportCounts } from '../src/db/report-counts.sql.js';
 import { BANK_ACCOUNT_ID } from '../src/ledger/system-accounts.js';
 import { dropTestDatabase, TEST_DATABASES, testDatabaseUrl } from '../../test-support/test-databases.js';
 import { ledgerApi, startTestLedger, type TestLedger } from './support/ledger-harness.js';
@@ -59,6 +61,7 @@ it('passes on a ledger that moved money every way, and says what it checked', as
 
   const cli = await runCli();
   expect(cli.output).toMatch(/sum of all balances .* = 0/);
+  expect(cli.output).toMatch(/ok {3}the report's minute counts equal their rows \(\d+ minutes, 0 differ\)/);
   expect(cli.output).toContain('ledger OK');
   expect(cli.code).toBe(0);
 });
@@ -98,3 +101,25 @@ it('fails, naming the bank, when one of its balance shards is changed by hand, e
   expect(cli.code).toBe(1);
   expect(cli.output).toContain(BANK_ACCOUNT_ID);
 });
+
+it("fails, naming the minute, when the report's count of a minute no longer matches its rows", async () => {
+  // Minutes are checked from the first sealed one on: the service seals the window's empty minutes at
+  // start, unless a transaction open elsewhere in the cluster holds that back a while.
+  for (const deadline = Date.now() + 30_000; ; ) {
+    await maintainReportCounts(pool, new Date(Date.now() - 6 * 24 * 3_600_000));
+    if ((await verifyReportCounts(pool)).minutesChecked > 0) break;
+    expect(Date.now()).toBeLessThan(deadline);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  const {
+    rows: [latest],
+  } = await pool.query<{ bucket_start: Date }>('SELECT max(bucket_start) AS bucket_start FROM report_live_counts');
+  await pool.query('UPDATE report_live_counts SET row_count = row_count + 2 WHERE bucket_start = $1', [
+    latest!.bucket_start,
+  ]);
+
+  const cli = await runCli();
+  expect(cli.code).toBe(1);
+  expect(cli.output).toMatch(/FAIL the report's minute counts equal their rows \(\d+ minutes, 1 differ\)/);
+  expect(cli.output).toContain(`minute ${latest!.bucket_start.toISOString()}: `);
+}, 40_000);

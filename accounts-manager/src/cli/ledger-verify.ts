@@ -5,6 +5,7 @@
 import pg from 'pg';
 import { loadAccountsConfig } from '../config.js';
 import { verifyLedger } from '../db/ledger-verify.sql.js';
+import { verifyReportCounts } from '../db/report-counts-verify.sql.js';
 
 const config = loadAccountsConfig();
 const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 1 });
@@ -26,8 +27,17 @@ try {
     console.log(`     account ${m.accountId}: balance ${m.balanceMinor}, legs sum ${m.legsSumMinor}`);
   }
   line(result.negativeAccounts.length === 0, `no customer balance below zero (${result.negativeAccounts.length} are)`);
-  console.log(result.ok ? 'ledger OK' : 'ledger INVALID');
-  process.exitCode = result.ok ? 0 : 1;
+  const counts = await verifyReportCounts(pool);
+  line(
+    counts.miscounted.length === 0,
+    `the report's minute counts equal their rows (${counts.minutesChecked} minutes, ${counts.miscounted.length} differ)`,
+  );
+  for (const m of counts.miscounted.slice(0, 20)) {
+    console.log(`     minute ${m.bucketStart.toISOString()}: ${m.rows} rows, counted ${m.counted}`);
+  }
+  const ok = result.ok && counts.miscounted.length === 0;
+  console.log(ok ? 'ledger OK' : 'ledger INVALID');
+  process.exitCode = ok ? 0 : 1;
 } catch (error) {
   console.error(`ledger:verify could not run: ${(error as Error).message}`);
   process.exitCode = 2;

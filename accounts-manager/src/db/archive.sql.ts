@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { REPORT_COUNTS_LOCK_KEY } from './report-live-counts.sql.js';
 
 /**
  * Moving old daily partitions to cold storage. Raw SQL, on purpose: it is DDL
@@ -9,7 +10,7 @@ import type pg from 'pg';
  * A partition whose whole day ended before the cutoff moves from
  * `transactions` to `archive.transactions` in ONE database transaction:
  * DETACH PARTITION (without CONCURRENTLY, which is transactional), SET SCHEMA,
- * ATTACH PARTITION, and forgetting its minutes' sealed counts. Every other
+ * ATTACH PARTITION, and forgetting its minutes' sealed and live counts. Every other
  * session sees the day either hot or archived, never in between, so
  * ledger:verify, GetTransaction (by id and request id) and idempotent replays,
  * which read `ledger_transactions_all` (both tables), always find its rows; a
@@ -148,6 +149,8 @@ async function moveToArchive(
   await proveDayBounds(client, table, day);
   await step('prepared');
   const moved = await withLock(client, async () => {
+    // Taken before any table lock: compaction, which holds it, never waits for the tables (report-live-counts.sql.ts).
+    await client.query('SELECT pg_advisory_xact_lock($1)', [REPORT_COUNTS_LOCK_KEY]);
     const cutoff = await options.recheckCutoff?.(client);
     if (cutoff && new Date(`${nextDay(day)}T00:00:00Z`) > cutoff) return false;
     if (row.attached) await client.query(`ALTER TABLE public.transactions DETACH PARTITION ${table}`);
@@ -156,9 +159,10 @@ async function moveToArchive(
     await client.query(
       `ALTER TABLE archive.transactions ATTACH PARTITION archive.${quoteIdent(row.name)} ${bounds(day)}`,
     );
-    // Its minutes' sealed counts described hot rows; the day is no longer hot.
+    // Its minutes' sealed and live counts described hot rows; the day is no longer hot.
     await client.query(
-      `DELETE FROM report_counts WHERE bucket_start >= $1::timestamptz AND bucket_start < $2::timestamptz`,
+      `WITH sealed AS (DELETE FROM report_counts WHERE bucket_start >= $1::timestamptz AND bucket_start < $2::timestamptz)
+       DELETE FROM report_live_counts WHERE bucket_start >= $1::timestamptz AND bucket_start < $2::timestamptz`,
       [`${day} 00:00:00+00`, `${nextDay(day)} 00:00:00+00`],
     );
     await step('attached');

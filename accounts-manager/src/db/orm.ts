@@ -11,6 +11,7 @@ import {
 import { AccountSchema } from './entities/account.entity.js';
 import { ArchivedTransactionSchema, TransactionSchema } from './entities/transaction.entity.js';
 import { ReportCountSchema } from './entities/report-count.entity.js';
+import { ReportLiveCountSchema } from './entities/report-live-count.entity.js';
 import { TransactionRequestSchema } from './entities/transaction-request.entity.js';
 import { ReportTokenIssuerSchema } from './entities/report-token-issuer.entity.js';
 import { DroppedDaySchema, OpeningBalanceSchema } from './entities/retention.entity.js';
@@ -33,6 +34,7 @@ import { Migration20261209000000_batch_answers_unreplayed } from './migrations/M
 import { Migration20261210000000_batch_answers_linear } from './migrations/Migration20261210000000_batch_answers_linear.js';
 import { Migration20261211000000_batch_rows_before_locks } from './migrations/Migration20261211000000_batch_rows_before_locks.js';
 import { Migration20261212000000_report_pages_binary } from './migrations/Migration20261212000000_report_pages_binary.js';
+import { Migration20261213000000_report_live_counts } from './migrations/Migration20261213000000_report_live_counts.js';
 
 export type LedgerOrm = MikroORM;
 export type { OrmOptions };
@@ -45,6 +47,7 @@ export const LEDGER_SCHEMA: OrmSchema = {
     ArchivedTransactionSchema,
     TransactionRequestSchema,
     ReportCountSchema,
+    ReportLiveCountSchema,
     ReportTokenIssuerSchema,
     OpeningBalanceSchema,
     DroppedDaySchema,
@@ -69,6 +72,7 @@ export const LEDGER_SCHEMA: OrmSchema = {
     Migration20261210000000_batch_answers_linear,
     Migration20261211000000_batch_rows_before_locks,
     Migration20261212000000_report_pages_binary,
+    Migration20261213000000_report_live_counts,
   ],
   migrationLockKey: 7_242_001,
   // Every transaction ever recorded, hot or archived (Migration20261126000000_archive).

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { recountLiveCounts, REPORT_COUNTS_LOCK_KEY, vacuumWhenDead } from './report-live-counts.sql.js';
 
 /**
  * Exact report totals without counting millions of rows. Raw SQL, on purpose:
@@ -11,10 +12,9 @@ import type pg from 'pg';
  * A listing's first page carries total_size: the rows of its window that its
  * snapshot sees. Counting them row by row costs ~150 ms per million. Instead,
  * each finished minute of transactions is counted once and "sealed", and a
- * listing adds up the sealed minutes inside its window plus a row count of the
- * edges (the partial first minute and the minutes not sealed yet: the mark
- * delay and a minute or two — by the hour, as until 2026-11-26, that was up to
- * an hour's rows, 18 million at 5 000 transfers a second).
+ * listing adds up the sealed minutes inside its window, the live counts of the
+ * minutes not sealed yet (report-live-counts.sql.ts: kept by the transactions
+ * that write the rows) and a row count of the two partial minutes at its edges.
  *
  * Why a sealed count is exact for every later snapshot: ledger_post() gives a
  * row create_time = clock_timestamp() only after its transaction holds an xid.
@@ -30,10 +30,11 @@ import type pg from 'pg';
  * xid marks are xids of the cluster that took them: when the ledger begins a
  * new epoch on another cluster (a restore, ledger-epochs.sql.ts) the unsealed
  * marks are dropped and taken again there; sealed counts stay, every row they
- * counted having come along.
+ * counted having come along (and so do the live counts, restored with their rows).
  *
- * The contract this rests on: transaction rows are written by ledger_post()
- * only. Code that writes history directly (tests, the benchmark's seed) calls
+ * The contract this rests on: transaction rows are written by INSERT (the
+ * trigger counts them live). Code that writes history otherwise (ATTACH
+ * PARTITION in the benchmark's seed, a DELETE in a test) calls
  * forgetReportCounts() afterwards.
  */
 export const REPORT_COUNTS_INTERVAL_MS = 60_000;
@@ -48,7 +49,14 @@ export interface ReportCountsMaintenance {
   vacuumed: boolean;
 }
 
-/** Dead rows of report_counts that make maintenance vacuum it: about an hour of sealing. */
+/**
+ * Dead rows of report_counts that make maintenance vacuum it: about an hour of sealing.
+ * Every minute of report_counts is written twice (marked, then sealed), which
+ * leaves a dead row behind, and every first page sums the window's 7 200
+ * minutes: among as many dead rows that sum took 3.4–6.8 ms, after a VACUUM
+ * 0.9–1.1 ms (the benchmark's ledger, one row per minute of 5 days) — a table
+ * of some 60 pages, milliseconds to vacuum.
+ */
 export const VACUUM_AFTER_DEAD_ROWS = 60;
 
 /** Marks minutes that ended since `oldest`, seals the marked ones whose writers have all finished, forgets older ones. */
@@ -69,31 +77,33 @@ export async function maintainReportCounts(pool: pg.Pool, oldest: Date): Promise
             sealed_at = clock_timestamp()
       WHERE c.row_count IS NULL AND c.xid_mark < pg_snapshot_xmin(pg_current_snapshot())`,
   );
-  await pool.query(`DELETE FROM report_counts WHERE bucket_start < $1::timestamptz - interval '1 day'`, [oldest]);
-  const vacuumed = await vacuumWhenDead(pool);
+  // Old sealed counts and old live counts go together: a minute below the first sealed one is counted row by row.
+  await pool.query(
+    `WITH sealed AS (DELETE FROM report_counts WHERE bucket_start < $1::timestamptz - interval '1 day')
+     DELETE FROM report_live_counts WHERE bucket_start < $1::timestamptz - interval '1 day'`,
+    [oldest],
+  );
+  const vacuumed = await vacuumWhenDead(pool, 'report_counts', VACUUM_AFTER_DEAD_ROWS);
   return { marked: marked.rowCount ?? 0, sealed: sealed.rowCount ?? 0, vacuumed };
 }
 
 /**
- * Every minute of report_counts is written twice (marked, then sealed), which
- * leaves a dead row behind, and every first page sums the window's 7 200
- * minutes: among as many dead rows that sum took 3.4–6.8 ms, after a VACUUM
- * 0.9–1.1 ms (the benchmark's ledger, one row per minute of 5 days). So
- * maintenance vacuums the table itself once VACUUM_AFTER_DEAD_ROWS are dead,
- * whatever the server's autovacuum is set to: a table of some 60 pages,
- * milliseconds. (PostgreSQL's statistics lag by up to a second: the rows
- * sealed just now count at the next run.)
+ * For whoever wrote rows past the trigger (see above): every mark and sealed
+ * count goes (they are taken again) and each minute's live count is counted
+ * again from its rows. Under REPORT_COUNTS_LOCK_KEY, in a transaction of its
+ * own on `db` (a pool's connection, or a client not in a transaction).
  */
-async function vacuumWhenDead(pool: pg.Pool): Promise<boolean> {
-  const { rows } = await pool.query<{ dead: string }>(
-    `SELECT n_dead_tup AS dead FROM pg_stat_user_tables WHERE relid = 'report_counts'::regclass`,
-  );
-  if (Number(rows[0]?.dead ?? 0) < VACUUM_AFTER_DEAD_ROWS) return false;
-  await pool.query('VACUUM (ANALYZE) report_counts');
-  return true;
-}
-
-/** Drops every mark and count (they are taken again): for whoever wrote rows into the past directly. */
-export async function forgetReportCounts(pool: pg.Pool | pg.PoolClient): Promise<void> {
-  await pool.query('DELETE FROM report_counts');
+export async function forgetReportCounts(db: pg.Pool | pg.ClientBase): Promise<void> {
+  const client = 'totalCount' in db ? await db.connect() : db;
+  try {
+    await client.query('BEGIN');
+    await client.query('SELECT pg_advisory_xact_lock($1)', [REPORT_COUNTS_LOCK_KEY]);
+    await recountLiveCounts(client);
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    if (client !== db) (client as pg.PoolClient).release();
+  }
 }

@@ -62,11 +62,13 @@ export interface TakenSnapshot {
 
 /**
  * Takes the snapshot of a new listing and counts its rows, in one statement
- * (so both see the same snapshot). An account filter naming no account
- * gives null (checked in the same statement; the caller answers NOT_FOUND). Without an account filter the count adds
- * the sealed minutes inside the window (see report-counts.sql.ts) — used only as
- * one unbroken run of minutes — to a row count of the two edges around them;
- * without sealed minutes the run is empty and everything is counted.
+ * (so everything is read in the same snapshot). An account filter naming no
+ * account gives null (checked in the same statement; the caller answers
+ * NOT_FOUND). Without an account filter the window's whole minutes from the
+ * first sealed one on are counted by the minute — a sealed count, else the
+ * minute's live counts (report-live-counts.sql.ts says why either is exact) —
+ * and only the partial minutes at the window's edges, and any minutes before
+ * the first sealed one, row by row.
  */
 export async function takeSnapshot(pool: pg.Pool, filter: ReportFilter): Promise<TakenSnapshot | null> {
   const result = await pool.query<{
@@ -87,34 +89,42 @@ export async function takeSnapshot(pool: pg.Pool, filter: ReportFilter): Promise
              FROM s`,
           values: [...windowValues(filter), filter.accountId],
         }
-      : {
-          name: 'report_snapshot',
-          text: `WITH s AS (${SNAPSHOT_NOW}),
-             sealed AS (
-               SELECT min(bucket_start) AS first_bucket, max(bucket_start) + ${BUCKET} AS end_bucket,
-                      coalesce(sum(row_count), 0) AS total, count(*) AS buckets
-               FROM report_counts
-               WHERE row_count IS NOT NULL AND bucket_start >= $1::timestamptz AND bucket_start + ${BUCKET} <= $2::timestamptz),
-             run AS (
-               SELECT CASE WHEN unbroken THEN first_bucket ELSE $2::timestamptz END AS run_start,
-                      CASE WHEN unbroken THEN end_bucket ELSE $2::timestamptz END AS run_end,
-                      CASE WHEN unbroken THEN total ELSE 0 END AS run_total
-               FROM (SELECT *, buckets > 0 AND end_bucket - first_bucket = buckets * ${BUCKET} AS unbroken FROM sealed) x)
-             SELECT s.snapshot::text AS snapshot, s.epoch, s.cluster,
-                    run.run_total
-                    + (SELECT count(*) FROM transactions t WHERE t.create_time >= $1::timestamptz AND t.create_time < run.run_start
-                         AND ${visibleIn('s.snapshot', 's.epoch')})
-                    + (SELECT count(*) FROM transactions t WHERE t.create_time >= run.run_end AND t.create_time < $2::timestamptz
-                         AND ${visibleIn('s.snapshot', 's.epoch')}) AS total,
-                    true AS account_found
-             FROM s, run`,
-          values: windowValues(filter),
-        },
+      : { name: 'report_snapshot_counted', text: COUNTED_SNAPSHOT, values: windowValues(filter) },
   );
   const row = result.rows[0]!;
   if (!row.account_found) return null;
   return { snapshot: row.snapshot, epoch: row.epoch, cluster: row.cluster, totalSize: BigInt(row.total) };
 }
+
+/** A minute with a sealed count: its live counts (if compaction has not dropped them yet) are not added. */
+const SEALED = (bucket: string) =>
+  `EXISTS (SELECT 1 FROM report_counts c WHERE c.bucket_start = ${bucket} AND c.row_count IS NOT NULL)`;
+
+/**
+ * The snapshot and total of a listing of every account's rows in [$1, $2).
+ * [lo, hi) are the whole minutes counted by the minute: from the later of the
+ * window's first whole minute and the first sealed minute, up to the start of
+ * the window's last partial minute (lo = hi when there are none: all counted
+ * row by row). Rows before lo and from hi on are counted one by one.
+ */
+const COUNTED_SNAPSHOT = `WITH s AS (${SNAPSHOT_NOW}),
+  edges AS (
+    SELECT date_trunc('minute', $1::timestamptz)
+             + CASE WHEN date_trunc('minute', $1::timestamptz) = $1::timestamptz THEN interval '0' ELSE ${BUCKET} END AS first_whole,
+           (SELECT min(bucket_start) FROM report_counts WHERE row_count IS NOT NULL) AS first_sealed,
+           date_trunc('minute', $2::timestamptz) AS hi),
+  m AS (SELECT least(greatest(first_whole, coalesce(first_sealed, hi)), hi) AS lo, hi FROM edges)
+  SELECT s.snapshot::text AS snapshot, s.epoch, s.cluster,
+         (SELECT coalesce(sum(c.row_count), 0) FROM report_counts c
+          WHERE c.row_count IS NOT NULL AND c.bucket_start >= m.lo AND c.bucket_start < m.hi)
+         + (SELECT coalesce(sum(l.row_count), 0) FROM report_live_counts l
+            WHERE l.bucket_start >= m.lo AND l.bucket_start < m.hi AND NOT ${SEALED('l.bucket_start')})
+         + (SELECT count(*) FROM transactions t WHERE t.create_time >= $1::timestamptz AND t.create_time < m.lo
+              AND ${visibleIn('s.snapshot', 's.epoch')})
+         + (SELECT count(*) FROM transactions t WHERE t.create_time >= greatest(m.hi, $1::timestamptz)
+              AND t.create_time < $2::timestamptz AND ${visibleIn('s.snapshot', 's.epoch')}) AS total,
+         true AS account_found
+  FROM s, m`;
 
 /**
  * The columns report_page() and report_account_page() return, in order

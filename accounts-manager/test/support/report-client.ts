@@ -73,7 +73,7 @@ export async function seedFailedTransfers(pool: pg.Pool, from: string, to: strin
      FROM unnest($1::uuid[]) WITH ORDINALITY AS u(id, ordinality)`,
     [ids, from, to],
   );
-  // Rows written into past hours directly, not by ledger_post(): their hours' counts are taken again.
+  // Rows written into past minutes, some maybe sealed already (their sealed counts would miss them): counted again.
   await forgetReportCounts(pool);
   const ordered = await pool.query<{ transaction_id: string }>(
     'SELECT transaction_id FROM transactions WHERE transaction_id = ANY($1::uuid[]) ORDER BY create_time DESC, transaction_id DESC',
