@@ -2,6 +2,7 @@ import { credentials, status, type ServiceError } from '@grpc/grpc-js';
 import { AccountsServiceClient, Direction, type Transaction } from '@alfabet/proto/accounts/v1';
 import pg from 'pg';
 import { verifyLedger } from '../src/db/ledger-verify.sql.js';
+import { verifyReportCounts } from '../src/db/report-counts-verify.sql.js';
 import { BANK_ACCOUNT_ID } from '../src/ledger/system-accounts.js';
 import { freePort } from '../../test-support/temporal-dev-server.js';
 import { startPrivatePostgres, type PrivatePostgres } from '../../test-support/private-postgres.js';
@@ -243,6 +244,8 @@ async function interleaveAndReplay(groupCommit: boolean): Promise<void> {
   expect(replay.outcomes.insufficient_funds).toBeGreaterThan(0);
   expect(sent.some((s) => s.error?.code === status.ALREADY_EXISTS)).toBe(true);
   expect(await verifyLedger(db)).toMatchObject({ ok: true, balanceSumMinor: 0n, mismatchedAccounts: [] });
+  // And the report's counts: every minute's rows equal its sealed or live count (report-live-counts.sql.ts).
+  expect(await verifyReportCounts(db)).toMatchObject({ miscounted: [] });
   // With the group commit on, lone transfers really were posted together: some database transaction holds several.
   if (groupCommit) {
     console.log(

@@ -32,9 +32,10 @@ import { recountLiveCounts, REPORT_COUNTS_LOCK_KEY, vacuumWhenDead } from './rep
  * marks are dropped and taken again there; sealed counts stay, every row they
  * counted having come along (and so do the live counts, restored with their rows).
  *
- * The contract this rests on: transaction rows are written by INSERT (the
- * trigger counts them live). Code that writes history otherwise (ATTACH
- * PARTITION in the benchmark's seed, a DELETE in a test) calls
+ * The contract this rests on: transaction rows are written by INSERT (and
+ * the group commit's let-go rows removed by DELETE), which the triggers count
+ * live. Code that writes history otherwise (ATTACH PARTITION in the
+ * benchmark's seed, rows written into a minute already sealed) calls
  * forgetReportCounts() afterwards.
  */
 export const REPORT_COUNTS_INTERVAL_MS = 60_000;

@@ -6,7 +6,7 @@ import type pg from 'pg';
  * SQL, on purpose: an advisory lock, a DELETE … RETURNING folded into an
  * INSERT in one statement, VACUUM — none of it an EntityManager query. The
  * table is described by its entity (entities/report-live-count.entity.ts),
- * the trigger that writes it by its migration
+ * the triggers that write it by their migration
  * (migrations/Migration20261213000000_report_live_counts.ts).
  *
  * Sealed counts (report-counts.sql.ts) cover minutes that ended more than the
@@ -14,20 +14,21 @@ import type pg from 'pg';
  * row: under sustained writes 5–7 minutes of rows, ~1.1 million at 3 238
  * transfers a second, and a first page of p50 330–380 ms (docs/benchmarks.md).
  *
- * Why a live count is exact for any snapshot: the trigger on transactions
- * adds (minute, its xid, rows it inserted) in the transaction that inserts
- * the rows. A snapshot sees that row exactly when it sees those rows: both
- * committed together, or neither. So for a minute without a sealed count, the
+ * Why a live count is exact for any snapshot: the triggers on transactions
+ * add (minute, its xid, rows it inserted less rows it deleted) in the
+ * transaction that inserts or deletes the rows. A snapshot sees that row
+ * exactly when it sees those rows: both committed together, or neither. So for a minute without a sealed count, the
  * live counts a listing's statement sees add up to the rows its snapshot sees.
  *
  * The invariant a listing relies on: from the first sealed minute on, every
  * minute's rows are its sealed count if it has one, else the sum of its live
  * counts. The migration made it true (it counted every unsealed minute once);
- * the trigger keeps it for every INSERT; sealing leaves live counts in place
- * (a listing ignores them once the minute is sealed; compaction drops them);
- * cleanup drops old sealed counts and old live counts together. Rows written
- * any other way (ATTACH PARTITION, a DELETE by hand, rows copied with
- * triggers off) break it: whoever writes them calls forgetReportCounts().
+ * the triggers keep it for every INSERT and DELETE; sealing leaves live
+ * counts in place (a listing ignores them once the minute is sealed;
+ * compaction drops them); cleanup drops old sealed counts and old live counts
+ * together. Rows changed any other way (ATTACH or DETACH PARTITION, an UPDATE
+ * of create_time, TRUNCATE, rows copied with triggers off, a DELETE in a
+ * sealed minute) break it: whoever does that calls forgetReportCounts().
  *
  * Compaction: every posting statement adds a row, thousands a second, so
  * every COMPACT_INTERVAL_MS one accounts-manager folds the committed rows into

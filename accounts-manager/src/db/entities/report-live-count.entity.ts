@@ -1,9 +1,9 @@
 import { defineEntity, p } from '@mikro-orm/postgresql';
 
 /**
- * Rows of one minute of transactions that one database transaction wrote (or
- * that a compaction folded together), kept for the minutes not sealed yet so a
- * report's first page need not count them. Written by the trigger on
+ * Rows of one minute of transactions that one database transaction inserted,
+ * less those it deleted (or what a compaction folded together), kept for the minutes not sealed yet so a
+ * report's first page need not count them. Written by the triggers on
  * transactions (migrations/Migration20261213000000_report_live_counts.ts);
  * why a listing may add them up: src/db/report-live-counts.sql.ts.
  */
@@ -13,6 +13,7 @@ export const ReportLiveCountSchema = defineEntity({
   properties: {
     bucketStart: p.datetime().primary().check("date_trunc('minute', bucket_start) = bucket_start"),
     xactId: p.string().columnType('xid8').primary(),
-    rowCount: p.bigint('bigint').check('row_count >= 0'),
+    /** Rows inserted less rows deleted (negative for a transaction that only deleted). */
+    rowCount: p.bigint('bigint'),
   },
 });
