@@ -8,9 +8,10 @@
 // its finished minutes sealed as the service's timer seals them), its own
 // accounts-manager (whose timer keeps sealing), then Transfer ×callers for
 // `minutes` from a load process. Every `every` seconds, `listings` first pages
-// of the whole window one after another: p50, p99, the rows in the window and
-// how many of them no sealed minute holds (the rows a listing counts one by
-// one: docs/ledger.md, "Counting without counting everything"). One more
+// of the whole window one after another: p50, p99, the rows in the window, how
+// many of them no sealed minute holds (before the live counts, the rows a
+// listing counted one by one: docs/ledger.md, "Counting without counting
+// everything") and the live count rows a listing adds up instead. One more
 // sample once the load has stopped. Prints a line per sample and, last, the
 // samples as JSON.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -42,27 +43,35 @@ const WINDOW_MS = 5 * 86_400_000;
 const say = (text) => console.log(`[report-under-load] ${text}`);
 const databaseUrl = databaseUrlOf(`alfabet_accounts_bench_reportload${options['db-suffix']}`);
 
-/** The window's rows, and those of them in no sealed minute, in one snapshot. */
+/** The window's rows, those of them in no sealed minute, and the live count rows, in one snapshot. */
 async function windowRows(db) {
   const { rows } = await db.query(
     `WITH sealed AS (SELECT coalesce(max(bucket_start) + interval '1 minute', '-infinity') AS sealed_to
                        FROM report_counts WHERE row_count IS NOT NULL)
-     SELECT count(*)::int AS rows, count(*) FILTER (WHERE t.create_time >= sealed.sealed_to)::int AS unsealed
+     SELECT count(*)::int AS rows, count(*) FILTER (WHERE t.create_time >= sealed.sealed_to)::int AS unsealed,
+            (SELECT count(*)::int FROM report_live_counts) AS "liveCountRows"
        FROM transactions t, sealed WHERE t.create_time >= $1`,
     [windowStart()],
   );
   return rows[0];
 }
 
+/**
+ * `listings` first pages after one more that is timed apart (`coldMs`): a
+ * minute apart, the report pool's connections have closed (idle 10 s), so
+ * that one also pays for a new connection and its prepared statements.
+ */
 async function sample(client, db, label, startedAt) {
+  const listing = async () =>
+    (await firstPage(client, { ...BASE_REQUEST, startTime: timestampOfDate(windowStart()) })).ms;
+  const coldMs = Math.round((await listing()) * 100) / 100;
   const times = [];
-  for (let i = 0; i < Number(options.listings); i++)
-    times.push((await firstPage(client, { ...BASE_REQUEST, startTime: timestampOfDate(windowStart()) })).ms);
+  for (let i = 0; i < Number(options.listings); i++) times.push(await listing());
   const { p50Ms, p99Ms } = summarize(times);
   const rows = await windowRows(db);
-  const result = { label, minute: Math.round((Date.now() - startedAt) / 6_000) / 10, p50Ms, p99Ms, ...rows };
+  const result = { label, minute: Math.round((Date.now() - startedAt) / 6_000) / 10, p50Ms, p99Ms, coldMs, ...rows };
   say(
-    `${label} (${result.minute} min): first page p50 ${p50Ms} ms, p99 ${p99Ms} ms; ${rows.rows} rows in the window, ${rows.unsealed} of them in no sealed minute`,
+    `${label} (${result.minute} min): first page p50 ${p50Ms} ms, p99 ${p99Ms} ms (the one after a minute idle: ${coldMs} ms); ${rows.rows} rows in the window, ${rows.unsealed} of them in no sealed minute, ${rows.liveCountRows} live count rows`,
   );
   return result;
 }

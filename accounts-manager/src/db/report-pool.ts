@@ -32,6 +32,10 @@ export function openReportPool(options: OrmOptions, onIdleError: (error: Error) 
   const pool = new pg.Pool({
     connectionString: options.databaseUrl,
     max: reportPoolSize(options.poolSize),
+    // Its connections stay open once made (a handful). Closed after 10 s idle (pg's default), the first
+    // listing after a pause paid 30-38 ms for a new session, its prepared statements and plans, where a
+    // first page takes 4-5 ms under Transfer x8 (bench/report-under-load.mjs: "the one after a minute idle").
+    idleTimeoutMillis: 0,
     statement_timeout: options.statementTimeoutMs,
     options: withSessionSettings(options.databaseUrl, REPORT_SESSION_SETTINGS),
   });
