@@ -286,6 +286,7 @@ describe('a ledger backed up under load and restored into another cluster', () =
     expect(restore.output).toContain(`(the backup's: epoch 1 on cluster`);
     expect(restore.output).toMatch(/ledger epoch 2 begun on cluster \d+ .*snapshot \d+:\d+:[\d,]*\)$/m);
     expect(restore.output).toContain('ledger:verify OK');
+    expect(restore.output).toMatch(/report counts OK: \d+ minutes, 0 differ from their rows/);
     expect(restore.code).toBe(0);
     restoredPool = new pg.Pool({ connectionString: restoredUrl, max: 4 });
     await expectXidsFarBehind();

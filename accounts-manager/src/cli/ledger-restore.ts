@@ -17,6 +17,7 @@ import { loadAccountsConfig, type AccountsConfig } from '../config.js';
 import { ledgerRelationCount } from '../db/backup.sql.js';
 import { enterLedgerEpoch } from '../db/ledger-epochs.sql.js';
 import { verifyLedger } from '../db/ledger-verify.sql.js';
+import { verifyReportCounts } from '../db/report-counts-verify.sql.js';
 import { openDatabase } from '../db/orm.js';
 import { readManifest, type BackupManifest } from './backup-manifest.js';
 import { databaseNameOf, pathFromCaller, runPgTool } from './pg-tools.js';
@@ -58,7 +59,12 @@ async function restore(config: AccountsConfig, directory: string, backup: Backup
         `${verified.transactionsChecked} transactions, sum of balances ${verified.balanceSumMinor}, ` +
         `${verified.mismatchedAccounts.length} mismatched, ${verified.negativeAccounts.length} negative`,
     );
-    return verified.ok;
+    const counts = await verifyReportCounts(pool);
+    console.log(
+      `ledger:restore: report counts ${counts.miscounted.length === 0 ? 'OK' : 'INVALID'}: ` +
+        `${counts.minutesChecked} minutes, ${counts.miscounted.length} differ from their rows`,
+    );
+    return verified.ok && counts.miscounted.length === 0;
   } finally {
     await pool.end();
   }
