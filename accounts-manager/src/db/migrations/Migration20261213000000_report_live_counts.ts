@@ -17,8 +17,8 @@ import { Migration } from '@mikro-orm/migrations';
  * trigger for every way rows are inserted (ledger_post, ledger_post_batch,
  * ledger_post_bank_group, and anything later), not a line in each function.
  * A transition table carries the statement's rows to it: one INSERT per
- * statement, a batch of 100 included. A second one takes deleted rows off the
- * same way: the group commit's lenient ledger_post_batch() inserts every new
+ * statement, a batch of 100 included. A second trigger, on DELETE, runs the
+ * same function and takes deleted rows off the same way: the group commit's lenient ledger_post_batch() inserts every new
  * item's row before it locks the accounts and deletes the row of an item whose
  * account does not exist, in the same transaction (its count nets out on the
  * transaction's own row; another transaction's DELETE leaves a negative one).
@@ -44,28 +44,23 @@ export class Migration20261213000000_report_live_counts extends Migration {
         row_count     bigint NOT NULL,
         PRIMARY KEY (bucket_start, xact_id)
       )`);
+    // One function for both triggers: each names its transition table changed_rows.
     this.addSql(`
       CREATE FUNCTION report_live_count() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN
         INSERT INTO report_live_counts AS l (bucket_start, xact_id, row_count)
-        SELECT date_trunc('minute', r.create_time), pg_current_xact_id(), count(*) FROM new_rows r GROUP BY 1
+        SELECT date_trunc('minute', r.create_time), pg_current_xact_id(),
+               CASE WHEN TG_OP = 'DELETE' THEN -count(*) ELSE count(*) END
+        FROM changed_rows r GROUP BY 1
         ON CONFLICT (bucket_start, xact_id) DO UPDATE SET row_count = l.row_count + excluded.row_count;
         RETURN NULL;
       END $$`);
     this.addSql(`
       CREATE TRIGGER transactions_report_live_count AFTER INSERT ON transactions
-      REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION report_live_count()`);
-    this.addSql(`
-      CREATE FUNCTION report_live_uncount() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN
-        INSERT INTO report_live_counts AS l (bucket_start, xact_id, row_count)
-        SELECT date_trunc('minute', r.create_time), pg_current_xact_id(), -count(*) FROM old_rows r GROUP BY 1
-        ON CONFLICT (bucket_start, xact_id) DO UPDATE SET row_count = l.row_count + excluded.row_count;
-        RETURN NULL;
-      END $$`);
+      REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION report_live_count()`);
     this.addSql(`
       CREATE TRIGGER transactions_report_live_uncount AFTER DELETE ON transactions
-      REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION report_live_uncount()`);
+      REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION report_live_count()`);
     this.addSql(`
       INSERT INTO report_live_counts (bucket_start, xact_id, row_count)
       SELECT m.bucket_start, pg_current_xact_id(), m.row_count
