@@ -33,6 +33,7 @@ export async function verifyReportCounts(pool: pg.Pool): Promise<ReportCountsVer
         SELECT b, coalesce(r.n, 0) AS rows, coalesce(s.n, l.n, 0) AS counted
         FROM r FULL JOIN s USING (b) FULL JOIN l USING (b)
         WHERE b >= (SELECT min(b) FROM s))
+      -- One row even when no minute differs: it carries the number checked.
       SELECT m.b AS bucket_start, m.rows, m.counted, (SELECT count(*) FROM minutes) AS checked
       FROM (SELECT NULL) one LEFT JOIN minutes m ON m.rows <> m.counted
       ORDER BY m.b LIMIT 100`);

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { recountLiveCounts, REPORT_COUNTS_LOCK_KEY, vacuumWhenDead } from './report-live-counts.sql.js';
+import { REPORT_COUNTS_LOCK_KEY, vacuumWhenDead } from './report-live-counts.sql.js';
 
 /**
  * Exact report totals without counting millions of rows. Raw SQL, on purpose:
@@ -89,17 +89,23 @@ export async function maintainReportCounts(pool: pg.Pool, oldest: Date): Promise
 }
 
 /**
- * For whoever wrote rows past the trigger (see above): every mark and sealed
- * count goes (they are taken again) and each minute's live count is counted
- * again from its rows. Under REPORT_COUNTS_LOCK_KEY, in a transaction of its
- * own on `db` (a pool's connection, or a client not in a transaction).
+ * For whoever wrote rows past the triggers (see above): every mark and sealed
+ * count goes (they are taken again) and each minute is counted again from its
+ * rows, as one live count. Under REPORT_COUNTS_LOCK_KEY, in a transaction of
+ * its own on `db` (a pool's connection, or a client not in a transaction).
+ * Exact under concurrent postings, as compaction is: rows the recount does not
+ * see (their transactions still in flight) keep their own live counts.
  */
 export async function forgetReportCounts(db: pg.Pool | pg.ClientBase): Promise<void> {
   const client = 'totalCount' in db ? await db.connect() : db;
   try {
     await client.query('BEGIN');
     await client.query('SELECT pg_advisory_xact_lock($1)', [REPORT_COUNTS_LOCK_KEY]);
-    await recountLiveCounts(client);
+    await client.query('DELETE FROM report_counts');
+    await client.query(`
+      WITH dropped AS (DELETE FROM report_live_counts)
+      INSERT INTO report_live_counts (bucket_start, xact_id, row_count)
+      SELECT date_trunc('minute', create_time), pg_current_xact_id(), count(*) FROM transactions GROUP BY 1`);
     await client.query('COMMIT');
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);

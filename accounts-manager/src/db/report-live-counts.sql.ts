@@ -17,8 +17,9 @@ import type pg from 'pg';
  * Why a live count is exact for any snapshot: the triggers on transactions
  * add (minute, its xid, rows it inserted less rows it deleted) in the
  * transaction that inserts or deletes the rows. A snapshot sees that row
- * exactly when it sees those rows: both committed together, or neither. So for a minute without a sealed count, the
- * live counts a listing's statement sees add up to the rows its snapshot sees.
+ * exactly when it sees those rows: both committed together, or neither. So
+ * for a minute without a sealed count, the live counts a listing's statement
+ * sees add up to the rows its snapshot sees.
  *
  * The invariant a listing relies on: from the first sealed minute on, every
  * minute's rows are its sealed count if it has one, else the sum of its live
@@ -94,26 +95,12 @@ export async function compactLiveCounts(pool: pg.Pool): Promise<Compaction | nul
 }
 
 /**
- * Counts every minute of transactions again from its rows (in `db`'s open
- * transaction, which holds REPORT_COUNTS_LOCK_KEY): all sealed counts and
- * live counts go, one live count per minute comes back. Exact under
- * concurrent postings, as compaction is: rows this statement does not see
- * (their transactions still in flight) keep their own live counts.
- */
-export async function recountLiveCounts(db: pg.ClientBase): Promise<void> {
-  await db.query('DELETE FROM report_counts');
-  await db.query(`
-    WITH dropped AS (DELETE FROM report_live_counts)
-    INSERT INTO report_live_counts (bucket_start, xact_id, row_count)
-    SELECT date_trunc('minute', create_time), pg_current_xact_id(), count(*) FROM transactions GROUP BY 1`);
-}
-
-/**
- * A table that this module rewrites often, vacuumed once `deadRows` are dead,
- * whatever the server's autovacuum is set to: dead rows are what a listing
- * would otherwise step over when it sums the counts. SKIP_LOCKED: another
- * accounts-manager's vacuum of it already does the job. (PostgreSQL's
- * statistics lag by up to a second: rows folded just now count at the next run.)
+ * A counts table (sealed or live, both rewritten all the time) vacuumed once
+ * `deadRows` are dead, whatever the server's autovacuum is set to: dead rows
+ * are what a listing would otherwise step over when it sums the counts.
+ * SKIP_LOCKED: another accounts-manager's vacuum of it already does the job.
+ * (PostgreSQL's statistics lag by up to a second: rows folded just now count
+ * at the next run.)
  */
 export async function vacuumWhenDead(
   pool: pg.Pool,

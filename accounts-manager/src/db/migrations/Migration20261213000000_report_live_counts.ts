@@ -8,8 +8,8 @@ import { Migration } from '@mikro-orm/migrations';
  * of the minutes not sealed yet — the 5-minute mark delay, the current minute
  * and up to a minute of the timer. Under sustained writes that is always 5–7
  * minutes of rows: at 3 238 transfers a second ~1.1 million rows, and the
- * first page's p50 reached 330–380 ms (docs/benchmarks.md, "The first page
- * under sustained writes").
+ * first page's p50 reached 330–380 ms (docs/benchmarks.md, "Live counts for
+ * the minutes not sealed yet").
  *
  * A statement-level trigger adds one row per (minute, transaction) to
  * report_live_counts in the transaction that inserts the rows, so a listing's
@@ -18,10 +18,11 @@ import { Migration } from '@mikro-orm/migrations';
  * ledger_post_bank_group, and anything later), not a line in each function.
  * A transition table carries the statement's rows to it: one INSERT per
  * statement, a batch of 100 included. A second trigger, on DELETE, runs the
- * same function and takes deleted rows off the same way: the group commit's lenient ledger_post_batch() inserts every new
- * item's row before it locks the accounts and deletes the row of an item whose
- * account does not exist, in the same transaction (its count nets out on the
- * transaction's own row; another transaction's DELETE leaves a negative one).
+ * same function and takes deleted rows off the same way: the group commit's
+ * lenient ledger_post_batch() inserts every new item's row before it locks the
+ * accounts and deletes the row of an item whose account does not exist, in
+ * the same transaction (its count nets out on the transaction's own row;
+ * another transaction's DELETE leaves a negative one).
  *
  * The counts start exact: in the same transaction (CREATE TRIGGER has locked
  * out inserts until it commits) every minute without a sealed count is counted
@@ -30,7 +31,7 @@ import { Migration } from '@mikro-orm/migrations';
  *
  * Servers of the previous release keep running beside new ones during a
  * rolling upgrade: their inserts are counted by the trigger as anyone's, and
- * they ignore the new table. A rollback must drop the trigger (the previous
+ * they ignore the new table. A rollback must drop the triggers (the previous
  * release does not compact the table, which would grow by a row per posting).
  */
 export class Migration20261213000000_report_live_counts extends Migration {
