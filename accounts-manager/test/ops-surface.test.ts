@@ -101,8 +101,8 @@ describe('graceful shutdown', () => {
     // The watch is itself a call in flight, so the stop waits for it up to the grace period.
     await ledger.app.grpc.shutdown(500);
     await watching;
-    await ledger.app.orm.close(true);
-    ledger.client.close();
+    // The rest of the app (its metrics endpoint, pools and timers): left open, they kept this jest worker alive.
+    await ledger.stop();
     expect(seen).toEqual(['SERVING', 'NOT_SERVING']);
   });
 });
