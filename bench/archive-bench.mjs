@@ -12,6 +12,7 @@ import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { forgetReportCounts } from '../accounts-manager/dist/src/db/report-counts.sql.js';
 import { percentile, ratio, round } from './stats.mjs';
 
 const BANK = '00000000-0000-7000-8000-000000000001';
@@ -117,14 +118,9 @@ async function seedDay(databaseUrl, rows) {
       `UPDATE accounts SET balance = balance - (SELECT sum(amount) FROM ${partition}) WHERE account_id = $1`,
       [BANK],
     );
-    // History attached past the trigger: the day's minutes are counted again from its rows (report-live-counts.sql.ts).
-    await db.query(`DELETE FROM report_counts WHERE bucket_start >= ${from} AND bucket_start < '${next} 00:00:00+00'`);
-    await db.query(
-      `WITH dropped AS (DELETE FROM report_live_counts WHERE bucket_start >= ${from} AND bucket_start < '${next} 00:00:00+00')
-       INSERT INTO report_live_counts (bucket_start, xact_id, row_count)
-       SELECT date_trunc('minute', create_time), pg_current_xact_id(), count(*) FROM ${partition} GROUP BY 1`,
-    );
     await db.query('COMMIT');
+    // History attached past the triggers: the minute counts are taken again (report-counts.sql.ts).
+    await forgetReportCounts(db);
     await db.query(`ANALYZE ${partition}`);
     return { day, next, partition, seconds: round((Date.now() - started) / 1000, 1) };
   } catch (error) {

@@ -57,9 +57,10 @@ async function windowRows(db) {
 }
 
 /**
- * `listings` first pages after one more that is timed apart (`coldMs`): a
- * minute apart, the report pool's connections have closed (idle 10 s), so
- * that one also pays for a new connection and its prepared statements.
+ * `listings` first pages after one more that is timed apart (`coldMs`): the
+ * first listing in a minute. While the report pool closed connections idle
+ * for 10 s, that one also paid for a new session and its prepared statements
+ * (26-45 ms); the pool keeps them now (db/report-pool.ts).
  */
 async function sample(client, db, label, startedAt) {
   const listing = async () =>
