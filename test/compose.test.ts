@@ -455,3 +455,15 @@ describe('Prometheus', () => {
     expect(targets.sort()).toEqual(expected.sort());
   });
 });
+
+test('no workspace starts a service its own way, without those settings: npm start and the images are the ways in', () => {
+  const workspaces = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { workspaces: string[] })
+    .workspaces;
+  const ownStarts = workspaces.filter((workspace) => {
+    const manifest = JSON.parse(readFileSync(join(ROOT, workspace, 'package.json'), 'utf8')) as {
+      scripts?: Record<string, string>;
+    };
+    return manifest.scripts?.start !== undefined;
+  });
+  expect(ownStarts).toEqual([]);
+});
