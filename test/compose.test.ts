@@ -44,7 +44,7 @@ interface ComposeService {
   environment?: Record<string, string | number>;
   volumes?: string[];
   depends_on?: Record<string, { condition: string }>;
-  healthcheck?: { test: string[] };
+  healthcheck?: { test?: string[]; disable?: boolean };
   restart?: string;
 }
 interface ComposeFile {
@@ -58,10 +58,18 @@ const VARIABLES_OF_DOCKERFILE: Record<string, readonly string[]> = {
   'advances/Dockerfile': ADVANCES_CONFIG_VARIABLES,
 };
 
-/** What each image's program starts with: `npm start`'s settings for it (scripts/service-runtime.mjs). */
-const RUNTIME_OF_DOCKERFILE: Record<string, { nodeOptions: string; nodeArgs: readonly string[] }> = {
-  'accounts-manager/Dockerfile': { nodeOptions: ACCOUNTS_NODE_OPTIONS, nodeArgs: ACCOUNTS_NODE_ARGS },
-  'advances/Dockerfile': { nodeOptions: SERVICE_NODE_OPTIONS, nodeArgs: [] },
+/** Each image's NODE_OPTIONS: `npm start`'s for its service (scripts/service-runtime.mjs). */
+const NODE_OPTIONS_OF_DOCKERFILE: Record<string, string> = {
+  'accounts-manager/Dockerfile': ACCOUNTS_NODE_OPTIONS,
+  'advances/Dockerfile': SERVICE_NODE_OPTIONS,
+};
+
+/** node's own arguments before each program compose runs: `npm start`'s for the services; none for a command. */
+const NODE_ARGS_OF_PROGRAM: Record<string, readonly string[]> = {
+  'accounts-manager/dist/src/main.js': ACCOUNTS_NODE_ARGS,
+  'accounts-manager/dist/src/cli/transactions-archive.js': [],
+  'advances/dist/src/main-api.js': [],
+  'advances/dist/src/main-worker.js': [],
 };
 
 /** The script a `node …` command runs: its first `.js` argument (node's own flags come before it). */
@@ -89,6 +97,7 @@ it('starts every service of the design, with a healthcheck wherever another wait
     'accounts-manager',
     'advances-api',
     'advances-worker',
+    'ledger-archive',
     'postgres',
     'prometheus',
     'temporal',
@@ -148,9 +157,7 @@ describe.each(Object.entries(compose.services).filter(([, service]) => service.b
       expect(command[0]).toBe('node');
       expect(existsSync(join(ROOT, sourceOf(scriptOf(command))))).toBe(true);
       // node's own arguments before the script: the ones npm start gives this program (scripts/service-runtime.mjs).
-      expect(command.slice(1, command.indexOf(scriptOf(command)))).toEqual(
-        RUNTIME_OF_DOCKERFILE[build.dockerfile]?.nodeArgs,
-      );
+      expect(command.slice(1, command.indexOf(scriptOf(command)))).toEqual(NODE_ARGS_OF_PROGRAM[scriptOf(command)]);
       for (const probe of [
         service.healthcheck?.test ?? [],
         JSON.parse(/CMD (\[.*\])\s*$/m.exec(dockerfile.split('HEALTHCHECK')[1] ?? '')?.[1] ?? '[]') as string[],
@@ -170,7 +177,7 @@ describe.each(Object.entries(compose.services).filter(([, service]) => service.b
     it('starts its program with the heap and malloc settings npm start uses (scripts/service-runtime.mjs)', () => {
       const dockerfile = readFileSync(dockerfilePath, 'utf8');
       const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
-      const { nodeOptions } = RUNTIME_OF_DOCKERFILE[build.dockerfile]!;
+      const nodeOptions = NODE_OPTIONS_OF_DOCKERFILE[build.dockerfile]!;
       expect(runtime).toContain(`ENV NODE_OPTIONS="${nodeOptions}" MALLOC_ARENA_MAX=${SERVICE_MALLOC_ARENA_MAX}`);
     });
 
@@ -271,6 +278,15 @@ describe('with a .env of generated secrets, our services accept what compose giv
     expect(config.authorization).not.toBeNull();
     expect(config.reportTokenSecret).toBe(dotEnv.REPORT_TOKEN_SECRET);
     expect(config.metricsAddress).toBe('0.0.0.0:9464');
+  });
+
+  it("ledger-archive: the ledger's database, the default retention, its exports on their own volume", () => {
+    const config = loadAccountsConfig(environmentOf('ledger-archive'));
+    expect(config.databaseUrl).toBe(environmentOf('accounts-manager').ACCOUNTS_DATABASE_URL);
+    expect(config.archiveRetentionMs).toBe(loadAccountsConfig({}).archiveRetentionMs);
+    expect(config.archiveExportDir).toBe('/exports');
+    expect(compose.services['ledger-archive']!.volumes).toEqual(['ledger-exports:/exports']);
+    expect(compose.services['ledger-archive']!.command).toContain('--every=24h');
   });
 
   it.each(['advances-api', 'advances-worker'])('%s: authorization on, calling the ledger as "advances"', (name) => {
@@ -433,6 +449,8 @@ describe('Prometheus', () => {
       'accounts-manager/dist/src/main.js': ['ACCOUNTS_METRICS_ADDR'],
       'advances/dist/src/main-api.js': ['ADVANCES_METRICS_ADDR'],
       'advances/dist/src/main-worker.js': ['ADVANCES_WORKER_METRICS_ADDR', 'ADVANCES_TEMPORAL_METRICS_ADDR'],
+      // A command, not a service: it serves nothing (what it did is in its log and in the database).
+      'accounts-manager/dist/src/cli/transactions-archive.js': [],
     };
     const expected: string[] = [];
     for (const [name, built] of Object.entries(resolved.services).filter(([, s]) => s.build)) {

@@ -1,6 +1,9 @@
 import { Direction, TransactionStatus } from '@alfabet/proto/accounts/v1';
 import { execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { BANK_ACCOUNT_ID } from '../src/ledger/system-accounts.js';
@@ -260,6 +263,83 @@ it('takes its cutoff from the server: no live report token loses a row, whatever
   const all = await listAll(ledger.client, { accountId: account, pageSize: 1, snapshotToken, page: 1 });
   expect(idsOf(all)).toHaveLength(3);
   expect(idsOf(all)).toContain(sixDays.transactionId);
+}, 60_000);
+
+/** `transactions:archive --every=…` as a job; `said(text)` resolves once its output holds `text` that many times. */
+function archiveJob(env: Record<string, string>, ...args: string[]) {
+  const child = spawn(process.execPath, ['--no-warnings', CLI, ...args], {
+    env: { ...process.env, NODE_OPTIONS: '', ACCOUNTS_DATABASE_URL: DATABASE_URL, ...env },
+  });
+  let output = '';
+  const waiting: { text: string; times: number; resolve: () => void }[] = [];
+  const heard = (chunk: Buffer) => {
+    output += chunk.toString();
+    for (const wait of waiting) if (output.split(wait.text).length > wait.times) wait.resolve();
+  };
+  child.stdout.on('data', heard);
+  child.stderr.on('data', heard);
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const said = (text: string, times = 1) =>
+    Promise.race([
+      new Promise<void>((resolve) => {
+        waiting.push({ text, times, resolve });
+        heard(Buffer.alloc(0));
+      }),
+      exited.then(() => {
+        if (output.split(text).length <= times) throw new Error(`the job exited before saying "${text}": ${output}`);
+      }),
+    ]);
+  return { said, exited, stop: () => (child.kill('SIGTERM'), exited), output: () => output };
+}
+
+it('--every keeps archiving: each run moves what became archivable, a cut connection is survived, SIGTERM stops it', async () => {
+  const account = await api.fundedAccount(5n, 'archive every');
+  const first = await creditInThePast(account, 3n, 50);
+  const job = archiveJob({ PGAPPNAME: 'archive-every-test' }, '--every=1s');
+  try {
+    await job.said('transactions:archive: next run at');
+    expect(await schemaOf(partitionOf(first.createTime))).toBe('archive');
+    // Its connection cut (the database restarting): the job lives on, and the next run works.
+    const cut = await pool.query(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'archive-every-test'`,
+    );
+    expect(cut.rowCount).toBe(1);
+    // A day written after the first run is moved by a later one, without a restart.
+    const second = await creditInThePast(account, 4n, 51);
+    await job.said('archived 1 partition(s)', 2);
+    await job.said('transactions:archive: next run at', 2);
+    expect(await schemaOf(partitionOf(second.createTime))).toBe('archive');
+    expect((await api.getTransaction({ requestId: second.requestId })).transactionId).toBe(second.transactionId);
+  } finally {
+    expect(await job.stop()).toBe(0);
+  }
+  expect(job.output()).toContain('transactions:archive: stopped');
+  expect((await verifyLedger(pool)).ok).toBe(true);
+}, 60_000);
+
+it('--every: a run refused ends the job (exit 2, naming why); bad or one-off options are refused before any run', async () => {
+  const account = await api.fundedAccount(5n, 'archive every refused');
+  const kept = await creditInThePast(account, 3n, 53);
+  for (const args of [
+    ['--every=soon'],
+    ['--every=0s'],
+    ['--every=8d'],
+    ['--every'],
+    ['--every=1h', '--dry-run'],
+    ['--before=2026-01-01', '--every=1h'],
+  ]) {
+    const refused = await runArchive(...args);
+    expect({ args, code: refused.code }).toEqual({ args, code: 2 });
+    expect(refused.output).toContain('transactions:archive refused: --every');
+    expect(await schemaOf(partitionOf(kept.createTime))).toBe('public');
+  }
+  // The export directory goes away between two runs: the next run is refused, and so is the job.
+  const exportDir = mkdtempSync(join(tmpdir(), 'archive-every-'));
+  const job = archiveJob({ ARCHIVE_EXPORT_DIR: exportDir }, '--every=1s');
+  await job.said('transactions:archive: next run at');
+  rmSync(exportDir, { recursive: true });
+  expect(await job.exited).toBe(2);
+  expect(job.output()).toContain(`transactions:archive refused: ARCHIVE_EXPORT_DIR ${exportDir} is not a directory`);
 }, 60_000);
 
 /** Starts the archive paused after `step` of its first move; resolves once it says so. */

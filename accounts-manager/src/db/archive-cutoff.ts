@@ -1,3 +1,4 @@
+import { duration } from '@alfabet/service-kit/config-parsing';
 import type { ReportHorizon } from './report-horizon.sql.js';
 
 /**
@@ -14,20 +15,40 @@ export interface ArchiveOptions {
   dryRun: boolean;
   /** Archive only days that end on or before this UTC midnight. */
   before: Date | null;
+  /** Keep running, archiving again this often (ms); null: one run, then exit. */
+  everyMs: number | null;
 }
 
-/** The command line: `--dry-run`, `--before=YYYY-MM-DD` (or `--before YYYY-MM-DD`); anything else is refused. */
+/**
+ * The command line: `--dry-run`, `--before=YYYY-MM-DD`, `--every=<duration>` (each also as
+ * `--option value`); anything else is refused. `--every` keeps to the horizon the servers
+ * record, so it takes neither of the others (a fixed date, or a look, is a one-off run).
+ */
 export function parseArchiveArgs(argv: string[]): ArchiveOptions {
-  const options: ArchiveOptions = { dryRun: false, before: null };
+  const options: ArchiveOptions = { dryRun: false, before: null, everyMs: null };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
+    const valueOf = (option: string) => (arg === option ? argv[++i] : arg.slice(option.length + 1));
     if (arg === '--dry-run') options.dryRun = true;
-    else if (arg === '--before' || arg.startsWith('--before=')) {
-      const value = arg === '--before' ? argv[++i] : arg.slice('--before='.length);
-      options.before = utcDate('--before', value);
-    } else throw new ArchiveInputError(`unknown option ${arg} (use --dry-run, --before=YYYY-MM-DD)`);
+    else if (arg === '--before' || arg.startsWith('--before='))
+      options.before = utcDate('--before', valueOf('--before'));
+    else if (arg === '--every' || arg.startsWith('--every=')) options.everyMs = interval(valueOf('--every'));
+    else throw new ArchiveInputError(`unknown option ${arg} (use --dry-run, --before=YYYY-MM-DD, --every=24h)`);
   }
+  if (options.everyMs !== null && (options.dryRun || options.before !== null))
+    throw new ArchiveInputError('--every takes neither --dry-run nor --before: those are for one run');
   return options;
+}
+
+/** The longest --every: a week (the days past the horizon wait at most that long to move). */
+const MAX_EVERY_MS = 7 * 86_400_000;
+
+function interval(value: string | undefined): number {
+  if (!value) throw new ArchiveInputError('--every needs a duration, like --every=24h');
+  const parsed = duration('--every').safeParse(value);
+  if (!parsed.success) throw new ArchiveInputError(parsed.error.issues[0]!.message);
+  if (parsed.data > MAX_EVERY_MS) throw new ArchiveInputError(`--every must be at most 7d (got "${value}")`);
+  return parsed.data;
 }
 
 function utcDate(option: string, value: string | undefined): Date {
