@@ -27,7 +27,7 @@ const DATABASE = `alfabet_accounts_alerts_test${process.env.ALFABET_TEST_DB_SUFF
 
 it('passes promtool check rules', () => {
   const { status: code, output } = promtool('check', 'rules', RULES);
-  expect({ code, output }).toEqual({ code: 0, output: expect.stringContaining('SUCCESS: 4 rules found') });
+  expect({ code, output }).toEqual({ code: 0, output: expect.stringContaining('SUCCESS: 5 rules found') });
 });
 
 it('passes its promtool unit tests', () => {
@@ -37,6 +37,7 @@ it('passes its promtool unit tests', () => {
 
 it('has the alerts ops rely on, and counts as server errors exactly the codes the ledger logs at warn', () => {
   expect(Object.keys(alerts).sort()).toEqual([
+    'LedgerArchiveOverdue',
     'LedgerBalanceLimitHit',
     'LedgerErrorRatioHigh',
     'LedgerLatencyP99High',
@@ -47,6 +48,7 @@ it('has the alerts ops rely on, and counts as server errors exactly the codes th
     LedgerLatencyP99High: { severity: 'warning', service: 'ledger' },
     LedgerBalanceLimitHit: { severity: 'critical', service: 'ledger' },
     LedgerMetricsAbsent: { severity: 'critical', service: 'ledger' },
+    LedgerArchiveOverdue: { severity: 'warning', service: 'ledger' },
   });
   const excluded = labelMatchers(alerts.LedgerErrorRatioHigh!.expr).find((m) => m.label === 'code' && m.op === '!~');
   expect(excluded?.value.split('|').sort()).toEqual(['OK', ...[...CLIENT_CODES].map((code) => status[code])].sort());
@@ -104,6 +106,16 @@ describe('a copy of the rules with one guard taken out fails the unit tests:', (
     expect(broken.status).not.toBe(0);
     expect(broken.output).toContain('alertname: LedgerLatencyP99High, time: 23m,');
     expect(broken.output).toContain('method="ListTransactions"');
+  });
+
+  it('a day that waits for the next daily run taken for a missed run', () => {
+    const broken = testAgainstBrokenRules(
+      'archive-one-day',
+      'max(ledger_archive_due_days) >= 3',
+      'max(ledger_archive_due_days) >= 1',
+    );
+    expect(broken.status).not.toBe(0);
+    expect(broken.output).toContain('alertname: LedgerArchiveOverdue, time: 1h59m,');
   });
 
   it('an insufficient-funds failure taken for the balance limit', () => {
@@ -169,6 +181,7 @@ describe('against a real accounts-manager', () => {
     expect(used).toEqual([
       'grpc_server_handled_total',
       'grpc_server_handling_seconds_bucket',
+      'ledger_archive_due_days',
       'ledger_transactions_total',
       'process_start_time_seconds',
     ]);

@@ -8,6 +8,7 @@ import type { AccountsConfig } from './config.js';
 import { openDatabase, type LedgerOrm, type OrmOptions } from './db/orm.js';
 import { openReportPool } from './db/report-pool.js';
 import { ensureTransactionPartitions } from './db/partitions.sql.js';
+import { archiveDueDays } from './db/archive.sql.js';
 import { enterLedgerEpoch, KnownLedgerEpochs, refuseOtherClusters } from './db/ledger-epochs.sql.js';
 import { accountsService } from './grpc/accounts-service.js';
 import { groupCommits } from './ledger/group-posting.js';
@@ -49,7 +50,7 @@ export async function startAccountsApp(config: AccountsConfig, log: Logger): Pro
   );
   await enterEpoch([pool, reportPool], log);
   const maintenance = await startMaintenance(pool, config, log);
-  const metrics = createAccountsMetrics();
+  const metrics = createAccountsMetrics(() => archiveDueDays(pool));
   // Recorded before serving: transactions:archive reads the report horizon from it.
   const issuer = new ReportIssuer(pool, config.reportWindowMs + START_TIME_GRACE_MS, config.reportTokenTtlMs);
   await issuer.record();

@@ -108,6 +108,12 @@ async function postedInThePast(payer: string, payee: string, amount: bigint, day
   return { transactionId, requestId, createTime };
 }
 
+/** ledger_archive_due_days as the server's /metrics says it now. */
+async function archiveDueDaysExported(): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${ledger.app.metricsPort}/metrics`)).text();
+  return Number(/^ledger_archive_due_days(?:\{[^}]*\})? (\d+)$/m.exec(text)?.[1] ?? Number.NaN);
+}
+
 const partitionOf = (date: Date) => `transactions_p${date.toISOString().slice(0, 10).replace(/-/g, '')}`;
 async function schemaOf(table: string): Promise<string | null> {
   const result = await pool.query<{ nspname: string }>(
@@ -129,6 +135,10 @@ it('archives old partitions without blocking writers, and the ledger stays whole
   expect(dryRun.code).toBe(0);
   expect(dryRun.output).toContain(`would archive ${partitionOf(old.createTime)}`);
   expect(await schemaOf(partitionOf(old.createTime))).toBe('public');
+  // What ops are alerted on (LedgerArchiveOverdue): the days the dry run named, due now.
+  const due = dryRun.output.match(/^would archive transactions_p\d{8}$/gm)?.length ?? 0;
+  expect(due).toBeGreaterThanOrEqual(1);
+  expect(await archiveDueDaysExported()).toBe(due);
 
   // Writers keep going while the archive runs.
   let writing = true;
@@ -157,6 +167,7 @@ it('archives old partitions without blocking writers, and the ledger stays whole
   expect(await schemaOf(partitionOf(old.createTime))).toBe('archive');
   expect(await schemaOf(partitionOf(recent.createTime))).toBe('public');
   expect(await schemaOf(partitionOf(new Date()))).toBe('public');
+  expect(await archiveDueDaysExported()).toBe(0);
 
   const verification = await verifyLedger(pool);
   expect(verification.ok).toBe(true);

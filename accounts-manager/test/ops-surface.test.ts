@@ -3,6 +3,7 @@ import { Direction, TransactionStatus } from '@alfabet/proto/accounts/v1';
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { ACCOUNTS_SERVICE_NAME } from '../src/app.js';
+import { createAccountsMetrics } from '../src/metrics.js';
 import { ledgerApi, startTestLedger, type TestLedger } from './support/ledger-harness.js';
 import { testPool } from './support/db.js';
 import { healthCheck, healthWatch, reflect } from './support/ops-clients.js';
@@ -130,6 +131,15 @@ describe('metrics and correlation ids', () => {
     } finally {
       await ledger.stop();
     }
+  });
+
+  it('ledger_archive_due_days keeps its last value when the database cannot answer, and the scrape succeeds', async () => {
+    const answers = [async () => 2, async () => Promise.reject(new Error('the database is down')), async () => 0];
+    const metrics = createAccountsMetrics(() => answers.shift()!());
+    const due = async () => /^ledger_archive_due_days\{[^}]*\} (\d+)$/m.exec(await metrics.registry.metrics())?.[1];
+    expect(await due()).toBe('2');
+    expect(await due()).toBe('2');
+    expect(await due()).toBe('0');
   });
 
   it("echoes the caller's x-correlation-id and stamps it on the log lines of the call", async () => {

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { readReportHorizon } from './report-horizon.sql.js';
 import { REPORT_COUNTS_LOCK_KEY } from './report-live-counts.sql.js';
 
 /**
@@ -80,6 +81,30 @@ export function nextDay(day: string): string {
   return next.toISOString().slice(0, 10);
 }
 
+/** Every daily partition in the hot schema, attached or left detached by the earlier two-step version. */
+const HOT_PARTITIONS = `
+  SELECT c.relname AS name, i.inhrelid IS NOT NULL AS attached, coalesce(i.inhdetachpending, false) AS detach_pending
+  FROM pg_class c
+  JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public'
+  LEFT JOIN pg_inherits i ON i.inhrelid = c.oid
+  WHERE c.relkind = 'r' AND c.relname ~ '^transactions_p[0-9]{8}$'
+  ORDER BY c.relname`;
+
+/** Whether the partition `name` holds a day that ended at or before `cutoff`. */
+const endedBy = (name: string, cutoff: Date) => new Date(`${nextDay(partitionDay(name)!)}T00:00:00Z`) <= cutoff;
+
+/**
+ * How many hot days the archive would move now (their day ended before the report horizon):
+ * exported as ledger_archive_due_days. A daily archive keeps it at 0–2; more means runs were missed
+ * (deploy/prometheus/ledger-alerts.rules.yml, LedgerArchiveOverdue). 0 before any server recorded a horizon.
+ */
+export async function archiveDueDays(pool: pg.Pool): Promise<number> {
+  const horizon = await readReportHorizon(pool);
+  if (!horizon) return 0;
+  const { rows } = await pool.query<PartitionRow>(HOT_PARTITIONS);
+  return rows.filter((row) => endedBy(row.name, horizon.horizon)).length;
+}
+
 /**
  * Archives every hot partition whose day ends at or before `cutoff`. Safe to
  * run again at any time and to kill at any point. A partition left detached
@@ -95,18 +120,11 @@ export async function archiveOldPartitions(
   const client = await pool.connect();
   try {
     const archived: string[] = [];
-    const { rows } = await client.query<PartitionRow>(`
-      SELECT c.relname AS name, i.inhrelid IS NOT NULL AS attached, coalesce(i.inhdetachpending, false) AS detach_pending
-      FROM pg_class c
-      JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public'
-      LEFT JOIN pg_inherits i ON i.inhrelid = c.oid
-      WHERE c.relkind = 'r' AND c.relname ~ '^transactions_p[0-9]{8}$'
-      ORDER BY c.relname`);
+    const { rows } = await client.query<PartitionRow>(HOT_PARTITIONS);
     let kept = 0;
     for (const row of rows) {
       const day = partitionDay(row.name)!;
-      const old = new Date(`${nextDay(day)}T00:00:00Z`) <= cutoff;
-      if (!old) {
+      if (!endedBy(row.name, cutoff)) {
         if (!row.attached && !options.dryRun) await reattachHot(client, row.name, day);
         kept++;
         continue;

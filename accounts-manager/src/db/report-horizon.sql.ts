@@ -88,13 +88,19 @@ export async function readReportHorizonLocked(client: pg.PoolClient): Promise<Da
 
 /** Reads the horizon the servers recorded; null when no server has recorded one yet. */
 export async function readReportHorizon(db: pg.Pool | pg.PoolClient): Promise<ReportHorizon | null> {
-  const { rows } = await db.query<{ horizon: Date | null; reach_ms: string | null; ttl_ms: string | null }>(`
+  // The horizon as epoch microseconds: the service's own pools read timestamps as text (exact to the
+  // microsecond), the commands' as Date; a number means the same in both.
+  const { rows } = await db.query<{ horizon_us: string | null; reach_ms: string | null; ttl_ms: string | null }>(`
     WITH m AS (SELECT max(ttl_ms) AS ttl_ms, max(reach_ms) AS any_reach_ms FROM report_token_issuers),
          live AS (SELECT max(i.reach_ms) AS reach_ms FROM report_token_issuers i, m
                   WHERE i.issuing_until >= now() - m.ttl_ms * interval '1 millisecond'),
          r AS (SELECT m.ttl_ms, coalesce(live.reach_ms, m.any_reach_ms) AS reach_ms FROM m, live)
-    SELECT now() - (r.ttl_ms + r.reach_ms) * interval '1 millisecond' AS horizon, r.reach_ms, r.ttl_ms FROM r`);
+    SELECT floor(extract(epoch FROM now() - (r.ttl_ms + r.reach_ms) * interval '1 millisecond') * 1000000)::bigint::text
+             AS horizon_us, r.reach_ms, r.ttl_ms
+      FROM r`);
   const row = rows[0];
-  if (!row?.horizon || row.reach_ms === null || row.ttl_ms === null) return null;
-  return { horizon: row.horizon, reachMs: Number(row.reach_ms), ttlMs: Number(row.ttl_ms) };
+  if (!row?.horizon_us || row.reach_ms === null || row.ttl_ms === null) return null;
+  // Down to the millisecond a Date holds: earlier, never later, than the exact horizon.
+  const horizon = new Date(Math.floor(Number(row.horizon_us) / 1000));
+  return { horizon, reachMs: Number(row.reach_ms), ttlMs: Number(row.ttl_ms) };
 }
