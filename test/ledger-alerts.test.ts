@@ -80,48 +80,50 @@ describe('a copy of the rules with one guard taken out fails the unit tests:', (
     return promtool('test', 'rules', copy);
   }
 
-  it("callers' mistakes counted as the ledger's errors", () => {
-    const broken = testAgainstBrokenRules(
-      'client-codes-counted',
-      'code!~"OK|INVALID_ARGUMENT|NOT_FOUND|ALREADY_EXISTS|FAILED_PRECONDITION|OUT_OF_RANGE|UNAUTHENTICATED|PERMISSION_DENIED|CANCELLED"',
-      'code!~"OK"',
-    );
-    expect(broken.status).not.toBe(0);
-    expect(broken.output).toContain('alertname: LedgerErrorRatioHigh, time: 40m,');
-  });
+  /** A guard, what breaking it replaces (`times` occurrences), and the failure promtool must report. */
+  const BROKEN_GUARDS: { title: string; name: string; from: string; to: string; times?: number; says: string[] }[] = [
+    {
+      title: "callers' mistakes counted as the ledger's errors",
+      name: 'client-codes-counted',
+      from: 'code!~"OK|INVALID_ARGUMENT|NOT_FOUND|ALREADY_EXISTS|FAILED_PRECONDITION|OUT_OF_RANGE|UNAUTHENTICATED|PERMISSION_DENIED|CANCELLED"',
+      to: 'code!~"OK"',
+      says: ['alertname: LedgerErrorRatioHigh, time: 40m,'],
+    },
+    {
+      title: "the advances API's errors counted as the ledger's",
+      name: 'any-service',
+      from: 'rate(grpc_server_handled_total{service="AccountsService"',
+      to: 'rate(grpc_server_handled_total{service!=""',
+      times: 2,
+      says: ['alertname: LedgerErrorRatioHigh, time: 40m,'],
+    },
+    {
+      title: 'the ListTransactions stream timed with the unary calls',
+      name: 'stream-timed',
+      from: ', method!="ListTransactions"',
+      to: '',
+      says: ['alertname: LedgerLatencyP99High, time: 23m,', 'method="ListTransactions"'],
+    },
+    {
+      title: 'a day that waits for the next daily run taken for a missed run',
+      name: 'archive-one-day',
+      from: 'max(ledger_archive_due_days) >= 3',
+      to: 'max(ledger_archive_due_days) >= 1',
+      says: ['alertname: LedgerArchiveOverdue, time: 1h59m,'],
+    },
+    {
+      title: 'an insufficient-funds failure taken for the balance limit',
+      name: 'any-failure',
+      from: 'failure_reason="balance_limit_exceeded"',
+      to: 'status="failed"',
+      says: ['alertname: LedgerBalanceLimitHit, time: 10m,'],
+    },
+  ];
 
-  it("the advances API's errors counted as the ledger's", () => {
-    const broken = testAgainstBrokenRules(
-      'any-service',
-      'rate(grpc_server_handled_total{service="AccountsService"',
-      'rate(grpc_server_handled_total{service!=""',
-      2,
-    );
+  it.each(BROKEN_GUARDS)('$title', ({ name, from, to, times, says }) => {
+    const broken = testAgainstBrokenRules(name, from, to, times);
     expect(broken.status).not.toBe(0);
-    expect(broken.output).toContain('alertname: LedgerErrorRatioHigh, time: 40m,');
-  });
-
-  it('the ListTransactions stream timed with the unary calls', () => {
-    const broken = testAgainstBrokenRules('stream-timed', ', method!="ListTransactions"', '');
-    expect(broken.status).not.toBe(0);
-    expect(broken.output).toContain('alertname: LedgerLatencyP99High, time: 23m,');
-    expect(broken.output).toContain('method="ListTransactions"');
-  });
-
-  it('a day that waits for the next daily run taken for a missed run', () => {
-    const broken = testAgainstBrokenRules(
-      'archive-one-day',
-      'max(ledger_archive_due_days) >= 3',
-      'max(ledger_archive_due_days) >= 1',
-    );
-    expect(broken.status).not.toBe(0);
-    expect(broken.output).toContain('alertname: LedgerArchiveOverdue, time: 1h59m,');
-  });
-
-  it('an insufficient-funds failure taken for the balance limit', () => {
-    const broken = testAgainstBrokenRules('any-failure', 'failure_reason="balance_limit_exceeded"', 'status="failed"');
-    expect(broken.status).not.toBe(0);
-    expect(broken.output).toContain('alertname: LedgerBalanceLimitHit, time: 10m,');
+    for (const text of says) expect(broken.output).toContain(text);
   });
 });
 
