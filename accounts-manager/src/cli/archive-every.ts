@@ -7,8 +7,9 @@
  * - A run that fails (the database restarting, a lock held too long) is tried
  *   again after RETRY_AFTER_FAILURE_MS, or after the interval if that is shorter.
  * - A run that is refused (the configuration, the export directory) ends the
- *   job with exit 2: the next run would be refused too, and a stopped job is
- *   what an operator sees (`docker compose ps`), where a log line a day is not.
+ *   job with exit 2: the next run would be refused too. Compose starts it again
+ *   with Docker's back-off, each start saying why, and LedgerArchiveOverdue
+ *   fires once the days it should have moved pile up.
  * - SIGTERM or SIGINT: a run in progress finishes (each day moves in one short
  *   transaction, and a killed run is safe anyway: the next finishes its work),
  *   then the job exits 0; while it waits, it exits at once.
