@@ -1,5 +1,5 @@
 import { Direction, TransactionStatus } from '@alfabet/proto/accounts/v1';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -47,15 +47,44 @@ function runArchive(...args: string[]): Promise<{ code: number; output: string }
   return runArchiveWith({}, ...args);
 }
 
-function runArchiveWith(env: Record<string, string>, ...args: string[]): Promise<{ code: number; output: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['--no-warnings', CLI, ...args],
-      { env: { ...process.env, NODE_OPTIONS: '', ACCOUNTS_DATABASE_URL: DATABASE_URL, ...env } },
-      (error, stdout, stderr) => resolve({ code: error ? Number(error.code) : 0, output: stdout + stderr }),
-    );
+async function runArchiveWith(
+  env: Record<string, string>,
+  ...args: string[]
+): Promise<{ code: number; output: string }> {
+  const run = archiveProcess(env, ...args);
+  return { code: (await run.exited) ?? -1, output: run.output() };
+}
+
+/**
+ * The command in a process of its own: `said(text)` resolves once its output (stdout and stderr)
+ * holds `text` that many times, and rejects if it ends first; `exited` once it has ended and its
+ * output is all read; `signal(name)` sends one and waits for the end.
+ */
+function archiveProcess(env: Record<string, string>, ...args: string[]) {
+  const child = spawn(process.execPath, ['--no-warnings', CLI, ...args], {
+    env: { ...process.env, NODE_OPTIONS: '', ACCOUNTS_DATABASE_URL: DATABASE_URL, ...env },
   });
+  let output = '';
+  const waiting: { text: string; times: number; resolve: () => void }[] = [];
+  const heard = (chunk: Buffer) => {
+    output += chunk.toString();
+    for (const wait of waiting) if (output.split(wait.text).length > wait.times) wait.resolve();
+  };
+  child.stdout.on('data', heard);
+  child.stderr.on('data', heard);
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  const said = (text: string, times = 1) =>
+    Promise.race([
+      new Promise<void>((resolve) => {
+        waiting.push({ text, times, resolve });
+        heard(Buffer.alloc(0));
+      }),
+      exited.then(() => {
+        if (output.split(text).length <= times) throw new Error(`the command ended before saying "${text}": ${output}`);
+      }),
+    ]);
+  const signal = (name: NodeJS.Signals) => (child.kill(name), exited);
+  return { said, exited, signal, output: () => output };
 }
 
 /** A bank credit as ledger_post() would have written it `daysAgo` days ago: row, request id and balance together. */
@@ -276,37 +305,10 @@ it('takes its cutoff from the server: no live report token loses a row, whatever
   expect(idsOf(all)).toContain(sixDays.transactionId);
 }, 60_000);
 
-/** `transactions:archive --every=…` as a job; `said(text)` resolves once its output holds `text` that many times. */
-function archiveJob(env: Record<string, string>, ...args: string[]) {
-  const child = spawn(process.execPath, ['--no-warnings', CLI, ...args], {
-    env: { ...process.env, NODE_OPTIONS: '', ACCOUNTS_DATABASE_URL: DATABASE_URL, ...env },
-  });
-  let output = '';
-  const waiting: { text: string; times: number; resolve: () => void }[] = [];
-  const heard = (chunk: Buffer) => {
-    output += chunk.toString();
-    for (const wait of waiting) if (output.split(wait.text).length > wait.times) wait.resolve();
-  };
-  child.stdout.on('data', heard);
-  child.stderr.on('data', heard);
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const said = (text: string, times = 1) =>
-    Promise.race([
-      new Promise<void>((resolve) => {
-        waiting.push({ text, times, resolve });
-        heard(Buffer.alloc(0));
-      }),
-      exited.then(() => {
-        if (output.split(text).length <= times) throw new Error(`the job exited before saying "${text}": ${output}`);
-      }),
-    ]);
-  return { said, exited, stop: () => (child.kill('SIGTERM'), exited), output: () => output };
-}
-
 it('--every keeps archiving: each run moves what became archivable, a cut connection is survived, SIGTERM stops it', async () => {
   const account = await api.fundedAccount(5n, 'archive every');
   const first = await creditInThePast(account, 3n, 50);
-  const job = archiveJob({ PGAPPNAME: 'archive-every-test' }, '--every=1s');
+  const job = archiveProcess({ PGAPPNAME: 'archive-every-test' }, '--every=1s');
   try {
     await job.said('transactions:archive: next run at');
     expect(await schemaOf(partitionOf(first.createTime))).toBe('archive');
@@ -322,7 +324,7 @@ it('--every keeps archiving: each run moves what became archivable, a cut connec
     expect(await schemaOf(partitionOf(second.createTime))).toBe('archive');
     expect((await api.getTransaction({ requestId: second.requestId })).transactionId).toBe(second.transactionId);
   } finally {
-    expect(await job.stop()).toBe(0);
+    expect(await job.signal('SIGTERM')).toBe(0);
   }
   expect(job.output()).toContain('transactions:archive: stopped');
   expect((await verifyLedger(pool)).ok).toBe(true);
@@ -346,7 +348,7 @@ it('--every: a run refused ends the job (exit 2, naming why); bad or one-off opt
   }
   // The export directory goes away between two runs: the next run is refused, and so is the job.
   const exportDir = mkdtempSync(join(tmpdir(), 'archive-every-'));
-  const job = archiveJob({ ARCHIVE_EXPORT_DIR: exportDir }, '--every=1s');
+  const job = archiveProcess({ ARCHIVE_EXPORT_DIR: exportDir }, '--every=1s');
   await job.said('transactions:archive: next run at');
   rmSync(exportDir, { recursive: true });
   expect(await job.exited).toBe(2);
@@ -355,20 +357,12 @@ it('--every: a run refused ends the job (exit 2, naming why); bad or one-off opt
 
 /** Starts the archive paused after `step` of its first move; resolves once it says so. */
 function archivePausedAt(step: string) {
-  const child = spawn(process.execPath, ['--no-warnings', CLI], {
-    env: { ...process.env, NODE_OPTIONS: '', ACCOUNTS_DATABASE_URL: DATABASE_URL, ARCHIVE_TEST_PAUSE_AT: step },
-  });
-  let output = '';
-  const paused = new Promise<void>((resolve, reject) => {
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes(`paused at ${step}`)) resolve();
-    });
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.on('exit', () => reject(new Error(`archive exited before pausing at ${step}: ${output}`)));
-  });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { paused, kill: () => (child.kill('SIGKILL'), exited), resume: () => (child.kill('SIGUSR2'), exited) };
+  const run = archiveProcess({ ARCHIVE_TEST_PAUSE_AT: step });
+  return {
+    paused: run.said(`paused at ${step}`),
+    kill: () => run.signal('SIGKILL'),
+    resume: () => run.signal('SIGUSR2'),
+  };
 }
 
 async function attachedTo(table: string): Promise<string | null> {
