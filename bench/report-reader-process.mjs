@@ -20,7 +20,7 @@ import { readReport } from './h2-report-reader.mjs';
 const run = promisify(execFile);
 
 /**
- * spec: { address, startTimeMs, endTimeMs?, pageSize, deadlineMs, client: 'counted' | 'decoded' }
+ * spec: { address, startTimeMs, endTimeMs?, accountId?, pageSize, deadlineMs, client: 'counted' | 'decoded' }
  * - counted: bench/h2-report-reader.mjs, each page's rows counted, not decoded;
  * - decoded: the generated grpc-js client, every row decoded.
  * Resolves the child's answer; rejects with its error output if it fails.
@@ -41,7 +41,7 @@ function requestOf(spec) {
     pageToken: '',
     snapshotToken: '',
     page: 0,
-    accountId: '',
+    accountId: spec.accountId ?? '',
     startTime: timestampOfDate(new Date(spec.startTimeMs)),
     endTime: spec.endTimeMs === undefined ? undefined : timestampOfDate(new Date(spec.endTimeMs)),
   };
