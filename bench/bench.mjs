@@ -1,7 +1,7 @@
 // npm run bench [-- --quick] [--seconds N] [--callers 8,32,128] [--batch-callers N]
 //                 [--only reconciliation,transfers,bank,batch,archive,report,growth,advances,accounts]
 //                 [--advances-count N] [--advances-timeout S] [--reconciliation-count N]
-//                 [--growth-hot N] [--growth-archived N] [--cpu-prof] [--load-client http2|grpc-js]
+//                 [--growth-hot N] [--growth-archived N] [--cpu-prof] [--load-client frames|http2|grpc-js]
 //
 // Starts its own stack (scripts/stack.mjs on free ports, its own databases,
 // payments 1 s apart), runs the benchmarks, prints a table and writes

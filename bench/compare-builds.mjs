@@ -46,7 +46,8 @@ const { values: options } = parseArgs({
     'build-env': { type: 'string', multiple: true, default: [] },
     // name:--node-flag, for one build only (e.g. B:--max-semi-space-size=16).
     'build-arg': { type: 'string', multiple: true, default: [] },
-    // name:grpc-js — drive this build through the generated grpc-js client instead of bench/h2-unary.mjs.
+    // name:grpc-js (or name:http2) — drive this build through the generated grpc-js client (or bench/h2-unary.mjs)
+    // instead of bench/h2-frames.mjs.
     'build-client': { type: 'string', multiple: true, default: [] },
     // Also serve /metrics and print the V8 heap after each round (what the RSS is made of).
     heap: { type: 'boolean', default: false },

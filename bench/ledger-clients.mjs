@@ -3,15 +3,17 @@
 // connection among every stub of the process). Two kinds, one interface —
 // call(method, request, deadlineMs) → the response or an Error whose `code` is
 // the gRPC status; close():
-// - "http2" (the default): bench/h2-unary.mjs, gRPC framed by hand over node:http2;
+// - "frames" (the default): bench/h2-frames.mjs, HTTP/2 frames written straight onto a socket;
+// - "http2": bench/h2-unary.mjs, gRPC framed by hand over node:http2;
 // - "grpc-js": the generated client.
 import { credentials, Metadata } from '@grpc/grpc-js';
 import { AccountsServiceClient } from '@alfabet/proto/accounts/v1';
+import { H2FramesLedgerClient } from './h2-frames.mjs';
 import { H2LedgerClient } from './h2-unary.mjs';
 
 const CALLERS_PER_CONNECTION = 32;
-const LOAD_CLIENTS = ['http2', 'grpc-js'];
-export const DEFAULT_LOAD_CLIENT = 'http2';
+const LOAD_CLIENTS = ['frames', 'http2', 'grpc-js'];
+export const DEFAULT_LOAD_CLIENT = 'frames';
 
 /** The generated grpc-js client (a connection of its own) behind the load clients' interface. */
 class GrpcJsLedgerClient {
@@ -45,6 +47,10 @@ export function assertLoadClient(kind, what = 'load client') {
 export function ledgerClients(address, callers, kind = DEFAULT_LOAD_CLIENT) {
   assertLoadClient(kind);
   return Array.from({ length: Math.ceil(callers / CALLERS_PER_CONNECTION) }, (_, connection) =>
-    kind === 'http2' ? new H2LedgerClient(address) : new GrpcJsLedgerClient(address, connection),
+    kind === 'frames'
+      ? new H2FramesLedgerClient(address)
+      : kind === 'http2'
+        ? new H2LedgerClient(address)
+        : new GrpcJsLedgerClient(address, connection),
   );
 }
