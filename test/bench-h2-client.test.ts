@@ -1,9 +1,10 @@
-import { Server, ServerCredentials, status, type ServiceError } from '@grpc/grpc-js';
+import { Server, ServerCredentials, status } from '@grpc/grpc-js';
 import { AccountsServiceService, Direction, TransactionStatus } from '@alfabet/proto/accounts/v1';
 import { randomUUID } from 'node:crypto';
 import { H2FramesLedgerClient } from '../bench/h2-frames.mjs';
 import { H2LedgerClient } from '../bench/h2-unary.mjs';
 import { call, ledgerApi, startTestLedger, type TestLedger } from '../accounts-manager/test/support/ledger-harness.js';
+import { expectSameInvalidArgument } from '../test-support/lean-client-errors.js';
 
 /**
  * The bench's lean load clients (bench/h2-frames.mjs, the default, and
@@ -76,18 +77,11 @@ describe.each(LEAN_CLIENTS)('%s', (_name, LeanClientClass) => {
 
   test('a bad field is the same INVALID_ARGUMENT, with the same message, as grpc-js reports', async () => {
     const request = transfer({ srcAccountId: 'not-a-uuid' });
-    const leanError = await lean.call('transfer', request, 10_000).then(
-      () => null,
-      (error: { code: number; message: string }) => error,
+    await expectSameInvalidArgument(
+      lean.call('transfer', request, 10_000),
+      call(ledger.client, 'transfer', request),
+      'src_account_id',
     );
-    const grpcJsError = await call(ledger.client, 'transfer', request).then(
-      () => null,
-      (error: ServiceError) => error,
-    );
-    expect(leanError?.code).toBe(status.INVALID_ARGUMENT);
-    expect(leanError?.message).toContain('src_account_id');
-    expect(grpcJsError?.code).toBe(leanError?.code);
-    expect(grpcJsError?.details).toBe(leanError?.message);
   });
 
   test('concurrent calls on one session each get their own answer', async () => {

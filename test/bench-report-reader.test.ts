@@ -1,10 +1,10 @@
-import { status, type ServiceError } from '@grpc/grpc-js';
 import { Direction } from '@alfabet/proto/accounts/v1';
 import { timestampOfDate } from '@alfabet/service-kit/timestamps';
 import { readReport } from '../bench/h2-report-reader.mjs';
 import { readReportInProcess } from '../bench/report-reader-process.mjs';
 import { ledgerApi, startTestLedger, type TestLedger } from '../accounts-manager/test/support/ledger-harness.js';
 import { listAll, listRequest } from '../accounts-manager/test/support/report-client.js';
+import { expectSameInvalidArgument } from '../test-support/lean-client-errors.js';
 
 /**
  * The report benchmark's reader (bench/h2-report-reader.mjs) counts each page's
@@ -76,18 +76,7 @@ test('counts the rows and pages the generated client decodes', async () => {
 
 test('a bad request fails with the status and message grpc-js reports', async () => {
   const request = listRequest({ pageSize: 100, pageToken: 'not-a-token' });
-  const leanError = await read(ledger.address, request, 10_000).then(
-    () => null,
-    (error: { code: number; message: string }) => error,
-  );
-  const grpcJsError = await listAll(ledger.client, request).then(
-    () => null,
-    (error: ServiceError) => error,
-  );
-  expect(leanError?.code).toBe(status.INVALID_ARGUMENT);
-  expect(leanError?.message).toContain('page_token');
-  expect(grpcJsError?.code).toBe(leanError?.code);
-  expect(grpcJsError?.details).toBe(leanError?.message);
+  await expectSameInvalidArgument(read(ledger.address, request, 10_000), listAll(ledger.client, request), 'page_token');
 });
 
 test('in a process of its own, both readers count what the generated client decodes, and say their CPU', async () => {
