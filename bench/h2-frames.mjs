@@ -95,7 +95,7 @@ export class H2FramesLedgerClient {
   #sendData(call) {
     while (call.unsent) {
       const size = Math.min(call.unsent.length, call.sendWindow, this.#sendWindow, this.#peer.maxFrame);
-      if (size <= 0 && call.unsent.length > 0) return;
+      if (size <= 0) return; // a window is spent: WINDOW_UPDATE resumes it
       const last = size === call.unsent.length;
       this.#write(frameOf(DATA, last ? END_STREAM : 0, call.id, call.unsent.subarray(0, size)));
       call.sendWindow -= size;
