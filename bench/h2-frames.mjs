@@ -69,7 +69,7 @@ export class H2FramesLedgerClient {
     return new Promise((resolve, reject) => {
       const call = { definition, deadlineMs, resolve, reject, headerBlock: null, trailers: null, chunks: [] };
       if (this.#closed) return reject(this.#closed);
-      call.body = frame(definition.requestSerialize(request));
+      call.unsent = frame(definition.requestSerialize(request)); // what is left to send, as windows allow
       if (this.#streams.size >= this.#peer.maxStreams) this.#waiting.push(call);
       else this.#start(call);
     });
@@ -85,7 +85,6 @@ export class H2FramesLedgerClient {
     this.#nextStreamId += 2;
     call.id = id;
     call.sendWindow = this.#peer.streamWindow;
-    call.unsent = call.body;
     this.#streams.set(id, call);
     this.#write(frameOf(HEADERS, END_HEADERS, id, this.#headerBlock(call.definition.path, call.deadlineMs)));
     this.#sendData(call);
@@ -235,16 +234,18 @@ export class H2FramesLedgerClient {
     this.#resume();
   }
 
+  /** The server answers the streams up to its last one; the later ones, and every call still to come, fail. */
   #onGoaway(payload) {
-    const lastStreamId = payload.readUInt32BE(0) & MAX_WINDOW;
-    this.#closed ??= callError(UNAVAILABLE, `server going away (code ${payload.readUInt32BE(4)})`);
-    for (const id of [...this.#streams.keys()]) if (id > lastStreamId) this.#end(id, this.#closed);
-    for (const call of this.#waiting.splice(0)) call.reject(this.#closed);
+    this.#fail(`server going away (code ${payload.readUInt32BE(4)})`, payload.readUInt32BE(0) & MAX_WINDOW);
   }
 
-  /** Messages held back by a window, then calls held back by the stream limit. */
+  /** After a window grew: messages held back by it, then calls held back by the stream limit. */
   #resume() {
     for (const call of this.#streams.values()) if (call.unsent) this.#sendData(call);
+    this.#startWaiting();
+  }
+
+  #startWaiting() {
     while (this.#waiting.length > 0 && this.#streams.size < this.#peer.maxStreams && !this.#closed)
       this.#start(this.#waiting.shift());
   }
@@ -269,12 +270,13 @@ export class H2FramesLedgerClient {
     this.#streams.delete(id);
     if (error) call.reject(error);
     else call.resolve(response);
-    this.#resume();
+    this.#startWaiting(); // a stream is free (windows are not: a call's end gives none back)
   }
 
-  #fail(reason) {
+  /** Every call fails UNAVAILABLE from now on: those in flight on streams after `lastAnswered`, and those waiting. */
+  #fail(reason, lastAnswered = 0) {
     this.#closed ??= callError(UNAVAILABLE, reason);
-    for (const id of [...this.#streams.keys()]) this.#end(id, this.#closed);
+    for (const id of [...this.#streams.keys()]) if (id > lastAnswered) this.#end(id, this.#closed);
     for (const call of this.#waiting.splice(0)) call.reject(this.#closed);
   }
 

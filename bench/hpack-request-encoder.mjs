@@ -85,7 +85,7 @@ export class RequestHeaderEncoder {
 }
 
 /** HPACK's integer with an N-bit prefix (§5.1), its first byte's high bits `high`. */
-export function prefixedInt(value, bits, high) {
+function prefixedInt(value, bits, high) {
   const max = (1 << bits) - 1;
   if (value < max) return Buffer.from([high | value]);
   const bytes = [high | max];
