@@ -2,6 +2,7 @@
 //                 [--only reconciliation,transfers,bank,batch,archive,report,growth,advances,accounts]
 //                 [--advances-count N] [--advances-timeout S] [--reconciliation-count N]
 //                 [--growth-hot N] [--growth-archived N] [--cpu-prof] [--load-client frames|http2|grpc-js]
+//                 [--request-ids v7|v4]
 //
 // Starts its own stack (scripts/stack.mjs on free ports, its own databases,
 // payments 1 s apart), runs the benchmarks, prints a table and writes
@@ -40,6 +41,7 @@ import { accountsFile, databaseUrlOf, fundedAccounts, runLoad, startAccountsMana
 import { growthBenchmark } from './growth-bench.mjs';
 import { assertLoadClient, DEFAULT_LOAD_CLIENT } from './ledger-clients.mjs';
 import { ensureReportData } from './report-data.mjs';
+import { assertRequestIds, DEFAULT_REQUEST_IDS } from './request-ids.mjs';
 import { reportBenchmark } from './report-bench.mjs';
 import { ratio, round } from './stats.mjs';
 import { BATCH_CALLERS_DEFAULT, BATCH_TARGETS, batchBenchmark, batchRow, transferAt32 } from './batch-bench.mjs';
@@ -64,6 +66,9 @@ const { values: options } = parseArgs({
     // How the load processes call accounts-manager: bench/h2-unary.mjs (the default: gRPC framed by
     // hand over node:http2, a client as lean as pgbench's) or the generated grpc-js client.
     'load-client': { type: 'string', default: DEFAULT_LOAD_CLIENT },
+    // The request ids the load sends (bench/request-ids.mjs): time-ordered, as DESIGN §3 asks of
+    // callers, or random ("v4"). The growth benchmark measures random ones as well, either way.
+    'request-ids': { type: 'string', default: DEFAULT_REQUEST_IDS },
     // For the harness test: databases and results of their own.
     'db-suffix': { type: 'string', default: '' },
     'results-dir': { type: 'string' },
@@ -106,6 +111,8 @@ const PLAN = options.quick
 if (options.seconds) PLAN.seconds = Number(options.seconds);
 assertLoadClient(options['load-client'], '--load-client');
 PLAN.loadClient = options['load-client'];
+assertRequestIds(options['request-ids'], '--request-ids');
+PLAN.requestIds = options['request-ids'];
 if (options.callers) PLAN.callers = options.callers.split(',').map(Number);
 if (options['advances-timeout']) PLAN.advances.timeoutMs = Number(options['advances-timeout']) * 1000;
 if (options['advances-count']) PLAN.advances.count = Number(options['advances-count']);
@@ -156,7 +163,7 @@ async function main() {
   const started = Date.now();
   const results = await newResults();
   say(
-    `${results.machine.cpu} × ${results.machine.cores}, ${results.machine.memoryGiB} GiB, PostgreSQL ${results.machine.postgres}, Node ${process.versions.node}; load client ${PLAN.loadClient}`,
+    `${results.machine.cpu} × ${results.machine.cores}, ${results.machine.memoryGiB} GiB, PostgreSQL ${results.machine.postgres}, Node ${process.versions.node}; load client ${PLAN.loadClient}, request ids ${PLAN.requestIds}`,
   );
   await dropDatabase(DB.accounts);
   await dropDatabase(DB.advances);
@@ -241,6 +248,7 @@ async function runBenchmarks(stack, work, results) {
         warmupMs: PLAN.warmupMs,
         warmUpSeconds: PLAN.stackWarmUpSeconds,
         loadClient: PLAN.loadClient,
+        requestIds: PLAN.requestIds,
       },
       grownUrl: dbUrl(DB.grown),
       emptyUrl: dbUrl(DB.empty),
@@ -480,6 +488,7 @@ async function load(
       repeatRatio,
       batchSize,
       client: PLAN.loadClient,
+      requestIds: PLAN.requestIds,
       cpu: { pids: { accountsManager: pids.accounts, stack: pids.stack }, database },
     },
     dirname(accountsFile),
@@ -778,13 +787,23 @@ function growthRows(row, g) {
   const stored = `${(g.stored.transactions / 1e6).toLocaleString('en')} M stored (${(g.stored.hot / 1e6).toLocaleString('en')} M hot, ${(g.stored.archived / 1e6).toLocaleString('en')} M archived)`;
   const side = (t) =>
     `${t.rps}/s, p99 ${t.p99Ms} ms; CPU per call: accounts-manager ${t.cpuMicrosPerCall.accountsManager} µs, PostgreSQL backends ${t.cpuMicrosPerCall.postgresBackends} µs; full-page images per call ${t.wal.map((w) => w.fullPageImages).join(' / ')}, checkpoints ${t.wal.map((w) => w.checkpoints).join(' / ')}`;
+  const ids = { v7: 'time-ordered (v7) request ids', v4: 'random (v4) request ids' };
   row(
-    `Transfer ×${g.transfers.callers} on a grown ledger: ${stored}`,
+    `Transfer ×${g.transfers.callers} on a grown ledger: ${stored}; ${ids[g.transfers.requestIds]}`,
     side(g.transfers.grown),
     `an empty ledger, same run: ${side(g.transfers.empty)}`,
     `${g.transfers.ratio}×`,
     `≥ ${TARGETS.growthTransferRatio}× (within 10 %); PostgreSQL's max_wal_size ${g.transfers.grown.wal[0]?.maxWalSize}`,
   );
+  const random = g.transfers.randomIds;
+  if (random)
+    row(
+      `The same with ${ids.v4}, the worse case (one round each, after)`,
+      side(random.grown),
+      `an empty ledger: ${side(random.empty)}`,
+      `${random.ratio}×`,
+      '',
+    );
   const r = g.report;
   row(
     `Report at scale: first page (${r.rowsInWindow.toLocaleString('en')} rows in window)`,

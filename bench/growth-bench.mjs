@@ -5,7 +5,8 @@
 // accounts-manager processes of their own on the same PostgreSQL, in the same
 // run:
 // - Transfer ×32 on 10 000 fresh accounts of each, runs alternating between
-//   the two ledgers: throughput, p99 and CPU per call side by side;
+//   the two ledgers: throughput, p99 and CPU per call side by side, with the
+//   request ids the plan names (time-ordered by default) and then random ones;
 // - the report over the whole window of the grown ledger: the first page
 //   against the same SQL alone, the stream against psql COPY of the same rows
 //   (report-bench.mjs).
@@ -30,7 +31,7 @@ import { ratio, round } from './stats.mjs';
 const ACCOUNTS = 10_000;
 
 /**
- * plan: { hot, archived, callers, seconds, warmupMs, warmUpSeconds, rounds, listings, loadClient };
+ * plan: { hot, archived, callers, seconds, warmupMs, warmUpSeconds, rounds, listings, loadClient, requestIds };
  * grownUrl is reused while its seed is fresh (12 h), emptyUrl is made anew.
  */
 export async function growthBenchmark({ plan, grownUrl, emptyUrl, say }) {
@@ -114,16 +115,18 @@ async function oneRow(databaseUrl, sql) {
 /**
  * Transfer ×callers on each ledger, `rounds` times, alternating which goes first — after
  * `warmUpSeconds` of the same load on each, not measured: each ledger has its own
- * accounts-manager, and a process's first seconds run its code unoptimized.
+ * accounts-manager, and a process's first seconds run its code unoptimized. The rounds send
+ * `plan.requestIds`; when those are time-ordered (v7, as DESIGN §3 asks of callers), one more
+ * round each with random (v4) ids follows, the worse case, shown beside the target's line.
  */
 async function transfersSideBySide({ plan, grown, empty, grownUrl, emptyUrl, work, say }) {
   const ledgers = [
-    { name: 'grown', server: grown, url: grownUrl, runs: [] },
-    { name: 'empty', server: empty, url: emptyUrl, runs: [] },
+    { name: 'grown', server: grown, url: grownUrl },
+    { name: 'empty', server: empty, url: emptyUrl },
   ];
   for (const ledger of ledgers)
     ledger.accountsFile = accountsFile(work, ledger.name, await fundedAccounts(ledger.url, ACCOUNTS, 'growth'));
-  const transfers = (ledger, warmupMs, durationMs) =>
+  const transfers = (ledger, requestIds, warmupMs, durationMs) =>
     runLoad(
       {
         address: ledger.server.address,
@@ -133,16 +136,26 @@ async function transfersSideBySide({ plan, grown, empty, grownUrl, emptyUrl, wor
         durationMs,
         accountsFile: ledger.accountsFile,
         client: plan.loadClient,
+        requestIds,
         cpu: { pids: { accountsManager: ledger.server.pid }, database: databaseOf(ledger.url) },
       },
       work,
     );
   say(`growth: warming both accounts-managers up, ${plan.warmUpSeconds} s of Transfer ×${plan.callers} each`);
-  for (const ledger of ledgers) await transfers(ledger, 0, plan.warmUpSeconds * 1000);
-  for (let round = 0; round < plan.rounds; round++) {
+  for (const ledger of ledgers) await transfers(ledger, plan.requestIds, 0, plan.warmUpSeconds * 1000);
+  const measured = await rounds({ plan, ledgers, transfers, requestIds: plan.requestIds, count: plan.rounds, say });
+  const randomIds =
+    plan.requestIds === 'v4' ? undefined : await rounds({ plan, ledgers, transfers, requestIds: 'v4', count: 1, say });
+  return { callers: plan.callers, requestIds: plan.requestIds, ...measured, randomIds };
+}
+
+/** `count` rounds on each ledger sending `requestIds`, alternating which goes first; both sides summed. */
+async function rounds({ plan, ledgers, transfers, requestIds, count, say }) {
+  const runs = new Map(ledgers.map((ledger) => [ledger, []]));
+  for (let round = 0; round < count; round++) {
     for (const ledger of round % 2 === 0 ? ledgers : [...ledgers].reverse()) {
       const walBefore = await walCounters(ledger.url);
-      const result = await transfers(ledger, plan.warmupMs, plan.seconds * 1000);
+      const result = await transfers(ledger, requestIds, plan.warmupMs, plan.seconds * 1000);
       if (Object.keys(result.errors).length > 0)
         throw new Error(`growth: Transfer errors on the ${ledger.name} ledger: ${JSON.stringify(result.errors)}`);
       result.wal = walPerCall(
@@ -150,14 +163,14 @@ async function transfersSideBySide({ plan, grown, empty, grownUrl, emptyUrl, wor
         await walCounters(ledger.url),
         result.rps * (plan.seconds + plan.warmupMs / 1000),
       );
-      ledger.runs.push(result);
+      runs.get(ledger).push(result);
       say(
-        `growth: Transfer ×${plan.callers} on the ${ledger.name} ledger: ${result.rps}/s p99 ${result.p99Ms} ms; CPU per call: ${describeCpuPerCall(result.cpuMicrosPerCall)}; WAL per call: ${result.wal.bytes} bytes, ${result.wal.fullPageImages} full-page images; checkpoints in the round: ${result.wal.checkpoints} (${result.wal.checkpointsForWalSize} for max_wal_size = ${result.wal.maxWalSize})`,
+        `growth: Transfer ×${plan.callers} on the ${ledger.name} ledger, ${requestIds} request ids: ${result.rps}/s p99 ${result.p99Ms} ms; CPU per call: ${describeCpuPerCall(result.cpuMicrosPerCall)}; WAL per call: ${result.wal.bytes} bytes, ${result.wal.fullPageImages} full-page images; checkpoints in the round: ${result.wal.checkpoints} (${result.wal.checkpointsForWalSize} for max_wal_size = ${result.wal.maxWalSize})`,
       );
     }
   }
-  const [grownSide, emptySide] = ledgers.map(summarize);
-  return { callers: plan.callers, grown: grownSide, empty: emptySide, ratio: ratio(grownSide.rps, emptySide.rps) };
+  const [grown, empty] = ledgers.map((ledger) => summarize(runs.get(ledger)));
+  return { grown, empty, ratio: ratio(grown.rps, empty.rps) };
 }
 
 /**
@@ -198,18 +211,18 @@ function walPerCall(before, after, calls) {
 }
 
 /** A ledger's runs in one: calls and time summed, the worst p99, CPU per call weighted by calls. */
-function summarize(ledger) {
-  const calls = ledger.runs.reduce((sum, run) => sum + run.calls, 0);
-  const seconds = ledger.runs.reduce((sum, run) => sum + run.calls / run.rps, 0);
+function summarize(runs) {
+  const calls = runs.reduce((sum, run) => sum + run.calls, 0);
+  const seconds = runs.reduce((sum, run) => sum + run.calls / run.rps, 0);
   const weighted = (name) =>
-    Math.round(ledger.runs.reduce((sum, run) => sum + (run.cpuMicrosPerCall?.[name] ?? 0) * run.calls, 0) / calls);
+    Math.round(runs.reduce((sum, run) => sum + (run.cpuMicrosPerCall?.[name] ?? 0) * run.calls, 0) / calls);
   return {
-    runs: ledger.runs.length,
+    runs: runs.length,
     calls,
     rps: round(calls / seconds, 1),
-    p50Ms: Math.max(...ledger.runs.map((run) => run.p50Ms)),
-    p99Ms: Math.max(...ledger.runs.map((run) => run.p99Ms)),
+    p50Ms: Math.max(...runs.map((run) => run.p50Ms)),
+    p99Ms: Math.max(...runs.map((run) => run.p99Ms)),
     cpuMicrosPerCall: { accountsManager: weighted('accountsManager'), postgresBackends: weighted('postgresBackends') },
-    wal: ledger.runs.map((run) => run.wal),
+    wal: runs.map((run) => run.wal),
   };
 }

@@ -1,12 +1,14 @@
 // The load generator: a process of its own (so its CPU is not the server's),
 // driving accounts-manager with N concurrent callers, each making one call
 // after another for a fixed time, through the clients of bench/ledger-clients.mjs
-// (`client`: "http2", the default, or "grpc-js").
+// (`client`: "frames", the default, "http2" or "grpc-js"), each request with a new
+// request id of bench/request-ids.mjs (`requestIds`: "v7", the default, or "v4").
 //
 //   node bench/load.mjs <spec.json>
 //
 // spec: { address, mode: "transfer" | "bank" | "batch", callers, warmupMs, durationMs,
-//         accountsFile, repeatRatio, batchSize, client, cpu: { pids: { name: pid }, database } }
+//         accountsFile, repeatRatio, batchSize, client, requestIds: "v7" | "v4",
+//         cpu: { pids: { name: pid }, database } }
 //   → prints one JSON result line.
 // In batch mode a call is one BatchTransfer of batchSize random transfers (atomic = false).
 // Latencies are taken after the warm-up only; calls are never retried. The
@@ -14,17 +16,19 @@
 // window: the named pids, the PostgreSQL backends of `database`, all of
 // PostgreSQL, and this process.
 import { status as grpcStatus } from '@grpc/grpc-js';
-import { randomInt, randomUUID } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ledgerClients } from './ledger-clients.mjs';
 import { Direction, TransactionStatus } from '@alfabet/proto/accounts/v1';
 import { cpuPerCall, cpuSample } from './processes.mjs';
+import { DEFAULT_REQUEST_IDS, requestIdMaker } from './request-ids.mjs';
 import { summarize, round } from './stats.mjs';
 
 const CALL_DEADLINE_MS = 10_000;
 const spec = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 const accounts = JSON.parse(readFileSync(spec.accountsFile, 'utf8'));
 const clients = ledgerClients(spec.address, spec.callers, spec.client);
+const newRequestId = requestIdMaker(spec.requestIds ?? DEFAULT_REQUEST_IDS);
 
 const latencies = [];
 const errors = {};
@@ -53,7 +57,7 @@ function pickTwo() {
 function randomTransfer() {
   const [srcAccountId, dstAccountId] = pickTwo();
   return {
-    requestId: randomUUID(),
+    requestId: newRequestId(),
     srcAccountId,
     dstAccountId,
     amount: BigInt(randomInt(1, 101)),
@@ -65,13 +69,13 @@ function nextRequest() {
   if (spec.mode === 'transfer') return { method: 'transfer', request: randomTransfer() };
   if (spec.mode === 'batch') {
     const transfers = Array.from({ length: spec.batchSize }, randomTransfer);
-    return { method: 'batchTransfer', request: { requestId: randomUUID(), atomic: false, transfers } };
+    return { method: 'batchTransfer', request: { requestId: newRequestId(), atomic: false, transfers } };
   }
   if (issued.length > 0 && Math.random() < spec.repeatRatio) {
     return { method: 'bankTransaction', request: issued[randomInt(issued.length)], replay: true };
   }
   const request = {
-    requestId: randomUUID(),
+    requestId: newRequestId(),
     dstAccountId: accounts[randomInt(accounts.length)],
     amount: BigInt(randomInt(1, 101)),
     direction: Math.random() < 0.5 ? Direction.DIRECTION_CREDIT : Direction.DIRECTION_DEBIT,

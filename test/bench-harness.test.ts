@@ -103,7 +103,11 @@ test('the benchmark harness runs every benchmark in --quick mode and its correct
     const { growth } = results;
     expect(growth.stored.transactions).toBeGreaterThanOrEqual(results.plan.growth.hot + results.plan.growth.archived);
     expect(growth.stored.requests).toBeGreaterThanOrEqual(results.plan.growth.hot + results.plan.growth.archived);
-    for (const side of [growth.transfers.grown, growth.transfers.empty]) {
+    // The rounds sent the default time-ordered request ids; one more round each sent random ones.
+    expect(results.plan.requestIds).toBe('v7');
+    expect(growth.transfers.requestIds).toBe('v7');
+    const randomIds = growth.transfers.randomIds;
+    for (const side of [growth.transfers.grown, growth.transfers.empty, randomIds.grown, randomIds.empty]) {
       expect(side.calls).toBeGreaterThan(0);
       // Each round says what PostgreSQL's checkpoints did meanwhile: what its full-page images depend on.
       for (const wal of side.wal) {
