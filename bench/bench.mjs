@@ -63,8 +63,9 @@ const { values: options } = parseArgs({
     'growth-archived': { type: 'string' },
     // Profiles the services (node --cpu-prof) and prints where accounts-manager spent its CPU.
     'cpu-prof': { type: 'boolean', default: false },
-    // How the load processes call accounts-manager: bench/h2-unary.mjs (the default: gRPC framed by
-    // hand over node:http2, a client as lean as pgbench's) or the generated grpc-js client.
+    // How the load processes call accounts-manager (bench/ledger-clients.mjs): "frames", the default
+    // (bench/h2-frames.mjs, HTTP/2 frames written straight onto a socket), "http2" (bench/h2-unary.mjs,
+    // over node:http2) or "grpc-js" (the generated client).
     'load-client': { type: 'string', default: DEFAULT_LOAD_CLIENT },
     // The request ids the load sends (bench/request-ids.mjs): time-ordered, as DESIGN §3 asks of
     // callers, or random ("v4"). The growth benchmark measures random ones as well, either way.
