@@ -33,7 +33,7 @@ export function createAccountsMetrics(countArchiveDueDays: () => Promise<number>
     }),
     reportPages: new Counter({
       name: 'ledger_report_pages_total',
-      help: 'Pages ListTransactions read from the database (at most one ahead of what it streamed)',
+      help: 'Pages ListTransactions read from the database (at most one read ahead of what it streamed)',
       registers: [registry],
     }),
     archiveDueDays: new Gauge({

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { forgetReportCounts } from '../src/db/report-counts.sql.js';
 import { BinaryCopyOut } from '../src/db/binary-copy-out.sql.js';
-import { pageCopy, REPORT_ROW_COLUMNS, type PagePosition } from '../src/db/report-queries.sql.js';
+import { pageCopy, REPORT_ROW_COLUMNS, rowsAfterCopy, type PagePosition } from '../src/db/report-queries.sql.js';
 import { openReportPool } from '../src/db/report-pool.js';
 import { microsOfDate, type ReportSnapshot } from '../src/reports/report-types.js';
 import { dropTestDatabase, TEST_DATABASES, testDatabaseUrl } from '../../test-support/test-databases.js';
@@ -76,11 +76,15 @@ async function planOf(
   report: Omit<ReportSnapshot, 'snapshot' | 'epoch' | 'cluster' | 'takenAtMs' | 'totalSize'>,
   position: PagePosition,
 ): Promise<string> {
-  const copy = pageCopy(
-    { ...report, snapshot, epoch: 1, cluster: null, totalSize: 1000n, takenAtMs: Date.now() },
-    position,
-  );
-  const client = await (report.filter.accountId ? pool : reportPool).connect();
+  return planOfCopy(pageCopy(snapshotOf(report), position), report.filter.accountId ? pool : reportPool);
+}
+
+const snapshotOf = (report: Omit<ReportSnapshot, 'snapshot' | 'epoch' | 'cluster' | 'takenAtMs' | 'totalSize'>) =>
+  ({ ...report, snapshot, epoch: 1, cluster: null, totalSize: 1000n, takenAtMs: Date.now() }) as ReportSnapshot;
+
+/** The plan of the page statement `copy` runs, on a session of `sessions`. */
+async function planOfCopy(copy: string, sessions: pg.Pool): Promise<string> {
+  const client = await sessions.connect();
   const plans: string[] = [];
   client.on('notice', (notice) => plans.push(notice.message ?? ''));
   try {
@@ -142,6 +146,26 @@ it('starts every later page at its cursor (keyset), not at an offset', async () 
   );
   expectOrderedIndexWalk(plan, new RegExp(`Index (Only )?Scan using ${REPORT_INDEX.source}`));
   expect(plan).toMatch(/ROW\(create_time, transaction_id\) < ROW\(/);
+});
+
+it('reads many pages after a cursor as one statement planned for its window: the same ordered walk', async () => {
+  const report = { filter: { startUs: windowStart(), endUs: null, accountId: null }, pageSize: 1000 };
+  const cursor = {
+    createTimeUs: microsOfDate(new Date(Date.now() - DAY)),
+    transactionId: '80000000-0000-4000-8000-000000000000',
+  };
+  const plan = await planOfCopy(rowsAfterCopy(snapshotOf(report), cursor, 16_000), reportPool);
+  // An index of (create_time, transaction_id) on each partition, the partitions read newest first.
+  expect(plan).toMatch(
+    new RegExp(`Index (Only )?Scan (Backward )?using (${REPORT_INDEX.source}|transactions_p\\d{8}_pkey)`),
+  );
+  expect(plan).toMatch(/Limit .*\n\s+->  (Merge )?Append/);
+  expect(plan).toMatch(/ROW\(create_time, transaction_id\) < ROW\(/);
+  expect(plan).not.toMatch(/Sort Key|Seq Scan/);
+  // Planned with the window's values: the partitions before it are left out when it is planned.
+  expect(plan).not.toContain(dayName(3));
+  expect(plan).not.toContain(dayName(4));
+  expect(plan).toContain(dayName(1));
 });
 
 it('uses the per-account indexes of both legs for one account, never a scan of the whole window', async () => {

@@ -266,6 +266,47 @@ describe('ListTransactions: flow control and cancellation', () => {
     expect(received).toBe(PAGES);
   }, 60_000);
 
+  it('reads a whole-window listing ahead of a paused client by no more than one read', async () => {
+    const before = await pagesFetched();
+    const stream = ledger.client.listTransactions({
+      startTime: undefined,
+      endTime: undefined,
+      pageSize: PAGE_SIZE,
+      pageToken: '',
+      snapshotToken: '',
+      page: 0,
+      accountId: '',
+    });
+    const done = new Promise<void>((resolve, reject) => {
+      stream.on('end', resolve);
+      stream.on('error', reject);
+    });
+    done.catch(() => undefined); // awaited below; no unhandled rejection while paused
+    let totalPages = 0;
+    let received = 0;
+    await new Promise<void>((resolve) =>
+      stream.once('data', (page: ListTransactionsResponse) => {
+        totalPages = page.totalPages;
+        received++;
+        stream.pause();
+        resolve();
+      }),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const fetchedWhilePaused = (await pagesFetched()) - before;
+    expect(totalPages).toBeGreaterThanOrEqual(PAGES);
+    // The pages in the buffers on the way (~30 of 100 rows) and the read ahead of them (each read at most
+    // twice the one before: 1, 2, 4, … pages) — never the whole listing, nor half of it.
+    expect(fetchedWhilePaused).toBeLessThan(totalPages / 2);
+    stream.on('data', () => {
+      received++;
+    });
+    stream.resume();
+    await done;
+    expect(received).toBe(totalPages);
+    expect((await pagesFetched()) - before).toBe(totalPages);
+  }, 60_000);
+
   it('stops reading when the client cancels mid-stream', async () => {
     const before = await pagesFetched();
     const pages = await listFirst(ledger.client, { accountId: account, pageSize: PAGE_SIZE }, 2);

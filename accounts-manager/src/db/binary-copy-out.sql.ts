@@ -42,7 +42,8 @@ export class BinaryCopyOut implements pg.Submittable {
   private readonly row: BinaryRow;
 
   constructor(
-    private readonly text: string,
+    /** The statement (a test reads it back). */
+    readonly text: string,
     private readonly columns: number,
     private readonly onRow: (row: BinaryRow) => void,
   ) {

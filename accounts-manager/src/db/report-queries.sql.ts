@@ -28,10 +28,12 @@ import { isoOfMicros, type ReportFilter, type ReportSnapshot } from '../reports/
  * "Report"), which entity hydration would not keep. The snapshot and its count
  * are a prepared statement with bound parameters. A page is a binary COPY of
  * report_page() or report_account_page(), the functions that hold the pages'
- * statements (Migration20261212000000_report_pages_binary): its rows stay
- * bytes until grpc/report-page-wire.ts writes them as protobuf, at a third of
- * the CPU that text rows made into objects cost (docs/benchmarks.md, "The
- * report's pages in binary").
+ * statements (Migration20261212000000_report_pages_binary); the later pages of
+ * a whole-window stream are read many at a time by a binary COPY of the same
+ * statement written out (rowsAfterCopy; grpc/report-page-reader.ts says when).
+ * The rows stay bytes until grpc/report-page-wire.ts writes them as protobuf,
+ * at a third of the CPU that text rows made into objects cost
+ * (docs/benchmarks.md, "The report's pages in binary").
  */
 
 /** An upper bound for "no end_time": later than any row can be. */
@@ -39,8 +41,14 @@ const END_OF_TIME_US = 253_402_300_799_999_999n; // 9999-12-31T23:59:59.999999Z
 /** Sorts after every real transaction id: the cursor of "before the first page". */
 const MAX_UUID = 'ffffffff-ffff-ffff-ffff-ffffffffffff';
 
+/** A row's place in a listing's order (grpc/report-page-wire.ts's PageCursor). */
+interface RowKey {
+  createTimeUs: bigint;
+  transactionId: string;
+}
+
 /** A listing's starting point: a cursor (keyset, for walking forward) or an offset (to jump to page N). */
-export type PagePosition = { after: { createTimeUs: bigint; transactionId: string } } | { offset: number };
+export type PagePosition = { after: RowKey } | { offset: number };
 
 /** Rows `snapshot` of ledger epoch `epoch` sees: every row of an earlier epoch, its own epoch's by their xid. */
 const visibleIn = (snapshot: string, epoch: string) =>
@@ -139,13 +147,32 @@ export const REPORT_ROW_COLUMNS = [...TRANSACTION_FIELDS, 'create_time'] as cons
  * the page is never held as JavaScript rows. A failed read discards its
  * connection.
  */
-export async function readPage(
+export function readPage(
   pool: pg.Pool,
   snapshot: ReportSnapshot,
   position: PagePosition,
   onRow: (row: BinaryRow) => void,
 ): Promise<void> {
-  const copy = new BinaryCopyOut(pageCopy(snapshot, position), REPORT_ROW_COLUMNS.length, onRow);
+  return copyRows(pool, pageCopy(snapshot, position), onRow);
+}
+
+/**
+ * Reads up to `rows` rows of a whole-window listing strictly after `after`,
+ * newest first, as readPage does: many pages in one statement
+ * (grpc/report-page-reader.ts says when).
+ */
+export function readRowsAfter(
+  pool: pg.Pool,
+  snapshot: ReportSnapshot,
+  after: RowKey,
+  rows: number,
+  onRow: (row: BinaryRow) => void,
+): Promise<void> {
+  return copyRows(pool, rowsAfterCopy(snapshot, after, rows), onRow);
+}
+
+async function copyRows(pool: pg.Pool, text: string, onRow: (row: BinaryRow) => void): Promise<void> {
+  const copy = new BinaryCopyOut(text, REPORT_ROW_COLUMNS.length, onRow);
   const client = await pool.connect();
   try {
     client.query(copy);
@@ -182,6 +209,27 @@ export function pageCopy(snapshot: ReportSnapshot, position: PagePosition): stri
   const args = values.map(([value, type]) => `${pg.escapeLiteral(String(value))}::${type}`).join(', ');
   const page = snapshot.filter.accountId ? 'report_account_page' : 'report_page';
   return `COPY (SELECT * FROM ${page}(${args})) TO STDOUT (FORMAT binary)`;
+}
+
+/**
+ * The statement of readRowsAfter (exported so a test can see its plan):
+ * report_page()'s own statement (Migration20261212000000_report_pages_binary)
+ * for `rows` rows after `after`, its values written in as quoted literals. It
+ * is planned at every execution, with the window known (about a millisecond
+ * over the hot days, db/report-pool.ts), and has no result store: PostgreSQL
+ * sends each row as its index walk finds it.
+ */
+export function rowsAfterCopy(snapshot: ReportSnapshot, after: RowKey, rows: number): string {
+  if (snapshot.filter.accountId) throw new Error('rowsAfterCopy reads whole-window listings only');
+  if (!Number.isSafeInteger(rows) || rows < 1) throw new Error(`rowsAfterCopy: ${rows} is not a row count`);
+  const literal = (value: unknown, type: string) => `${pg.escapeLiteral(String(value))}::${type}`;
+  const [start, end] = windowValues(snapshot.filter);
+  return `COPY (SELECT ${REPORT_ROW_COLUMNS.map((column) => `t.${column}`).join(', ')}
+    FROM transactions t
+    WHERE t.create_time >= ${literal(start, 'timestamptz')} AND t.create_time < ${literal(end, 'timestamptz')}
+      AND ${visibleIn(literal(snapshot.snapshot, 'pg_snapshot'), literal(snapshot.epoch, 'integer'))}
+      AND (t.create_time, t.transaction_id) < (${literal(isoOfMicros(after.createTimeUs), 'timestamptz')}, ${literal(after.transactionId, 'uuid')})
+    ORDER BY t.create_time DESC, t.transaction_id DESC LIMIT ${rows}) TO STDOUT (FORMAT binary)`;
 }
 
 function windowValues(filter: ReportFilter): [string, string] {

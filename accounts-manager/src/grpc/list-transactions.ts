@@ -2,9 +2,10 @@ import type { ServerWritableStream } from '@grpc/grpc-js';
 import { AccountsServiceService, type ListTransactionsRequest } from '@alfabet/proto/accounts/v1';
 import type pg from 'pg';
 import { invalidArgument, notFound } from '@alfabet/service-kit/field-error';
-import { ReportPageWriter, type PageCursor } from './report-page-wire.js';
+import type { PageCursor } from './report-page-wire.js';
+import { ReportPageReader } from './report-page-reader.js';
 import type { Logger } from '../logger.js';
-import { readPage, takeSnapshot, type PagePosition } from '../db/report-queries.sql.js';
+import { takeSnapshot, type PagePosition } from '../db/report-queries.sql.js';
 import { parseListingRequest, type ReportPolicy } from '../reports/report-request.js';
 import type { ReportTokens } from '../reports/report-tokens.js';
 import { totalPagesOf, type ReportFilter, type ReportSnapshot } from '../reports/report-types.js';
@@ -23,7 +24,7 @@ export interface ReportDeps {
   epochs: { origin(epoch: number, cluster: string | null): Promise<EpochOrigin | null> };
   windowMs: number;
   log: Logger;
-  /** Counts every page read from the database (a client that is gone stops it). */
+  /** Counts every page read from the database (a client that is gone stops the reads). */
   pagesFetched: { inc(): void };
   now?: () => number;
 }
@@ -43,9 +44,10 @@ export const ACCOUNTS_SERVICE_DEFINITION = {
 
 /**
  * ListTransactions: streams one message per page from the listing's start to
- * its last page. A page is read at most one ahead of what the client can take
- * (gRPC flow control), so memory stays two pages deep whatever the report's
- * size, and reading stops as soon as the client cancels or its deadline passes.
+ * its last page. Pages are read at most one read ahead of what the client can
+ * take (gRPC flow control; ./report-page-reader.ts bounds a read by rows and by
+ * bytes), so memory stays a few pages deep whatever the report's size, and
+ * reading stops as soon as the client cancels or its deadline passes.
  */
 export function listTransactions(deps: ReportDeps): (call: ReportCall) => Promise<void> {
   const policy: ReportPolicy = { windowMs: deps.windowMs, tokens: deps.tokens, now: deps.now ?? Date.now };
@@ -85,11 +87,11 @@ export function listTransactions(deps: ReportDeps): (call: ReportCall) => Promis
 }
 
 /**
- * Streams the pages from `page` to the last. The next page is read while this
- * one is sent — the database and this process work at the same time instead
- * of in turn (docs/benchmarks.md, "Report at scale") — so at most one page is
- * read ahead of what gRPC has taken. Each page is written as protobuf while its
- * rows arrive (./report-page-wire.ts) and sent as those bytes.
+ * Streams the pages from `page` to the last, as ReportPageReader reads them
+ * ahead (./report-page-reader.ts): the database reads the next pages while
+ * this one is sent, and at most a read's worth of pages waits in memory. Each
+ * page is written as protobuf while its rows arrive (./report-page-wire.ts)
+ * and sent as those bytes.
  */
 async function streamPages(
   call: ReportCall,
@@ -101,19 +103,17 @@ async function streamPages(
   const totalPages = totalPagesOf(snapshot);
   const snapshotToken = deps.tokens.sealSnapshot(snapshot);
   const pool = poolFor(deps, snapshot.filter);
-  let next: Promise<ReportPageWriter> | null = writtenPage(pool, snapshot, position);
+  const pages = new ReportPageReader(pool, snapshot, firstPage, position, deps.pagesFetched);
   try {
-    for (let page = firstPage; next; page++) {
+    for (let page = firstPage; ; page++) {
       if (call.cancelled) return;
-      const written: ReportPageWriter = await next;
-      deps.pagesFetched.inc();
+      const written = await pages.next();
       const hasNext = page < totalPages;
       const last = written.lastRow();
       if (hasNext && (!last || written.rows < snapshot.pageSize)) {
         // Rows of the snapshot are gone: only archiving a partition a live token still covers can do that.
         throw new Error(`report snapshot lost rows: page ${page} of ${totalPages} held ${written.rows}`);
       }
-      next = hasNext ? writtenPage(pool, snapshot, { after: last! }) : null;
       const delivered = await send(
         call,
         written.finish({
@@ -126,19 +126,13 @@ async function streamPages(
         }),
       );
       if (!delivered) return;
+      if (!hasNext) break;
     }
     if (!call.cancelled) call.end();
   } finally {
-    // A page read ahead for a client that has gone is dropped, its failure too.
-    next?.catch(() => undefined);
+    // A read under way for a client that has gone finishes on its own; its pages and failure are dropped.
+    pages.close();
   }
-}
-
-/** One page read and written as protobuf, row by row. */
-async function writtenPage(pool: pg.Pool, snapshot: ReportSnapshot, position: PagePosition): Promise<ReportPageWriter> {
-  const writer = new ReportPageWriter();
-  await readPage(pool, snapshot, position, (row) => writer.add(row));
-  return writer;
 }
 
 /** The connections a listing of `filter` reads through (db/report-pool.ts says why two). */

@@ -69,6 +69,11 @@ export class ReportPageWriter {
   /** Rows written so far. */
   rows = 0;
 
+  /** Bytes the rows written so far take. */
+  get bytes(): number {
+    return this.at;
+  }
+
   /** Writes `row` as field 1 (`transactions`) of the page. */
   add(row: BinaryRow): void {
     const { bytes, start, length } = row;
