@@ -147,13 +147,13 @@ export const REPORT_ROW_COLUMNS = [...TRANSACTION_FIELDS, 'create_time'] as cons
  * the page is never held as JavaScript rows. A failed read discards its
  * connection.
  */
-export function readPage(
+export async function readPage(
   pool: pg.Pool,
   snapshot: ReportSnapshot,
   position: PagePosition,
   onRow: (row: BinaryRow) => void,
 ): Promise<void> {
-  return copyRows(pool, pageCopy(snapshot, position), onRow);
+  await copyRows(pool, pageCopy(snapshot, position), onRow);
 }
 
 /**
@@ -161,14 +161,14 @@ export function readPage(
  * newest first, as readPage does: many pages in one statement
  * (grpc/report-page-reader.ts says when).
  */
-export function readRowsAfter(
+export async function readRowsAfter(
   pool: pg.Pool,
   snapshot: ReportSnapshot,
   after: RowKey,
   rows: number,
   onRow: (row: BinaryRow) => void,
 ): Promise<void> {
-  return copyRows(pool, rowsAfterCopy(snapshot, after, rows), onRow);
+  await copyRows(pool, rowsAfterCopy(snapshot, after, rows), onRow);
 }
 
 async function copyRows(pool: pg.Pool, text: string, onRow: (row: BinaryRow) => void): Promise<void> {
