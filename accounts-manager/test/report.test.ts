@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { ledgerApi, startTestLedger, type TestLedger } from './support/ledger-harness.js';
 import { testPool } from './support/db.js';
-import { idsOf, listAll, listFirst, seedFailedTransfers } from './support/report-client.js';
+import { idsOf, listAll, listFirst, listRequest, seedFailedTransfers } from './support/report-client.js';
 import { microsOfTimestamp, timestampOfDate } from '@alfabet/service-kit/timestamps';
 
 /**
@@ -229,82 +229,50 @@ describe('ListTransactions: flow control and cancellation', () => {
     account = a.accountId;
   }, 60_000);
 
-  it('reads a page only when the client can take it', async () => {
+  /**
+   * Lists `accountId`'s rows (every account's: ''), pauses after the first page for 1.5 s, then reads the
+   * rest: the pages read from the database while it was paused and in all, the listing's pages, those received.
+   */
+  async function pausedAfterFirstPage(accountId: string) {
     const before = await pagesFetched();
-    const stream = ledger.client.listTransactions({
-      startTime: undefined,
-      endTime: undefined,
-      pageSize: PAGE_SIZE,
-      pageToken: '',
-      snapshotToken: '',
-      page: 0,
-      accountId: account,
-    });
-    let received = 0;
+    const stream = ledger.client.listTransactions(listRequest({ pageSize: PAGE_SIZE, accountId }));
     const done = new Promise<void>((resolve, reject) => {
       stream.on('end', resolve);
       stream.on('error', reject);
     });
     done.catch(() => undefined); // awaited below; no unhandled rejection while paused
-    await new Promise<void>((resolve) =>
-      stream.once('data', () => {
-        received++;
+    const first = await new Promise<ListTransactionsResponse>((resolve) =>
+      stream.once('data', (page: ListTransactionsResponse) => {
         stream.pause();
-        resolve();
+        resolve(page);
       }),
     );
     await new Promise((resolve) => setTimeout(resolve, 1500));
     const fetchedWhilePaused = (await pagesFetched()) - before;
-    // Some pages sit in buffers (HTTP/2 window, stream high-water mark) — never the whole report.
-    expect(fetchedWhilePaused).toBeLessThan(PAGES);
-
+    let received = 1;
     stream.on('data', () => {
       received++;
     });
     stream.resume();
     await done;
-    expect(received).toBe(PAGES);
+    return { fetchedWhilePaused, fetched: (await pagesFetched()) - before, totalPages: first.totalPages, received };
+  }
+
+  it('reads a page only when the client can take it', async () => {
+    const listed = await pausedAfterFirstPage(account);
+    // Some pages sit in buffers (HTTP/2 window, stream high-water mark) — never the whole report.
+    expect(listed.fetchedWhilePaused).toBeLessThan(PAGES);
+    expect(listed.received).toBe(PAGES);
   }, 60_000);
 
   it('reads a whole-window listing ahead of a paused client by no more than one read', async () => {
-    const before = await pagesFetched();
-    const stream = ledger.client.listTransactions({
-      startTime: undefined,
-      endTime: undefined,
-      pageSize: PAGE_SIZE,
-      pageToken: '',
-      snapshotToken: '',
-      page: 0,
-      accountId: '',
-    });
-    const done = new Promise<void>((resolve, reject) => {
-      stream.on('end', resolve);
-      stream.on('error', reject);
-    });
-    done.catch(() => undefined); // awaited below; no unhandled rejection while paused
-    let totalPages = 0;
-    let received = 0;
-    await new Promise<void>((resolve) =>
-      stream.once('data', (page: ListTransactionsResponse) => {
-        totalPages = page.totalPages;
-        received++;
-        stream.pause();
-        resolve();
-      }),
-    );
-    await new Promise((resolve) => setTimeout(resolve, 1500));
-    const fetchedWhilePaused = (await pagesFetched()) - before;
-    expect(totalPages).toBeGreaterThanOrEqual(PAGES);
+    const listed = await pausedAfterFirstPage('');
+    expect(listed.totalPages).toBeGreaterThanOrEqual(PAGES);
     // The pages in the buffers on the way (~30 of 100 rows) and the read ahead of them (each read at most
     // twice the one before: 1, 2, 4, … pages) — never the whole listing, nor half of it.
-    expect(fetchedWhilePaused).toBeLessThan(totalPages / 2);
-    stream.on('data', () => {
-      received++;
-    });
-    stream.resume();
-    await done;
-    expect(received).toBe(totalPages);
-    expect((await pagesFetched()) - before).toBe(totalPages);
+    expect(listed.fetchedWhilePaused).toBeLessThan(listed.totalPages / 2);
+    expect(listed.received).toBe(listed.totalPages);
+    expect(listed.fetched).toBe(listed.totalPages);
   }, 60_000);
 
   it('stops reading when the client cancels mid-stream', async () => {
