@@ -268,6 +268,50 @@ describe('a stream that stops, a read that fails', () => {
     expect((await reportPool.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
   });
 
+  it('fails the next page when a many-page read loses its connection, and keeps no broken connection', async () => {
+    const snapshot = await snapshotOf(LAST_TWO_DAYS, 100);
+    const locker = await pool.connect();
+    let locked!: () => void;
+    const lockTaken = new Promise<void>((resolve) => (locked = resolve));
+    let reads = 0;
+    // The second read — the first of many pages — is sent once `locker` holds the table: it waits on the lock.
+    const pausing = {
+      connect: async () => {
+        const client = await reportPool.connect();
+        if (++reads !== 2) return client;
+        const query = client.query.bind(client) as (copy: unknown) => unknown;
+        return Object.assign(Object.create(client) as pg.PoolClient, {
+          query: (copy: BinaryCopyOut) => void lockTaken.then(() => query(copy)),
+          release: (error?: Error) => client.release(error),
+        });
+      },
+    } as unknown as pg.Pool;
+    try {
+      const reader = new ReportPageReader(pausing, snapshot, 1, { offset: 0 });
+      expect((await reader.next()).rows).toBe(100);
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE transactions IN ACCESS EXCLUSIVE MODE');
+      locked();
+      let pid: number | undefined;
+      for (let tries = 0; !pid && tries < 100; tries++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        pid = (
+          await pool.query<{ pid: number }>(
+            `SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'COPY (SELECT t.transaction_id%'`,
+          )
+        ).rows[0]?.pid;
+      }
+      expect(pid).toBeDefined();
+      await pool.query('SELECT pg_terminate_backend($1)', [pid]);
+      await expect(reader.next()).rejects.toThrow(/terminat/);
+    } finally {
+      await locker.query('ROLLBACK');
+      locker.release();
+    }
+    expect(reportPool.totalCount - reportPool.idleCount).toBe(0);
+    expect((await reportPool.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+  });
+
   it('gives a short page, then empty ones, when the oldest rows of the snapshot are gone — no read after it', async () => {
     const pageSize = 100;
     const filter: ReportFilter = {
