@@ -45,9 +45,9 @@ export const ACCOUNTS_SERVICE_DEFINITION = {
 /**
  * ListTransactions: streams one message per page from the listing's start to
  * its last page. Pages are read at most one read ahead of what the client can
- * take (gRPC flow control; ./report-page-reader.ts bounds a read by rows and by
- * bytes), so memory stays a few pages deep whatever the report's size, and
- * reading stops as soon as the client cancels or its deadline passes.
+ * take (gRPC flow control), and ./report-page-reader.ts bounds a read (16 000
+ * rows, 4 MiB), so memory stays within a read's pages whatever the report's
+ * size, and reading stops as soon as the client cancels or its deadline passes.
  */
 export function listTransactions(deps: ReportDeps): (call: ReportCall) => Promise<void> {
   const policy: ReportPolicy = { windowMs: deps.windowMs, tokens: deps.tokens, now: deps.now ?? Date.now };
