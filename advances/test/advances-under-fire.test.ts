@@ -1,4 +1,4 @@
-import { credentials } from '@grpc/grpc-js';
+import { credentials, status, type ServiceError } from '@grpc/grpc-js';
 import { Client, Connection } from '@temporalio/client';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -142,7 +142,26 @@ test(`${ADVANCES} advances repaid exactly while the worker is killed ${WORKER_KI
     const borrowers = await Promise.all(
       Array.from({ length: ADVANCES }, (_, i) => ledger.fundedAccount(0n, `fire borrower ${i}`)),
     );
-    const advances = await Promise.all(borrowers.map((accountId) => api.requestAdvance({ accountId, amount: AMOUNT })));
+    // One request id per borrower, re-sent while the API answers UNAVAILABLE — its documented "retry with the same
+    // request_id" (the advance recorded, its workflow maybe not started: a start Temporal did not answer within its
+    // deadline, as a fresh-clone CI saw on a machine whose disk stalled), which is what a real client does.
+    let requestsResent = 0;
+    const requestUntilAnswered = async (accountId: string) => {
+      const requestId = randomUUID();
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await api.requestAdvance({ accountId, amount: AMOUNT, requestId });
+        } catch (error) {
+          if ((error as ServiceError).code !== status.UNAVAILABLE || attempt === 5) throw error;
+          requestsResent++;
+          await new Promise((r) => setTimeout(r, 1_000));
+        }
+      }
+    };
+    const advances = await Promise.all(borrowers.map(requestUntilAnswered));
+    // One advance per borrower, however many times its request was sent.
+    expect((await store.query<{ n: number }>('SELECT count(*)::int AS n FROM advances')).rows[0]!.n).toBe(ADVANCES);
+    if (requestsResent > 0) console.log(`${requestsResent} advance requests re-sent after UNAVAILABLE`);
     const started = Date.now();
 
     // The chaos, in the background: a worker killed every ~2.5 s at a random moment, the ledger three times.
