@@ -5,7 +5,7 @@ import { openReportPool } from '../src/db/report-pool.js';
 import { readPage, takeSnapshot, type PagePosition } from '../src/db/report-queries.sql.js';
 import { READ_BYTES_MAX, READ_ROWS_MAX, ReportPageReader } from '../src/grpc/report-page-reader.js';
 import { ReportPageWriter } from '../src/grpc/report-page-wire.js';
-import { microsOfDate, type ReportFilter, type ReportSnapshot } from '../src/reports/report-types.js';
+import { microsOfDate, totalPagesOf, type ReportFilter, type ReportSnapshot } from '../src/reports/report-types.js';
 import { dropTestDatabase, TEST_DATABASES, testDatabaseUrl } from '../../test-support/test-databases.js';
 import { startTestLedger, type TestLedger } from './support/ledger-harness.js';
 import { prng } from './support/prng.js';
@@ -108,7 +108,7 @@ async function pagesOneByOne(snapshot: ReportSnapshot, firstPage: number): Promi
 
 /** Every page a reader gives for the listing, as the stream asks for them (until its last page). */
 async function pagesRead(reader: ReportPageReader, snapshot: ReportSnapshot, firstPage: number): Promise<Buffer[]> {
-  const totalPages = Number((snapshot.totalSize + BigInt(snapshot.pageSize) - 1n) / BigInt(snapshot.pageSize));
+  const totalPages = totalPagesOf(snapshot);
   const pages: Buffer[] = [];
   for (let page = firstPage; page <= Math.max(totalPages, 1); page++) {
     const written = await reader.next();
@@ -117,22 +117,30 @@ async function pagesRead(reader: ReportPageReader, snapshot: ReportSnapshot, fir
   return pages;
 }
 
-/** A pool that records the statement of every read (the rows it asks for). */
-function recordingPool(statements: string[]): pg.Pool {
+/**
+ * The report pool, each read's COPY handed to `sending` (with the read's number, from 1) to send
+ * when it will, instead of sent at once.
+ */
+function poolSending(sending: (copy: BinaryCopyOut, send: () => void, read: number) => void): pg.Pool {
+  let reads = 0;
   return {
     connect: async () => {
       const client = await reportPool.connect();
-      const query = client.query.bind(client) as (copy: unknown) => unknown;
+      const read = ++reads;
       return Object.assign(Object.create(client) as pg.PoolClient, {
-        query: (copy: BinaryCopyOut) => {
-          statements.push(copy.text);
-          return query(copy);
-        },
+        query: (copy: BinaryCopyOut) => sending(copy, () => void client.query(copy), read),
         release: (error?: Error) => client.release(error),
       });
     },
   } as unknown as pg.Pool;
 }
+
+/** A pool that records the statement of every read (the rows it asks for). */
+const recordingPool = (statements: string[]) =>
+  poolSending((copy, send) => {
+    statements.push(copy.text);
+    send();
+  });
 
 /** The rows each recorded read asked for, one page for a report_page() call. */
 const rowsAsked = (statements: string[], pageSize: number) =>
@@ -273,19 +281,8 @@ describe('a stream that stops, a read that fails', () => {
     const locker = await pool.connect();
     let locked!: () => void;
     const lockTaken = new Promise<void>((resolve) => (locked = resolve));
-    let reads = 0;
     // The second read — the first of many pages — is sent once `locker` holds the table: it waits on the lock.
-    const pausing = {
-      connect: async () => {
-        const client = await reportPool.connect();
-        if (++reads !== 2) return client;
-        const query = client.query.bind(client) as (copy: unknown) => unknown;
-        return Object.assign(Object.create(client) as pg.PoolClient, {
-          query: (copy: BinaryCopyOut) => void lockTaken.then(() => query(copy)),
-          release: (error?: Error) => client.release(error),
-        });
-      },
-    } as unknown as pg.Pool;
+    const pausing = poolSending((_copy, send, read) => (read === 2 ? void lockTaken.then(send) : send()));
     try {
       const reader = new ReportPageReader(pausing, snapshot, 1, { offset: 0 });
       expect((await reader.next()).rows).toBe(100);

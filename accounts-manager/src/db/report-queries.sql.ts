@@ -41,8 +41,8 @@ const END_OF_TIME_US = 253_402_300_799_999_999n; // 9999-12-31T23:59:59.999999Z
 /** Sorts after every real transaction id: the cursor of "before the first page". */
 const MAX_UUID = 'ffffffff-ffff-ffff-ffff-ffffffffffff';
 
-/** A row's place in a listing's order (grpc/report-page-wire.ts's PageCursor). */
-interface RowKey {
+/** A row's place in a listing's order: where a page's cursor points. */
+export interface RowKey {
   createTimeUs: bigint;
   transactionId: string;
 }
@@ -206,7 +206,7 @@ export function pageCopy(snapshot: ReportSnapshot, position: PagePosition): stri
     [snapshot.pageSize, 'bigint'],
   ];
   if (snapshot.filter.accountId) values.push([snapshot.filter.accountId, 'uuid']);
-  const args = values.map(([value, type]) => `${pg.escapeLiteral(String(value))}::${type}`).join(', ');
+  const args = values.map(([value, type]) => literal(value, type)).join(', ');
   const page = snapshot.filter.accountId ? 'report_account_page' : 'report_page';
   return `COPY (SELECT * FROM ${page}(${args})) TO STDOUT (FORMAT binary)`;
 }
@@ -222,7 +222,6 @@ export function pageCopy(snapshot: ReportSnapshot, position: PagePosition): stri
 export function rowsAfterCopy(snapshot: ReportSnapshot, after: RowKey, rows: number): string {
   if (snapshot.filter.accountId) throw new Error('rowsAfterCopy reads whole-window listings only');
   if (!Number.isSafeInteger(rows) || rows < 1) throw new Error(`rowsAfterCopy: ${rows} is not a row count`);
-  const literal = (value: unknown, type: string) => `${pg.escapeLiteral(String(value))}::${type}`;
   const [start, end] = windowValues(snapshot.filter);
   return `COPY (SELECT ${REPORT_ROW_COLUMNS.map((column) => `t.${column}`).join(', ')}
     FROM transactions t
@@ -231,6 +230,9 @@ export function rowsAfterCopy(snapshot: ReportSnapshot, after: RowKey, rows: num
       AND (t.create_time, t.transaction_id) < (${literal(isoOfMicros(after.createTimeUs), 'timestamptz')}, ${literal(after.transactionId, 'uuid')})
     ORDER BY t.create_time DESC, t.transaction_id DESC LIMIT ${rows}) TO STDOUT (FORMAT binary)`;
 }
+
+/** `value` as a quoted SQL literal of `type` (COPY takes no bind parameters). */
+const literal = (value: unknown, type: string) => `${pg.escapeLiteral(String(value))}::${type}`;
 
 function windowValues(filter: ReportFilter): [string, string] {
   return [isoOfMicros(filter.startUs), isoOfMicros(filter.endUs ?? END_OF_TIME_US)];

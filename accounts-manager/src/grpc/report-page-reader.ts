@@ -26,7 +26,7 @@ export const READ_BYTES_MAX = 4 * 1024 * 1024;
  * and asks for as many pages as the read before it, twice as many if the
  * stream had to wait for a page meanwhile (the database was the slower side),
  * up to READ_ROWS_MAX rows and READ_BYTES_MAX bytes. A client that reads
- * slowly never makes reads grow, so memory stays a few pages deep; one that
+ * slowly never makes reads grow, so memory stays within one read's pages; one that
  * keeps up soon gets reads long enough that their planning costs little. Each
  * read is one autocommit statement that runs at the database's pace and never
  * waits for the client: no statement stays open on a slow reader.
@@ -105,11 +105,11 @@ export class ReportPageReader {
     if (this.starved) this.pagesARead = Math.min(this.pagesARead * 2, this.mostPagesARead());
     this.starved = false;
     const rows = Math.min(this.pagesARead * this.snapshot.pageSize, this.rowsLeft);
-    const after = { after: this.cursor };
+    const cursor = this.cursor;
     this.read(rows, (onRow) =>
       rows <= this.snapshot.pageSize
-        ? readPage(this.pool, this.snapshot, after, onRow)
-        : readRowsAfter(this.pool, this.snapshot, after.after, rows, onRow),
+        ? readPage(this.pool, this.snapshot, { after: cursor }, onRow)
+        : readRowsAfter(this.pool, this.snapshot, cursor, rows, onRow),
     );
   }
 

@@ -1,6 +1,6 @@
 import { ListTransactionsResponse } from '@alfabet/proto/accounts/v1';
 import type { BinaryRow } from '../db/binary-copy-out.sql.js';
-import { REPORT_ROW_COLUMNS } from '../db/report-queries.sql.js';
+import { REPORT_ROW_COLUMNS, type RowKey } from '../db/report-queries.sql.js';
 import { microsOfTimestamp, timestampOfMicros } from '@alfabet/service-kit/timestamps';
 import { DIRECTION_TO_PROTO, KIND_TO_PROTO, REASON_TO_PROTO, STATUS_TO_PROTO } from './mapping.js';
 
@@ -53,10 +53,8 @@ const POSTGRES_EPOCH_US = 946_684_800_000_000;
 const SAFE_HIGH = 2 ** 20;
 const UUID_TEXT_BYTES = 36;
 
-export interface PageCursor {
-  createTimeUs: bigint;
-  transactionId: string;
-}
+/** Where a page ends: its last row's create_time and transaction_id. */
+export type PageCursor = RowKey;
 
 /** One page's transactions, written as they arrive; then the page's own fields (finish). */
 export class ReportPageWriter {
