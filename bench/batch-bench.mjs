@@ -1,7 +1,6 @@
-// Benchmark: BatchTransfer (batches of 100 independent transfers), and the
-// bank's side of the "no hot bank row" change — BankTransaction ×32 as a ratio
-// to Transfer ×32 of the same run. bench.mjs calls these with its own `load`
-// (bench/load.mjs in a process of its own) and pgbench runner.
+// Benchmark: BatchTransfer (batches of 100 independent transfers). bench.mjs
+// calls it with its own `load` (bench/load.mjs in a process of its own) and
+// pgbench runner.
 
 /** What one BatchTransfer call carries. */
 export const BATCH_SIZE = 100;
@@ -16,8 +15,6 @@ export const BATCH_CALLERS_DEFAULT = 4;
 export const BATCH_TARGETS = {
   /** Transfers/s through BatchTransfer against pgbench tpcb-like ×32 transactions/s. */
   batchRatioTpcb: 5,
-  /** BankTransaction ×32 against Transfer ×32, both on the 10 000 accounts. */
-  bankVsTransfer32: 0.9,
 };
 
 /**
@@ -43,15 +40,6 @@ export async function batchBenchmark({ load, accountsFile, callers, seconds, tpc
     target: BATCH_TARGETS.batchRatioTpcb,
     answersComplete: run.batch.itemMismatches === 0,
   };
-}
-
-/**
- * Transfer ×32 on the 10 000 accounts, measured just before the bank run it anchors: on a shared
- * machine whose load changes by the minute, the transfers benchmark's own ×32 row (minutes
- * earlier) says less about the same moment.
- */
-export async function transferAt32({ load, accountsFile, seconds }) {
-  return load({ mode: 'transfer', callers: 32, accountsFile, seconds });
 }
 
 /** The BatchTransfer line of the results table. */

@@ -26,7 +26,7 @@ import {
 import { describeCpuPerCall } from './processes.mjs';
 import { reportBenchmark } from './report-bench.mjs';
 import { ensureReportData, seedOf } from './report-data.mjs';
-import { ratio, round } from './stats.mjs';
+import { combineRuns, ratio, round } from './stats.mjs';
 
 const ACCOUNTS = 10_000;
 
@@ -210,19 +210,7 @@ function walPerCall(before, after, calls) {
   };
 }
 
-/** A ledger's runs in one: calls and time summed, the worst p99, CPU per call weighted by calls. */
+/** A ledger's runs in one (stats.mjs combineRuns) with each run's WAL counters. */
 function summarize(runs) {
-  const calls = runs.reduce((sum, run) => sum + run.calls, 0);
-  const seconds = runs.reduce((sum, run) => sum + run.calls / run.rps, 0);
-  const weighted = (name) =>
-    Math.round(runs.reduce((sum, run) => sum + (run.cpuMicrosPerCall?.[name] ?? 0) * run.calls, 0) / calls);
-  return {
-    runs: runs.length,
-    calls,
-    rps: round(calls / seconds, 1),
-    p50Ms: Math.max(...runs.map((run) => run.p50Ms)),
-    p99Ms: Math.max(...runs.map((run) => run.p99Ms)),
-    cpuMicrosPerCall: { accountsManager: weighted('accountsManager'), postgresBackends: weighted('postgresBackends') },
-    wal: runs.map((run) => run.wal),
-  };
+  return { ...combineRuns(runs), wal: runs.map((run) => run.wal) };
 }
