@@ -57,7 +57,7 @@ export async function bankBenchmark({ load, accountsFile, rounds, seconds, bankS
     moneyChecked,
     transfer32,
     ratioTransfer32: ratio(bank.rps, transfer32.rps),
-    rounds: { transfer: runs.transfer, bank: runs.bank },
+    rounds: runs,
   };
 }
 
