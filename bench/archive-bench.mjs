@@ -14,8 +14,8 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { forgetReportCounts } from '../accounts-manager/dist/src/db/report-counts.sql.js';
 import { percentile, ratio, round } from './stats.mjs';
+import { BANK_ACCOUNT_ID as BANK } from './accounts-runner.mjs';
 
-const BANK = '00000000-0000-7000-8000-000000000001';
 const SEED_ACCOUNTS = 1_000;
 const DAYS_AGO = 10;
 const CALLERS = 32;

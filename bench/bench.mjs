@@ -37,7 +37,14 @@ import {
   sampleMemory,
   userCpuSeconds,
 } from './processes.mjs';
-import { accountsFile, databaseUrlOf, fundedAccounts, runLoad, startAccountsManager } from './accounts-runner.mjs';
+import {
+  accountsFile,
+  BANK_ACCOUNT_ID,
+  databaseUrlOf,
+  fundedAccounts,
+  runLoad,
+  startAccountsManager,
+} from './accounts-runner.mjs';
 import { growthBenchmark } from './growth-bench.mjs';
 import { assertLoadClient, DEFAULT_LOAD_CLIENT } from './ledger-clients.mjs';
 import { ensureReportData } from './report-data.mjs';
@@ -384,7 +391,6 @@ async function pgbenchClientLimit() {
 
 /** bench/bank-bench.mjs on the stack's ledger, with pgbench's one-hot-row and tpcb-like ×32 beside it. */
 async function bankBenchmarkInStack(env, accounts, results, pids) {
-  const BANK = '00000000-0000-7000-8000-000000000001';
   const db = new pg.Client({ connectionString: dbUrl(DB.accounts) });
   await db.connect();
   try {
@@ -393,7 +399,7 @@ async function bankBenchmarkInStack(env, accounts, results, pids) {
       accountsFile: accounts.many,
       rounds: PLAN.bankRounds,
       seconds: PLAN.bankRoundSeconds,
-      bankState: () => bankState(db, BANK),
+      bankState: () => bankState(db, BANK_ACCOUNT_ID),
       say,
     });
     // tpcb-like first: without the transfers benchmark it also creates pgbench's tables, which hot-row updates.

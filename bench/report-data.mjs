@@ -14,8 +14,8 @@
 // hot rows the slow part (~10× slower through the parent table).
 import pg from 'pg';
 import { forgetReportCounts } from '../accounts-manager/dist/src/db/report-counts.sql.js';
+import { BANK_ACCOUNT_ID as BANK } from './accounts-runner.mjs';
 
-const BANK = '00000000-0000-7000-8000-000000000001';
 const ACCOUNTS = 1_000;
 const HOT_SPREAD_DAYS = 4.4;
 const ARCHIVE_DAYS = { from: 40, to: 8 }; // days ago
