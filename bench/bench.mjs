@@ -46,13 +46,14 @@ import {
   startAccountsManager,
 } from './accounts-runner.mjs';
 import { growthBenchmark } from './growth-bench.mjs';
+import { describeVerdict, TARGETS, targetVerdicts } from './target-verdicts.mjs';
 import { assertLoadClient, DEFAULT_LOAD_CLIENT } from './ledger-clients.mjs';
 import { ensureReportData } from './report-data.mjs';
 import { assertRequestIds, DEFAULT_REQUEST_IDS } from './request-ids.mjs';
 import { reportBenchmark } from './report-bench.mjs';
 import { ratio, round } from './stats.mjs';
-import { BANK_CALLERS, BANK_TARGET_VS_TRANSFER32, bankBenchmark } from './bank-bench.mjs';
-import { BATCH_CALLERS_DEFAULT, BATCH_TARGETS, batchBenchmark, batchRow } from './batch-bench.mjs';
+import { BANK_CALLERS, bankBenchmark } from './bank-bench.mjs';
+import { BATCH_CALLERS_DEFAULT, batchBenchmark, batchRow } from './batch-bench.mjs';
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const run = promisify(execFile);
@@ -140,28 +141,6 @@ const ONLY = new Set(
   (options.only ?? 'reconciliation,transfers,bank,batch,archive,report,growth,advances,accounts').split(','),
 );
 const BATCH_CALLERS = Number(options['batch-callers'] ?? BATCH_CALLERS_DEFAULT);
-const TARGETS = {
-  // Issue 13: Transfer against pgbench tpcb-like with as many clients, on 10 000 accounts (×32 also
-  // its p99) and on 10 hot accounts.
-  transferRatio: { 8: 0.7, 32: 1.2 },
-  transferP99MsAt32: 25,
-  hotTransferRatioAt32: 0.8,
-  reportFirstPageP99Ms: 50,
-  reportRowsPerSecond: 100_000,
-  reconciliationRatio: 0.5,
-  ...BATCH_TARGETS,
-  bankVsTransfer32: BANK_TARGET_VS_TRANSFER32,
-  // Issue 13: accounts-manager's CPU per Transfer half of what the build before it spends. The
-  // baseline is another build, so it is measured by bench/compare-builds.mjs, both side by side.
-  accountsCpuPerTransfer: '½ of the build before issue 13 (bench/compare-builds.mjs)',
-  accountsRssMiBAt128: 200,
-  workerRssMiBWithAdvancesInFlight: 400,
-  // Issue 13, cost as work grows: Transfer on the grown ledger within 10 % of the empty one, the
-  // report's first page with 5 million rows in the window, the stream against COPY of the same rows.
-  growthTransferRatio: 0.9,
-  growthFirstPageP99Ms: 20,
-  growthStreamVsCopy: 0.5,
-};
 if (!/^[a-z0-9_]*$/.test(options['db-suffix'])) throw new Error('--db-suffix: lower-case letters, digits and _ only');
 const suffix = `${options.quick ? '_quick' : ''}${options['db-suffix']}`;
 const DB = {
@@ -197,8 +176,10 @@ async function main() {
     rmSync(work, { recursive: true, force: true });
   }
   results.seconds = Math.round((Date.now() - started) / 1000);
+  results.verdicts = targetVerdicts(results, TARGETS);
   const written = writeResults(results);
   printTable(results);
+  printVerdicts(results.verdicts);
   say(`results: ${written.join(', ')} (${results.seconds} s in all)`);
   failOnCorrectnessChecks(results.checks);
 }
@@ -704,6 +685,13 @@ function printTable(results) {
   const memory = results.transfers?.rows.find((x) => x.memory)?.memory;
   if (memory) memoryRow(row, memory);
   console.log(`\n${lines.join('\n')}\n`);
+}
+
+/** Every target judged on the unrounded figures (target-verdicts.mjs), then how many held. */
+function printVerdicts(verdicts) {
+  for (const verdict of verdicts) say(describeVerdict(verdict));
+  const missed = verdicts.filter((v) => !v.met).length;
+  say(`targets: ${verdicts.length - missed} met, ${missed} missed`);
 }
 
 function transfersRows(row, transfers) {
