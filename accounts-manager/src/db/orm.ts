@@ -35,6 +35,7 @@ import { Migration20261210000000_batch_answers_linear } from './migrations/Migra
 import { Migration20261211000000_batch_rows_before_locks } from './migrations/Migration20261211000000_batch_rows_before_locks.js';
 import { Migration20261212000000_report_pages_binary } from './migrations/Migration20261212000000_report_pages_binary.js';
 import { Migration20261213000000_report_live_counts } from './migrations/Migration20261213000000_report_live_counts.js';
+import { Migration20261214000000_account_page_custom_plans } from './migrations/Migration20261214000000_account_page_custom_plans.js';
 
 export type LedgerOrm = MikroORM;
 export type { OrmOptions };
@@ -73,6 +74,7 @@ export const LEDGER_SCHEMA: OrmSchema = {
     Migration20261211000000_batch_rows_before_locks,
     Migration20261212000000_report_pages_binary,
     Migration20261213000000_report_live_counts,
+    Migration20261214000000_account_page_custom_plans,
   ],
   migrationLockKey: 7_242_001,
   // Every transaction ever recorded, hot or archived (Migration20261126000000_archive).

@@ -22,8 +22,15 @@ import type { OrmOptions } from '@alfabet/service-kit/orm';
  * sessions may not scan a partition whole or sort it (`enable_seqscan`,
  * `enable_sort` off), so every partition is read by an index walk, whatever
  * its size. One account's listings stay on the posting pool, planned at every
- * execution: their best index (the account's own, or the window's) does
- * depend on the partition's size.
+ * execution (an unnamed statement, and report_account_page()'s own
+ * plan_cache_mode): their best index (the account's own, or the window's) does
+ * depend on the partition's size, and a plan made for the bank fits no one else.
+ *
+ * JIT is off in these sessions: a plan kept for every window is costed over
+ * the partitions it has not pruned yet, and once the day's partition held a
+ * million rows that estimate passed jit_above_cost — PostgreSQL then compiled
+ * the snapshot's statement at every execution, 113 ms of JIT for 7 ms of work
+ * (docs/benchmarks.md, session 21; test/report-plan-cache.test.ts).
  *
  * It also keeps long listings off the posting path's connections: a quarter of
  * ACCOUNTS_DB_POOL_SIZE (at least 2), with the same statement timeout.
@@ -46,7 +53,8 @@ export function openReportPool(options: OrmOptions, onIdleError: (error: Error) 
 }
 
 /** How the report pool's sessions plan (see above). */
-const REPORT_SESSION_SETTINGS = '-c plan_cache_mode=force_generic_plan -c enable_seqscan=off -c enable_sort=off';
+const REPORT_SESSION_SETTINGS =
+  '-c plan_cache_mode=force_generic_plan -c enable_seqscan=off -c enable_sort=off -c jit=off';
 
 /** The report pool's size for a posting pool of `poolSize`. */
 function reportPoolSize(poolSize: number): number {

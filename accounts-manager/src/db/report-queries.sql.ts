@@ -26,7 +26,9 @@ import { isoOfMicros, type ReportFilter, type ReportSnapshot } from '../reports/
  * minute counts — none of it is an EntityManager query, and a first page is
  * read in p50 3.4 ms, p99 13.2 ms over 1 000 000 rows (docs/benchmarks.md,
  * "Report"), which entity hydration would not keep. The snapshot and its count
- * are a prepared statement with bound parameters. A page is a binary COPY of
+ * are one statement with bound parameters: prepared once a session for the
+ * whole window (db/report-pool.ts), planned for its account at every execution
+ * for one account. A page is a binary COPY of
  * report_page() or report_account_page(), the functions that hold the pages'
  * statements (Migration20261212000000_report_pages_binary); the later pages of
  * a whole-window stream are read many at a time by a binary COPY of the same
@@ -88,7 +90,9 @@ export async function takeSnapshot(pool: pg.Pool, filter: ReportFilter): Promise
   }>(
     filter.accountId
       ? {
-          name: 'report_snapshot_account',
+          // Unnamed: planned for this account at every execution. Named, a posting connection that had
+          // listed the bank five times kept a generic plan for every account: a walk of the whole window
+          // (1.4 s where an account's own plan takes 7 ms; test/report-plan-cache.test.ts).
           text: `WITH s AS (${SNAPSHOT_NOW})
              SELECT s.snapshot::text AS snapshot, s.epoch, s.cluster,
                     (SELECT count(*) FROM transactions t
