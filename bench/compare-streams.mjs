@@ -6,7 +6,7 @@
 //
 // Both builds' accounts-managers (each its own dist/, already built) run at the
 // same time on the same seeded database — the growth benchmark's grown ledger
-// by default (`npm run bench -- --only growth` seeds it and keeps it 12 h) —
+// by default (`npm run bench -- --only growth` seeds it; the next growth run seeds it again) —
 // and stream its last `--days` days in turn (after `--warm-up` unmeasured
 // streams each), round after round, alternating
 // which goes first, through the benchmark's lean reader in a process of its

@@ -32,7 +32,7 @@ const ACCOUNTS = 10_000;
 
 /**
  * plan: { hot, archived, callers, seconds, warmupMs, warmUpSeconds, rounds, listings, loadClient, requestIds };
- * grownUrl is reused while its seed is fresh (12 h), emptyUrl is made anew.
+ * grownUrl is reused while its seed is fresh (12 h) and no run has written to it, emptyUrl is made anew.
  */
 export async function growthBenchmark({ plan, grownUrl, emptyUrl, say }) {
   await dropStaleSeed(grownUrl, plan, say);
@@ -63,7 +63,13 @@ export async function growthBenchmark({ plan, grownUrl, emptyUrl, say }) {
   }
 }
 
-/** A grown ledger seeded for another plan, or long ago, is dropped (and seeded again). */
+/**
+ * A grown ledger seeded for another plan, or long ago, or written to since its seed, is dropped (and seeded
+ * again). Each run's transfers land in today's partition — some 0.4 M rows a run, where the seed put a
+ * day's share (~1.1 M) — so a ledger reused after a run is not the one the target names: on 2026-11-27 the
+ * day's partition held 2.8 M rows after a morning of runs, and its per-account indexes (200 MB each) missed
+ * PostgreSQL's 128 MB of shared buffers 0.35 times a Transfer against 0.02 on an empty ledger.
+ */
 async function dropStaleSeed(grownUrl, plan, say) {
   const db = new pg.Client({ connectionString: grownUrl });
   const exists = await db.connect().then(
@@ -72,8 +78,10 @@ async function dropStaleSeed(grownUrl, plan, say) {
   );
   if (!exists) return;
   let seed;
+  let added = 0;
   try {
     seed = await seedOf(db);
+    if (seed) added = await rowsWrittenSince(db, seed.seeded_at);
   } finally {
     await db.end();
   }
@@ -86,7 +94,18 @@ async function dropStaleSeed(grownUrl, plan, say) {
   if (!fresh) {
     say(`growth: ${databaseOf(grownUrl)} holds ${seed ? 'another or a stale seed' : 'no complete seed'}: dropping it`);
     await dropDatabase(databaseOf(grownUrl));
+  } else if (added > 0) {
+    say(
+      `growth: ${databaseOf(grownUrl)} holds ${added.toLocaleString('en')} transactions written since its seed (earlier runs): dropping it`,
+    );
+    await dropDatabase(databaseOf(grownUrl));
   }
+}
+
+/** Transactions written after the seed (which writes its newest a minute before `seededAt`): a run's. */
+async function rowsWrittenSince(db, seededAt) {
+  const { rows } = await db.query('SELECT count(*) AS added FROM transactions WHERE create_time >= $1', [seededAt]);
+  return Number(rows[0].added);
 }
 
 /** Exact row counts of the grown ledger: what "stored" means in the lines. */
