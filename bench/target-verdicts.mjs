@@ -47,54 +47,33 @@ const atMost = (target, measured, bound, unit) => ({
 
 /** The verdicts of `results` (bench.mjs's record) against `targets` (its TARGETS), in the table's order. */
 export function targetVerdicts(results, targets) {
+  const verdicts = transfersVerdicts(results.transfers?.rows ?? [], targets);
   const { bank, batch, report, growth, advances, reconciliation } = results;
-  return [
-    ...transfersVerdicts(results.transfers?.rows ?? [], targets),
-    ...(bank
-      ? [
-          atLeast(
-            'BankTransaction ×32 vs Transfer ×32 in turn',
-            bank.rps / bank.anchors.transfer32.rps,
-            targets.bankVsTransfer32,
-          ),
-        ]
-      : []),
-    ...(batch
-      ? [
-          atLeast(
-            'BatchTransfer transfers/s vs pgbench tpcb-like ×32',
-            batch.transfersPerSecond / batch.anchors.tpcbLike.tps,
-            targets.batchRatioTpcb,
-          ),
-        ]
-      : []),
-    ...(report
-      ? [
-          atMost('report first page p99', report.firstPage.p99Ms, targets.reportFirstPageP99Ms, ' ms'),
-          atLeast('report stream rows/s', report.stream.rowsPerSecond, targets.reportRowsPerSecond, ' rows/s'),
-        ]
-      : []),
-    ...(growth ? growthVerdicts(growth, targets) : []),
-    ...(advances
-      ? [
-          atMost(
-            'advances worker RSS with advances in flight',
-            advances.worker.peakMiB,
-            targets.workerRssMiBWithAdvancesInFlight,
-            ' MiB',
-          ),
-        ]
-      : []),
-    ...(reconciliation
-      ? [
-          atLeast(
-            'reconciliation hourly run vs one SQL query',
-            reconciliation.ratios.hourlyVsSql,
-            targets.reconciliationRatio,
-          ),
-        ]
-      : []),
-  ];
+  if (bank) {
+    const ratio = bank.rps / bank.anchors.transfer32.rps;
+    verdicts.push(atLeast('BankTransaction ×32 vs Transfer ×32 in turn', ratio, targets.bankVsTransfer32));
+  }
+  if (batch) {
+    const ratio = batch.transfersPerSecond / batch.anchors.tpcbLike.tps;
+    verdicts.push(atLeast('BatchTransfer transfers/s vs pgbench tpcb-like ×32', ratio, targets.batchRatioTpcb));
+  }
+  if (report)
+    verdicts.push(
+      atMost('report first page p99', report.firstPage.p99Ms, targets.reportFirstPageP99Ms, ' ms'),
+      atLeast('report stream rows/s', report.stream.rowsPerSecond, targets.reportRowsPerSecond, ' rows/s'),
+    );
+  if (growth) verdicts.push(...growthVerdicts(growth, targets));
+  if (advances) {
+    const peak = advances.worker.peakMiB;
+    verdicts.push(
+      atMost('advances worker RSS with advances in flight', peak, targets.workerRssMiBWithAdvancesInFlight, ' MiB'),
+    );
+  }
+  if (reconciliation) {
+    const ratio = reconciliation.ratios.hourlyVsSql;
+    verdicts.push(atLeast('reconciliation hourly run vs one SQL query', ratio, targets.reconciliationRatio));
+  }
+  return verdicts;
 }
 
 /** Transfer against pgbench at each number of callers the plan names; memory where it was sampled (×128). */

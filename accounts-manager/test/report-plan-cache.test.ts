@@ -111,8 +111,7 @@ async function plansOn(pool: pg.Pool, settings: string, run: () => Promise<void>
 const planNodes = (explained: string) => explained.slice(explained.search(/^.*\(cost=/m));
 
 /** A pool of one session: every statement of a test runs on the same connection, as on a long-lived one. */
-const oneSession = (options: Partial<pg.PoolConfig> = {}) =>
-  new pg.Pool({ connectionString: DATABASE_URL, max: 1, ...options });
+const oneSession = () => new pg.Pool({ connectionString: DATABASE_URL, max: 1 });
 
 it("plans one account's listing for that account, even after a connection listed an account that holds most rows", async () => {
   const posting = oneSession(); // the posting pool's sessions: PostgreSQL's own plan_cache_mode
