@@ -85,21 +85,20 @@ async function dropStaleSeed(grownUrl, plan, say) {
   } finally {
     await db.end();
   }
-  const fresh =
-    seed &&
-    Number(seed.hot) === plan.hot &&
-    Number(seed.archived) === plan.archived &&
-    seed.requests &&
-    Date.now() - seed.seeded_at.getTime() < 12 * 3_600_000;
-  if (!fresh) {
-    say(`growth: ${databaseOf(grownUrl)} holds ${seed ? 'another or a stale seed' : 'no complete seed'}: dropping it`);
-    await dropDatabase(databaseOf(grownUrl));
-  } else if (added > 0) {
-    say(
-      `growth: ${databaseOf(grownUrl)} holds ${added.toLocaleString('en')} transactions written since its seed (earlier runs): dropping it`,
-    );
+  const stale = whyStale(seed, plan, added);
+  if (stale) {
+    say(`growth: ${databaseOf(grownUrl)} holds ${stale}: dropping it`);
     await dropDatabase(databaseOf(grownUrl));
   }
+}
+
+/** Why a grown ledger holding `seed` (and `added` rows since) cannot serve `plan`; null when it can. */
+function whyStale(seed, plan, added) {
+  if (!seed) return 'no complete seed';
+  const samePlan = Number(seed.hot) === plan.hot && Number(seed.archived) === plan.archived && seed.requests;
+  if (!samePlan || Date.now() - seed.seeded_at.getTime() >= 12 * 3_600_000) return 'another or a stale seed';
+  if (added > 0) return `${added.toLocaleString('en')} transactions written since its seed (earlier runs)`;
+  return null;
 }
 
 /** Transactions written after the seed (which writes its newest a minute before `seededAt`): a run's. */

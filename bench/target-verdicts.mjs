@@ -31,16 +31,18 @@ export const TARGETS = {
   growthStreamVsCopy: 0.5,
 };
 
-/** A verdict: what was measured, the bound, and whether it held. */
+/** A verdict: what was measured (in `unit`), the bound, and whether it held. */
 const atLeast = (target, measured, bound, unit = '×') => ({
   target,
   measured,
+  unit,
   bound: `≥ ${bound}${unit}`,
   met: measured >= bound,
 });
 const atMost = (target, measured, bound, unit) => ({
   target,
   measured,
+  unit,
   bound: `≤ ${bound}${unit}`,
   met: measured <= bound,
 });
@@ -123,7 +125,6 @@ function growthVerdicts(growth, targets) {
 
 /** "…: 0.8975× (≥ 0.9×): MISSED" — four significant figures (whole numbers from 1 000), so a miss by a hair shows as one. */
 export function describeVerdict(v) {
-  const unit = v.bound.replace(/^[≥≤] [\d.]+/, '');
   const measured = Math.abs(v.measured) >= 1000 ? Math.round(v.measured) : Number(v.measured.toPrecision(4));
-  return `${v.target}: ${measured}${unit} (${v.bound}): ${v.met ? 'met' : 'MISSED'}`;
+  return `${v.target}: ${measured}${v.unit} (${v.bound}): ${v.met ? 'met' : 'MISSED'}`;
 }

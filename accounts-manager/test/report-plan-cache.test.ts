@@ -4,6 +4,7 @@ import { readPage, takeSnapshot } from '../src/db/report-queries.sql.js';
 import { openReportPool } from '../src/db/report-pool.js';
 import { microsOfDate, type ReportFilter, type ReportSnapshot } from '../src/reports/report-types.js';
 import { dropTestDatabase, TEST_DATABASES, testDatabaseUrl } from '../../test-support/test-databases.js';
+import { explainEveryStatement } from './support/auto-explain.js';
 import { startTestLedger, type TestLedger } from './support/ledger-harness.js';
 
 /**
@@ -87,24 +88,19 @@ async function firstPage(pool: pg.Pool, accountId: string | null): Promise<void>
 
 /** The plans auto_explain reports for the statements `run` sends on `pool`'s one session (its own statements included). */
 async function plansOn(pool: pg.Pool, settings: string, run: () => Promise<void>): Promise<string[]> {
-  const plans: string[] = [];
-  const onNotice = (notice: { message?: string }) => plans.push(notice.message ?? '');
   const client = await pool.connect();
-  client.on('notice', onNotice);
+  let explained: Awaited<ReturnType<typeof explainEveryStatement>>;
   try {
-    await client.query("LOAD 'auto_explain'");
-    await client.query(
-      `SET auto_explain.log_min_duration = 0; SET auto_explain.log_nested_statements = on; SET auto_explain.log_level = notice; ${settings}`,
-    );
+    explained = await explainEveryStatement(client, settings);
   } finally {
     client.release(); // the pool has this one session: `run` runs on it, auto_explain loaded
   }
   try {
     await run();
   } finally {
-    client.removeListener('notice', onNotice);
+    explained.stop();
   }
-  return plans;
+  return explained.plans;
 }
 
 /** An auto_explain report without its query text (which names the statement's parameters): the plan's nodes. */

@@ -5,6 +5,7 @@ import { pageCopy, REPORT_ROW_COLUMNS, rowsAfterCopy, type PagePosition } from '
 import { openReportPool } from '../src/db/report-pool.js';
 import { microsOfDate, type ReportSnapshot } from '../src/reports/report-types.js';
 import { dropTestDatabase, TEST_DATABASES, testDatabaseUrl } from '../../test-support/test-databases.js';
+import { explainEveryStatement } from './support/auto-explain.js';
 import { startTestLedger, type TestLedger } from './support/ledger-harness.js';
 
 /**
@@ -85,13 +86,9 @@ const snapshotOf = (report: Omit<ReportSnapshot, 'snapshot' | 'epoch' | 'cluster
 /** The plan of the page statement `copy` runs, on a session of `sessions`. */
 async function planOfCopy(copy: string, sessions: pg.Pool): Promise<string> {
   const client = await sessions.connect();
-  const plans: string[] = [];
-  client.on('notice', (notice) => plans.push(notice.message ?? ''));
+  let plans: string[] = [];
   try {
-    await client.query("LOAD 'auto_explain'");
-    await client.query(
-      'SET auto_explain.log_min_duration = 0; SET auto_explain.log_nested_statements = on; SET auto_explain.log_level = notice',
-    );
+    ({ plans } = await explainEveryStatement(client));
     const read = new BinaryCopyOut(copy, REPORT_ROW_COLUMNS.length, () => undefined);
     client.query(read);
     await read.done;
