@@ -788,6 +788,15 @@ function growthRows(row, g) {
       `${random.ratio}×`,
       '',
     );
+  const after = g.transfers.afterStream;
+  if (after)
+    row(
+      'The same on the grown ledger, by the accounts-manager that streamed its window (two rounds each, after)',
+      side(after.streamed),
+      `the grown ledger's own accounts-manager: ${side(after.grown)}`,
+      `${after.ratio}×`,
+      '',
+    );
   const r = g.report;
   row(
     `Report at scale: first page (${r.rowsInWindow.toLocaleString('en')} rows in window)`,

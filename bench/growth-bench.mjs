@@ -7,9 +7,11 @@
 // - Transfer ×32 on 10 000 fresh accounts of each, runs alternating between
 //   the two ledgers: throughput, p99 and CPU per call side by side, with the
 //   request ids the plan names (time-ordered by default) and then random ones;
-// - the report over the whole window of the grown ledger: the first page
-//   against the same SQL alone, the stream against psql COPY of the same rows
-//   (report-bench.mjs).
+// - the report over the whole window of the grown ledger, on a third
+//   accounts-manager: the first page against the same SQL alone, the stream
+//   against psql COPY of the same rows (report-bench.mjs); that process then
+//   takes turns at Transfer with the grown ledger's own (what a stream leaves
+//   behind in a process).
 // ledger:verify on the grown ledger afterwards is a correctness check.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -38,27 +40,37 @@ export async function growthBenchmark({ plan, grownUrl, emptyUrl, say }) {
   await dropStaleSeed(grownUrl, plan, say);
   await dropDatabase(databaseOf(emptyUrl));
   const work = mkdtempSync(join(tmpdir(), 'alfabet-growth-'));
-  const grown = await startAccountsManager({ databaseUrl: grownUrl });
-  const empty = await startAccountsManager({ databaseUrl: emptyUrl });
+  const servers = [];
+  const start = async (databaseUrl) => {
+    const server = await startAccountsManager({ databaseUrl });
+    servers.push(server);
+    return server;
+  };
   try {
+    // The report's accounts-manager first: it makes the grown ledger's database and its schema, which the seed fills.
+    const reporter = await start(grownUrl);
     const seed = await ensureReportData(grownUrl, { hot: plan.hot, archived: plan.archived, requests: true }, say);
     const stored = await storedRows(grownUrl);
     say(
       `growth: ${stored.transactions.toLocaleString('en')} transactions stored (${stored.hot.toLocaleString('en')} hot, ${stored.archived.toLocaleString('en')} archived), ${stored.requests.toLocaleString('en')} request ids`,
     );
-    // The report first, while the window holds the seed alone (the transfers below add to it).
+    // The report first, while the window holds the seed alone (the transfers below add to it), on an
+    // accounts-manager of its own: a process that has streamed millions of rows spends some 5–15 % more CPU on
+    // each Transfer afterwards (docs/benchmarks.md, sessions 20–21), and the target compares ledgers, not
+    // process histories. That cost is measured on its own below (afterStream).
     const report = await reportBenchmark({
-      address: grown.address,
+      address: reporter.address,
       databaseUrl: grownUrl,
-      pid: grown.pid,
+      pid: reporter.pid,
       listings: plan.listings,
       say: (text) => say(`growth ${text}`),
     });
-    const transfers = await transfersSideBySide({ plan, grown, empty, grownUrl, emptyUrl, work, say });
+    const grown = await start(grownUrl);
+    const empty = await start(emptyUrl);
+    const transfers = await transfersSideBySide({ plan, grown, empty, reporter, grownUrl, emptyUrl, work, say });
     return { seed, stored, report, transfers };
   } finally {
-    await grown.stop();
-    await empty.stop();
+    for (const server of servers) await server.stop();
     rmSync(work, { recursive: true, force: true });
   }
 }
@@ -135,12 +147,14 @@ async function oneRow(databaseUrl, sql) {
  * `warmUpSeconds` of the same load on each, not measured: each ledger has its own
  * accounts-manager, and a process's first seconds run its code unoptimized. The rounds send
  * `plan.requestIds`; when those are time-ordered (v7, as DESIGN §3 asks of callers), one more
- * round each with random (v4) ids follows, the worse case, shown beside the target's line.
+ * round each with random (v4) ids follows, the worse case, shown beside the target's line. Last, the
+ * accounts-manager that streamed the window (`reporter`) takes turns with the grown ledger's own on the same
+ * accounts, two rounds each: what a stream leaves behind in a process, shown apart from the ledger's size.
  */
-async function transfersSideBySide({ plan, grown, empty, grownUrl, emptyUrl, work, say }) {
+async function transfersSideBySide({ plan, grown, empty, reporter, grownUrl, emptyUrl, work, say }) {
   const ledgers = [
-    { name: 'grown', server: grown, url: grownUrl },
-    { name: 'empty', server: empty, url: emptyUrl },
+    { key: 'grown', name: 'grown', server: grown, url: grownUrl },
+    { key: 'empty', name: 'empty', server: empty, url: emptyUrl },
   ];
   for (const ledger of ledgers)
     ledger.accountsFile = accountsFile(work, ledger.name, await fundedAccounts(ledger.url, ACCOUNTS, 'growth'));
@@ -164,10 +178,24 @@ async function transfersSideBySide({ plan, grown, empty, grownUrl, emptyUrl, wor
   const measured = await rounds({ plan, ledgers, transfers, requestIds: plan.requestIds, count: plan.rounds, say });
   const randomIds =
     plan.requestIds === 'v4' ? undefined : await rounds({ plan, ledgers, transfers, requestIds: 'v4', count: 1, say });
-  return { callers: plan.callers, requestIds: plan.requestIds, ...measured, randomIds };
+  const streamed = { ...ledgers[0], key: 'streamed', name: 'grown (the process that streamed it)', server: reporter };
+  say(`growth: warming the accounts-manager that streamed up, ${plan.warmUpSeconds} s of Transfer ×${plan.callers}`);
+  await transfers(streamed, plan.requestIds, 0, plan.warmUpSeconds * 1000);
+  const afterStream = await rounds({
+    plan,
+    ledgers: [streamed, ledgers[0]],
+    transfers,
+    requestIds: plan.requestIds,
+    count: 2,
+    say,
+  });
+  return { callers: plan.callers, requestIds: plan.requestIds, ...measured, randomIds, afterStream };
 }
 
-/** `count` rounds on each ledger sending `requestIds`, alternating which goes first; both sides summed. */
+/**
+ * `count` rounds on each of two ledgers sending `requestIds`, alternating which goes first; each side summed
+ * under its ledger's key, and the first's rate over the second's.
+ */
 async function rounds({ plan, ledgers, transfers, requestIds, count, say }) {
   const runs = new Map(ledgers.map((ledger) => [ledger, []]));
   for (let round = 0; round < count; round++) {
@@ -187,8 +215,8 @@ async function rounds({ plan, ledgers, transfers, requestIds, count, say }) {
       );
     }
   }
-  const [grown, empty] = ledgers.map((ledger) => summarize(runs.get(ledger)));
-  return { grown, empty, ratio: ratio(grown.rps, empty.rps) };
+  const [first, second] = ledgers.map((ledger) => summarize(runs.get(ledger)));
+  return { [ledgers[0].key]: first, [ledgers[1].key]: second, ratio: ratio(first.rps, second.rps) };
 }
 
 /**

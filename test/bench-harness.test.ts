@@ -107,7 +107,12 @@ test('the benchmark harness runs every benchmark in --quick mode and its correct
     expect(results.plan.requestIds).toBe('v7');
     expect(growth.transfers.requestIds).toBe('v7');
     const randomIds = growth.transfers.randomIds;
-    for (const side of [growth.transfers.grown, growth.transfers.empty, randomIds.grown, randomIds.empty]) {
+    // Then the accounts-manager that streamed the window took turns with the grown ledger's own, two rounds each.
+    const afterStream = growth.transfers.afterStream;
+    expect(afterStream.streamed.wal).toHaveLength(2);
+    expect(afterStream.grown.wal).toHaveLength(2);
+    const sides = [growth.transfers.grown, growth.transfers.empty, randomIds.grown, randomIds.empty];
+    for (const side of [...sides, afterStream.streamed, afterStream.grown]) {
       expect(side.calls).toBeGreaterThan(0);
       // Each round says what PostgreSQL's checkpoints did meanwhile: what its full-page images depend on.
       for (const wal of side.wal) {
