@@ -6,7 +6,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type pg from 'pg';
 import type { AccountsConfig } from './config.js';
 import { openDatabase, type LedgerOrm, type OrmOptions } from './db/orm.js';
-import { openReportPool } from './db/report-pool.js';
+import { openReportPool, warmReportPool } from './db/report-pool.js';
 import { ensureTransactionPartitions } from './db/partitions.sql.js';
 import { archiveDueDays } from './db/archive.sql.js';
 import { enterLedgerEpoch, KnownLedgerEpochs, refuseOtherClusters } from './db/ledger-epochs.sql.js';
@@ -49,6 +49,7 @@ export async function startAccountsApp(config: AccountsConfig, log: Logger): Pro
     log.warn({ err: error }, 'a report database connection broke while idle'),
   );
   await enterEpoch([pool, reportPool], log);
+  await warmReportConnections(reportPool, config.reportWindowMs, log);
   const maintenance = await startMaintenance(pool, config, log);
   const metrics = createAccountsMetrics(() => archiveDueDays(pool));
   // Recorded before serving: transactions:archive reads the report horizon from it.
@@ -78,6 +79,23 @@ export async function startAccountsApp(config: AccountsConfig, log: Logger): Pro
       await orm.close(true);
     },
   };
+}
+
+/**
+ * The report pool's connections opened and its statements planned before the first listing
+ * (db/report-pool.ts). A failure costs only speed: the listings open their own connections.
+ */
+async function warmReportConnections(reportPool: pg.Pool, windowMs: number, log: Logger): Promise<void> {
+  const started = performance.now();
+  try {
+    await warmReportPool(reportPool, windowMs);
+    log.info(
+      { connections: reportPool.totalCount, ms: Math.round(performance.now() - started) },
+      'report connections warmed',
+    );
+  } catch (error) {
+    log.warn({ err: error }, 'could not warm the report connections: the first listings will open their own');
+  }
 }
 
 function ledgerDatabaseOptions(config: AccountsConfig): OrmOptions {

@@ -80,8 +80,8 @@ export interface TakenSnapshot {
  * and only the partial minutes at the window's edges, and any minutes before
  * the first sealed one, row by row.
  */
-export async function takeSnapshot(pool: pg.Pool, filter: ReportFilter): Promise<TakenSnapshot | null> {
-  const result = await pool.query<{
+export async function takeSnapshot(db: pg.Pool | pg.PoolClient, filter: ReportFilter): Promise<TakenSnapshot | null> {
+  const result = await db.query<{
     snapshot: string;
     epoch: number;
     cluster: string;
@@ -176,16 +176,34 @@ export async function readRowsAfter(
 }
 
 async function copyRows(pool: pg.Pool, text: string, onRow: (row: BinaryRow) => void): Promise<void> {
-  const copy = new BinaryCopyOut(text, REPORT_ROW_COLUMNS.length, onRow);
   const client = await pool.connect();
   try {
-    client.query(copy);
-    await copy.done;
+    await copyRowsOn(client, text, onRow);
   } catch (error) {
     client.release(error as Error);
     throw error;
   }
   client.release();
+}
+
+async function copyRowsOn(client: pg.PoolClient, text: string, onRow: (row: BinaryRow) => void): Promise<void> {
+  const copy = new BinaryCopyOut(text, REPORT_ROW_COLUMNS.length, onRow);
+  client.query(copy);
+  await copy.done;
+}
+
+/**
+ * Runs a whole-window listing's statements once on `client`: the snapshot with its count and one row
+ * of its first page. A session's first listing loads the catalog entries of every daily partition and
+ * index it prunes to, and plans the snapshot's statement and report_page()'s: on the grown ledger (5 M
+ * rows in the window) 37–68 ms where the next listings took 3–6 (docs/benchmarks.md, session 22).
+ * db/report-pool.ts runs this on each of its connections before the service answers.
+ */
+export async function warmReportSession(client: pg.PoolClient, filter: ReportFilter): Promise<void> {
+  const taken = await takeSnapshot(client, filter);
+  if (!taken) throw new Error('warmReportSession: a whole-window filter found no account');
+  const snapshot: ReportSnapshot = { filter, pageSize: 1, takenAtMs: Date.now(), ...taken };
+  await copyRowsOn(client, pageCopy(snapshot, { offset: 0 }), () => undefined);
 }
 
 /**
