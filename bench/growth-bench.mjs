@@ -55,9 +55,9 @@ export async function growthBenchmark({ plan, grownUrl, emptyUrl, say }) {
       `growth: ${stored.transactions.toLocaleString('en')} transactions stored (${stored.hot.toLocaleString('en')} hot, ${stored.archived.toLocaleString('en')} archived), ${stored.requests.toLocaleString('en')} request ids`,
     );
     // The report first, while the window holds the seed alone (the transfers below add to it), on an
-    // accounts-manager of its own: a process that has streamed millions of rows spends some 5–15 % more CPU on
-    // each Transfer afterwards (docs/benchmarks.md, sessions 20–21), and the target compares ledgers, not
-    // process histories. That cost is measured on its own below (afterStream).
+    // accounts-manager of its own: the target compares ledgers, not process histories, and sessions 20–21's
+    // probes found a process that had streamed millions of rows spending 5–15 % more CPU a Transfer afterwards
+    // (docs/benchmarks.md; session 22's runs saw no such cost). It is measured on its own below (afterStream).
     const report = await reportBenchmark({
       address: reporter.address,
       databaseUrl: grownUrl,
