@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { OrmOptions } from '@alfabet/service-kit/orm';
 import { warmReportSession } from './report-queries.sql.js';
+import { microsOfDate } from '../reports/report-types.js';
 
 /**
  * The connections whole-window listings of the transactions report read
@@ -63,7 +64,7 @@ export function openReportPool(options: OrmOptions, onIdleError: (error: Error) 
  */
 export async function warmReportPool(pool: pg.Pool, windowMs: number): Promise<void> {
   const clients = await Promise.all(Array.from({ length: pool.options.max }, () => pool.connect()));
-  const filter = { startUs: BigInt(Date.now() - windowMs) * 1000n, endUs: null, accountId: null };
+  const filter = { startUs: microsOfDate(new Date(Date.now() - windowMs)), endUs: null, accountId: null };
   const warmed = await Promise.allSettled(clients.map((client) => warmReportSession(client, filter)));
   warmed.forEach((outcome, i) => clients[i]!.release(outcome.status === 'rejected' ? outcome.reason : undefined));
   const failed = warmed.find((outcome) => outcome.status === 'rejected');
